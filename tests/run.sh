@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# tests/run.sh — the one test command: installs missing packages, builds samsa
+# twice (plain in build/, with ASan+UBSan in build-asan/), runs the CUnit unit
+# tests in both and the integration tests (real ZooKeeper, real brokers, real
+# clients) against the plain build, then prints "N passed, N failed" counted
+# over every suite. Exits non-zero on any failure. Safe to run again.
+#
+#   tests/run.sh [--no-sanitizers] [--unit-only] [-k PYTEST_EXPR]
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+sanitizers=1 integration=1 pytest_k=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-sanitizers) sanitizers=0; shift ;;
+        --unit-only) integration=0; shift ;;
+        -k) pytest_k=(-k "$2"); shift 2 ;;
+        *) echo "usage: tests/run.sh [--no-sanitizers] [--unit-only] [-k EXPR]" >&2; exit 2 ;;
+    esac
+done
+
+passed=0 failed=0
+LOGDIR="$ROOT/build/test-logs"
+
+section() { printf '\n=== %s ===\n' "$*"; }
+
+# A step that is not a test (install, build) counts as one failure when it breaks,
+# so that a broken build can never print "0 failed".
+step_failed() {
+    echo "FAILED: $*" >&2
+    failed=$((failed + 1))
+}
+
+finish() {
+    echo
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+    exit $?
+}
+
+section "dependencies"
+SAMSA_DEPS_LOG="/tmp/samsa-install-deps.log" "$ROOT/tools/install-deps.sh" || { step_failed "installing packages"; finish; }
+echo "all Debian packages present"
+
+# Out-of-tree builds need a source tree that was not configured in place.
+if [ -f "$ROOT/config.status" ]; then
+    echo "the source tree is configured in place; running 'make distclean' there so build/ can be used"
+    make -C "$ROOT" distclean >/dev/null 2>&1 || rm -f "$ROOT/config.status"
+fi
+if [ ! -x "$ROOT/configure" ] || [ "$ROOT/configure.ac" -nt "$ROOT/configure" ]; then
+    section "autogen"
+    "$ROOT/autogen.sh" >/tmp/samsa-autogen.log 2>&1 || { cat /tmp/samsa-autogen.log; step_failed "autogen.sh"; finish; }
+fi
+
+# build_tree DIR [configure args...]
+build_tree() {
+    local dir=$1
+    shift
+    mkdir -p "$dir"
+    if [ ! -f "$dir/Makefile" ]; then
+        (cd "$dir" && "$ROOT/configure" "$@" >configure.out 2>&1) || { tail -n 30 "$dir/configure.out"; return 1; }
+    fi
+    make -C "$dir" -j2 >"$dir/make.out" 2>&1 || { tail -n 40 "$dir/make.out"; return 1; }
+}
+
+# run_unit DIR LABEL: make check, then add up each program's "N passed, N failed".
+run_unit() {
+    local dir=$1 label=$2 p f
+    make -C "$dir" -j2 check >"$dir/check.out" 2>&1
+    local rc=$?
+    local counted=0
+    for log in "$dir"/tests/unit/*.log; do
+        [ -f "$log" ] || continue
+        line=$(grep -E '^[a-z_0-9-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+        if [ -z "$line" ]; then
+            echo "$label: $(basename "$log" .log) crashed or printed no summary:" >&2
+            tail -n 20 "$log" >&2
+            failed=$((failed + 1))
+            continue
+        fi
+        p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1/')
+        f=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\2/')
+        passed=$((passed + p)) failed=$((failed + f)) counted=$((counted + 1))
+        printf '%-14s %s\n' "$label" "$line"
+        if [ "$f" -gt 0 ] || grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log"; then
+            grep -E 'FAILED|ERROR|runtime error|Assertion' "$log" | head -n 20 >&2
+            [ "$f" -gt 0 ] || failed=$((failed + 1))
+        fi
+    done
+    if [ $rc -ne 0 ] && [ "$counted" -eq 0 ]; then
+        tail -n 40 "$dir/check.out" >&2
+        step_failed "$label: make check"
+    fi
+}
+
+section "build (plain, build/)"
+if build_tree "$ROOT/build"; then
+    echo "built"
+    section "unit tests"
+    run_unit "$ROOT/build" "unit"
+else
+    step_failed "build"
+    finish
+fi
+
+if [ $sanitizers -eq 1 ]; then
+    section "build (ASan+UBSan, build-asan/)"
+    if build_tree "$ROOT/build-asan" --enable-sanitizers; then
+        echo "built"
+        section "unit tests under sanitizers"
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            run_unit "$ROOT/build-asan" "unit+asan"
+    else
+        step_failed "sanitizer build"
+    fi
+fi
+
+if [ $integration -eq 1 ]; then
+    section "integration tests"
+    mkdir -p "$LOGDIR"
+    xml="$LOGDIR/integration.xml"
+    rm -f "$xml"
+    SAMSA_BUILD="$ROOT/build" SAMSA_ROOT="$ROOT" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+        --junitxml="$xml" "${pytest_k[@]}" "$ROOT/tests/integration"
+    rc=$?
+    if [ -f "$xml" ]; then
+        read -r ip if_ < <(/usr/bin/python3 - "$xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+sk = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - f - sk, f)
+PY
+)
+        passed=$((passed + ip)) failed=$((failed + if_))
+        [ $rc -ne 0 ] && [ $rc -ne 5 ] && [ "$if_" -eq 0 ] && step_failed "pytest exited $rc"
+    else
+        step_failed "pytest produced no report (exit $rc)"
+    fi
+fi
+
+finish
