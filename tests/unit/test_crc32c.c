@@ -49,14 +49,17 @@ static void test_hw_vectors(void) {
 /* Both paths agree on every length and misalignment, and chaining over a split
  * equals one pass. */
 static void test_paths_agree_and_chain(void) {
-    uint8_t *data = malloc(4096 + 8);
+    uint8_t *data = malloc(40000 + 8);
     uint32_t seed = 12345;
-    for (int i = 0; i < 4096 + 8; i++) {
+    for (int i = 0; i < 40000 + 8; i++) {
         seed = seed * 1103515245u + 12345u;
         data[i] = (uint8_t)(seed >> 16);
     }
+    /* Lengths around the three-stream block sizes (3 x 256, 3 x 8192) too. */
+    static const size_t lens[] = {0, 1, 7, 8, 9, 255, 256, 767, 768, 769, 1000, 2047, 24575, 24576, 24577, 40000};
     for (size_t off = 0; off < 8; off++) {
-        for (size_t len = 0; len <= 300; len += 7) {
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            size_t len = lens[li];
             uint32_t sw = crc32c_sw(0, data + off, len);
             CU_ASSERT_EQUAL(crc32c(0, data + off, len), sw);
             if (crc32c_hw_available())

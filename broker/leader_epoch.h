@@ -1,0 +1,137 @@
+/*
+ * leader_epoch — one partition's leader-epoch cache (Kafka 2.8's
+ * LeaderEpochFileCache, KIP-101/KIP-279) and its leader-epoch-checkpoint
+ * file in the partition directory.
+ *
+ * The cache is the list of (epoch, start offset) pairs, strictly ascending
+ * in both: epoch E's messages start at its start offset and end where the
+ * next entry starts (or at the log end offset for the latest epoch). The
+ * file is a checkpoint (checkpoint.h), version 0, entries
+ * "<epoch> <startOffset>":
+ *
+ *   0
+ *   2
+ *   0 0
+ *   3 812
+ *
+ * Like Kafka, every change that alters the entries rewrites the file at
+ * once (atomically) when the cache has a path; a cache made without one
+ * lives only in memory. If that write fails the entries in memory are
+ * already changed, as in Kafka, where the log directory then goes offline:
+ * callers should treat the error as a storage failure.
+ *
+ * Not thread-safe: the partition that owns the cache serialises access
+ * (Kafka uses a read-write lock).
+ *
+ * Errors: -1 and one line in err (may be NULL).
+ */
+#ifndef SAMSA_LEADER_EPOCH_H
+#define SAMSA_LEADER_EPOCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LEADER_EPOCH_CHECKPOINT_FILE "leader-epoch-checkpoint"
+
+/* OffsetsForLeaderEpoch's "unknown" answers (EpochEndOffset). */
+#define LEADER_EPOCH_UNDEFINED_EPOCH (-1)
+#define LEADER_EPOCH_UNDEFINED_EPOCH_OFFSET (-1LL)
+
+typedef struct leader_epoch_entry {
+    int32_t epoch;
+    int64_t start_offset;
+} leader_epoch_entry_t;
+
+/* The answer to "where does epoch N end". */
+typedef struct leader_epoch_end_offset {
+    int32_t epoch;
+    int64_t end_offset;
+} leader_epoch_end_offset_t;
+
+typedef struct leader_epoch_cache leader_epoch_cache_t;
+
+/* An empty cache. path (copied; NULL = memory only) is the checkpoint file
+ * it writes to; nothing is read or written yet. */
+leader_epoch_cache_t *leader_epoch_new(const char *path);
+
+/* A cache for path, filled from the file if it exists (a missing file gives
+ * an empty cache; the file is not created). The entries are replayed
+ * through the assign rules, as Kafka does, so a file whose entries are out
+ * of order loads as what assign() would have kept; a negative epoch or
+ * offset, or any checkpoint error, fails the load. Returns NULL with err
+ * set on error. Loading never writes the file. */
+leader_epoch_cache_t *leader_epoch_load(const char *path, char *err, size_t errlen);
+
+void leader_epoch_free(leader_epoch_cache_t *cache);
+
+/* The checkpoint path, or NULL for a memory-only cache. */
+const char *leader_epoch_path(const leader_epoch_cache_t *cache);
+
+/* --- changes (each rewrites the file when it changed something) --------- */
+
+/* Records that epoch starts at start_offset. Nothing changes when epoch is
+ * already the latest epoch and start_offset is not below its start (the
+ * usual case: every batch of the current epoch calls this). Otherwise the
+ * entries at the end whose epoch >= epoch or whose start offset >=
+ * start_offset are removed, and (epoch, start_offset) is appended. So a
+ * lower epoch or a lower offset than the latest entry's truncates, it is
+ * never ignored. Returns 1 when the entries changed (and were written), 0
+ * when nothing was needed, -1 for a negative epoch or offset (cache
+ * unchanged) or a failed write. */
+int leader_epoch_assign(leader_epoch_cache_t *cache, int32_t epoch, int64_t start_offset,
+                        char *err, size_t errlen);
+
+/* After the log is truncated to end_offset: removes the entries whose start
+ * offset >= end_offset. A negative end_offset is ignored. Returns 1 when
+ * entries were removed (and the file written), 0 when none were, -1 when
+ * the write failed. */
+int leader_epoch_truncate_from_end(leader_epoch_cache_t *cache, int64_t end_offset, char *err,
+                                   size_t errlen);
+
+/* After the log start offset moves up to start_offset: removes the entries
+ * whose start offset <= start_offset except the last of them, which is kept
+ * with its start moved to start_offset (its epoch still covers the new first
+ * offset). So truncating at 6 keeps an entry starting at 6. Returns 1 when
+ * the entries changed (file written), 0 when no entry starts at or below
+ * start_offset, -1 when the write failed. */
+int leader_epoch_truncate_from_start(leader_epoch_cache_t *cache, int64_t start_offset,
+                                     char *err, size_t errlen);
+
+/* Drops every entry in memory only (Kafka's clear()). */
+void leader_epoch_clear(leader_epoch_cache_t *cache);
+
+/* Drops every entry and writes the empty checkpoint (Kafka's
+ * clearAndFlush(), used when the whole log is deleted or replaced). */
+int leader_epoch_clear_and_flush(leader_epoch_cache_t *cache, char *err, size_t errlen);
+
+/* Writes the entries to the cache's path (atomically); a no-op returning 0
+ * for a memory-only cache. */
+int leader_epoch_flush(const leader_epoch_cache_t *cache, char *err, size_t errlen);
+
+/* --- queries ---------------------------------------------------------------- */
+
+size_t leader_epoch_count(const leader_epoch_cache_t *cache);
+
+/* Entry i (0 = oldest); i must be < leader_epoch_count(). */
+leader_epoch_entry_t leader_epoch_entry_at(const leader_epoch_cache_t *cache, size_t i);
+
+/* The latest entry's epoch, or LEADER_EPOCH_UNDEFINED_EPOCH when empty. */
+int32_t leader_epoch_latest_epoch(const leader_epoch_cache_t *cache);
+
+/* The newest / oldest entry; false when the cache is empty. */
+bool leader_epoch_latest_entry(const leader_epoch_cache_t *cache, leader_epoch_entry_t *out);
+bool leader_epoch_earliest_entry(const leader_epoch_cache_t *cache, leader_epoch_entry_t *out);
+
+/* Kafka's endOffsetFor, the answer to OffsetsForLeaderEpoch and to the
+ * diverging-epoch check of Fetch v12:
+ *   requested == UNDEFINED_EPOCH           -> (UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET)
+ *   requested == latest epoch              -> (requested, log_end_offset)
+ *   no epoch above requested (or empty)    -> (UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET)
+ *   no epoch <= requested, E' the first one above -> (requested, start of E')
+ *   else                                    -> (largest epoch <= requested, start of the
+ *                                               first epoch above requested) */
+leader_epoch_end_offset_t leader_epoch_end_offset_for(const leader_epoch_cache_t *cache,
+                                                      int32_t requested, int64_t log_end_offset);
+
+#endif
