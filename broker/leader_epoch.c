@@ -153,7 +153,10 @@ int leader_epoch_truncate_from_start(leader_epoch_cache_t *cache, int64_t start_
     size_t removed = 0;
     while (removed < cache->count && cache->entries[removed].start_offset <= start_offset)
         removed++;
-    if (removed == 0)
+    /* Nothing to do when the first entry already starts there: rewriting the
+     * file anyway (as Kafka does) costs every partition a file creation and
+     * two fsyncs at each start-up. */
+    if (removed == 0 || (removed == 1 && cache->entries[0].start_offset == start_offset))
         return 0;
     size_t first = removed - 1;
     memmove(cache->entries, cache->entries + first,

@@ -723,10 +723,10 @@ int64_t log_start_offset(const log_t *log) { return log->start_offset; }
 int64_t log_end_offset(const log_t *log) { return log->end_offset; }
 int64_t log_recovery_point(const log_t *log) { return log->recovery_point; }
 int64_t log_high_watermark(const log_t *log) { return log->high_watermark; }
-size_t log_segment_count(const log_t *log) { return log->nsegs; }
+size_t log_num_segments(const log_t *log) { return log->nsegs; }
 leader_epoch_cache_t *log_leader_epochs(log_t *log) { return log->epochs; }
 const char *log_dir(const log_t *log) { return log->dir; }
-log_segment_t *log_segment_at(log_t *log, size_t i) { return i < log->nsegs ? log->segs[i] : NULL; }
+log_segment_t *log_nth_segment(log_t *log, size_t i) { return i < log->nsegs ? log->segs[i] : NULL; }
 
 void log_set_high_watermark(log_t *log, int64_t hw) {
     if (hw < log->start_offset)

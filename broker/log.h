@@ -170,7 +170,7 @@ int64_t log_high_watermark(const log_t *log);
 /* Clamped to [log start, LEO]. */
 void log_set_high_watermark(log_t *log, int64_t hw);
 uint64_t log_size_bytes(const log_t *log);
-size_t log_segment_count(const log_t *log);
+size_t log_num_segments(const log_t *log);
 leader_epoch_cache_t *log_leader_epochs(log_t *log);
 const char *log_dir(const log_t *log);
 
@@ -215,6 +215,6 @@ void log_remove_deleted(log_t *log, int64_t now_ms);
 kerr_t log_roll(log_t *log, int64_t now_ms);
 
 /* For tools and tests: the segments in order. */
-log_segment_t *log_segment_at(log_t *log, size_t i);
+log_segment_t *log_nth_segment(log_t *log, size_t i);
 
 #endif

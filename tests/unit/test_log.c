@@ -179,10 +179,10 @@ static void test_roll_on_segment_bytes(void) {
     fx_open_unclean(&fx);
     for (int i = 0; i < 10; i++)
         append(&fx, 1, i, T0 + i);
-    CU_ASSERT_EQUAL_FATAL(log_segment_count(fx.log), 4);
-    CU_ASSERT_EQUAL(log_segment_base_offset(log_segment_at(fx.log, 0)), 0);
-    CU_ASSERT_EQUAL(log_segment_base_offset(log_segment_at(fx.log, 1)), 3);
-    CU_ASSERT_EQUAL(log_segment_base_offset(log_segment_at(fx.log, 3)), 9);
+    CU_ASSERT_EQUAL_FATAL(log_num_segments(fx.log), 4);
+    CU_ASSERT_EQUAL(log_segment_base_offset(log_nth_segment(fx.log, 0)), 0);
+    CU_ASSERT_EQUAL(log_segment_base_offset(log_nth_segment(fx.log, 1)), 3);
+    CU_ASSERT_EQUAL(log_segment_base_offset(log_nth_segment(fx.log, 3)), 9);
     char path[4300];
     snprintf(path, sizeof path, "%s/00000000000000000006.log", fx.dir);
     CU_ASSERT_EQUAL(access(path, F_OK), 0);
@@ -192,7 +192,7 @@ static void test_roll_on_segment_bytes(void) {
     /* Reopen: same segments, same LEO. */
     log_close(fx.log);
     fx_open_clean(&fx);
-    CU_ASSERT_EQUAL(log_segment_count(fx.log), 4);
+    CU_ASSERT_EQUAL(log_num_segments(fx.log), 4);
     CU_ASSERT_EQUAL(log_end_offset(fx.log), 10);
     CU_ASSERT_EQUAL(append(&fx, 1, 10, T0), 10);
     fx_done(&fx);
@@ -205,10 +205,10 @@ static void test_roll_on_time(void) {
     fx_open_unclean(&fx);
     append(&fx, 1, 0, T0);
     append(&fx, 1, 1, T0 + 1000); /* Kafka rolls only once *more* than segment.ms has passed */
-    CU_ASSERT_EQUAL(log_segment_count(fx.log), 1);
+    CU_ASSERT_EQUAL(log_num_segments(fx.log), 1);
     append(&fx, 1, 2, T0 + 1001);
-    CU_ASSERT_EQUAL_FATAL(log_segment_count(fx.log), 2);
-    CU_ASSERT_EQUAL(log_segment_base_offset(log_segment_at(fx.log, 1)), 2);
+    CU_ASSERT_EQUAL_FATAL(log_num_segments(fx.log), 2);
+    CU_ASSERT_EQUAL(log_segment_base_offset(log_nth_segment(fx.log, 1)), 2);
     fx_done(&fx);
 }
 
@@ -252,7 +252,7 @@ static void test_recovery_from_flipped_byte(void) {
     fx_open_unclean(&fx);
     for (int i = 0; i < 6; i++)
         append(&fx, 1, i, T0);
-    CU_ASSERT_EQUAL(log_segment_count(fx.log), 3);
+    CU_ASSERT_EQUAL(log_num_segments(fx.log), 3);
     log_close(fx.log);
 
     char path[4300];
@@ -268,7 +268,7 @@ static void test_recovery_from_flipped_byte(void) {
 
     fx_open_unclean(&fx);
     CU_ASSERT_EQUAL(log_end_offset(fx.log), 3);
-    CU_ASSERT_EQUAL(log_segment_count(fx.log), 2);
+    CU_ASSERT_EQUAL(log_num_segments(fx.log), 2);
     snprintf(path, sizeof path, "%s/00000000000000000004.log", fx.dir);
     CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0);
     CU_ASSERT_EQUAL(append(&fx, 1, 50, T0), 3);
@@ -286,14 +286,14 @@ static void test_recovery_rebuilds_deleted_index(void) {
         append(&fx, 3, 3 * i, T0 + i);
     log_roll(fx.log, T0);
     append(&fx, 1, 120, T0);
-    size_t entries_before = log_segment_offset_index(log_segment_at(fx.log, 0))->entries;
+    size_t entries_before = log_segment_offset_index(log_nth_segment(fx.log, 0))->entries;
     CU_ASSERT(entries_before > 10);
     log_close(fx.log);
     char path[4300];
     snprintf(path, sizeof path, "%s/00000000000000000000.index", fx.dir);
     CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
     fx_open_clean(&fx);
-    CU_ASSERT_EQUAL(log_segment_offset_index(log_segment_at(fx.log, 0))->entries, entries_before);
+    CU_ASSERT_EQUAL(log_segment_offset_index(log_nth_segment(fx.log, 0))->entries, entries_before);
     CU_ASSERT_EQUAL(access(path, F_OK), 0);
     char v[32];
     for (int64_t o = 0; o < 120; o += 7) {
@@ -317,7 +317,7 @@ static void test_retention_by_time_and_size(void) {
     fx_open_unclean(&fx);
     for (int i = 0; i < 6; i++)
         append(&fx, 1, i, T0 + 1000 * i);
-    CU_ASSERT_EQUAL(log_segment_count(fx.log), 6);
+    CU_ASSERT_EQUAL(log_num_segments(fx.log), 6);
 
     /* Nothing may go above the high watermark. */
     log_set_high_watermark(fx.log, 0);
@@ -327,7 +327,7 @@ static void test_retention_by_time_and_size(void) {
     /* At T0+12500 the batches of T0, T0+1000 and T0+2000 are > 10 s old. */
     CU_ASSERT_EQUAL(log_apply_retention(fx.log, T0 + 12500), 3);
     CU_ASSERT_EQUAL(log_start_offset(fx.log), 3);
-    CU_ASSERT_EQUAL(log_segment_count(fx.log), 3);
+    CU_ASSERT_EQUAL(log_num_segments(fx.log), 3);
     log_read_info_t r;
     CU_ASSERT_EQUAL(log_read(fx.log, 2, 1000, -1, true, &r), KERR_OFFSET_OUT_OF_RANGE);
 
@@ -340,7 +340,7 @@ static void test_retention_by_time_and_size(void) {
     fx.cfg.retention_bytes = 0;
     log_set_config(fx.log, &fx.cfg);
     CU_ASSERT_EQUAL(log_apply_retention(fx.log, T0 + 12500), 1);
-    CU_ASSERT_EQUAL(log_segment_count(fx.log), 1);
+    CU_ASSERT_EQUAL(log_num_segments(fx.log), 1);
     CU_ASSERT_EQUAL(log_start_offset(fx.log), 5);
     CU_ASSERT_EQUAL(log_end_offset(fx.log), 6);
 
@@ -368,7 +368,7 @@ static void test_truncation(void) {
     CU_ASSERT_EQUAL(log_truncate_to(fx.log, 6), KERR_NONE);
     CU_ASSERT_EQUAL(log_end_offset(fx.log), 6);
     CU_ASSERT_EQUAL(log_high_watermark(fx.log), 6);
-    CU_ASSERT_EQUAL(log_segment_count(fx.log), 2);
+    CU_ASSERT_EQUAL(log_num_segments(fx.log), 2);
     /* Inside a batch: the whole batch goes. */
     CU_ASSERT_EQUAL(log_truncate_to(fx.log, 5), KERR_NONE);
     CU_ASSERT_EQUAL(log_end_offset(fx.log), 4);
@@ -379,7 +379,7 @@ static void test_truncation(void) {
     CU_ASSERT_EQUAL(log_truncate_fully_and_start_at(fx.log, 100, T0), KERR_NONE);
     CU_ASSERT_EQUAL(log_start_offset(fx.log), 100);
     CU_ASSERT_EQUAL(log_end_offset(fx.log), 100);
-    CU_ASSERT_EQUAL(log_segment_count(fx.log), 1);
+    CU_ASSERT_EQUAL(log_num_segments(fx.log), 1);
     CU_ASSERT_EQUAL(append(&fx, 1, 41, T0), 100);
     log_close(fx.log);
     fx_open_unclean(&fx);
