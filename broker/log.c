@@ -595,7 +595,7 @@ kerr_t log_append_as_follower(log_t *log, const uint8_t *batches, size_t len, in
         batch_check_t c = batch_check(batches + pos, len - pos, log->cfg.segment_bytes, &h);
         if (c != BATCH_OK)
             return KERR_CORRUPT_MESSAGE;
-        if (h.base_offset < expected || h.last_offset_delta < 0)
+        if (h.base_offset < expected || h.last_offset_delta < 0 || h.base_offset > INT64_MAX - h.last_offset_delta - 1)
             return first < 0 ? KERR_OFFSET_OUT_OF_RANGE : KERR_CORRUPT_MESSAGE;
         if (first < 0)
             first = h.base_offset;
