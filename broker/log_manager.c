@@ -1,5 +1,6 @@
 #include "log_manager.h"
 
+#include "errmsg.h"
 #include "checkpoint.h"
 #include "clock.h"
 #include "logger.h"
@@ -67,6 +68,8 @@ struct log_manager {
     int32_t broker_id;
     log_manager_topic_config_fn topic_config;
     void *topic_config_ctx;
+    log_manager_lock_fn log_lock;
+    void *log_lock_ctx;
 
     lm_dir_t *dirs;
     const char **dir_paths; /* dirs[i].path, for log_manager_dirs() */
@@ -80,17 +83,6 @@ struct log_manager {
 
     lm_task_t tasks[LM_TASK_COUNT];
 };
-
-static void lm_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void lm_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static char *path_join(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -402,21 +394,21 @@ static int dir_prepare(const char *path, char *err, size_t errlen) {
     struct stat st;
     if (stat(path, &st) != 0) {
         if (errno != ENOENT) {
-            lm_err(err, errlen, "%s: cannot use log directory: %s", path, strerror(errno));
+            errmsg_set(err, errlen, "%s: cannot use log directory: %s", path, strerror(errno));
             return -1;
         }
         log_info(LM_COMPONENT, "Log directory %s not found, creating it", path);
         if (mkdirs(path) != 0 || stat(path, &st) != 0) {
-            lm_err(err, errlen, "%s: failed to create log directory: %s", path, strerror(errno));
+            errmsg_set(err, errlen, "%s: failed to create log directory: %s", path, strerror(errno));
             return -1;
         }
     }
     if (!S_ISDIR(st.st_mode)) {
-        lm_err(err, errlen, "%s is not a directory, so it cannot be a log directory", path);
+        errmsg_set(err, errlen, "%s is not a directory, so it cannot be a log directory", path);
         return -1;
     }
     if (access(path, R_OK | W_OK | X_OK) != 0) {
-        lm_err(err, errlen, "%s is not a readable and writable log directory: %s", path, strerror(errno));
+        errmsg_set(err, errlen, "%s is not a readable and writable log directory: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -431,7 +423,7 @@ static int dir_lock(const char *dir, char *err, size_t errlen) {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     free(path);
     if (fd < 0) {
-        lm_err(err, errlen, "%s: cannot create %s: %s", dir, LOG_MANAGER_LOCK_FILE, strerror(errno));
+        errmsg_set(err, errlen, "%s: cannot create %s: %s", dir, LOG_MANAGER_LOCK_FILE, strerror(errno));
         return -1;
     }
     int rc = flock(fd, LOCK_EX | LOCK_NB);
@@ -447,10 +439,10 @@ static int dir_lock(const char *dir, char *err, size_t errlen) {
         int saved = errno;
         close(fd);
         if (saved == EWOULDBLOCK || saved == EAGAIN || saved == EACCES)
-            lm_err(err, errlen, "Failed to acquire lock on file %s in %s. A Kafka instance in another process or "
+            errmsg_set(err, errlen, "Failed to acquire lock on file %s in %s. A Kafka instance in another process or "
                    "thread is using this directory.", LOG_MANAGER_LOCK_FILE, dir);
         else
-            lm_err(err, errlen, "%s: cannot lock %s: %s", dir, LOG_MANAGER_LOCK_FILE, strerror(saved));
+            errmsg_set(err, errlen, "%s: cannot lock %s: %s", dir, LOG_MANAGER_LOCK_FILE, strerror(saved));
         return -1;
     }
     return fd;
@@ -465,12 +457,12 @@ static int dir_consume_marker(lm_dir_t *d, char *err, size_t errlen) {
     if (unlink(path) == 0) {
         d->had_clean_shutdown = true;
         if (fsync_dir(d->path) != 0) {
-            lm_err(err, errlen, "%s: fsync after deleting %s failed: %s", d->path, LOG_MANAGER_CLEAN_SHUTDOWN_FILE,
+            errmsg_set(err, errlen, "%s: fsync after deleting %s failed: %s", d->path, LOG_MANAGER_CLEAN_SHUTDOWN_FILE,
                    strerror(errno));
             rc = -1;
         }
     } else if (errno != ENOENT) {
-        lm_err(err, errlen, "%s: cannot delete: %s", path, strerror(errno));
+        errmsg_set(err, errlen, "%s: cannot delete: %s", path, strerror(errno));
         rc = -1;
     }
     free(path);
@@ -495,7 +487,7 @@ static void free_names(char **names) {
 static char **list_subdirs(const char *path, size_t *count, char *err, size_t errlen) {
     DIR *d = opendir(path);
     if (!d) {
-        lm_err(err, errlen, "%s: cannot list log directory: %s", path, strerror(errno));
+        errmsg_set(err, errlen, "%s: cannot list log directory: %s", path, strerror(errno));
         return NULL;
     }
     size_t n = 0, cap = 16;
@@ -544,7 +536,7 @@ static kerr_t load_log(log_manager_t *lm, size_t di, const char *name, const dir
     char *path = path_join(d->path, name);
     const lm_log_t *prev = table_find(lm, topic, partition);
     if (prev) {
-        lm_err(err, errlen, "Duplicate log directories found: %s, %s/%s-%" PRId32 "!", path,
+        errmsg_set(err, errlen, "Duplicate log directories found: %s, %s/%s-%" PRId32 "!", path,
                lm->dirs[prev->dir].path, prev->topic, prev->partition);
         free(path);
         return KERR_KAFKA_STORAGE_ERROR;
@@ -663,7 +655,7 @@ static int check_distinct(const log_manager_t *lm, size_t upto, char *err, size_
     for (size_t i = 0; real && rc == 0 && i < upto; i++) {
         char *other = realpath(lm->dirs[i].path, NULL);
         if (other && strcmp(real, other) == 0) {
-            lm_err(err, errlen, "Duplicate log directory found: %s and %s are the same directory",
+            errmsg_set(err, errlen, "Duplicate log directory found: %s and %s are the same directory",
                    lm->dirs[i].path, lm->dirs[upto].path);
             rc = -1;
         }
@@ -698,7 +690,7 @@ kerr_t log_manager_open(const config_t *broker_cfg, int32_t broker_id, const log
     char **items = config_list_split(list ? list : "", &n);
     if (n == 0) {
         config_list_free(items);
-        lm_err(err, errlen, "log.dirs (or log.dir) names no directory");
+        errmsg_set(err, errlen, "log.dirs (or log.dir) names no directory");
         return KERR_KAFKA_STORAGE_ERROR;
     }
     log_manager_t *lm = mem_calloc(1, sizeof *lm);
@@ -706,6 +698,8 @@ kerr_t log_manager_open(const config_t *broker_cfg, int32_t broker_id, const log
     lm->broker_id = broker_id;
     lm->topic_config = opts ? opts->topic_config : NULL;
     lm->topic_config_ctx = opts ? opts->topic_config_ctx : NULL;
+    lm->log_lock = opts ? opts->log_lock : NULL;
+    lm->log_lock_ctx = opts ? opts->log_lock_ctx : NULL;
     set_dirs(lm, items, n);
     config_list_free(items);
     int64_t now_ms = opts ? opts->now_ms : clock_wall_ms();
@@ -742,6 +736,13 @@ bool log_manager_dir_had_clean_shutdown(const log_manager_t *lm, size_t i) {
 }
 
 /* --- checkpoints ----------------------------------------------------------------- */
+
+/* Background tasks touch logs that request threads append to: the owner's
+ * lock (if any) is held around each log's part of a task. */
+static void lm_lock(const log_manager_t *lm, const lm_log_t *e, bool lock) {
+    if (lm->log_lock)
+        lm->log_lock(lm->log_lock_ctx, e->topic, e->partition, lock);
+}
 
 typedef bool (*offset_fn)(log_t *log, int64_t *out);
 
@@ -786,7 +787,10 @@ static kerr_t write_checkpoints(log_manager_t *lm, const char *file, offset_fn f
         checkpoint_offsets_t co = CHECKPOINT_OFFSETS_INIT;
         for (; i < lm->nlogs && sorted[i]->dir == di; i++) {
             int64_t off;
-            if (fn(sorted[i]->log, &off))
+            lm_lock(lm, sorted[i], true);
+            bool has = fn(sorted[i]->log, &off);
+            lm_lock(lm, sorted[i], false);
+            if (has)
                 checkpoint_offsets_add(&co, sorted[i]->topic, sorted[i]->partition, off < 0 ? 0 : off);
         }
         if (only_dir == SIZE_MAX || only_dir == di) {
@@ -795,7 +799,7 @@ static kerr_t write_checkpoints(log_manager_t *lm, const char *file, offset_fn f
             if (checkpoint_offsets_write(path, &co, msg, sizeof msg) != 0) {
                 log_error(LM_COMPONENT, "%s", msg);
                 if (rc == KERR_NONE)
-                    lm_err(err, errlen, "%s", msg);
+                    errmsg_set(err, errlen, "%s", msg);
                 rc = KERR_KAFKA_STORAGE_ERROR;
             }
             free(path);
@@ -919,11 +923,11 @@ kerr_t log_manager_get_or_create(log_manager_t *lm, const char *topic, int32_t p
                                  size_t errlen) {
     *out = NULL;
     if (!checkpoint_topic_valid(topic)) {
-        lm_err(err, errlen, "invalid topic name '%.*s'", LM_NAME_MAX, topic);
+        errmsg_set(err, errlen, "invalid topic name '%.*s'", LM_NAME_MAX, topic);
         return KERR_INVALID_TOPIC_EXCEPTION;
     }
     if (partition < 0) {
-        lm_err(err, errlen, "invalid partition %" PRId32 " of %s", partition, topic);
+        errmsg_set(err, errlen, "invalid partition %" PRId32 " of %s", partition, topic);
         return KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
     lm_log_t *e = table_find(lm, topic, partition);
@@ -965,14 +969,14 @@ static bool reopen_log(log_manager_t *lm, lm_log_t *e, const char *path, const l
 kerr_t log_manager_delete(log_manager_t *lm, const char *topic, int32_t partition, char *err, size_t errlen) {
     lm_log_t *e = table_find(lm, topic, partition);
     if (!e) {
-        lm_err(err, errlen, "no log for %s-%" PRId32, topic, partition);
+        errmsg_set(err, errlen, "no log for %s-%" PRId32, topic, partition);
         return KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
     size_t di = e->dir;
     const char *parent = lm->dirs[di].path;
     char name[LM_NAME_MAX + 1];
     if (delete_dir_name(topic, partition, name, sizeof name) != 0) {
-        lm_err(err, errlen, "cannot delete %s-%" PRId32 ": no random bytes for its new name: %s", topic, partition,
+        errmsg_set(err, errlen, "cannot delete %s-%" PRId32 ": no random bytes for its new name: %s", topic, partition,
                strerror(errno));
         return KERR_KAFKA_STORAGE_ERROR;
     }
@@ -986,7 +990,7 @@ kerr_t log_manager_delete(log_manager_t *lm, const char *topic, int32_t partitio
     e->log = NULL;
     kerr_t rc = KERR_NONE;
     if (rename(from, to) != 0) {
-        lm_err(err, errlen, "cannot rename %s to %s for deletion: %s", from, to, strerror(errno));
+        errmsg_set(err, errlen, "cannot rename %s to %s for deletion: %s", from, to, strerror(errno));
         rc = KERR_KAFKA_STORAGE_ERROR;
         if (!reopen_log(lm, e, from, &lc, &oo))
             checkpoint_dir(lm, di, NULL, 0);
@@ -997,7 +1001,7 @@ kerr_t log_manager_delete(log_manager_t *lm, const char *topic, int32_t partitio
         table_remove(lm, e);
         log_info(LM_COMPONENT, "Deleted log %s (renamed to %s)", from, to);
         if (rmtree_at(AT_FDCWD, to) != 0) {
-            lm_err(err, errlen, "cannot remove %s: %s (removed at the next start)", to, strerror(errno));
+            errmsg_set(err, errlen, "cannot remove %s: %s (removed at the next start)", to, strerror(errno));
             rc = KERR_KAFKA_STORAGE_ERROR;
         }
         if (checkpoint_dir(lm, di, rc ? NULL : err, errlen) != KERR_NONE)
@@ -1036,8 +1040,11 @@ static bool task_due(lm_task_t *t, int64_t now_ms) {
 static void run_retention(log_manager_t *lm, int64_t now_ms) {
     int64_t t0 = clock_mono_ms();
     int deleted = 0;
-    for (size_t i = 0; i < lm->nlogs; i++)
+    for (size_t i = 0; i < lm->nlogs; i++) {
+        lm_lock(lm, lm->logs[i], true);
         deleted += log_apply_retention(lm->logs[i]->log, now_ms);
+        lm_lock(lm, lm->logs[i], false);
+    }
     if (deleted > 0)
         log_info(LM_COMPONENT, "Log cleanup completed. %d segments deleted in %" PRId64 " ms", deleted,
                  clock_mono_ms() - t0);
@@ -1048,9 +1055,9 @@ static kerr_t run_flush(log_manager_t *lm, int64_t now_ms) {
     kerr_t rc = KERR_NONE;
     for (size_t i = 0; i < lm->nlogs; i++) {
         log_t *log = lm->logs[i]->log;
-        if (!log_flush_due(log, now_ms))
-            continue;
-        kerr_t f = log_flush(log, -1);
+        lm_lock(lm, lm->logs[i], true);
+        kerr_t f = log_flush_due(log, now_ms) ? log_flush(log, -1) : KERR_NONE;
+        lm_lock(lm, lm->logs[i], false);
         if (f != KERR_NONE) {
             log_error(LM_COMPONENT, "Flushing %s failed: %s", log_dir(log), kerr_name(f));
             rc = KERR_KAFKA_STORAGE_ERROR;
@@ -1060,8 +1067,11 @@ static kerr_t run_flush(log_manager_t *lm, int64_t now_ms) {
 }
 
 static void run_remove_deleted(log_manager_t *lm, int64_t now_ms) {
-    for (size_t i = 0; i < lm->nlogs; i++)
+    for (size_t i = 0; i < lm->nlogs; i++) {
+        lm_lock(lm, lm->logs[i], true);
         log_remove_deleted(lm->logs[i]->log, now_ms);
+        lm_lock(lm, lm->logs[i], false);
+    }
 }
 
 kerr_t log_manager_tick(log_manager_t *lm, int64_t now_ms) {

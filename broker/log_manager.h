@@ -66,9 +66,15 @@ typedef struct log_manager log_manager_t;
  * only during the call (the log keeps a resolved copy). */
 typedef const config_topic_t *(*log_manager_topic_config_fn)(void *ctx, const char *topic);
 
+/* Takes (lock true) or releases the lock under which the owner appends to
+ * topic-partition's log, so that background tasks do not race with it. */
+typedef void (*log_manager_lock_fn)(void *ctx, const char *topic, int32_t partition, bool lock);
+
 typedef struct log_manager_opts {
     log_manager_topic_config_fn topic_config; /* NULL: broker defaults for every topic */
     void *topic_config_ctx;
+    log_manager_lock_fn log_lock; /* NULL: no one else touches the logs */
+    void *log_lock_ctx;
     int64_t now_ms; /* start of the task schedule; opens the logs */
 } log_manager_opts_t;
 

@@ -5,10 +5,10 @@
  *
  * Loads the configuration as kafka-server-start.sh does (the file, then the
  * overrides, then the cross-key checks of KafkaConfig). With --check-config it
- * prints the effective configuration and exits. Serving clients comes with
- * the network layer; until then the broker refuses to start rather than
- * pretend to run.
+ * prints the effective configuration and exits; otherwise it runs the broker
+ * (broker.h) until SIGTERM or SIGINT.
  */
+#include "broker.h"
 #include "config.h"
 #include "logger.h"
 
@@ -69,9 +69,7 @@ int main(int argc, char **argv) {
         printf("configuration OK (%zu unknown key%s)\n", config_unknown_count(cfg),
                config_unknown_count(cfg) == 1 ? "" : "s");
     } else {
-        log_error("broker", "serving clients is not built yet (network layer: issue 4); "
-                            "use --check-config to validate a configuration");
-        rc = BROKER_EXIT_USAGE;
+        rc = broker_run(cfg);
     }
     config_free(cfg);
     return rc;

@@ -5,9 +5,11 @@ tools/samsa-zookeeper and stopped (by its pid) when the test ends. Binaries
 come from the build named by SAMSA_BUILD (tests/run.sh sets it to build/).
 """
 import os
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -68,3 +70,74 @@ def zookeeper(workdir):
     zk.start()
     yield zk
     zk.stop()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    """A samsa-broker process with a private log dir on a free port."""
+
+    def __init__(self, workdir, broker_id=1, overrides=()):
+        self.dir = os.path.join(workdir, "broker-%d" % broker_id)
+        os.makedirs(self.dir, exist_ok=True)
+        self.id = broker_id
+        self.port = free_port()
+        self.bootstrap = "127.0.0.1:%d" % self.port
+        self.log_path = os.path.join(self.dir, "broker.log")
+        self.overrides = [
+            "broker.id=%d" % broker_id,
+            "listeners=PLAINTEXT://127.0.0.1:%d" % self.port,
+            "log.dirs=%s" % os.path.join(self.dir, "logs"),
+            "num.partitions=3",
+        ] + list(overrides)
+        self.proc = None
+
+    def start(self, timeout=30):
+        args = [binary("broker/samsa-broker"), os.path.join(ROOT, "conf", "server.properties")]
+        for o in self.overrides:
+            args += ["--override", o]
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("samsa-broker exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("samsa-broker did not listen on %d:\n%s" % (self.port, self.read_log()))
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def broker(workdir):
+    b = Broker(workdir).start()
+    yield b
+    rc = b.stop()
+    assert rc == 0, "samsa-broker exited with %s:\n%s" % (rc, b.read_log()[-4000:])

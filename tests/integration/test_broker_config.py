@@ -68,10 +68,3 @@ def test_unknown_key_is_a_warning_not_an_error(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "some.plugin.setting" in out.stderr
     assert out.stdout.splitlines()[-1] == "configuration OK (1 unknown key)"
-
-
-def test_without_check_config_the_broker_says_what_is_missing():
-    out = subprocess.run([binary("broker/samsa-broker"), os.path.join(ROOT, "conf", "server.properties")],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 2
-    assert "not built yet" in out.stderr

@@ -1,0 +1,822 @@
+/* The network layer over real sockets on 127.0.0.1 (port 0): framing,
+ * ordering of pipelined requests, frame limits, zero-copy file ranges in
+ * every send mode, back-pressure, idle timeouts, many connections, late
+ * answers for dead connections and shutdown.
+ *
+ * The server's handler is driven by the request payload:
+ *   [cmd u8][seq u32][arg u32][padding...]
+ *   'E' echo the payload          'D' echo it after arg ms (timer)
+ *   'N' no response (acks=0)      'C' net_close
+ *   'F' a file range response (arg: 0 small bytes, 1 large bytes + 2 ranges)
+ *   'B' respond with arg bytes    'H' hold: never answered by the handler
+ *   'T' a cancelled timer must not fire; answers "T" + fired count
+ * An empty payload is echoed. The client side is plain blocking sockets
+ * with poll() timeouts as failure guards only. */
+#include "unit.h"
+
+#include "buf.h"
+#include "endian.h"
+#include "logger.h"
+#include "mem.h"
+#include "net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GUARD_MS 5000 /* failure guard of every wait */
+#define FILE_BYTES 200000
+
+/* --- the test handler ---------------------------------------------------------- */
+
+typedef struct th {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int calls;
+    int closes;
+    int log[64]; /* +seq delivered, -seq answered */
+    int nlog;
+    net_conn_t *held;
+    bool held_closed;
+    char file[256];
+    int late_done;
+    int timer_fired;
+    int errors; /* checks made on loop threads (CUnit asserts only on the main one) */
+} th_t;
+
+static th_t T = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void th_reset(void) {
+    pthread_mutex_lock(&T.mu);
+    T.calls = T.closes = T.nlog = T.late_done = T.timer_fired = T.errors = 0;
+    T.held = NULL;
+    T.held_closed = false;
+    pthread_mutex_unlock(&T.mu);
+}
+
+static void th_error(void) {
+    pthread_mutex_lock(&T.mu);
+    T.errors++;
+    pthread_mutex_unlock(&T.mu);
+}
+
+static void th_log(int v) {
+    pthread_mutex_lock(&T.mu);
+    if (T.nlog < 64)
+        T.log[T.nlog++] = v;
+    pthread_cond_broadcast(&T.cv);
+    pthread_mutex_unlock(&T.mu);
+}
+
+static int th_get(const int *field) {
+    pthread_mutex_lock(&T.mu);
+    int v = *field;
+    pthread_mutex_unlock(&T.mu);
+    return v;
+}
+
+/* Waits until *field >= want; false after the guard. */
+static bool th_wait(const int *field, int want) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += GUARD_MS / 1000;
+    pthread_mutex_lock(&T.mu);
+    int rc = 0;
+    while (*field < want && rc == 0)
+        rc = pthread_cond_timedwait(&T.cv, &T.mu, &until);
+    bool ok = *field >= want;
+    pthread_mutex_unlock(&T.mu);
+    return ok;
+}
+
+static int frame_seq(const uint8_t *f, size_t len) { return len >= 5 ? (int)be32_load(f + 1) : 0; }
+static uint32_t frame_arg(const uint8_t *f, size_t len) { return len >= 9 ? be32_load(f + 5) : 0; }
+
+typedef struct delayed {
+    net_conn_t *conn;
+    uint8_t *frame; /* net's memory: valid until answered */
+    size_t len;
+} delayed_t;
+
+static void answer_delayed(void *arg) {
+    delayed_t *d = arg;
+    th_log(-frame_seq(d->frame, d->len));
+    net_respond_bytes(d->conn, d->frame, d->len);
+    free(d);
+}
+
+static void timer_must_not_fire(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&T.mu);
+    T.timer_fired++;
+    pthread_mutex_unlock(&T.mu);
+}
+
+static void answer_timer_test(void *arg) {
+    net_conn_t *conn = arg;
+    char out[2] = {'T', (char)th_get(&T.timer_fired)};
+    net_respond_bytes(conn, out, 2);
+}
+
+/* A response with the test file spliced in; the fd is closed right after
+ * net_respond, as the contract allows. */
+static void answer_file(net_conn_t *conn, uint32_t variant) {
+    int fd = open(T.file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        th_error();
+        net_close(conn);
+        return;
+    }
+    net_response_t r;
+    net_response_init(&r);
+    if (variant == 0) {
+        buf_append_str(&r.bytes, "<<");
+        net_response_add_file(&r, fd, 1000, 50000);
+        buf_append_str(&r.bytes, ">>");
+    } else {
+        memset(buf_extend(&r.bytes, 10000), 'x', 10000);
+        net_response_add_file(&r, fd, 0, FILE_BYTES);
+        memset(buf_extend(&r.bytes, 10000), 'y', 10000);
+        net_response_add_file(&r, fd, 7, 3);
+        net_response_add_file(&r, fd, 0, 0);
+        buf_append_str(&r.bytes, "z");
+    }
+    net_respond(conn, &r);
+    if (r.bytes.data || r.splices) /* taken */
+        th_error();
+    close(fd);
+}
+
+static uint8_t pattern_byte(size_t i) { return (uint8_t)(i * 7 + 3); }
+
+static void on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
+    (void)ctx;
+    int seq = frame_seq(frame, len);
+    uint32_t arg = frame_arg(frame, len);
+    pthread_mutex_lock(&T.mu);
+    T.calls++;
+    pthread_cond_broadcast(&T.cv);
+    pthread_mutex_unlock(&T.mu);
+    th_log(seq);
+    switch (len ? frame[0] : 'E') {
+    case 'E':
+        th_log(-seq);
+        net_respond_bytes(conn, frame, len);
+        break;
+    case 'D': {
+        delayed_t *d = mem_alloc(sizeof *d);
+        *d = (delayed_t){conn, frame, len};
+        net_timer_add(net_conn_loop(conn), arg, answer_delayed, d);
+        break;
+    }
+    case 'N':
+        th_log(-seq);
+        net_respond_none(conn);
+        break;
+    case 'C':
+        th_log(-seq);
+        net_close(conn);
+        break;
+    case 'F':
+        answer_file(conn, arg);
+        break;
+    case 'B': {
+        net_response_t r;
+        net_response_init(&r);
+        uint8_t *p = buf_extend(&r.bytes, arg);
+        for (size_t i = 0; i < arg; i++)
+            p[i] = pattern_byte(i);
+        net_respond(conn, &r);
+        break;
+    }
+    case 'H':
+        pthread_mutex_lock(&T.mu);
+        T.held = conn;
+        pthread_cond_broadcast(&T.cv);
+        pthread_mutex_unlock(&T.mu);
+        break;
+    case 'T': {
+        net_timer_t *bad = net_timer_add(net_conn_loop(conn), 20, timer_must_not_fire, NULL);
+        net_timer_add(net_conn_loop(conn), 60, answer_timer_test, conn);
+        net_timer_cancel(bad);
+        break;
+    }
+    default:
+        net_close(conn);
+    }
+}
+
+static void on_close(void *ctx, net_conn_t *conn) {
+    (void)ctx;
+    pthread_mutex_lock(&T.mu);
+    T.closes++;
+    if (conn == T.held)
+        T.held_closed = true;
+    pthread_cond_broadcast(&T.cv);
+    pthread_mutex_unlock(&T.mu);
+}
+
+/* --- server ---------------------------------------------------------------------- */
+
+static net_t *g_net; /* for the signal handler test */
+
+static void server_config(net_config_t *cfg) {
+    static const net_listen_t listener = {.name = "PLAINTEXT", .host = "127.0.0.1", .port = 0};
+    net_config_init(cfg);
+    cfg->listeners = &listener;
+    cfg->nlisteners = 1;
+    cfg->num_network_threads = 2;
+    cfg->socket_request_max_bytes = 1 << 20;
+    cfg->shutdown_timeout_ms = 2000;
+    cfg->on_request = on_request;
+    cfg->on_close = on_close;
+}
+
+static net_t *server_start(const net_config_t *cfg) {
+    char err[256] = "";
+    th_reset();
+    net_t *net = net_new(cfg, err, sizeof err);
+    if (!net)
+        fprintf(stderr, "net_new: %s\n", err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(net);
+    CU_ASSERT_FATAL(net_start(net, err, sizeof err) == 0);
+    CU_ASSERT_FATAL(net_listener_port(net, 0) > 0);
+    return net;
+}
+
+static net_t *server_default(void) {
+    net_config_t cfg;
+    server_config(&cfg);
+    return server_start(&cfg);
+}
+
+/* --- client ---------------------------------------------------------------------- */
+
+static int cl_connect_opts(int port, int rcvbuf, int sndbuf) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CU_ASSERT_FATAL(fd >= 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (sndbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    return fd;
+}
+
+static int cl_connect(net_t *net) { return cl_connect_opts(net_listener_port(net, 0), -1, -1); }
+
+static bool cl_write_all(int fd, const void *p, size_t n) {
+    const uint8_t *b = p;
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        b += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* A request frame: [cmd][seq][arg] + pad bytes of pattern. */
+static void frame_build(buf_t *b, char cmd, int seq, uint32_t arg, size_t pad) {
+    size_t start = b->len;
+    buf_put_i32(b, 0);
+    buf_put_i8(b, (int8_t)cmd);
+    buf_put_i32(b, seq);
+    buf_put_u32(b, arg);
+    uint8_t *p = buf_extend(b, pad);
+    for (size_t i = 0; i < pad; i++)
+        p[i] = pattern_byte(i + (size_t)seq);
+    buf_patch_i32(b, start, (int32_t)(b->len - start - 4));
+}
+
+static bool cl_send(int fd, char cmd, int seq, uint32_t arg, size_t pad) {
+    buf_t b = BUF_INIT;
+    frame_build(&b, cmd, seq, arg, pad);
+    bool ok = cl_write_all(fd, b.data, b.len);
+    buf_free(&b);
+    return ok;
+}
+
+/* Reads exactly n bytes; false on EOF, error or the guard. */
+static bool cl_read_exact(int fd, void *p, size_t n) {
+    uint8_t *b = p;
+    while (n > 0) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, GUARD_MS) != 1)
+            return false;
+        ssize_t r = read(fd, b, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        b += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
+/* One response frame into out (reset first). */
+static bool cl_read_frame(int fd, buf_t *out) {
+    uint8_t hdr[4];
+    buf_reset(out);
+    if (!cl_read_exact(fd, hdr, 4))
+        return false;
+    uint32_t size = be32_load(hdr);
+    if (size > (1u << 30))
+        return false;
+    return cl_read_exact(fd, buf_extend(out, size), size);
+}
+
+/* True when the server closed the connection (EOF or reset) within the
+ * guard; bytes still arriving are discarded. */
+static bool cl_wait_closed(int fd) {
+    uint8_t junk[4096];
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, GUARD_MS) != 1)
+            return false;
+        ssize_t r = read(fd, junk, sizeof junk);
+        if (r == 0 || (r < 0 && errno == ECONNRESET))
+            return true;
+        if (r < 0 && errno != EINTR)
+            return false;
+    }
+}
+
+/* Sends an echo request and checks the answer. */
+static bool cl_echo(int fd, int seq, size_t pad) {
+    buf_t want = BUF_INIT, got = BUF_INIT;
+    frame_build(&want, 'E', seq, 0, pad);
+    bool ok = cl_write_all(fd, want.data, want.len) && cl_read_frame(fd, &got) && got.len == want.len - 4 &&
+              memcmp(got.data, want.data + 4, got.len) == 0;
+    buf_free(&want);
+    buf_free(&got);
+    return ok;
+}
+
+/* --- tests ------------------------------------------------------------------------- */
+
+static void test_roundtrip(void) {
+    net_t *net = server_default();
+    int fd = cl_connect(net);
+    static const size_t pads[] = {0, 1, 100, 70000, 300000};
+    for (size_t i = 0; i < sizeof pads / sizeof pads[0]; i++)
+        CU_ASSERT(cl_echo(fd, (int)i + 1, pads[i]));
+    /* An empty frame is delivered as such. */
+    uint8_t zero[4] = {0, 0, 0, 0};
+    buf_t got = BUF_INIT;
+    CU_ASSERT(cl_write_all(fd, zero, 4));
+    CU_ASSERT(cl_read_frame(fd, &got));
+    CU_ASSERT_EQUAL(got.len, 0);
+    CU_ASSERT_EQUAL(th_get(&T.calls), 6);
+    buf_free(&got);
+    close(fd);
+    net_free(net);
+}
+
+/* The first answer is delayed, the later ones immediate: responses still
+ * come back in request order, and each request is delivered only after the
+ * previous one was answered. The delayed frame is echoed from net's buffer
+ * after read-ahead moved the requests behind it (the big one forces it). */
+static void test_pipelined_order(void) {
+    net_t *net = server_default();
+    int fd = cl_connect(net);
+    buf_t b = BUF_INIT;
+    frame_build(&b, 'D', 1, 150, 1000);
+    frame_build(&b, 'E', 2, 0, 10);
+    frame_build(&b, 'N', 3, 0, 0);
+    frame_build(&b, 'E', 4, 0, 100000);
+    frame_build(&b, 'D', 5, 10, 0);
+    frame_build(&b, 'E', 6, 0, 0);
+    CU_ASSERT(cl_write_all(fd, b.data, b.len));
+    buf_t got = BUF_INIT, first = BUF_INIT;
+    frame_build(&first, 'D', 1, 150, 1000);
+    static const int want_seq[] = {1, 2, 4, 5, 6}; /* 3 had no response */
+    for (size_t i = 0; i < 5; i++) {
+        CU_ASSERT_FATAL(cl_read_frame(fd, &got));
+        CU_ASSERT_EQUAL(frame_seq(got.data, got.len), want_seq[i]);
+        if (i == 0) /* the delayed frame, echoed from net's buffer, intact */
+            CU_ASSERT(got.len == first.len - 4 && memcmp(got.data, first.data + 4, got.len) == 0);
+    }
+    CU_ASSERT(th_wait(&T.nlog, 12));
+    pthread_mutex_lock(&T.mu);
+    static const int want_log[] = {1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6};
+    CU_ASSERT_EQUAL(T.nlog, 12);
+    for (int i = 0; i < 12 && i < T.nlog; i++)
+        CU_ASSERT_EQUAL(T.log[i], want_log[i]);
+    pthread_mutex_unlock(&T.mu);
+    /* A close request: the responses before it arrive, nothing after it is
+     * delivered. */
+    buf_reset(&b);
+    frame_build(&b, 'E', 7, 0, 0);
+    frame_build(&b, 'C', 8, 0, 0);
+    frame_build(&b, 'E', 9, 0, 0);
+    CU_ASSERT(cl_write_all(fd, b.data, b.len));
+    CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 7);
+    CU_ASSERT(cl_wait_closed(fd));
+    CU_ASSERT_EQUAL(th_get(&T.calls), 8);
+    buf_free(&first);
+    buf_free(&got);
+    buf_free(&b);
+    close(fd);
+    net_free(net);
+}
+
+static void test_oversized_and_negative(void) {
+    net_config_t cfg;
+    server_config(&cfg);
+    cfg.socket_request_max_bytes = 1024;
+    net_t *net = server_start(&cfg);
+    int good = cl_connect(net), big = cl_connect(net), neg = cl_connect(net);
+    CU_ASSERT(cl_echo(good, 1, 1000)); /* 1009 bytes: within the limit */
+    CU_ASSERT(cl_echo(big, 2, 0));
+    uint8_t hdr[4];
+    be32_store(hdr, 1025);
+    CU_ASSERT(cl_write_all(big, hdr, 4));
+    CU_ASSERT(cl_wait_closed(big));
+    be32_store(hdr, (uint32_t)-5);
+    CU_ASSERT(cl_write_all(neg, hdr, 4));
+    CU_ASSERT(cl_wait_closed(neg));
+    CU_ASSERT(cl_echo(good, 3, 1000)); /* unaffected */
+    CU_ASSERT(th_wait(&T.closes, 2));
+    CU_ASSERT_EQUAL(th_get(&T.calls), 3);
+    close(good);
+    close(big);
+    close(neg);
+    net_free(net);
+}
+
+/* Two frames sent one byte per write (with a short pause, so that the
+ * server really sees partial frames). */
+static void test_byte_by_byte(void) {
+    net_t *net = server_default();
+    int fd = cl_connect(net);
+    buf_t b = BUF_INIT, got = BUF_INIT;
+    frame_build(&b, 'E', 1, 0, 7);
+    frame_build(&b, 'E', 2, 0, 3);
+    for (size_t i = 0; i < b.len; i++) {
+        CU_ASSERT_FATAL(cl_write_all(fd, b.data + i, 1));
+        usleep(500);
+    }
+    CU_ASSERT(cl_read_frame(fd, &got));
+    CU_ASSERT(got.len == 16 && memcmp(got.data, b.data + 4, 16) == 0);
+    CU_ASSERT(cl_read_frame(fd, &got));
+    CU_ASSERT(got.len == 12 && memcmp(got.data, b.data + 24, 12) == 0);
+    CU_ASSERT_EQUAL(th_get(&T.calls), 2);
+    buf_free(&b);
+    buf_free(&got);
+    close(fd);
+    net_free(net);
+}
+
+static void file_check_mode(net_send_mode_t mode) {
+    char *dir = unit_mkdtemp();
+    snprintf(T.file, sizeof T.file, "%s/segment.log", dir);
+    uint8_t *content = mem_alloc(FILE_BYTES);
+    for (size_t i = 0; i < FILE_BYTES; i++)
+        content[i] = (uint8_t)(i * 31 + i / 251);
+    int wfd = open(T.file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    CU_ASSERT_FATAL(wfd >= 0);
+    CU_ASSERT_FATAL(cl_write_all(wfd, content, FILE_BYTES));
+    close(wfd);
+
+    net_config_t cfg;
+    server_config(&cfg);
+    cfg.send_mode = mode;
+    net_t *net = server_start(&cfg);
+    int fd = cl_connect(net);
+    buf_t got = BUF_INIT, want = BUF_INIT;
+
+    CU_ASSERT(cl_send(fd, 'F', 1, 0, 0));
+    CU_ASSERT_FATAL(cl_read_frame(fd, &got));
+    buf_append_str(&want, "<<");
+    buf_append(&want, content + 1000, 50000);
+    buf_append_str(&want, ">>");
+    CU_ASSERT(got.len == want.len && memcmp(got.data, want.data, want.len) == 0);
+
+    CU_ASSERT(cl_send(fd, 'F', 2, 1, 0));
+    CU_ASSERT_FATAL(cl_read_frame(fd, &got));
+    buf_reset(&want);
+    memset(buf_extend(&want, 10000), 'x', 10000);
+    buf_append(&want, content, FILE_BYTES);
+    memset(buf_extend(&want, 10000), 'y', 10000);
+    buf_append(&want, content + 7, 3);
+    buf_append_str(&want, "z");
+    CU_ASSERT(got.len == want.len && memcmp(got.data, want.data, want.len) == 0);
+    CU_ASSERT(cl_echo(fd, 3, 10)); /* the stream goes on framed */
+    CU_ASSERT_EQUAL(th_get(&T.errors), 0);
+
+    buf_free(&got);
+    buf_free(&want);
+    free(content);
+    close(fd);
+    net_free(net);
+    unit_rmtree(dir);
+    free(dir);
+}
+
+static void test_file_sendfile(void) { file_check_mode(NET_SEND_SENDFILE); }
+static void test_file_mmap(void) { file_check_mode(NET_SEND_MMAP); }
+static void test_file_pread(void) { file_check_mode(NET_SEND_PREAD); }
+
+/* A client sends requests for 512 KiB responses and reads nothing: the
+ * server must stop reading (so the client's writes block) after a few
+ * requests, and serve everything once the client drains. */
+static void test_back_pressure(void) {
+    net_config_t cfg;
+    server_config(&cfg);
+    cfg.num_network_threads = 1;
+    cfg.buffer_bound = 64 * 1024;
+    cfg.socket_send_buffer_bytes = 32 * 1024;
+    cfg.socket_receive_buffer_bytes = 32 * 1024;
+    net_t *net = server_start(&cfg);
+    int fd = cl_connect_opts(net_listener_port(net, 0), 32 * 1024, 32 * 1024);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    const uint32_t resp = 512 * 1024;
+    buf_t req = BUF_INIT;
+    int sent = 0;
+    size_t off = 0;
+    bool blocked = false;
+    /* Send whole frames until the socket stays unwritable (the guard) —
+     * which can only happen once the server stopped reading. */
+    while (sent < 400 && !blocked) {
+        if (off == req.len) {
+            buf_reset(&req);
+            frame_build(&req, 'B', ++sent, resp, 16 * 1024);
+            off = 0;
+        }
+        ssize_t w = write(fd, req.data + off, req.len - off);
+        if (w > 0) {
+            off += (size_t)w;
+            continue;
+        }
+        CU_ASSERT_FATAL(errno == EAGAIN || errno == EWOULDBLOCK);
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        blocked = poll(&pfd, 1, 300) == 0;
+    }
+    CU_ASSERT_FATAL(blocked);
+    int calls = th_get(&T.calls);
+    CU_ASSERT(calls >= 1 && calls <= 3);
+    CU_ASSERT(sent > calls + 2); /* many requests wait unread */
+    /* Drain (and finish the last request): every response arrives,
+     * complete, in order. */
+    buf_t in = BUF_INIT;
+    size_t parsed = 0;
+    int received = 0;
+    while (received < sent) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN | (off < req.len ? POLLOUT : 0)};
+        if (poll(&pfd, 1, GUARD_MS) != 1)
+            break;
+        if ((pfd.revents & POLLOUT) && off < req.len) {
+            ssize_t w = write(fd, req.data + off, req.len - off);
+            if (w > 0)
+                off += (size_t)w;
+        }
+        if (pfd.revents & POLLIN) {
+            buf_reserve(&in, 256 * 1024);
+            ssize_t r = read(fd, in.data + in.len, in.cap - in.len);
+            if (r <= 0)
+                break;
+            in.len += (size_t)r;
+        }
+        while (in.len - parsed >= 4 && in.len - parsed - 4 >= be32_load(in.data + parsed)) {
+            uint32_t size = be32_load(in.data + parsed);
+            const uint8_t *p = in.data + parsed + 4;
+            CU_ASSERT_EQUAL_FATAL(size, resp);
+            CU_ASSERT(p[0] == pattern_byte(0) && p[resp - 1] == pattern_byte(resp - 1));
+            parsed += 4 + size;
+            received++;
+        }
+        if (parsed == in.len) {
+            in.len = parsed = 0;
+        }
+    }
+    CU_ASSERT_EQUAL(received, sent);
+    CU_ASSERT_EQUAL(th_get(&T.calls), sent);
+    buf_free(&in);
+    buf_free(&req);
+    close(fd);
+    net_free(net);
+}
+
+static void test_idle_timeout(void) {
+    net_config_t cfg;
+    server_config(&cfg);
+    cfg.connections_max_idle_ms = 300;
+    net_t *net = server_start(&cfg);
+    int busy = cl_connect(net), idle = cl_connect(net);
+    CU_ASSERT(cl_echo(idle, 1, 0));
+    /* Traffic every 50 ms keeps a connection open past the idle time. */
+    for (int i = 0; i < 12; i++) {
+        CU_ASSERT_FATAL(cl_echo(busy, 10 + i, 0));
+        usleep(50 * 1000);
+    }
+    CU_ASSERT(cl_wait_closed(idle));
+    CU_ASSERT(cl_echo(busy, 99, 0));
+    close(busy);
+    close(idle);
+    net_free(net);
+}
+
+static void test_many_connections(void) {
+    enum { N = 200 };
+    net_t *net = server_default();
+    int *fds = mem_alloc(N * sizeof *fds);
+    for (int i = 0; i < N; i++) {
+        fds[i] = cl_connect(net);
+        CU_ASSERT(cl_send(fds[i], 'E', i, 0, 10));
+    }
+    buf_t got = BUF_INIT;
+    int ok = 0;
+    for (int i = 0; i < N; i++)
+        ok += cl_read_frame(fds[i], &got) && frame_seq(got.data, got.len) == i;
+    CU_ASSERT_EQUAL(ok, N);
+    for (size_t l = 0; l < 2; l++) {
+        net_loop_stats_t st;
+        net_loop_stats(net_loop(net, l), &st);
+        CU_ASSERT_EQUAL(st.accepted, N / 2); /* round robin */
+        CU_ASSERT_EQUAL(st.open, N / 2);
+    }
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    CU_ASSERT(th_wait(&T.closes, N));
+    buf_free(&got);
+    free(fds);
+    net_free(net);
+}
+
+static void respond_late(void *arg) {
+    net_conn_t *conn = arg;
+    if (net_conn_is_open(conn) || !net_conn_in_flight(conn))
+        th_error();
+    net_respond_bytes(conn, "late", 4);
+    pthread_mutex_lock(&T.mu);
+    T.late_done = 1;
+    pthread_cond_broadcast(&T.cv);
+    pthread_mutex_unlock(&T.mu);
+}
+
+/* The peer closes while its request is held; the answer comes afterwards,
+ * from another thread through net_loop_run. */
+static void test_respond_after_peer_close(void) {
+    net_t *net = server_default();
+    int fd = cl_connect(net);
+    CU_ASSERT(cl_send(fd, 'H', 1, 0, 50000));
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += GUARD_MS / 1000;
+    pthread_mutex_lock(&T.mu);
+    while (!T.held && pthread_cond_timedwait(&T.cv, &T.mu, &until) == 0)
+        ;
+    net_conn_t *held = T.held;
+    pthread_mutex_unlock(&T.mu);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(held);
+    close(fd);
+    CU_ASSERT_FATAL(th_wait(&T.closes, 1));
+    pthread_mutex_lock(&T.mu);
+    CU_ASSERT(T.held_closed);
+    pthread_mutex_unlock(&T.mu);
+    CU_ASSERT_EQUAL_FATAL(net_loop_run(net_conn_loop(held), respond_late, held), 0);
+    CU_ASSERT(th_wait(&T.late_done, 1));
+    CU_ASSERT_EQUAL(th_get(&T.errors), 0);
+    int other = cl_connect(net);
+    CU_ASSERT(cl_echo(other, 2, 0));
+    close(other);
+    net_free(net);
+}
+
+static void test_timer_cancel(void) {
+    net_t *net = server_default();
+    int fd = cl_connect(net);
+    buf_t got = BUF_INIT;
+    CU_ASSERT(cl_send(fd, 'T', 1, 0, 0));
+    CU_ASSERT(cl_read_frame(fd, &got));
+    CU_ASSERT(got.len == 2 && got.data[0] == 'T' && got.data[1] == 0);
+    buf_free(&got);
+    close(fd);
+    net_free(net);
+}
+
+/* net_stop with connections open: an idle one is closed, a request in
+ * flight is answered and written before its connection closes, and one
+ * never answered is cut off at the shutdown deadline (and freed by
+ * net_free). */
+static void test_stop_with_connections(void) {
+    net_config_t cfg;
+    server_config(&cfg);
+    cfg.shutdown_timeout_ms = 400;
+    net_t *net = server_start(&cfg);
+    int idle = cl_connect(net), slow = cl_connect(net), never = cl_connect(net);
+    CU_ASSERT(cl_echo(idle, 1, 0));
+    CU_ASSERT(cl_send(slow, 'D', 2, 200, 10));
+    CU_ASSERT(cl_send(never, 'H', 3, 0, 0));
+    CU_ASSERT(th_wait(&T.calls, 3));
+    net_stop(net);
+    buf_t got = BUF_INIT;
+    CU_ASSERT(cl_read_frame(slow, &got) && frame_seq(got.data, got.len) == 2);
+    CU_ASSERT(cl_wait_closed(slow));
+    CU_ASSERT(cl_wait_closed(idle));
+    CU_ASSERT(cl_wait_closed(never));
+    CU_ASSERT_EQUAL(th_get(&T.closes), 3);
+    /* No longer accepting. */
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)net_listener_port(net, 0)),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CU_ASSERT(connect(s, (struct sockaddr *)&sa, sizeof sa) != 0);
+    close(s);
+    net_stop(net); /* idempotent */
+    buf_free(&got);
+    close(idle);
+    close(slow);
+    close(never);
+    net_free(net);
+}
+
+static void on_sigusr1(int sig) {
+    (void)sig;
+    net_shutdown(g_net);
+}
+
+/* SIGTERM-style: the signal handler only asks; net_stop then finishes. */
+static void test_stop_from_signal(void) {
+    g_net = server_default();
+    int fd = cl_connect(g_net);
+    CU_ASSERT(cl_echo(fd, 1, 0));
+    struct sigaction sa = {.sa_handler = on_sigusr1}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    raise(SIGUSR1);
+    CU_ASSERT(cl_wait_closed(fd));
+    sigaction(SIGUSR1, &old, NULL);
+    net_stop(g_net);
+    net_free(g_net);
+    g_net = NULL;
+    close(fd);
+}
+
+static void test_config_errors(void) {
+    char err[256] = "";
+    net_config_t cfg;
+    server_config(&cfg);
+    cfg.on_request = NULL;
+    CU_ASSERT_PTR_NULL(net_new(&cfg, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "handler"));
+    server_config(&cfg);
+    cfg.num_network_threads = 0;
+    CU_ASSERT_PTR_NULL(net_new(&cfg, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "num.network.threads"));
+    /* A port in use fails at net_new. */
+    server_config(&cfg);
+    net_t *a = net_new(&cfg, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    net_listen_t taken = {.host = "127.0.0.1", .port = net_listener_port(a, 0)};
+    cfg.listeners = &taken;
+    CU_ASSERT_PTR_NULL(net_new(&cfg, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot listen"));
+    net_free(a); /* never started */
+    net_send_mode_t m;
+    CU_ASSERT(net_send_mode_parse("MMAP", &m) == 0 && m == NET_SEND_MMAP);
+    CU_ASSERT(net_send_mode_parse("splice", &m) == -1);
+}
+
+void unit_register(void) {
+    /* Before any thread: the expected warnings (bad frames, the shutdown
+     * deadline) would only be noise. */
+    logger_set_level(LOGGER_ERROR);
+    static const unit_test_t tests[] = {
+        {"round trip", test_roundtrip},
+        {"pipelined requests answered in order", test_pipelined_order},
+        {"oversized and negative frames close", test_oversized_and_negative},
+        {"partial frames byte by byte", test_byte_by_byte},
+        {"file range: sendfile", test_file_sendfile},
+        {"file range: mmap", test_file_mmap},
+        {"file range: pread", test_file_pread},
+        {"back-pressure", test_back_pressure},
+        {"idle timeout", test_idle_timeout},
+        {"200 connections over 2 loops", test_many_connections},
+        {"respond after the peer closed", test_respond_after_peer_close},
+        {"timer cancel", test_timer_cancel},
+        {"stop with connections open", test_stop_with_connections},
+        {"stop from a signal handler", test_stop_from_signal},
+        {"config errors", test_config_errors},
+        {NULL, NULL},
+    };
+    unit_add_suite("net", tests);
+}
