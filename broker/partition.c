@@ -121,12 +121,16 @@ kerr_t partition_apply_state(partition_t *p, const partition_state_t *st, int32_
 
 /* --- appends and reads ------------------------------------------------------------ */
 
-kerr_t partition_append(partition_t *p, uint8_t *batch, size_t len, int64_t now_ms,
+kerr_t partition_append(partition_t *p, uint8_t *batch, size_t len, int32_t min_isr, int64_t now_ms,
                         partition_append_result_t *out) {
     pthread_mutex_lock(&p->lock);
     if (!p->is_leader || !p->log) {
         pthread_mutex_unlock(&p->lock);
         return KERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    if (p->nisr < min_isr) {
+        pthread_mutex_unlock(&p->lock);
+        return KERR_NOT_ENOUGH_REPLICAS;
     }
     log_append_info_t info;
     kerr_t e = log_append_as_leader(p->log, batch, len, p->leader_epoch, now_ms, &info);

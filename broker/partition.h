@@ -89,9 +89,11 @@ typedef struct partition_append_result {
 } partition_append_result_t;
 
 /* A leader's append of one producer batch (modified in place: offsets and
- * epoch). NOT_LEADER_OR_FOLLOWER if this broker does not lead; the log's
- * errors otherwise. Wakes the waiters on success. */
-kerr_t partition_append(partition_t *p, uint8_t *batch, size_t len, int64_t now_ms,
+ * epoch). NOT_LEADER_OR_FOLLOWER if this broker does not lead;
+ * NOT_ENOUGH_REPLICAS (nothing written) when min_isr > 0 — acks=all with
+ * min.insync.replicas — and the ISR is smaller; the log's errors otherwise.
+ * Wakes the waiters on success. */
+kerr_t partition_append(partition_t *p, uint8_t *batch, size_t len, int32_t min_isr, int64_t now_ms,
                         partition_append_result_t *out);
 
 /* What a fetch of one partition gets back. */

@@ -56,7 +56,7 @@ static kerr_t produce(partition_t *p, int n, int64_t *base) {
     buf_t b = BUF_INIT;
     record_batch_build(&b, &bo, recs, n);
     partition_append_result_t r;
-    kerr_t e = partition_append(p, b.data, b.len, T0, &r);
+    kerr_t e = partition_append(p, b.data, b.len, 0, T0, &r);
     if (e == KERR_NONE && base)
         *base = r.base_offset;
     buf_free(&b);
@@ -94,6 +94,15 @@ static void test_hw_from_follower_fetches(void) {
     CU_ASSERT_EQUAL(lead(&fx, "orders", 1, 5, isr, 2), KERR_NONE);
     partition_t *p = replica_manager_get(fx.rm, "orders", 1);
     CU_ASSERT_EQUAL(produce(p, 4, NULL), KERR_NONE);
+    /* acks=all with min.insync.replicas=3 and an ISR of 2: refused, nothing written. */
+    record_input_t one = {.key_len = -1, .value = "y", .value_len = 1, .timestamp = T0};
+    batch_build_opts_t bo = {.partition_leader_epoch = -1, .producer_id = -1, .producer_epoch = -1, .base_sequence = -1};
+    buf_t nb = BUF_INIT;
+    record_batch_build(&nb, &bo, &one, 1);
+    partition_append_result_t ar;
+    CU_ASSERT_EQUAL(partition_append(p, nb.data, nb.len, 3, T0, &ar), KERR_NOT_ENOUGH_REPLICAS);
+    CU_ASSERT_EQUAL(log_end_offset(p->log), 4);
+    buf_free(&nb);
     partition_read_result_t r;
     CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, -1, -1, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 0);
