@@ -1,0 +1,598 @@
+/*
+ * produce-bench — what a broker sustains for one librdkafka producer and one
+ * consumer, next to librdkafka's in-memory mock cluster on the same machine.
+ *
+ *   produce-bench [--bootstrap HOST:PORT] [--broker-pid PID] [--partitions P]
+ *                 [--scale F]
+ *
+ * Runs, against the broker at --bootstrap (samsa, or any Kafka) and then, as
+ * the baseline, against a one-broker mock cluster started in this process:
+ *   1. produce 1,000,000 records of 100 bytes, acks=1, linger.ms=5, default
+ *      batch size, one producer;
+ *   2. produce 200,000 records of 1,000 bytes, same settings;
+ *   3. a consumer (no group, fetch settings at their defaults) reads each of
+ *      the two topics back from the beginning.
+ * For each run it prints records/s and MB/s (of values); for produce runs the
+ * median and p99 of the per-message latency, send call to delivery report
+ * (queueing in the client included, as a saturating producer sees it); and
+ * the broker's CPU seconds during the run: from /proc/PID/stat with
+ * --broker-pid, and for the mock from its thread ("rdk:mock") in this
+ * process. A run line ends with the samsa/mock records/s ratio; the last
+ * line sums them up. Without --bootstrap only the mock runs.
+ *
+ * Topics are new (produce-bench-<size>-<pid>-<time>); samsa auto-creates
+ * them with its num.partitions and the mock's are created with the same
+ * count (--partitions, default 1, when the mock runs alone). --scale
+ * multiplies the record counts (for a quick check). Exit status 0 when every
+ * run delivered and read back exactly its records, 1 otherwise, 2 on usage.
+ */
+#include "clock.h"
+#include "mem.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BENCH_TIMEOUT_MS 300000 /* a run that takes longer has failed */
+
+typedef struct bench_opts {
+    const char *bootstrap; /* NULL: the mock alone */
+    int broker_pid;        /* 0: unknown */
+    int partitions;        /* for the mock when it runs alone */
+    double scale;
+} bench_opts_t;
+
+/* A broker to measure and where to read its CPU time. */
+typedef struct bench_target {
+    const char *name;
+    char bootstrap[1024];
+    char stat_path[320]; /* "" when its CPU time is unknown */
+    rd_kafka_t *mock_host;          /* mock only: the handle that owns the cluster */
+    rd_kafka_mock_cluster_t *mock;  /* mock only */
+} bench_target_t;
+
+typedef struct bench_case {
+    const char *label;
+    bool produce;
+    int64_t records;
+    size_t size;
+    char topic[128];
+} bench_case_t;
+
+typedef struct bench_result {
+    bool ok;
+    double rec_s, mb_s, p50_ms, p99_ms, cpu_s; /* cpu_s < 0: unknown */
+    int64_t held; /* consume runs: records the topic held */
+} bench_result_t;
+
+/* --- CPU time from /proc ------------------------------------------------------ */
+
+/* utime + stime of a process or thread, in seconds, or -1. Fields 14 and 15
+ * of stat; the command name (field 2) may hold spaces, so count from the
+ * last ')'. */
+static double bench_cpu_seconds(const char *stat_path) {
+    if (!stat_path[0])
+        return -1;
+    FILE *f = fopen(stat_path, "r");
+    if (!f)
+        return -1;
+    char line[2048];
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    char *p = strrchr(line, ')');
+    if (!p)
+        return -1;
+    unsigned long long utime = 0, stime = 0;
+    /* after ")": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
+    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+        return -1;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The mock cluster runs in one thread of this process, named "rdk:mock". */
+static void bench_find_mock_thread(char *stat_path, size_t cap) {
+    stat_path[0] = '\0';
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], comm[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof comm, f) && strncmp(comm, "rdk:mock", 8) == 0)
+            snprintf(stat_path, cap, "/proc/self/task/%s/stat", e->d_name);
+        fclose(f);
+    }
+    closedir(d);
+}
+
+/* --- clients ---------------------------------------------------------------- */
+
+static void bench_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value) {
+    char err[512];
+    if (rd_kafka_conf_set(conf, key, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "produce-bench: %s=%s: %s\n", key, value, err);
+        exit(2);
+    }
+}
+
+static rd_kafka_t *bench_new(rd_kafka_type_t type, rd_kafka_conf_t *conf) {
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "produce-bench: cannot create a client: %s\n", err);
+        exit(1);
+    }
+    return rk;
+}
+
+static rd_kafka_conf_t *bench_conf(const char *bootstrap) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    bench_conf_set(conf, "bootstrap.servers", bootstrap);
+    bench_conf_set(conf, "log_level", "3");
+    return conf;
+}
+
+/* Partition count from the broker's metadata (which auto-creates the topic),
+ * retried while leaders are not yet known; -1 after 10 s. */
+static int bench_partition_count(rd_kafka_t *rk, const char *topic) {
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    int64_t deadline = clock_mono_ms() + 10000;
+    int count = -1;
+    while (count < 0 && clock_mono_ms() < deadline) {
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+            md->topics[0].err == 0 && md->topics[0].partition_cnt > 0) {
+            count = md->topics[0].partition_cnt;
+            for (int p = 0; p < md->topics[0].partition_cnt; p++)
+                if (md->topics[0].partitions[p].leader < 0)
+                    count = -1;
+        }
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (count < 0) {
+            struct timespec ts = {0, 100 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    rd_kafka_topic_destroy(rkt);
+    return count;
+}
+
+/* --- produce ------------------------------------------------------------------ */
+
+typedef struct bench_producer {
+    int64_t *sent_ns;    /* per record: when produce() accepted it */
+    int64_t *latency_ns; /* per delivered record, in delivery order */
+    int64_t delivered;
+    int64_t failed;
+    rd_kafka_resp_err_t first_err;
+} bench_producer_t;
+
+static void bench_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    bench_producer_t *bp = opaque;
+    int64_t now = clock_mono_ns();
+    intptr_t i = (intptr_t)m->_private;
+    if (m->err) {
+        if (bp->failed++ == 0)
+            bp->first_err = m->err;
+        return;
+    }
+    bp->latency_ns[bp->delivered++] = now - bp->sent_ns[i];
+}
+
+static int bench_cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static bench_result_t bench_produce(const bench_target_t *t, const bench_case_t *c) {
+    bench_result_t r = {.cpu_s = -1};
+    bench_producer_t bp = {0};
+    bp.sent_ns = mem_alloc((size_t)c->records * sizeof *bp.sent_ns);
+    bp.latency_ns = mem_alloc((size_t)c->records * sizeof *bp.latency_ns);
+    /* Values that do not compress, made once; librdkafka does not copy them. */
+    uint8_t *value = mem_alloc(c->size);
+    uint64_t x = 88172645463325252ull;
+    for (size_t k = 0; k < c->size; k++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        value[k] = (uint8_t)x;
+    }
+
+    rd_kafka_conf_t *conf = bench_conf(t->bootstrap);
+    bench_conf_set(conf, "acks", "1");
+    bench_conf_set(conf, "linger.ms", "5");
+    rd_kafka_conf_set_dr_msg_cb(conf, bench_on_delivery);
+    rd_kafka_conf_set_opaque(conf, &bp);
+    rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, conf);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, c->topic, NULL);
+    if (bench_partition_count(rk, c->topic) < 1) {
+        fprintf(stderr, "produce-bench: %s: no metadata for %s\n", t->name, c->topic);
+        goto out;
+    }
+
+    double cpu0 = bench_cpu_seconds(t->stat_path);
+    int64_t t0 = clock_mono_ns();
+    for (int64_t i = 0; i < c->records; i++) {
+        for (;;) {
+            bp.sent_ns[i] = clock_mono_ns();
+            if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, value, c->size, NULL, 0, (void *)(intptr_t)i) == 0)
+                break;
+            if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                fprintf(stderr, "produce-bench: produce: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
+                goto out;
+            }
+            rd_kafka_poll(rk, 1); /* the queue is full: serve delivery reports */
+        }
+        if ((i & 1023) == 0)
+            rd_kafka_poll(rk, 0);
+    }
+    rd_kafka_flush(rk, BENCH_TIMEOUT_MS);
+    int64_t t1 = clock_mono_ns();
+    double cpu1 = bench_cpu_seconds(t->stat_path);
+
+    if (bp.failed || bp.delivered != c->records) {
+        fprintf(stderr, "produce-bench: %s: %" PRId64 " of %" PRId64 " delivered, %" PRId64 " failed (%s)\n",
+                t->name, bp.delivered, c->records, bp.failed, bp.failed ? rd_kafka_err2str(bp.first_err) : "timeout");
+        goto out;
+    }
+    double secs = (double)(t1 - t0) / 1e9;
+    qsort(bp.latency_ns, (size_t)bp.delivered, sizeof *bp.latency_ns, bench_cmp_i64);
+    r.ok = true;
+    r.rec_s = (double)c->records / secs;
+    r.mb_s = (double)c->records * (double)c->size / 1e6 / secs;
+    r.p50_ms = (double)bp.latency_ns[bp.delivered / 2] / 1e6;
+    r.p99_ms = (double)bp.latency_ns[(bp.delivered * 99) / 100] / 1e6;
+    r.cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+out:
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_flush(rk, 10000);
+    rd_kafka_destroy(rk);
+    free(value);
+    free(bp.sent_ns);
+    free(bp.latency_ns);
+    return r;
+}
+
+/* --- consume ------------------------------------------------------------------ */
+
+/* What a partition holds, [low, high), when the consume run starts. */
+typedef struct bench_range {
+    int64_t low, high;
+} bench_range_t;
+
+/* Reads each partition's range from low to high, and again from low while
+ * fewer than target records have been read (the mock keeps only the last
+ * 5 MiB of each partition, so its runs re-read what it holds to move as many
+ * records as the broker's run). Returns records read, or -1 on an error. */
+static int64_t bench_read(rd_kafka_topic_t *rkt, rd_kafka_queue_t *queue, const bench_range_t *ranges,
+                          int partitions, int64_t target, int64_t *bytes) {
+    int64_t received = 0, errors = 0;
+    for (int p = 0; p < partitions; p++)
+        if (ranges[p].high > ranges[p].low)
+            rd_kafka_consume_start_queue(rkt, p, ranges[p].low, queue);
+    int64_t deadline = clock_mono_ms() + BENCH_TIMEOUT_MS;
+    while (received < target && errors == 0) {
+        /* One at a time: the batch call would wait out its timeout at the end. */
+        rd_kafka_message_t *m = rd_kafka_consume_queue(queue, 100);
+        if (!m) {
+            if (clock_mono_ms() > deadline)
+                break;
+            continue;
+        }
+        if (m->err) {
+            if (errors++ == 0)
+                fprintf(stderr, "produce-bench: consume: %s\n", rd_kafka_message_errstr(m));
+        } else {
+            received++;
+            *bytes += (int64_t)m->len;
+            const bench_range_t *r = &ranges[m->partition];
+            if (m->offset == r->high - 1 && received < target)
+                rd_kafka_seek(rkt, m->partition, r->low, 0); /* asynchronous: the next pass */
+        }
+        rd_kafka_message_destroy(m);
+    }
+    for (int p = 0; p < partitions; p++)
+        if (ranges[p].high > ranges[p].low)
+            rd_kafka_consume_stop(rkt, p);
+    return errors ? -1 : received;
+}
+
+/* What each partition of the topic holds; the total, or -1 on an error. */
+static int64_t bench_ranges(const bench_target_t *t, const char *topic, bench_range_t **out, int *partitions) {
+    rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, bench_conf(t->bootstrap));
+    int64_t held = -1;
+    *out = NULL;
+    *partitions = bench_partition_count(rk, topic);
+    if (*partitions < 1) {
+        fprintf(stderr, "produce-bench: %s: no metadata for %s\n", t->name, topic);
+        goto out;
+    }
+    *out = mem_alloc((size_t)*partitions * sizeof **out);
+    held = 0;
+    for (int p = 0; p < *partitions && held >= 0; p++) {
+        bench_range_t *r = &(*out)[p];
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, p, &r->low, &r->high, 10000);
+        if (e) {
+            fprintf(stderr, "produce-bench: %s: watermarks of %s/%d: %s\n", t->name, topic, p, rd_kafka_err2str(e));
+            held = -1;
+        } else {
+            held += r->high - r->low;
+        }
+    }
+out:
+    rd_kafka_destroy(rk);
+    return held;
+}
+
+/* No group: the per-partition API reads from the beginning with nothing but
+ * Metadata, ListOffsets and Fetch, fetch settings at their defaults. A broker
+ * must hold every record it acked; the mock holds the last 5 MiB of each
+ * partition and re-reads them, with fetch.wait.max.ms=1 so that the Fetch
+ * parked at the end of each pass does not idle for the default 500 ms. */
+static bench_result_t bench_consume(const bench_target_t *t, const bench_case_t *c) {
+    bench_result_t r = {.cpu_s = -1};
+    bench_range_t *ranges;
+    int partitions;
+    int64_t held = bench_ranges(t, c->topic, &ranges, &partitions);
+    if (held < 0) {
+        free(ranges);
+        return r;
+    }
+    if (held == 0 || (!t->mock && held != c->records)) {
+        fprintf(stderr, "produce-bench: %s: %s holds %" PRId64 " records, %" PRId64 " were acked\n", t->name,
+                c->topic, held, c->records);
+        free(ranges);
+        return r;
+    }
+    r.held = held;
+
+    rd_kafka_conf_t *conf = bench_conf(t->bootstrap);
+    if (held < c->records)
+        bench_conf_set(conf, "fetch.wait.max.ms", "1");
+    rd_kafka_t *rk = bench_new(RD_KAFKA_CONSUMER, conf);
+    bench_partition_count(rk, c->topic); /* connected before the clock starts */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, c->topic, NULL);
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+    int64_t bytes = 0;
+    double cpu0 = bench_cpu_seconds(t->stat_path);
+    int64_t t0 = clock_mono_ns();
+    int64_t received = bench_read(rkt, queue, ranges, partitions, c->records, &bytes);
+    int64_t t1 = clock_mono_ns();
+    double cpu1 = bench_cpu_seconds(t->stat_path);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    free(ranges);
+    if (received < c->records) {
+        fprintf(stderr, "produce-bench: %s: read %" PRId64 " of %" PRId64 " records\n", t->name,
+                received < 0 ? 0 : received, c->records);
+        return r;
+    }
+    double secs = (double)(t1 - t0) / 1e9;
+    r.ok = true;
+    r.rec_s = (double)received / secs;
+    r.mb_s = (double)bytes / 1e6 / secs;
+    r.cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+    return r;
+}
+
+/* --- targets ------------------------------------------------------------------ */
+
+static void bench_mock_start(bench_target_t *t) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    bench_conf_set(conf, "log_level", "3");
+    t->name = "mock";
+    t->mock_host = bench_new(RD_KAFKA_PRODUCER, conf);
+    t->mock = rd_kafka_mock_cluster_new(t->mock_host, 1);
+    if (!t->mock) {
+        fprintf(stderr, "produce-bench: cannot start the mock cluster\n");
+        exit(1);
+    }
+    snprintf(t->bootstrap, sizeof t->bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(t->mock));
+    /* The thread names itself once it runs: give it a moment. */
+    for (int tries = 0; tries < 100 && !t->stat_path[0]; tries++) {
+        bench_find_mock_thread(t->stat_path, sizeof t->stat_path);
+        if (!t->stat_path[0]) {
+            struct timespec ts = {0, 10 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static void bench_mock_stop(bench_target_t *t) {
+    rd_kafka_mock_cluster_destroy(t->mock);
+    rd_kafka_destroy(t->mock_host);
+}
+
+/* Creates the case's topic on the mock with as many partitions as the broker
+ * under test gave it (or --partitions when the mock runs alone). */
+static void bench_mock_topic(bench_target_t *mock, const char *topic, int partitions) {
+    rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mock->mock, topic, partitions, 1);
+    if (e) {
+        fprintf(stderr, "produce-bench: mock: cannot create %s: %s\n", topic, rd_kafka_err2str(e));
+        exit(1);
+    }
+}
+
+static int bench_broker_partitions(const bench_target_t *t, const char *topic) {
+    rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, bench_conf(t->bootstrap));
+    int n = bench_partition_count(rk, topic);
+    rd_kafka_destroy(rk);
+    if (n < 1) {
+        fprintf(stderr, "produce-bench: %s: topic %s was not created (is auto.create.topics.enable on?)\n", t->name,
+                topic);
+        exit(1);
+    }
+    return n;
+}
+
+/* --- report ------------------------------------------------------------------- */
+
+static void bench_fmt_rate(char *out, size_t cap, double rec_s) {
+    if (rec_s >= 1e6)
+        snprintf(out, cap, "%.2fM", rec_s / 1e6);
+    else
+        snprintf(out, cap, "%.0fk", rec_s / 1e3);
+}
+
+static void bench_print_result(const char *name, const bench_case_t *c, const bench_result_t *r) {
+    if (!r->ok) {
+        printf("%s FAILED", name);
+        return;
+    }
+    char rate[32];
+    bench_fmt_rate(rate, sizeof rate, r->rec_s);
+    printf("%s %s rec/s %.0f MB/s", name, rate, r->mb_s);
+    if (c->produce)
+        printf(" p50 %.1f ms p99 %.1f ms", r->p50_ms, r->p99_ms);
+    if (r->cpu_s >= 0)
+        printf(" cpu %.2f s", r->cpu_s);
+    else
+        printf(" cpu n/a");
+    if (!c->produce && r->held < c->records)
+        printf(" (re-reading the %" PRId64 " records it holds)", r->held);
+}
+
+static bench_result_t bench_run(const bench_target_t *t, const bench_case_t *c) {
+    return c->produce ? bench_produce(t, c) : bench_consume(t, c);
+}
+
+/* --- main --------------------------------------------------------------------- */
+
+static void bench_usage(void) {
+    fprintf(stderr, "usage: produce-bench [--bootstrap HOST:PORT] [--broker-pid PID] [--partitions P] [--scale F]\n");
+    exit(2);
+}
+
+static void bench_parse(int argc, char **argv, bench_opts_t *o) {
+    *o = (bench_opts_t){.partitions = 1, .scale = 1.0};
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v)
+            bench_usage();
+        char *end;
+        if (strcmp(argv[i], "--bootstrap") == 0) {
+            o->bootstrap = v;
+        } else if (strcmp(argv[i], "--broker-pid") == 0) {
+            o->broker_pid = (int)strtol(v, &end, 10);
+            if (*end || o->broker_pid < 1)
+                bench_usage();
+        } else if (strcmp(argv[i], "--partitions") == 0) {
+            o->partitions = (int)strtol(v, &end, 10);
+            if (*end || o->partitions < 1 || o->partitions > 1000)
+                bench_usage();
+        } else if (strcmp(argv[i], "--scale") == 0) {
+            o->scale = strtod(v, &end);
+            if (*end || !(o->scale > 0) || o->scale > 100)
+                bench_usage();
+        } else {
+            bench_usage();
+        }
+        i++;
+    }
+}
+
+int main(int argc, char **argv) {
+    bench_opts_t o;
+    bench_parse(argc, argv, &o);
+
+    bench_case_t cases[] = {
+        {.label = "produce 100B acks=1", .produce = true, .records = 1000000, .size = 100},
+        {.label = "produce 1000B acks=1", .produce = true, .records = 200000, .size = 1000},
+        {.label = "consume 100B", .produce = false, .records = 1000000, .size = 100},
+        {.label = "consume 1000B", .produce = false, .records = 200000, .size = 1000},
+    };
+    enum { NCASES = sizeof cases / sizeof cases[0] };
+    long stamp = (long)(clock_wall_ms() / 1000);
+    for (int k = 0; k < NCASES; k++) {
+        cases[k].records = (int64_t)llround((double)cases[k].records * o.scale);
+        if (cases[k].records < 1)
+            cases[k].records = 1;
+        snprintf(cases[k].topic, sizeof cases[k].topic, "produce-bench-%zu-%d-%ld", cases[k].size, (int)getpid(),
+                 stamp);
+    }
+
+    bench_target_t broker = {.name = "samsa"}, mock = {0};
+    if (o.bootstrap) {
+        snprintf(broker.bootstrap, sizeof broker.bootstrap, "%s", o.bootstrap);
+        if (o.broker_pid)
+            snprintf(broker.stat_path, sizeof broker.stat_path, "/proc/%d/stat", o.broker_pid);
+        if (o.broker_pid && bench_cpu_seconds(broker.stat_path) < 0) {
+            fprintf(stderr, "produce-bench: cannot read %s\n", broker.stat_path);
+            return 1;
+        }
+    }
+    bench_mock_start(&mock);
+    printf("produce-bench: %s%s, one producer (acks=1, linger.ms=5) and one consumer, librdkafka %s\n",
+           o.bootstrap ? "samsa at " : "mock cluster only", o.bootstrap ? o.bootstrap : "", rd_kafka_version_str());
+
+    double ratio[NCASES], log_sum = 0;
+    bench_result_t mres[NCASES];
+    bool all_ok = true;
+    for (int k = 0; k < NCASES; k++) {
+        const bench_case_t *c = &cases[k];
+        if (c->produce) {
+            int partitions = o.bootstrap ? bench_broker_partitions(&broker, c->topic) : o.partitions;
+            bench_mock_topic(&mock, c->topic, partitions);
+        }
+        bench_result_t b = {0};
+        if (o.bootstrap)
+            b = bench_run(&broker, c);
+        mres[k] = bench_run(&mock, c);
+        all_ok = all_ok && mres[k].ok && (!o.bootstrap || b.ok);
+
+        printf("%s: ", c->label);
+        if (o.bootstrap) {
+            bench_print_result("samsa", c, &b);
+            printf(" | ");
+        }
+        bench_print_result("mock", c, &mres[k]);
+        ratio[k] = b.ok && mres[k].ok ? b.rec_s / mres[k].rec_s : 0;
+        if (o.bootstrap) {
+            if (ratio[k] > 0)
+                printf(" | ratio %.2f", ratio[k]);
+            else
+                printf(" | ratio n/a");
+        }
+        printf("\n");
+        fflush(stdout);
+        log_sum += ratio[k] > 0 ? log(ratio[k]) : 0;
+    }
+
+    printf("summary:");
+    for (int k = 0; k < NCASES; k++) {
+        char val[32];
+        if (o.bootstrap && ratio[k] > 0)
+            snprintf(val, sizeof val, "%.2f", ratio[k]);
+        else if (!o.bootstrap && mres[k].ok)
+            bench_fmt_rate(val, sizeof val, mres[k].rec_s);
+        else
+            snprintf(val, sizeof val, "n/a");
+        printf(" %s %s%s%s", cases[k].label, val, o.bootstrap ? "" : " rec/s", k + 1 < NCASES ? "," : "");
+    }
+    if (o.bootstrap && all_ok)
+        printf("; samsa/mock geometric mean %.2f", exp(log_sum / NCASES));
+    else if (!o.bootstrap)
+        printf(" (mock only)");
+    printf("; %s\n", all_ok ? "all runs complete" : "SOME RUNS FAILED");
+
+    bench_mock_stop(&mock);
+    return all_ok ? 0 : 1;
+}
