@@ -43,7 +43,16 @@ static void test_hw_vectors(void) {
         return;
     }
     check_vectors(crc32c_hw);
+    check_vectors(crc32c_sse42);
     check_vectors(crc32c);
+}
+
+static void test_avx512_vectors(void) {
+    if (!crc32c_avx512_available()) {
+        fprintf(stderr, "\n  (no AVX-512 VPCLMULQDQ on this CPU: folding path not exercised)\n");
+        return;
+    }
+    check_vectors(crc32c_avx512);
 }
 
 /* Both paths agree on every length and misalignment, and chaining over a split
@@ -56,14 +65,18 @@ static void test_paths_agree_and_chain(void) {
         data[i] = (uint8_t)(seed >> 16);
     }
     /* Lengths around the three-stream block sizes (3 x 256, 3 x 8192) too. */
-    static const size_t lens[] = {0, 1, 7, 8, 9, 255, 256, 767, 768, 769, 1000, 2047, 24575, 24576, 24577, 40000};
+    static const size_t lens[] = {0, 1, 7, 8, 9, 255, 256, 257, 511, 512, 767, 768, 769, 1000, 2047, 16205,
+                                  24575, 24576, 24577, 40000};
     for (size_t off = 0; off < 8; off++) {
         for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
             size_t len = lens[li];
             uint32_t sw = crc32c_sw(0, data + off, len);
             CU_ASSERT_EQUAL(crc32c(0, data + off, len), sw);
-            if (crc32c_hw_available())
+            if (crc32c_hw_available()) {
                 CU_ASSERT_EQUAL(crc32c_hw(0, data + off, len), sw);
+                CU_ASSERT_EQUAL(crc32c_sse42(0, data + off, len), sw);
+                CU_ASSERT_EQUAL(crc32c_avx512(0x12345678u, data + off, len), crc32c_sw(0x12345678u, data + off, len));
+            }
             size_t half = len / 3;
             CU_ASSERT_EQUAL(crc32c_sw(crc32c_sw(0, data + off, half), data + off + half, len - half), sw);
             CU_ASSERT_EQUAL(crc32c(crc32c(0, data + off, half), data + off + half, len - half), sw);
@@ -76,6 +89,7 @@ void unit_register(void) {
     static const unit_test_t tests[] = {
         {"table path matches published vectors", test_sw_vectors},
         {"SSE4.2 path matches published vectors", test_hw_vectors},
+        {"AVX-512 folding path matches published vectors", test_avx512_vectors},
         {"paths agree at every alignment; chaining", test_paths_agree_and_chain},
         {NULL, NULL},
     };
