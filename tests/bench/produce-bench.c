@@ -483,7 +483,7 @@ static void bench_usage(void) {
 
 static void bench_parse(int argc, char **argv, bench_opts_t *o) {
     *o = (bench_opts_t){.partitions = 1, .scale = 1.0};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             bench_usage();
@@ -505,7 +505,6 @@ static void bench_parse(int argc, char **argv, bench_opts_t *o) {
         } else {
             bench_usage();
         }
-        i++;
     }
 }
 
