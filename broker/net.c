@@ -33,6 +33,14 @@
 /* Response bytes up to this size are copied into the output buffer; larger
  * ones are referenced in place (zero copy). */
 #define NET_COPY_MAX (8 * 1024)
+/* Largest piece of a file range read at once in NET_SEND_PREAD mode: with
+ * libevent's chain header it stays within a 64 KiB allocation, below
+ * malloc's mmap threshold. */
+#define NET_PREAD_PIECE (60 * 1024)
+/* In NET_SEND_MMAP mode, smaller ranges are read instead: below this, a
+ * mapping (mmap, page faults, munmap with its TLB shootdown) costs more
+ * than a copy (tests/bench/net-bench). */
+#define NET_MMAP_MIN (64 * 1024)
 /* Socket writes per flush before yielding to the other connections. */
 #define NET_WRITES_PER_FLUSH 16
 /* How long net_close / a framing error waits for queued responses. */
@@ -64,7 +72,7 @@ struct net_conn {
 
     /* Input: unprocessed bytes are in[in_off, in_len). The request in flight
      * is the frame at in_off (frame_total bytes with its prefix), or in
-     * `held` after read-ahead needed more room than in's tail (conn_split). */
+     * `held` after read-ahead needed more room than in's tail (input_split). */
     uint8_t *in;
     size_t in_off, in_len, in_cap;
     uint8_t *held;
@@ -257,15 +265,58 @@ static void shared_bytes_unref(const void *data, size_t len, void *arg) {
     }
 }
 
+/* Copies into the output. Not evbuffer_add: after a file or reference chain
+ * libevent 2.1's evbuffer_add allocates a new chain as large as that
+ * chain's buffer_len — for a sendfile chain, the file offset plus length
+ * (gigabytes for 4 bytes). reserve/commit sizes the new chain by len. */
+static int out_copy(struct evbuffer *out, const void *data, size_t len) {
+    if (len == 0)
+        return 0;
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(out, (ev_ssize_t)len, &v, 1) != 1 || v.iov_len < len)
+        return -1;
+    memcpy(v.iov_base, data, len);
+    v.iov_len = len;
+    return evbuffer_commit_space(out, &v, 1);
+}
+
 static int queue_bytes(net_conn_t *c, shared_bytes_t *sb, size_t from, size_t to) {
     if (from == to)
         return 0;
-    if (!sb->data)
-        return -1;
     sb->refs++;
     if (evbuffer_add_reference(c->out, sb->data + from, to - from, shared_bytes_unref, sb) != 0) {
         sb->refs--;
         return -1;
+    }
+    return 0;
+}
+
+/* Reads a file range into the output in pieces below malloc's mmap
+ * threshold, so that their memory is recycled instead of being mapped (and
+ * faulted in) afresh for every large range. */
+static int queue_file_pread(net_conn_t *c, const net_splice_t *s) {
+    size_t done = 0;
+    while (done < s->len) {
+        size_t want = s->len - done < NET_PREAD_PIECE ? s->len - done : NET_PREAD_PIECE;
+        struct evbuffer_iovec v;
+        if (evbuffer_reserve_space(c->out, (ev_ssize_t)want, &v, 1) != 1 || v.iov_len < want)
+            return -1;
+        size_t got = 0;
+        while (got < want) {
+            ssize_t n = pread(s->fd, (uint8_t *)v.iov_base + got, want - got, s->pos + (off_t)(done + got));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                if (n == 0)
+                    errno = ENODATA; /* the range ends past the end of the file */
+                return -1;
+            }
+            got += (size_t)n;
+        }
+        v.iov_len = want;
+        if (evbuffer_commit_space(c->out, &v, 1) != 0)
+            return -1;
+        done += want;
     }
     return 0;
 }
@@ -280,25 +331,8 @@ static int queue_file(net_conn_t *c, const net_splice_t *s) {
         return -1;
     }
     net_send_mode_t mode = c->loop->net->cfg.send_mode;
-    if (mode == NET_SEND_PREAD) {
-        struct evbuffer_iovec v;
-        if (evbuffer_reserve_space(c->out, (ev_ssize_t)s->len, &v, 1) != 1 || v.iov_len < s->len)
-            return -1;
-        size_t done = 0;
-        while (done < s->len) {
-            ssize_t n = pread(s->fd, (uint8_t *)v.iov_base + done, s->len - done, s->pos + (off_t)done);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                if (n == 0)
-                    errno = ENODATA;
-                return -1;
-            }
-            done += (size_t)n;
-        }
-        v.iov_len = s->len;
-        return evbuffer_commit_space(c->out, &v, 1);
-    }
+    if (mode == NET_SEND_PREAD || (mode == NET_SEND_MMAP && s->len < NET_MMAP_MIN))
+        return queue_file_pread(c, s);
     unsigned flags = EVBUF_FS_DISABLE_LOCKING;
     int fd = s->fd;
     if (mode == NET_SEND_SENDFILE) {
@@ -340,17 +374,20 @@ static bool response_valid(const net_response_t *r) {
 static int queue_response(net_conn_t *c, net_response_t *r) {
     uint8_t prefix[4];
     be32_store(prefix, (uint32_t)net_response_size(r));
-    if (evbuffer_add(c->out, prefix, 4) != 0)
+    if (out_copy(c->out, prefix, 4) != 0)
         return -1;
     if (r->bytes.len <= NET_COPY_MAX) {
+        /* An empty response has no buffer: never form NULL + offset. */
+        static const uint8_t none[1];
+        const uint8_t *bytes = r->bytes.data ? r->bytes.data : none;
         size_t from = 0;
         for (size_t i = 0; i < r->nsplices; i++) {
-            if (evbuffer_add(c->out, r->bytes.data + from, r->splices[i].at - from) != 0 ||
+            if (out_copy(c->out, bytes + from, r->splices[i].at - from) != 0 ||
                 queue_file(c, &r->splices[i]) != 0)
                 return -1;
             from = r->splices[i].at;
         }
-        return evbuffer_add(c->out, r->bytes.data + from, r->bytes.len - from);
+        return out_copy(c->out, bytes + from, r->bytes.len - from);
     }
     size_t total = r->bytes.len;
     shared_bytes_t *sb = mem_alloc(sizeof *sb);
@@ -479,10 +516,11 @@ static void input_split(net_conn_t *c) {
     c->in_cap = cap;
 }
 
-/* Makes room for the next read and returns how much fits. Room for the
- * whole head frame is made at once (its size was checked against
- * socket.request.max.bytes), so a large request is read with few reads
- * into one contiguous block. */
+/* Makes room for the next read and returns how much fits. The head frame
+ * gets room for all of it (its size was checked against
+ * socket.request.max.bytes) so that a large request is read with large
+ * reads into one contiguous block — but the room at most doubles per read,
+ * so that a peer announcing 100 MB and sending nothing costs nothing. */
 static size_t input_room(net_conn_t *c) {
     if (c->in_flight && !c->held) {
         if (c->in_cap > c->in_len)
@@ -493,8 +531,11 @@ static size_t input_room(net_conn_t *c) {
     size_t want = unprocessed + NET_READ_CHUNK;
     if (!c->in_flight && unprocessed >= 4) {
         int32_t size = (int32_t)be32_load(c->in + c->in_off);
-        if (size >= 0 && size <= c->loop->net->cfg.socket_request_max_bytes && 4 + (size_t)size > want)
-            want = 4 + (size_t)size;
+        size_t frame = 4 + (size_t)(size < 0 ? 0 : size);
+        if (size <= c->loop->net->cfg.socket_request_max_bytes && frame > want) {
+            size_t doubled = 2 * unprocessed > want ? 2 * unprocessed : want;
+            want = frame < doubled ? frame : doubled;
+        }
     }
     if (c->in_cap - c->in_off < want && c->in_off > 0) {
         memmove(c->in, c->in + c->in_off, unprocessed);

@@ -16,11 +16,12 @@
  *
  * Threads. Everything about a connection happens on its loop's thread: the
  * handler runs there, and net_respond / net_respond_none / net_close /
- * net_conn_* / net_timer_* must be called there (they abort otherwise: a
- * race here would corrupt streams silently). Work finished on another thread
- * gets back with net_loop_run(net_conn_loop(conn), fn, arg), the only call
- * (with net_shutdown and the net_loop_stats reader) that is thread-safe. The
- * handler context is shared by all loops: the caller protects its own state.
+ * net_conn_* / net_timer_* must be called there (the answering, hold and
+ * timer calls abort otherwise: a race here would corrupt streams
+ * silently). Work finished on another thread gets back with
+ * net_loop_run(net_conn_loop(conn), fn, arg); that, net_conn_loop,
+ * net_shutdown and net_loop_stats are the thread-safe calls. The handler
+ * context is shared by all loops: the caller protects its own state.
  *
  * Ordering (Kafka's guarantee, which clients rely on): a connection has at
  * most one request in flight. After a frame is delivered, no further frame of
@@ -55,14 +56,15 @@
  * files. net adds the int32 size prefix. File ranges go out with sendfile()
  * or from a copy (net_send_mode_t); the fd is dup()ed (sendfile) or its
  * range mmap()ed/read at net_respond time, so the caller may close its fd
- * right after. The bytes of a range must stay in the file until sent (the
- * log deletes segment files only file.delete.delay.ms after retention and
- * truncation is rare): a range that became shorter closes the connection
- * (never wrong bytes in mid-stream).
+ * right after (and the file may be unlinked). The bytes of a range must
+ * stay in the file until sent (the log deletes segment files only
+ * file.delete.delay.ms after retention, and truncation is rare): a range
+ * that became shorter before it was sent closes the connection (SENDFILE,
+ * MMAP; PREAD read it at net_respond) — never wrong bytes in mid-stream.
  *
  * Idle: a connection without a byte read or written for
- * connections.max.idle.ms is closed (Kafka's rule: like Kafka, a request in
- * flight does not count as activity).
+ * connections.max.idle.ms is closed (as in Kafka, a request in flight does
+ * not count as activity).
  *
  * Shutdown: net_stop() (or net_shutdown(), async-signal-safe, then
  * net_stop()) stops accepting, gives requests in flight up to
@@ -113,18 +115,27 @@ void net_response_add_file(net_response_t *r, int fd, int64_t pos, size_t len);
 /* bytes plus every range: the size the frame will announce. */
 size_t net_response_size(const net_response_t *r);
 
-/* How file ranges are written. SENDFILE: sendfile(2) from a dup of the fd,
- * no user-space copy. MMAP: libevent mmaps the range at net_respond and
- * writev()s from the mapping. PREAD: the range is pread() into the output
- * buffer at net_respond. tests/bench/net-bench compares them; the default
- * is the fastest there (see NET_SEND_DEFAULT). */
+/* How file ranges are written (all three send the same bytes):
+ *   SENDFILE  sendfile(2) from a dup of the fd when the socket is writable:
+ *             no copy in the broker.
+ *   MMAP      the range is mmap()ed at net_respond and writev()ed from the
+ *             mapping (one kernel copy); ranges under 64 KiB are pread
+ *             instead, a mapping costing more than the copy there.
+ *   PREAD     the range is pread() into the output buffer at net_respond
+ *             (two copies, no file held).
+ * Over loopback (tests/bench/net-bench on a 2-vCPU VM, 1 connection, GB/s
+ * for 256 KiB / 1 MiB ranges) MMAP was the fastest in most runs: 2.6-3.9 /
+ * 2.1-3.2, SENDFILE 1.8-2.5 / 2.0-2.2, PREAD 1.8-4.8 / 0.8-1.3 (pinned to
+ * one CPU: 3.7/3.2, 2.5/2.2, 2.8/1.2). SENDFILE reached 4-5 only in runs
+ * where client and server had a CPU each: it spends no broker CPU on
+ * copies, so with clients on other machines it may be the better choice. */
 typedef enum net_send_mode {
     NET_SEND_SENDFILE = 0,
     NET_SEND_MMAP = 1,
     NET_SEND_PREAD = 2,
 } net_send_mode_t;
 
-#define NET_SEND_DEFAULT NET_SEND_SENDFILE
+#define NET_SEND_DEFAULT NET_SEND_MMAP
 
 /* "sendfile", "mmap", "pread"; 0, or -1 for another name. */
 int net_send_mode_parse(const char *name, net_send_mode_t *out);

@@ -10,6 +10,7 @@
  *   'F' a file range response (arg: 0 small bytes, 1 large bytes + 2 ranges)
  *   'B' respond with arg bytes    'H' hold: never answered by the handler
  *   'T' a cancelled timer must not fire; answers "T" + fired count
+ *   'G' the whole test file as one range
  * An empty payload is echoed. The client side is plain blocking sockets
  * with poll() timeouts as failure guards only. */
 #include "unit.h"
@@ -36,6 +37,7 @@
 
 #define GUARD_MS 5000 /* failure guard of every wait */
 #define FILE_BYTES 200000
+#define BIG_FILE_BYTES (4 << 20)
 
 /* --- the test handler ---------------------------------------------------------- */
 
@@ -190,6 +192,20 @@ static void on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) 
     case 'F':
         answer_file(conn, arg);
         break;
+    case 'G': {
+        int fd = open(T.file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            th_error();
+            net_close(conn);
+            break;
+        }
+        net_response_t r;
+        net_response_init(&r);
+        net_response_add_file(&r, fd, 0, BIG_FILE_BYTES);
+        net_respond(conn, &r);
+        close(fd);
+        break;
+    }
     case 'B': {
         net_response_t r;
         net_response_init(&r);
@@ -536,6 +552,67 @@ static void test_file_sendfile(void) { file_check_mode(NET_SEND_SENDFILE); }
 static void test_file_mmap(void) { file_check_mode(NET_SEND_MMAP); }
 static void test_file_pread(void) { file_check_mode(NET_SEND_PREAD); }
 
+/* The file is truncated while a 4 MiB range of it waits in the output (the
+ * client reads slowly): sendfile and mmap must close the connection (not
+ * send other bytes, not crash on the vanished pages); pread copied the
+ * range at net_respond, so the response arrives whole. */
+static void truncate_check_mode(net_send_mode_t mode) {
+    char *dir = unit_mkdtemp();
+    snprintf(T.file, sizeof T.file, "%s/truncated.log", dir);
+    uint8_t *content = mem_alloc(BIG_FILE_BYTES);
+    for (size_t i = 0; i < BIG_FILE_BYTES; i++)
+        content[i] = pattern_byte(i);
+    int wfd = open(T.file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    CU_ASSERT_FATAL(wfd >= 0);
+    CU_ASSERT_FATAL(cl_write_all(wfd, content, BIG_FILE_BYTES));
+    close(wfd);
+    net_config_t cfg;
+    server_config(&cfg);
+    cfg.send_mode = mode;
+    cfg.socket_send_buffer_bytes = 32 * 1024;
+    net_t *net = server_start(&cfg);
+    int fd = cl_connect_opts(net_listener_port(net, 0), 32 * 1024, -1);
+    CU_ASSERT(cl_send(fd, 'G', 1, 0, 0));
+    uint8_t head[4 + 1000];
+    CU_ASSERT_FATAL(cl_read_exact(fd, head, sizeof head)); /* the response is queued */
+    CU_ASSERT_EQUAL(be32_load(head), BIG_FILE_BYTES);
+    CU_ASSERT(memcmp(head + 4, content, 1000) == 0);
+    CU_ASSERT_FATAL(truncate(T.file, 0) == 0);
+    size_t got = 1000;
+    bool same = true;
+    uint8_t chunk[65536];
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, GUARD_MS) != 1)
+            break;
+        ssize_t r = read(fd, chunk, sizeof chunk);
+        if (r <= 0)
+            break;
+        if (got + (size_t)r > BIG_FILE_BYTES || memcmp(chunk, content + got, (size_t)r) != 0)
+            same = false;
+        got += (size_t)r;
+        if (got == BIG_FILE_BYTES && mode == NET_SEND_PREAD)
+            break;
+    }
+    CU_ASSERT(same); /* never other bytes */
+    if (mode == NET_SEND_PREAD) {
+        CU_ASSERT_EQUAL(got, BIG_FILE_BYTES);
+        CU_ASSERT(cl_echo(fd, 2, 0));
+    } else {
+        CU_ASSERT(got < BIG_FILE_BYTES);
+        CU_ASSERT(th_wait(&T.closes, 1));
+    }
+    free(content);
+    close(fd);
+    net_free(net);
+    unit_rmtree(dir);
+    free(dir);
+}
+
+static void test_truncated_sendfile(void) { truncate_check_mode(NET_SEND_SENDFILE); }
+static void test_truncated_mmap(void) { truncate_check_mode(NET_SEND_MMAP); }
+static void test_truncated_pread(void) { truncate_check_mode(NET_SEND_PREAD); }
+
 /* A client sends requests for 512 KiB responses and reads nothing: the
  * server must stop reading (so the client's writes block) after a few
  * requests, and serve everything once the client drains. */
@@ -808,6 +885,9 @@ void unit_register(void) {
         {"file range: sendfile", test_file_sendfile},
         {"file range: mmap", test_file_mmap},
         {"file range: pread", test_file_pread},
+        {"truncated file range: sendfile", test_truncated_sendfile},
+        {"truncated file range: mmap", test_truncated_mmap},
+        {"truncated file range: pread", test_truncated_pread},
         {"back-pressure", test_back_pressure},
         {"idle timeout", test_idle_timeout},
         {"200 connections over 2 loops", test_many_connections},
