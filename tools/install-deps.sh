@@ -21,6 +21,13 @@ missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# kafkajs (an npm package, used by one integration test) needs node and npm:
+# the machine image may bring them; otherwise Debian's.
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+    for p in nodejs npm; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing ${#missing[@]} Debian package(s): ${missing[*]} (log: $log)"
