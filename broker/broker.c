@@ -251,7 +251,6 @@ int broker_run(const config_t *cfg) {
     b.standalone = true;
     b.auto_create_topics = config_get_bool(cfg, "auto.create.topics.enable");
     b.num_partitions = config_get_int(cfg, "num.partitions");
-    b.message_max_bytes = config_get_int(cfg, "message.max.bytes");
     b.min_insync_replicas = config_get_int(cfg, "min.insync.replicas");
     pthread_mutex_init(&b.create_lock, NULL);
     broker_raise_fd_limit();

@@ -39,7 +39,6 @@ typedef struct broker {
     bool standalone;
     bool auto_create_topics;
     int32_t num_partitions;
-    int32_t message_max_bytes;
     int32_t min_insync_replicas; /* broker default; topic overrides come with topic configs */
     pthread_mutex_t create_lock; /* serialises standalone topic creation */
 } broker_t;

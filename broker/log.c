@@ -504,9 +504,9 @@ static kerr_t log_maybe_roll(log_t *log, size_t bytes, int64_t max_timestamp, in
     return log_roll(log, now_ms);
 }
 
-/* The common tail of both appends: roll if due, write, advance the LEO,
- * remember epochs, and flush when flush.messages says so. */
-static kerr_t log_write(log_t *log, const uint8_t *data, size_t len, int64_t first_offset, int64_t last_offset,
+/* The common tail of both appends: roll if due, write, advance the LEO, and
+ * flush when flush.messages says so. (Callers note leader epochs.) */
+static kerr_t log_write(log_t *log, const uint8_t *data, size_t len, int64_t last_offset,
                         int64_t max_timestamp, int64_t offset_of_max_timestamp, int64_t records, int64_t now_ms) {
     kerr_t e = log_maybe_roll(log, len, max_timestamp, last_offset, now_ms);
     if (e != KERR_NONE)
@@ -515,7 +515,6 @@ static kerr_t log_write(log_t *log, const uint8_t *data, size_t len, int64_t fir
     if (e != KERR_NONE)
         return e;
     log->end_offset = last_offset + 1;
-    (void)first_offset;
     log->unflushed_messages += records;
     if (log->unflushed_messages >= log->cfg.flush_messages)
         return log_flush(log, log->end_offset);
@@ -563,7 +562,7 @@ kerr_t log_append_as_leader(log_t *log, uint8_t *batch, size_t len, int32_t lead
     int64_t max_ts = log->cfg.log_append_time ? now_ms : v.max_timestamp;
     int64_t max_ts_offset = log->cfg.log_append_time ? first : first + v.offset_of_max_timestamp_delta;
 
-    e = log_write(log, data, dlen, first, last, max_ts, max_ts_offset, v.header.records_count, now_ms);
+    e = log_write(log, data, dlen, last, max_ts, max_ts_offset, v.header.records_count, now_ms);
     if (e != KERR_NONE)
         return e;
     log_note_epoch(log, leader_epoch, first);
@@ -614,7 +613,7 @@ kerr_t log_append_as_follower(log_t *log, const uint8_t *batches, size_t len, in
     if (len > log->cfg.segment_bytes)
         return KERR_RECORD_LIST_TOO_LARGE;
 
-    kerr_t e = log_write(log, batches, len, first, expected - 1, max_ts, max_ts_offset, records, now_ms);
+    kerr_t e = log_write(log, batches, len, expected - 1, max_ts, max_ts_offset, records, now_ms);
     if (e != KERR_NONE)
         return e;
     for (pos = 0; pos < len;) {

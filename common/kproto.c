@@ -170,8 +170,7 @@ static inline bool f_present(const kp_field_t *f, int v) { return v >= f->vmin &
 static inline bool f_nullable(const kp_field_t *f, int v) { return (f->flags & KP_F_NULLABLE) && v >= f->null_min; }
 static inline bool f_compact(const kp_field_t *f, bool flex) { return flex && !(f->flags & KP_F_NOFLEX); }
 
-/* Size of one array element in memory. */
-static size_t type_csize(uint8_t type, const kp_schema_t *sub) {
+size_t kp_type_csize(uint8_t type, const kp_schema_t *sub) {
     switch (type) {
     case KP_T_BOOL: return sizeof(bool);
     case KP_T_INT8: return 1;
@@ -338,7 +337,7 @@ static bool dec_array(kp_dec_t *d, const kp_field_t *f, kp_array_t *a) {
         min = 1;
     if ((uint64_t)n > cursor_remaining(&d->c) / min)
         return dec_fail(d, f, "array count exceeds the remaining bytes");
-    size_t csize = type_csize(f->elem, f->sub);
+    size_t csize = kp_type_csize(f->elem, f->sub);
     uint8_t *items = kp_arena_alloc(d->arena, (size_t)n * csize);
     a->items = items;
     for (int64_t i = 0; i < n; i++)
@@ -511,7 +510,7 @@ static bool enc_array(kp_enc_t *e, const kp_field_t *f, const kp_array_t *a) {
         return enc_fail(e, f, "array items missing");
     if (!enc_len(e, f, false, true, a->count))
         return false;
-    size_t csize = type_csize(f->elem, f->sub);
+    size_t csize = kp_type_csize(f->elem, f->sub);
     for (int32_t i = 0; i < a->count; i++)
         if (!enc_value(e, f, f->elem, true, (const uint8_t *)a->items + (size_t)i * csize))
             return false;

@@ -220,6 +220,10 @@ kp_status_t kp_decode(const kp_schema_t *s, int16_t version, bool flexible, cons
 kp_status_t kp_encode(const kp_schema_t *s, int16_t version, bool flexible, const void *in, kp_writer_t *w,
                       char *err, size_t errlen);
 
+/* Size in memory of one element of type (sub: the struct schema for
+ * KP_T_STRUCT): what an array's items hold. */
+size_t kp_type_csize(uint8_t type, const kp_schema_t *sub);
+
 /* Sets every field of out to its default for this version (what a decoder
  * stores for absent fields). A convenient start for building a message. */
 void kp_set_defaults(const kp_schema_t *s, int16_t version, void *out);

@@ -26,6 +26,7 @@
  * multiplies the record counts (for a quick check). Exit status 0 when every
  * run delivered and read back exactly its records, 1 otherwise, 2 on usage.
  */
+#include "../integration/rdkafka_util.h"
 #include "clock.h"
 #include "mem.h"
 
@@ -148,31 +149,6 @@ static rd_kafka_conf_t *bench_conf(const char *bootstrap) {
     return conf;
 }
 
-/* Partition count from the broker's metadata (which auto-creates the topic),
- * retried while leaders are not yet known; -1 after 10 s. */
-static int bench_partition_count(rd_kafka_t *rk, const char *topic) {
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    int64_t deadline = clock_mono_ms() + 10000;
-    int count = -1;
-    while (count < 0 && clock_mono_ms() < deadline) {
-        const struct rd_kafka_metadata *md = NULL;
-        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-            md->topics[0].err == 0 && md->topics[0].partition_cnt > 0) {
-            count = md->topics[0].partition_cnt;
-            for (int p = 0; p < md->topics[0].partition_cnt; p++)
-                if (md->topics[0].partitions[p].leader < 0)
-                    count = -1;
-        }
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        if (count < 0) {
-            struct timespec ts = {0, 100 * 1000000};
-            nanosleep(&ts, NULL);
-        }
-    }
-    rd_kafka_topic_destroy(rkt);
-    return count;
-}
 
 /* --- produce ------------------------------------------------------------------ */
 
@@ -222,7 +198,7 @@ static bench_result_t bench_produce(const bench_target_t *t, const bench_case_t 
     rd_kafka_conf_set_opaque(conf, &bp);
     rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, conf);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, c->topic, NULL);
-    if (bench_partition_count(rk, c->topic) < 1) {
+    if (rdkafka_util_partition_count(rk, c->topic, 10000) < 1) {
         fprintf(stderr, "produce-bench: %s: no metadata for %s\n", t->name, c->topic);
         goto out;
     }
@@ -319,7 +295,7 @@ static int64_t bench_ranges(const bench_target_t *t, const char *topic, bench_ra
     rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, bench_conf(t->bootstrap));
     int64_t held = -1;
     *out = NULL;
-    *partitions = bench_partition_count(rk, topic);
+    *partitions = rdkafka_util_partition_count(rk, topic, 10000);
     if (*partitions < 1) {
         fprintf(stderr, "produce-bench: %s: no metadata for %s\n", t->name, topic);
         goto out;
@@ -367,7 +343,7 @@ static bench_result_t bench_consume(const bench_target_t *t, const bench_case_t 
     if (held < c->records)
         bench_conf_set(conf, "fetch.wait.max.ms", "1");
     rd_kafka_t *rk = bench_new(RD_KAFKA_CONSUMER, conf);
-    bench_partition_count(rk, c->topic); /* connected before the clock starts */
+    rdkafka_util_partition_count(rk, c->topic, 10000); /* connected before the clock starts */
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, c->topic, NULL);
     rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
     int64_t bytes = 0;
@@ -433,7 +409,7 @@ static void bench_mock_topic(bench_target_t *mock, const char *topic, int partit
 
 static int bench_broker_partitions(const bench_target_t *t, const char *topic) {
     rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, bench_conf(t->bootstrap));
-    int n = bench_partition_count(rk, topic);
+    int n = rdkafka_util_partition_count(rk, topic, 10000);
     rd_kafka_destroy(rk);
     if (n < 1) {
         fprintf(stderr, "produce-bench: %s: topic %s was not created (is auto.create.topics.enable on?)\n", t->name,

@@ -25,6 +25,7 @@
  * or a timeout, 2 on usage. The topic should be new: messages already in it
  * count as unexpected.
  */
+#include "rdkafka_util.h"
 #include "clock.h"
 #include "mem.h"
 
@@ -99,33 +100,6 @@ static size_t rt_value(char *out, size_t cap, int i) {
     return total;
 }
 
-/* Partition count of the topic as the broker's metadata says; the topic is
- * auto-created by this request if it does not exist. Retries while the
- * broker reports the topic or its leaders as not yet available. */
-static int rt_partition_count(rd_kafka_t *rk, const char *topic) {
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    int64_t deadline = clock_mono_ms() + 10000;
-    int count = -1;
-    while (count < 0 && clock_mono_ms() < deadline) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && md->topics[0].err == 0 &&
-            md->topics[0].partition_cnt > 0) {
-            count = md->topics[0].partition_cnt;
-            for (int p = 0; p < md->topics[0].partition_cnt; p++)
-                if (md->topics[0].partitions[p].leader < 0)
-                    count = -1;
-        }
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        if (count < 0) {
-            struct timespec ts = {0, 100 * 1000000};
-            nanosleep(&ts, NULL);
-        }
-    }
-    rd_kafka_topic_destroy(rkt);
-    return count;
-}
 
 /* --- produce ---------------------------------------------------------------- */
 
@@ -208,7 +182,7 @@ static int rt_produce(rt_run_t *run, const char *codec, int *partitions) {
     rd_kafka_t *rk = rt_new(RD_KAFKA_PRODUCER, conf);
 
     int rc = 0;
-    *partitions = rt_partition_count(rk, run->topic);
+    *partitions = rdkafka_util_partition_count(rk, run->topic, 10000);
     if (*partitions < 1) {
         printf("topic %s: no metadata (not created, or no leader) within 10 s\n", run->topic);
         rc = -1;
@@ -458,7 +432,7 @@ static int rt_latency(const char *bootstrap, const char *topic, int trials, int 
     rd_kafka_conf_set_dr_msg_cb(pconf, rt_on_delivery);
     rd_kafka_conf_set_opaque(pconf, &run);
     rd_kafka_t *producer = rt_new(RD_KAFKA_PRODUCER, pconf);
-    if (rt_partition_count(producer, topic) < 1) {
+    if (rdkafka_util_partition_count(producer, topic, 10000) < 1) {
         printf("topic %s: no metadata within 10 s\n", topic);
         rd_kafka_destroy(producer);
         free(run.sent);
