@@ -123,19 +123,20 @@ size_t net_response_size(const net_response_t *r);
  *             instead, a mapping costing more than the copy there.
  *   PREAD     the range is pread() into the output buffer at net_respond
  *             (two copies, no file held).
- * Over loopback (tests/bench/net-bench on a 2-vCPU VM, 1 connection, GB/s
- * for 256 KiB / 1 MiB ranges) MMAP was the fastest in most runs: 2.6-3.9 /
- * 2.1-3.2, SENDFILE 1.8-2.5 / 2.0-2.2, PREAD 1.8-4.8 / 0.8-1.3 (pinned to
- * one CPU: 3.7/3.2, 2.5/2.2, 2.8/1.2). SENDFILE reached 4-5 only in runs
- * where client and server had a CPU each: it spends no broker CPU on
- * copies, so with clients on other machines it may be the better choice. */
+ * Over loopback (tests/bench/net-bench on this 2-vCPU VM, 1 connection, GB/s
+ * for 64 KiB / 1 MiB / 16 MiB ranges) on a quiet machine SENDFILE was the
+ * fastest: 3.2-4.1 / 6.0-8.7 / 4.1-4.7, MMAP 2.0 / 4.0-4.3 / 3.8, PREAD
+ * 2.8 / 3.6-3.9 / 2.6-2.8; librdkafka consuming 1,000-byte records from the
+ * broker: 2.20 M rec/s with SENDFILE, 1.84 M with MMAP. MMAP won only in runs
+ * where other processes took the CPUs (then client and broker share one,
+ * and sendfile's in-kernel copy competes with the client). */
 typedef enum net_send_mode {
     NET_SEND_SENDFILE = 0,
     NET_SEND_MMAP = 1,
     NET_SEND_PREAD = 2,
 } net_send_mode_t;
 
-#define NET_SEND_DEFAULT NET_SEND_MMAP
+#define NET_SEND_DEFAULT NET_SEND_SENDFILE
 
 /* "sendfile", "mmap", "pread"; 0, or -1 for another name. */
 int net_send_mode_parse(const char *name, net_send_mode_t *out);
