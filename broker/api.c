@@ -13,8 +13,9 @@
  * whatever is advertised, and kafka-python infers the broker version from
  * it: protocol.md §5, §7). */
 static const int16_t api_served[] = {
-    KP_API_PRODUCE, KP_API_FETCH,       KP_API_LIST_OFFSETS,    KP_API_METADATA,
-    KP_API_LEADER_AND_ISR, KP_API_STOP_REPLICA, KP_API_UPDATE_METADATA, KP_API_API_VERSIONS,
+    KP_API_PRODUCE,        KP_API_FETCH,          KP_API_LIST_OFFSETS,        KP_API_METADATA,
+    KP_API_LEADER_AND_ISR, KP_API_STOP_REPLICA,   KP_API_UPDATE_METADATA,     KP_API_CONTROLLED_SHUTDOWN,
+    KP_API_API_VERSIONS,   KP_API_CREATE_TOPICS,  KP_API_DELETE_TOPICS,       KP_API_CREATE_PARTITIONS,
 };
 
 bool api_implemented(int16_t key) {
@@ -147,6 +148,10 @@ static api_handler_fn api_handler_for(int16_t key) {
     case KP_API_LEADER_AND_ISR: return api_handle_leader_and_isr;
     case KP_API_UPDATE_METADATA: return api_handle_update_metadata;
     case KP_API_STOP_REPLICA: return api_handle_stop_replica;
+    case KP_API_CONTROLLED_SHUTDOWN: return api_handle_controlled_shutdown;
+    case KP_API_CREATE_TOPICS: return api_handle_create_topics;
+    case KP_API_DELETE_TOPICS: return api_handle_delete_topics;
+    case KP_API_CREATE_PARTITIONS: return api_handle_create_partitions;
     default: return NULL;
     }
 }

@@ -7,6 +7,10 @@
 
 #include "clock.h"
 #include "logger.h"
+#include "mem.h"
+#include "topic_admin.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -14,7 +18,13 @@
 
 /* --- LeaderAndIsr ------------------------------------------------------------- */
 
-static kerr_t api_lai_apply(api_request_t *req, const char *topic, const kp_leader_and_isr_partition_state_t *s) {
+/* A partition this broker does not host yet gets its log with the topic's
+ * overrides from /config/topics/<topic>, as Kafka's LogManager creates it. */
+static kerr_t api_lai_apply(api_request_t *req, const char *topic, const kp_leader_and_isr_partition_state_t *s,
+                            tadmin_config_cache_t *cache) {
+    const config_topic_t *tc = NULL;
+    if (!replica_manager_get(req->broker->replicas, topic, s->partition_index))
+        tc = tadmin_config_cache_get(cache, req->broker->zk, req->broker->cfg, topic);
     partition_state_t st = {
         .controller_epoch = s->controller_epoch,
         .leader_id = s->leader,
@@ -25,7 +35,7 @@ static kerr_t api_lai_apply(api_request_t *req, const char *topic, const kp_lead
         .isr = s->isr.items,
         .nisr = s->isr.count > 0 ? s->isr.count : 0,
     };
-    return replica_manager_apply(req->broker->replicas, topic, s->partition_index, &st, NULL, clock_wall_ms());
+    return replica_manager_apply(req->broker->replicas, topic, s->partition_index, &st, tc, clock_wall_ms());
 }
 
 /* Flattens v0-1 (ungrouped) and v2+ (grouped by topic) partition states. */
@@ -54,12 +64,13 @@ typedef struct api_lai_ctx {
     kp_leader_and_isr_partition_error_t *errors;
     int32_t n;
     bool stale;
+    tadmin_config_cache_t cfg_cache;
 } api_lai_ctx_t;
 
 static void api_lai_one(api_request_t *req, const char *topic, kp_str_t topic_str,
                         const kp_leader_and_isr_partition_state_t *s, void *arg) {
     api_lai_ctx_t *c = arg;
-    kerr_t e = c->stale ? KERR_STALE_CONTROLLER_EPOCH : api_lai_apply(req, topic, s);
+    kerr_t e = c->stale ? KERR_STALE_CONTROLLER_EPOCH : api_lai_apply(req, topic, s, &c->cfg_cache);
     c->errors[c->n++] = (kp_leader_and_isr_partition_error_t){topic_str, s->partition_index, (int16_t)e};
 }
 
@@ -70,9 +81,10 @@ void api_handle_leader_and_isr(api_request_t *req) {
     kerr_t e = replica_manager_check_controller_epoch(req->broker->replicas, rq->controller_epoch);
     resp.error_code = (int16_t)e;
     int32_t n = e == KERR_NONE ? api_lai_for_each(req, NULL, NULL) : 0;
-    api_lai_ctx_t c = {api_alloc_array(req, &resp.partition_errors, n, sizeof *c.errors), 0, false};
+    api_lai_ctx_t c = {api_alloc_array(req, &resp.partition_errors, n, sizeof *c.errors), 0, false, {NULL, NULL}};
     if (e == KERR_NONE)
         api_lai_for_each(req, api_lai_one, &c);
+    tadmin_config_cache_free(&c.cfg_cache);
     api_respond(req, &resp);
 }
 
@@ -144,7 +156,6 @@ void api_handle_update_metadata(api_request_t *req) {
     kerr_t e = replica_manager_check_controller_epoch(req->broker->replicas, rq->controller_epoch);
     resp.error_code = (int16_t)e;
     if (e == KERR_NONE) {
-        req->broker->standalone = false; /* a controller speaks for the cluster now */
         api_um_brokers(req);
         const kp_update_metadata_partition_state_t *ug = rq->ungrouped_partition_states.items;
         for (int32_t i = 0; i < rq->ungrouped_partition_states.count; i++)
@@ -196,4 +207,57 @@ void api_handle_stop_replica(api_request_t *req) {
         }
     }
     api_respond(req, &resp);
+}
+
+/* --- ControlledShutdown ------------------------------------------------------------- */
+
+/* The controller answers on its own thread; the response goes back to the
+ * connection's loop with what it said. */
+typedef struct api_cs_reply {
+    api_request_t *req;
+    kerr_t err;
+    controller_tp_t *remaining; /* topics copied */
+    size_t n;
+} api_cs_reply_t;
+
+static void api_cs_respond(void *arg) {
+    api_cs_reply_t *r = arg;
+    api_request_t *req = r->req;
+    kp_controlled_shutdown_resp_t resp;
+    memset(&resp, 0, sizeof resp);
+    resp.error_code = (int16_t)r->err;
+    kp_controlled_shutdown_remaining_t *rem =
+        api_alloc_array(req, &resp.remaining_partitions, (int32_t)r->n, sizeof *rem);
+    for (size_t i = 0; i < r->n; i++) {
+        rem[i].topic_name = kp_str(api_strdup(req, kp_str(r->remaining[i].topic)));
+        rem[i].partition_index = r->remaining[i].partition;
+        free(r->remaining[i].topic);
+    }
+    free(r->remaining);
+    free(r);
+    api_respond(req, &resp);
+}
+
+static void api_cs_done(void *ctx, kerr_t err, const controller_tp_t *remaining, size_t n) {
+    api_cs_reply_t *r = mem_calloc(1, sizeof *r);
+    r->req = ctx;
+    r->err = err;
+    r->n = n;
+    r->remaining = mem_calloc(n + 1, sizeof *r->remaining);
+    for (size_t i = 0; i < n; i++)
+        r->remaining[i] = (controller_tp_t){mem_strdup(remaining[i].topic), remaining[i].partition};
+    if (net_loop_run(net_conn_loop(r->req->conn), api_cs_respond, r) != 0)
+        log_warn("api", "ControlledShutdown answer dropped: the network is stopping");
+}
+
+void api_handle_controlled_shutdown(api_request_t *req) {
+    const kp_controlled_shutdown_req_t *rq = req->body;
+    controller_t *c = atomic_load(&req->broker->controller);
+    if (!c || controller_controlled_shutdown(c, rq->broker_id, rq->broker_epoch, api_cs_done, req) != 0) {
+        kp_controlled_shutdown_resp_t resp;
+        memset(&resp, 0, sizeof resp);
+        resp.error_code = KERR_NOT_CONTROLLER;
+        api_alloc_array(req, &resp.remaining_partitions, 0, sizeof(kp_controlled_shutdown_remaining_t));
+        api_respond(req, &resp);
+    }
 }

@@ -2,8 +2,10 @@
  * partitions with leader, epoch, replicas, ISR and offline replicas — from
  * the metadata cache. Unknown topics are created when auto-creation is on. */
 #include "api.h"
+#include "topic_admin.h"
 
 #include "clock.h"
+#include "logger.h"
 
 #include <string.h>
 
@@ -44,13 +46,32 @@ static void api_metadata_fill_brokers(api_request_t *req, const mc_snapshot_t *s
     resp->controller_id = s->controller_id;
 }
 
-/* One requested topic: known, created now, or an error entry. Creation
- * publishes a new snapshot, so the caller re-acquires after any creation. */
-static bool api_metadata_maybe_create(api_request_t *req, kp_str_t name, bool allow_auto) {
+/* auto.create.topics.enable: an unknown topic is created in ZooKeeper with
+ * num.partitions and default.replication.factor, and reported as
+ * LEADER_NOT_AVAILABLE until the controller has elected its leaders (what
+ * Kafka answers; clients retry). Returns the error for the topic's entry. */
+static kerr_t api_metadata_auto_create(api_request_t *req, kp_str_t name, bool allow_auto) {
     broker_t *b = req->broker;
-    if (!allow_auto || !b->auto_create_topics || !b->standalone || !broker_topic_name_valid(name.ptr, (size_t)name.len))
-        return false;
-    return broker_create_topic_locally(b, api_strdup(req, name), b->num_partitions, clock_wall_ms()) == KERR_NONE;
+    bool valid = name.len > 0 && broker_topic_name_valid(name.ptr, (size_t)name.len);
+    if (!valid)
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    if (!allow_auto || !b->auto_create_topics)
+        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    char msg[512];
+    tadmin_create_t cr = {
+        .topic = api_strdup(req, name),
+        .partitions = b->num_partitions,
+        .replication_factor = b->default_replication_factor,
+        .rack_mode = TADMIN_RACK_SAFE,
+        .with_topic_id = true,
+    };
+    kerr_t e = tadmin_create_topic(b->zk, &cr, NULL, msg, sizeof msg);
+    if (e == KERR_NONE)
+        log_info("api", "auto-created topic %s (%d partitions, replication factor %d)", cr.topic, cr.partitions,
+                 cr.replication_factor);
+    else if (e != KERR_TOPIC_ALREADY_EXISTS)
+        log_warn("api", "cannot auto-create topic %s: %s", cr.topic, msg);
+    return e == KERR_NONE || e == KERR_TOPIC_ALREADY_EXISTS ? KERR_LEADER_NOT_AVAILABLE : e;
 }
 
 void api_handle_metadata(api_request_t *req) {
@@ -60,17 +81,6 @@ void api_handle_metadata(api_request_t *req) {
     bool all = rq->topics.count < 0 || (v == 0 && rq->topics.count == 0);
     bool allow_auto = v >= 4 ? rq->allow_auto_topic_creation : true;
     const kp_metadata_req_topic_t *wanted = rq->topics.items;
-
-    /* Create what is missing first, then answer from one snapshot. */
-    if (!all) {
-        const mc_snapshot_t *s = metadata_cache_acquire(b->metadata);
-        for (int32_t i = 0; i < rq->topics.count; i++) {
-            kp_str_t n = wanted[i].name;
-            if (n.len > 0 && !mc_snapshot_topic(s, n.ptr, (size_t)n.len))
-                api_metadata_maybe_create(req, n, allow_auto);
-        }
-        metadata_cache_release(b->metadata, s);
-    }
 
     const mc_snapshot_t *s = metadata_cache_acquire(b->metadata);
     kp_metadata_resp_t resp;
@@ -92,9 +102,7 @@ void api_handle_metadata(api_request_t *req) {
             api_metadata_fill_topic(req, s, t, &ts[i]);
         } else {
             ts[i].name = name.len >= 0 ? name : kp_str("");
-            ts[i].error_code = name.len > 0 && broker_topic_name_valid(name.ptr, (size_t)name.len)
-                                   ? KERR_UNKNOWN_TOPIC_OR_PARTITION
-                                   : KERR_INVALID_TOPIC_EXCEPTION;
+            ts[i].error_code = (int16_t)api_metadata_auto_create(req, name, allow_auto);
             ts[i].topic_authorized_operations = INT32_MIN;
             api_alloc_array(req, &ts[i].partitions, 0, sizeof(kp_metadata_resp_partition_t));
         }

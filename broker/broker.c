@@ -6,6 +6,8 @@
 #include "logger.h"
 #include "mem.h"
 #include "meta_properties.h"
+#include "registration.h"
+#include "topic_admin.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -34,85 +36,14 @@ bool broker_topic_name_valid(const char *name, size_t len) {
     return true;
 }
 
-/* --- standalone leadership ---------------------------------------------------- */
-
-/* This broker leads partition p of topic alone, at leader epoch epoch. */
-static kerr_t broker_lead_alone(broker_t *b, const char *topic, int32_t index, int32_t epoch, int64_t now_ms) {
-    partition_state_t st = {.controller_epoch = 0, .leader_id = b->id, .leader_epoch = epoch, .zk_version = 0,
-                            .replicas = &b->id, .nreplicas = 1, .isr = &b->id, .nisr = 1};
-    kerr_t e = replica_manager_apply(b->replicas, topic, index, &st, NULL, now_ms);
-    if (e != KERR_NONE)
-        return e;
-    mc_partition_t mp = {.index = index, .leader = b->id, .leader_epoch = epoch, .replicas = &b->id,
-                         .nreplicas = 1, .isr = &b->id, .nisr = 1, .offline = NULL, .noffline = 0};
-    metadata_cache_set_partition(b->metadata, topic, &mp);
-    return KERR_NONE;
-}
-
-kerr_t broker_create_topic_locally(broker_t *b, const char *topic, int32_t n, int64_t now_ms) {
-    kerr_t first = KERR_NONE;
-    pthread_mutex_lock(&b->create_lock);
-    for (int32_t i = 0; i < n; i++) {
-        if (replica_manager_get(b->replicas, topic, i))
-            continue;
-        kerr_t e = broker_lead_alone(b, topic, i, 0, now_ms);
-        if (e != KERR_NONE && first == KERR_NONE)
-            first = e;
-    }
-    pthread_mutex_unlock(&b->create_lock);
-    if (first == KERR_NONE)
-        log_info(BROKER_TAG, "created topic %s with %d partition(s)", topic, n);
-    return first;
-}
-
-/* After a start, a standalone broker leads every log it found, with a new
- * leader epoch (one above the last one its epoch cache remembers). */
-static kerr_t broker_lead_existing_logs(broker_t *b, int64_t now_ms) {
-    size_t n = log_manager_count(b->logs);
-    for (size_t i = 0; i < n; i++) {
-        log_manager_entry_t e;
-        if (!log_manager_at(b->logs, i, &e))
-            continue;
-        int32_t last = leader_epoch_latest_epoch(log_leader_epochs(e.log));
-        kerr_t err = broker_lead_alone(b, e.topic, e.partition, last < 0 ? 0 : last + 1, now_ms);
-        if (err != KERR_NONE)
-            return err;
-    }
-    return KERR_NONE;
-}
-
 /* --- start-up ---------------------------------------------------------------------- */
 
-/* A 22-character URL-safe base64 id, as Kafka's cluster ids look. */
-static void broker_new_cluster_id(char out[23]) {
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    uint8_t raw[22];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-        for (size_t i = 0; i < sizeof raw; i++)
-            raw[i] = (uint8_t)(clock_mono_ns() >> (i % 8));
-    for (size_t i = 0; i < 22; i++)
-        out[i] = alphabet[raw[i] & 63];
-    out[22] = '\0';
-}
-
-/* Each log dir's meta.properties must name this broker; the cluster id is
- * taken from the first dir that has one (a new one otherwise) and written
- * where it is missing. */
+/* Each log dir's meta.properties must name this broker and the cluster
+ * ZooKeeper holds (Kafka's InconsistentClusterIdException /
+ * InconsistentBrokerIdException); then it is written where missing. */
 static int broker_check_log_dirs(broker_t *b, char *err, size_t errlen) {
     size_t n;
     const char *const *dirs = log_manager_dirs(b->logs, &n);
-    b->cluster_id[0] = '\0';
-    for (size_t i = 0; i < n && !b->cluster_id[0]; i++) {
-        meta_properties_t mp;
-        meta_properties_init(&mp);
-        if (meta_properties_read(dirs[i], &mp, err, errlen) < 0)
-            return -1;
-        if (mp.cluster_id)
-            snprintf(b->cluster_id, sizeof b->cluster_id, "%s", mp.cluster_id);
-        meta_properties_free(&mp);
-    }
-    if (!b->cluster_id[0])
-        broker_new_cluster_id(b->cluster_id);
     for (size_t i = 0; i < n; i++) {
         if (meta_properties_check(dirs[i], b->id, b->cluster_id, err, errlen) != META_PROPERTIES_OK)
             return -1;
@@ -127,6 +58,20 @@ static int broker_check_log_dirs(broker_t *b, char *err, size_t errlen) {
             return -1;
     }
     return 0;
+}
+
+/* broker.id -1: the id a log dir's meta.properties remembers, else none
+ * (ZooKeeper generates one). */
+static void broker_id_from_log_dirs(const config_t *cfg, int32_t *id) {
+    size_t n;
+    char **dirs = config_list_split(config_log_dirs(cfg), &n);
+    for (size_t i = 0; i < n && *id < 0; i++) {
+        meta_properties_t mp;
+        if (meta_properties_read(dirs[i], &mp, NULL, 0) == 1 && mp.has_broker_id)
+            *id = mp.broker_id;
+        meta_properties_free(&mp);
+    }
+    config_list_free(dirs);
 }
 
 /* The address clients are told: advertised.listeners (else listeners); an
@@ -196,19 +141,106 @@ static void broker_raise_fd_limit(void) {
     }
 }
 
+/* --- ZooKeeper ------------------------------------------------------------------- */
+
+/* The port the listener named name was bound to (for advertised port 0). */
+static int broker_bound_port(void *ctx, const char *name) {
+    broker_t *b = ctx;
+    size_t n;
+    char **items = config_list_split(config_get_string(b->cfg, "listeners"), &n);
+    int port = 0;
+    for (size_t i = 0; i < n && i < net_listener_count(b->net); i++) {
+        config_listener_t l;
+        if (config_listener_parse(items[i], &l) == 0 && strcasecmp(l.name, name) == 0)
+            port = net_listener_port(b->net, i);
+    }
+    config_list_free(items);
+    return port;
+}
+
+/* On the ZooKeeper loop: after a session expired and a new one replaced it,
+ * the broker registers again and the controller re-elects (Kafka's
+ * RegisterBrokerAndReelect). */
+static void broker_on_session(void *ctx, zkc_session_event_t ev) {
+    broker_t *b = ctx;
+    log_info(BROKER_TAG, "ZooKeeper session %s", zkc_session_event_name(ev));
+    if (ev == ZKC_SESSION_NEW && b->registered) {
+        char err[512];
+        b->registration.timestamp_ms = clock_wall_ms();
+        if (registration_register(b->zk, b->id, &b->registration, &b->broker_epoch, err, sizeof err) != 0)
+            log_error(BROKER_TAG, "re-registration failed: %s", err);
+    }
+    controller_t *c = atomic_load(&b->controller);
+    if (c)
+        controller_on_session(c, (int)ev);
+}
+
+static int broker_connect_zk(broker_t *b, char *err, size_t errlen) {
+    b->zk_loop = evloop_new("zk-events", err, errlen);
+    if (!b->zk_loop || evloop_start(b->zk_loop, err, errlen) != 0)
+        return -1;
+    zkc_config_t zc = {
+        .connect = config_get_string(b->cfg, "zookeeper.connect"),
+        .session_timeout_ms = config_get_int(b->cfg, "zookeeper.session.timeout.ms"),
+        .connection_timeout_ms = config_zk_connection_timeout_ms(b->cfg),
+        .post = evloop_post,
+        .post_ctx = b->zk_loop,
+        .on_session = broker_on_session,
+        .session_ctx = b,
+    };
+    b->zk = zkc_open(&zc, err, errlen);
+    if (!b->zk)
+        return -1;
+    return registration_prepare(b->zk, b->cfg, b->cluster_id, sizeof b->cluster_id, &b->id, err, errlen);
+}
+
+static int broker_register(broker_t *b, char *err, size_t errlen) {
+    if (registration_describe(b->cfg, b->advertised_host, broker_bound_port, b, clock_wall_ms(), &b->registration,
+                              err, errlen) != 0)
+        return -1;
+    if (registration_register(b->zk, b->id, &b->registration, &b->broker_epoch, err, errlen) != 0)
+        return -1;
+    b->registered = true;
+    return 0;
+}
+
+/* --- life cycle ---------------------------------------------------------------------- */
+
 static void broker_free(broker_t *b) {
     net_free(b->net);
+    controller_t *c = atomic_load(&b->controller);
+    if (c)
+        controller_stop(c);
+    zkc_close(b->zk);
+    evloop_free(b->zk_loop); /* runs what zkc_close queued */
+    controller_free(c);
     if (b->logs)
         log_manager_close(b->logs, true);
     replica_manager_free(b->replicas);
     metadata_cache_free(b->metadata);
-    pthread_mutex_destroy(&b->create_lock);
+    zkdata_broker_free(&b->registration);
+    tadmin_config_cache_free(&b->load_cfg);
+}
+
+/* The overrides of a topic whose logs are being loaded, from ZooKeeper (as
+ * Kafka's LogManager fetches them at start-up). */
+static const config_topic_t *broker_topic_config_for_load(void *ctx, const char *topic) {
+    broker_t *b = ctx;
+    return tadmin_config_cache_get(&b->load_cfg, b->zk, b->cfg, topic);
 }
 
 static int broker_start(broker_t *b, char *err, size_t errlen) {
+    if (broker_connect_zk(b, err, errlen) != 0)
+        return -1;
     int64_t now = clock_wall_ms();
-    log_manager_opts_t lo = {.now_ms = now, .log_lock = replica_manager_lock_log, .log_lock_ctx = &b->replicas};
-    if (log_manager_open(b->cfg, b->id, &lo, &b->logs, err, errlen) != KERR_NONE)
+    log_manager_opts_t lo = {.now_ms = now,
+                             .topic_config = broker_topic_config_for_load,
+                             .topic_config_ctx = b,
+                             .log_lock = replica_manager_lock_log,
+                             .log_lock_ctx = &b->replicas};
+    kerr_t le = log_manager_open(b->cfg, b->id, &lo, &b->logs, err, errlen);
+    tadmin_config_cache_free(&b->load_cfg);
+    if (le != KERR_NONE)
         return -1;
     if (broker_check_log_dirs(b, err, errlen) != 0 || broker_resolve_advertised(b, err, errlen) != 0)
         return -1;
@@ -217,12 +249,12 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
     b->net = broker_start_net(b, err, errlen);
     if (!b->net)
         return -1;
-    mc_broker_t self = {b->id, b->advertised_host, b->advertised_port, (char *)config_get_string(b->cfg, "broker.rack")};
-    metadata_cache_set_brokers(b->metadata, &self, 1, b->id);
-    if (broker_lead_existing_logs(b, now) != KERR_NONE) {
-        snprintf(err, errlen, "cannot take leadership of the existing logs");
+    if (broker_register(b, err, errlen) != 0)
         return -1;
-    }
+    controller_config_t cc = {b->cfg, b->id, b->zk, b->zk_loop};
+    controller_t *c = controller_new(&cc);
+    atomic_store(&b->controller, c);
+    controller_start(c);
     return 0;
 }
 
@@ -247,12 +279,13 @@ int broker_run(const config_t *cfg) {
     b.cfg = cfg;
     b.id = config_get_int(cfg, "broker.id");
     if (b.id < 0)
-        b.id = 0; /* no ZooKeeper to hand out ids yet */
-    b.standalone = true;
+        broker_id_from_log_dirs(cfg, &b.id);
     b.auto_create_topics = config_get_bool(cfg, "auto.create.topics.enable");
+    b.delete_topic_enable = config_get_bool(cfg, "delete.topic.enable");
     b.num_partitions = config_get_int(cfg, "num.partitions");
+    b.default_replication_factor = config_get_int(cfg, "default.replication.factor");
     b.min_insync_replicas = config_get_int(cfg, "min.insync.replicas");
-    pthread_mutex_init(&b.create_lock, NULL);
+    atomic_init(&b.controller, NULL);
     broker_raise_fd_limit();
 
     /* Signals go to the main thread only: block them before any thread starts. */
@@ -272,6 +305,8 @@ int broker_run(const config_t *cfg) {
     log_info(BROKER_TAG, "broker %d started (cluster %s), serving %s:%d", b.id, b.cluster_id, b.advertised_host,
              b.advertised_port);
     broker_wait_for_signal(&b, &stop);
+    if (config_get_bool(cfg, "controlled.shutdown.enable"))
+        broker_controlled_shutdown(&b);
     net_stop(b.net);
     kerr_t e = log_manager_close(b.logs, true);
     b.logs = NULL;

@@ -4,23 +4,32 @@
  * (Kafka's KafkaServer). main.c parses the command line; broker_run() does
  * the rest until SIGTERM or SIGINT.
  *
- * Until the ZooKeeper controller lands, a broker runs "standalone": it is
- * the whole cluster, leads every partition it hosts (a new leader epoch at
- * each start), and auto-creates topics itself (auto.create.topics.enable,
- * num.partitions). LeaderAndIsr / UpdateMetadata / StopReplica from a
- * controller (or a test) still apply on top, with Kafka's fencing.
+ * Start-up follows KafkaServer: ZooKeeper session (zookeeper.connect),
+ * cluster id and broker id (registration.h), log dirs checked against
+ * them, logs loaded, listeners bound, /brokers/ids/<id> registered, the
+ * controller started (controller.h). Partitions are served only once the
+ * controller's LeaderAndIsr says so. Shutdown: a controlled shutdown
+ * (controlled.shutdown.enable) moves leaderships away first, then the
+ * network stops, the ZooKeeper session closes and the logs are flushed
+ * and checkpointed.
  */
 #ifndef SAMSA_BROKER_H
 #define SAMSA_BROKER_H
 
 #include "config.h"
+#include "controller.h"
+#include "evloop.h"
 #include "kerr.h"
 #include "log_manager.h"
 #include "metadata_cache.h"
 #include "net.h"
 #include "replica_manager.h"
+#include "topic_admin.h"
+#include "zkc.h"
+#include "zkdata.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,20 +45,31 @@ typedef struct broker {
     metadata_cache_t *metadata;
     net_t *net;
 
-    bool standalone;
+    evloop_t *zk_loop;      /* ZooKeeper callbacks and the controller */
+    zkc_t *zk;
+    _Atomic(controller_t *) controller;
+    zkdata_broker_t registration;
+    bool registered;
+    int64_t broker_epoch;   /* czxid of our /brokers/ids node */
+    tadmin_config_cache_t load_cfg; /* start-up only: topic overrides while logs load */
+
     bool auto_create_topics;
+    bool delete_topic_enable;
     int32_t num_partitions;
+    int32_t default_replication_factor;
     int32_t min_insync_replicas; /* broker default; topic overrides come with topic configs */
-    pthread_mutex_t create_lock; /* serialises standalone topic creation */
 } broker_t;
 
 /* Runs the broker until a signal asks it to stop; returns the process exit
  * status (0 after a clean shutdown). */
 int broker_run(const config_t *cfg);
 
-/* Standalone creation of topic with n partitions led by this broker (no-op
- * for partitions that exist). Returns KERR_NONE or the first error. */
-kerr_t broker_create_topic_locally(broker_t *b, const char *topic, int32_t n, int64_t now_ms);
+/* Kafka's controlled shutdown, broker side: asks the controller
+ * (ControlledShutdown) to move this broker's leaderships away, retrying
+ * controlled.shutdown.max.retries times controlled.shutdown.retry.backoff.ms
+ * apart while partitions remain. Blocks; returns true when nothing
+ * remained. */
+bool broker_controlled_shutdown(broker_t *b);
 
 /* Kafka's topic name rule: 1..249 chars of [a-zA-Z0-9._-], not "." or "..". */
 bool broker_topic_name_valid(const char *name, size_t len);

@@ -1303,6 +1303,95 @@ zkc_err_t zkc_multi(zkc_t *zkc, zkc_op_t *ops, size_t n) {
 }
 
 /* ============================================================================
+ * Pipelined batches
+ * ========================================================================== */
+
+static zkc_req_t *zkc_batch_req(zkc_t *zkc, const zkc_batch_item_t *it) {
+    static const zkc_req_kind_t kinds[] = {
+        [ZKC_BATCH_GET] = REQ_GET,       [ZKC_BATCH_EXISTS] = REQ_EXISTS, [ZKC_BATCH_CHILDREN] = REQ_CHILDREN,
+        [ZKC_BATCH_CREATE] = REQ_CREATE, [ZKC_BATCH_SET] = REQ_SET,       [ZKC_BATCH_DELETE] = REQ_DELETE,
+    };
+    if (it->kind == ZKC_BATCH_MULTI)
+        return zkc_multi_req(zkc, it->ops, it->n_ops);
+    zkc_req_t *r = zkc_req_new(zkc, kinds[it->kind], it->path);
+    if (it->kind == ZKC_BATCH_CREATE || it->kind == ZKC_BATCH_SET)
+        zkc_req_set_data(r, it->data, it->len);
+    r->flags = it->flags;
+    r->version = it->version;
+    return r;
+}
+
+/* Moves r's results into the item. */
+static void zkc_batch_collect(zkc_batch_item_t *it, zkc_req_t *r) {
+    it->err = r->err;
+    it->out_data = r->rdata;
+    it->out_len = r->rlen;
+    r->rdata = NULL;
+    if (r->has_stat)
+        it->stat = r->stat;
+    it->children = r->children;
+    r->children.items = NULL;
+    r->children.n = 0;
+    if (it->kind == ZKC_BATCH_MULTI) {
+        for (size_t i = 0; i < it->n_ops; i++) {
+            it->ops[i].err = r->done ? r->ops[i].err : r->err;
+            it->ops[i].created = r->ops[i].created;
+            r->ops[i].created = NULL;
+            it->ops[i].stat = r->ops[i].stat;
+        }
+    }
+}
+
+void zkc_batch(zkc_t *zkc, zkc_batch_item_t *items, size_t n) {
+    zkc_req_t **reqs = mem_calloc(n ? n : 1, sizeof *reqs);
+    bool *sent = mem_calloc(n ? n : 1, sizeof *sent);
+    for (size_t i = 0; i < n; i++) {
+        zkc_batch_item_t *it = &items[i];
+        it->out_data = NULL;
+        it->out_len = -1;
+        it->children = (zkc_strings_t){NULL, 0};
+        memset(&it->stat, 0, sizeof it->stat);
+        if (it->kind == ZKC_BATCH_MULTI && (it->n_ops == 0 || it->n_ops > ZKC_MULTI_MAX)) {
+            it->err = ZKC_BADARGUMENTS;
+            continue;
+        }
+        zkc_req_t *r = zkc_batch_req(zkc, it);
+        r->sync = true;
+        pthread_mutex_init(&r->sync_mu, NULL);
+        pthread_cond_init(&r->sync_cond, NULL);
+        r->deadline_ms = zkc_retry_deadline(zkc);
+        int rc = zkc_req_send(zkc, r);
+        if (rc != ZOK)
+            r->err = zkc_err_from_zoo(rc); /* not sent: nothing will complete it */
+        sent[i] = rc == ZOK;
+        reqs[i] = r;
+    }
+    for (size_t i = 0; i < n; i++) {
+        zkc_req_t *r = reqs[i];
+        if (!r)
+            continue;
+        pthread_mutex_lock(&r->sync_mu);
+        while (sent[i] && !r->done)
+            pthread_cond_wait(&r->sync_cond, &r->sync_mu);
+        pthread_mutex_unlock(&r->sync_mu);
+        zkc_batch_collect(&items[i], r);
+        zkc_req_free(r);
+    }
+    free(sent);
+    free(reqs);
+}
+
+void zkc_batch_release(zkc_batch_item_t *items, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].out_data);
+        items[i].out_data = NULL;
+        zkc_strings_free(&items[i].children);
+        if (items[i].kind == ZKC_BATCH_MULTI && items[i].ops)
+            zkc_ops_release(items[i].ops, items[i].n_ops);
+    }
+}
+
+/* ============================================================================
  * Asynchronous calls
  * ========================================================================== */
 

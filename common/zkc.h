@@ -223,6 +223,47 @@ void zkc_ops_release(zkc_op_t *ops, size_t n);
 #define ZKC_MULTI_MAX 1000
 zkc_err_t zkc_multi(zkc_t *zkc, zkc_op_t *ops, size_t n);
 
+/* --- pipelined batches ------------------------------------------------------------ */
+
+/* Many synchronous calls at once: all are sent before the first result is
+ * awaited, so n reads or writes cost about one round trip instead of n
+ * (Kafka's retryRequestsUntilConnected over its pipelined async requests —
+ * how a controller reads or writes the state of 1,000 partitions fast).
+ * No watches and no executor: it may be called on the executor's thread.
+ * Reads lost with a connection are re-sent as with zkc_get. */
+typedef enum zkc_batch_kind {
+    ZKC_BATCH_GET,
+    ZKC_BATCH_EXISTS,
+    ZKC_BATCH_CHILDREN,
+    ZKC_BATCH_CREATE,
+    ZKC_BATCH_SET,
+    ZKC_BATCH_DELETE,
+    ZKC_BATCH_MULTI
+} zkc_batch_kind_t;
+
+typedef struct zkc_batch_item {
+    /* inputs (borrowed for the call) */
+    zkc_batch_kind_t kind;
+    const char *path;
+    const void *data;   /* create, set; NULL: null data */
+    int len;
+    int flags;          /* create: ZKC_EPHEMERAL, ZKC_SEQUENTIAL */
+    int version;        /* set, delete */
+    zkc_op_t *ops;      /* multi: results in place as zkc_multi */
+    size_t n_ops;
+    /* results (release with zkc_batch_release) */
+    zkc_err_t err;
+    char *out_data;     /* get: as zkc_get (NULL, -1 for a null node) */
+    int out_len;
+    zkc_stat_t stat;    /* get, exists, children, set */
+    zkc_strings_t children;
+} zkc_batch_item_t;
+
+/* Runs the n items; each gets its own err. */
+void zkc_batch(zkc_t *zkc, zkc_batch_item_t *items, size_t n);
+/* Frees the results of n items (out_data, children, multi results). */
+void zkc_batch_release(zkc_batch_item_t *items, size_t n);
+
 /* --- asynchronous calls and watches ---------------------------------------------------- */
 
 typedef enum zkc_watch_type {

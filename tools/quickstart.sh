@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # tools/quickstart.sh — from a fresh Debian 12 machine to a running samsa:
-# installs missing packages, builds into build/, starts ZooKeeper on
-# 127.0.0.1:2181 and broker 1 on 127.0.0.1:9092 (brokers 2 and 3 join once the
-# ZooKeeper controller exists), creates a demo topic, and prints how to
-# produce and consume.
+# installs missing packages, builds into build/, starts a local cluster with
+# tools/samsa-cluster (ZooKeeper on 127.0.0.1:2181, brokers 1-3 on
+# 127.0.0.1:9092-9094), creates a demo topic with samsa-topics, and prints
+# how to produce and consume.
 #
 #   tools/quickstart.sh          start (idempotent)
 #   tools/quickstart.sh stop     stop everything it started
@@ -35,80 +35,67 @@ build() {
     make -C "$BUILD" -j2 >"$STATE/make.log" 2>&1 || die "build failed (log: $STATE/make.log)"
 }
 
-broker_pid() { [ -f "$STATE/broker-1.pid" ] && cat "$STATE/broker-1.pid"; }
+CLUSTER_DIR="$STATE/cluster"
 
-start_broker() {
-    local pid
-    pid=$(broker_pid)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        echo "broker 1 already running (pid $pid)"
-        return 0
-    fi
-    mkdir -p "$STATE/broker-1"
-    setsid "$BUILD/broker/samsa-broker" "$ROOT/conf/broker-1.properties" \
-        --override log.dirs="$STATE/broker-1/logs" \
-        --override zookeeper.connect=127.0.0.1:$ZK_PORT \
-        --override num.partitions=3 \
-        --override min.insync.replicas=1 \
-        >"$STATE/broker-1/broker.log" 2>&1 </dev/null &
-    echo $! >"$STATE/broker-1.pid"
-    for _ in $(seq 1 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/9092) 2>/dev/null && { echo "broker 1 serving 127.0.0.1:9092 (pid $(broker_pid))"; return 0; }
-        kill -0 "$(broker_pid)" 2>/dev/null || break
-        sleep 0.1
-    done
-    tail -n 20 "$STATE/broker-1/broker.log" >&2
-    die "broker 1 did not start (log: $STATE/broker-1/broker.log)"
-}
+cluster() { SAMSA_BROKER="$BUILD/broker/samsa-broker" "$ROOT/tools/samsa-cluster" --dir "$CLUSTER_DIR" "$@"; }
+
+topics() { "$BUILD/tools/samsa-topics" --zookeeper 127.0.0.1:$ZK_PORT "$@"; }
 
 start() {
     mkdir -p "$STATE"
     build
-    echo "starting ZooKeeper on 127.0.0.1:$ZK_PORT"
-    "$ROOT/tools/samsa-zookeeper" start --dir "$STATE/zookeeper" --port "$ZK_PORT" --tick-ms 2000 >/dev/null ||
-        die "ZooKeeper did not start (is port $ZK_PORT taken? log: $STATE/zookeeper/zookeeper.log)"
-    "$ROOT/tools/samsa-zookeeper" status --dir "$STATE/zookeeper"
-    start_broker
-    echo "hello from samsa" | kcat -b 127.0.0.1:9092 -t demo -P 2>/dev/null ||
-        die "could not produce to the demo topic"
-    echo "created topic 'demo' (3 partitions)"
+    if [ -f "$CLUSTER_DIR/cluster.conf" ] && cluster status >/dev/null 2>&1; then
+        echo "the cluster is already running:"
+        cluster status
+    else
+        [ -f "$CLUSTER_DIR/cluster.conf" ] && cluster stop >/dev/null 2>&1
+        rm -rf "$CLUSTER_DIR"
+        cluster start --brokers 3 --base-port 9092 --zk-port $ZK_PORT \
+            --override num.partitions=3 --override default.replication.factor=1 \
+            --override min.insync.replicas=1 ||
+            die "the cluster did not start (is port $ZK_PORT or 9092-9094 taken? logs under $CLUSTER_DIR)"
+    fi
+    topics --create --topic demo --partitions 3 --replication-factor 1 --if-not-exists ||
+        die "could not create the demo topic"
+    local ok=0
+    for _ in $(seq 1 50); do
+        if echo "hello from samsa" | kcat -b 127.0.0.1:9092 -t demo -P 2>/dev/null; then ok=1; break; fi
+        sleep 0.2
+    done
+    [ "$ok" = 1 ] || die "could not produce to the demo topic"
 
     cat <<MSG
 
-samsa is running: one broker on 127.0.0.1:9092.
+samsa is running: ZooKeeper on 127.0.0.1:$ZK_PORT, brokers 1-3 on 127.0.0.1:9092-9094.
+  topics:   $BUILD/tools/samsa-topics --zookeeper 127.0.0.1:$ZK_PORT --describe --topic demo
   produce:  echo "key1:hello" | kcat -b 127.0.0.1:9092 -t demo -K: -P
   consume:  kcat -b 127.0.0.1:9092 -t demo -C -o beginning -e
   metadata: kcat -b 127.0.0.1:9092 -L
-  logs:     $BUILD/tools/samsa-dump-log --print-data-log $STATE/broker-1/logs/demo-0/00000000000000000000.log
+  failover: $ROOT/tools/samsa-cluster --dir $CLUSTER_DIR kill 2   (then --describe again)
+  logs:     $CLUSTER_DIR/broker-1/broker.log
 
-Not there yet in this version: the ZooKeeper controller (brokers 2 and 3 of
-conf/broker-*.properties, replication and failover), samsa-topics,
-samsa-cluster and the console tools. Until then the broker runs standalone:
-it leads every partition itself and creates topics on first use.
+Not there yet in this version: replication (followers do not fetch, so topics
+with more than one replica fail over but their consumers see no data), consumer
+groups and the console tools.
 
 Stop everything with: tools/quickstart.sh stop
 MSG
 }
 
 stop() {
-    [ -d "$STATE" ] || { echo "nothing to stop"; return 0; }
-    local pid
-    pid=$(broker_pid)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid"
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-        echo "broker 1 stopped"
+    if [ ! -f "$CLUSTER_DIR/cluster.conf" ]; then
+        echo "nothing to stop"
+        return 0
     fi
-    rm -f "$STATE/broker-1.pid"
-    "$ROOT/tools/samsa-zookeeper" stop --dir "$STATE/zookeeper"
+    cluster stop
 }
 
 status() {
-    local pid
-    pid=$(broker_pid)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "broker 1 pid $pid serving 127.0.0.1:9092"; else echo "broker 1 not running"; fi
-    "$ROOT/tools/samsa-zookeeper" status --dir "$STATE/zookeeper"
+    if [ ! -f "$CLUSTER_DIR/cluster.conf" ]; then
+        echo "not running"
+        return 0
+    fi
+    cluster status
 }
 
 case "${1:-start}" in

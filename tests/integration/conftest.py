@@ -72,6 +72,73 @@ def zookeeper(workdir):
     zk.stop()
 
 
+class SharedZooKeeper:
+    """One ZooKeeper for the whole test session, started on first use; each
+    broker that does not get its own ZooKeeper uses a private chroot in it
+    (so tests never see each other's clusters)."""
+
+    def __init__(self):
+        self.zk = None
+        self.dir = None
+
+    def address(self):
+        if self.zk is None:
+            self.dir = tempfile.mkdtemp(prefix="samsa-it-zk-")
+            zk = ZooKeeper(self.dir)
+            zk.start()
+            self.zk = zk
+        return self.zk.address
+
+    def stop(self):
+        if self.zk is not None:
+            self.zk.stop()
+            subprocess.run(["rm", "-rf", self.dir])
+            self.zk = None
+
+
+SHARED_ZK = SharedZooKeeper()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_zookeeper():
+    yield SHARED_ZK
+    SHARED_ZK.stop()
+
+
+def fresh_chroot_connect():
+    """A ZooKeeper connect string with a chroot no other broker uses."""
+    return "%s/samsa-it-%s" % (SHARED_ZK.address(), os.urandom(6).hex())
+
+
+def metadata_v1(port, timeout=2.0):
+    """A raw Metadata v1 request for no topics: returns (broker ids, controller id)."""
+    import struct
+    body = struct.pack(">i", 0)
+    req = struct.pack(">hhih", 3, 1, 99, 4) + b"conf" + body
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(struct.pack(">i", len(req)) + req)
+        data = b""
+        while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise OSError("closed")
+            data += chunk
+    pos = 8
+    (n,) = struct.unpack(">i", data[pos:pos + 4])
+    pos += 4
+    ids = []
+    for _ in range(n):
+        (bid,) = struct.unpack(">i", data[pos:pos + 4])
+        ids.append(bid)
+        pos += 4
+        (hl,) = struct.unpack(">h", data[pos:pos + 2])
+        pos += 2 + hl + 4
+        (rl,) = struct.unpack(">h", data[pos:pos + 2])
+        pos += 2 + max(rl, 0)
+    (controller,) = struct.unpack(">i", data[pos:pos + 4])
+    return ids, controller
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -81,8 +148,9 @@ def free_port():
 class Broker:
     """A samsa-broker process with a private log dir on a free port."""
 
-    def __init__(self, workdir, broker_id=1, overrides=()):
+    def __init__(self, workdir, broker_id=1, overrides=(), zk_connect=None):
         self.dir = os.path.join(workdir, "broker-%d" % broker_id)
+        self.zk_connect = zk_connect or fresh_chroot_connect()
         os.makedirs(self.dir, exist_ok=True)
         self.id = broker_id
         self.port = free_port()
@@ -93,6 +161,7 @@ class Broker:
             "listeners=PLAINTEXT://127.0.0.1:%d" % self.port,
             "log.dirs=%s" % os.path.join(self.dir, "logs"),
             "num.partitions=3",
+            "zookeeper.connect=%s" % self.zk_connect,
         ] + list(overrides)
         self.proc = None
 
@@ -107,11 +176,14 @@ class Broker:
             if self.proc.poll() is not None:
                 raise AssertionError("samsa-broker exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
+                # ready: registered, and the controller's UpdateMetadata arrived
+                ids, controller = metadata_v1(self.port, timeout=0.5)
+                if self.id in ids and controller >= 0:
+                    return self
             except OSError:
-                time.sleep(0.05)
-        raise AssertionError("samsa-broker did not listen on %d:\n%s" % (self.port, self.read_log()))
+                pass
+            time.sleep(0.05)
+        raise AssertionError("samsa-broker %d did not become ready on %d:\n%s" % (self.id, self.port, self.read_log()))
 
     def read_log(self):
         with open(self.log_path, "rb") as f:

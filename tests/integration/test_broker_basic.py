@@ -105,3 +105,43 @@ def test_api_versions_fallback_for_a_too_new_version(broker):
     size, corr, err, count, key, vmin, vmax = struct.unpack(">iihihhh", reply[:20])
     assert (corr, err, count, key, vmin, vmax) == (42, 35, 1, 18, 0, 3)
     assert size == len(reply) - 4
+
+
+def test_log_dir_of_another_cluster_is_refused(workdir):
+    b = Broker(workdir)
+    logs = os.path.join(b.dir, "logs")
+    os.makedirs(logs)
+    with open(os.path.join(logs, "meta.properties"), "w") as f:
+        f.write("#\nversion=0\nbroker.id=1\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\n")
+    try:
+        b.start(timeout=20)
+        raise AssertionError("the broker started on another cluster's log dir")
+    except AssertionError as e:
+        assert "exited with 1" in str(e), str(e)
+    assert "doesn't match stored clusterId Some(AAAAAAAAAAAAAAAAAAAAAA) in meta.properties" in b.read_log()
+    b.log.close()
+
+
+def test_session_expiry_registers_again(workdir):
+    import signal
+    import time
+    b = Broker(workdir, overrides=["zookeeper.session.timeout.ms=1500"]).start()
+    try:
+        b.proc.send_signal(signal.SIGSTOP)
+        time.sleep(4)  # ZooKeeper expires the session and drops /brokers/ids/1 and /controller
+        b.proc.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            log = b.read_log()
+            if log.count("registered broker 1 at path /brokers/ids/1") == 2 and \
+                    "broker 1 is the controller now, epoch 2" in log:
+                break
+            time.sleep(0.2)
+        log = b.read_log()
+        assert "ZooKeeper session expired" in log and "ZooKeeper session new session" in log
+        assert log.count("registered broker 1 at path /brokers/ids/1") == 2
+        assert "broker 1 is the controller now, epoch 2" in log
+        kcat("-b", b.bootstrap, "-t", "again", "-K:", "-P", input_data=b"k:v\n")
+        assert [r[2:] for r in consume_all(b.bootstrap, "again")] == [["k", "v"]]
+    finally:
+        assert b.stop() == 0

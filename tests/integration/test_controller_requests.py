@@ -54,33 +54,33 @@ def leader_and_isr_v1(port, controller_epoch, topic, partition, leader_epoch, le
 
 
 def test_leader_and_isr_fencing(broker):
-    # A controller of epoch 5 makes broker 1 leader of ctl-0 at leader epoch 3.
-    assert leader_and_isr_v1(broker.port, 5, "ctl", 0, 3) == (0, [("ctl", 0, 0)])
+    # A controller of epoch 105 (newer than the real one) makes broker 1 leader of ctl-0 at leader epoch 3.
+    assert leader_and_isr_v1(broker.port, 105, "ctl", 0, 3) == (0, [("ctl", 0, 0)])
     assert os.path.isdir(os.path.join(broker.dir, "logs", "ctl-0"))
-    # A deposed controller (epoch 4) changes nothing: STALE_CONTROLLER_EPOCH (11).
-    assert leader_and_isr_v1(broker.port, 4, "ctl", 0, 9) == (11, [])
+    # A deposed controller (epoch 104) changes nothing: STALE_CONTROLLER_EPOCH (11).
+    assert leader_and_isr_v1(broker.port, 104, "ctl", 0, 9) == (11, [])
     # The same leader epoch again is stale for that partition.
-    assert leader_and_isr_v1(broker.port, 5, "ctl", 0, 3) == (0, [("ctl", 0, 11)])
+    assert leader_and_isr_v1(broker.port, 105, "ctl", 0, 3) == (0, [("ctl", 0, 11)])
     # A newer one applies.
-    assert leader_and_isr_v1(broker.port, 6, "ctl", 0, 4) == (0, [("ctl", 0, 0)])
+    assert leader_and_isr_v1(broker.port, 106, "ctl", 0, 4) == (0, [("ctl", 0, 0)])
 
 
 def test_stop_replica_deletes_the_log(broker):
-    assert leader_and_isr_v1(broker.port, 1, "gone", 0, 0) == (0, [("gone", 0, 0)])
+    assert leader_and_isr_v1(broker.port, 101, "gone", 0, 0) == (0, [("gone", 0, 0)])
     path = os.path.join(broker.dir, "logs", "gone-0")
     assert os.path.isdir(path)
     topic = s16("gone") + i32s([0])
-    body = struct.pack(">iiqb", 1, 1, -1, 1) + arr([topic], lambda x: x)
+    body = struct.pack(">iiqb", 1, 101, -1, 1) + arr([topic], lambda x: x)
     resp = request(broker.port, 5, 1, body)
     assert resp == struct.pack(">hi", 0, 1) + s16("gone") + struct.pack(">ih", 0, 0)
     assert not os.path.exists(path)
 
 
 def test_update_metadata_is_what_clients_see(broker):
-    state = (s16("um") + struct.pack(">iiii", 0, 3, 2, 7) + i32s([2, 1]) + struct.pack(">i", 0) + i32s([2, 1]))
+    state = (s16("um") + struct.pack(">iiii", 0, 103, 2, 7) + i32s([2, 1]) + struct.pack(">i", 0) + i32s([2, 1]))
     brokers = [struct.pack(">i", 1) + s16("127.0.0.1") + struct.pack(">i", broker.port),
                struct.pack(">i", 2) + s16("127.0.0.1") + struct.pack(">i", 1)]
-    body = struct.pack(">ii", 2, 3) + arr([state], lambda x: x) + arr(brokers, lambda x: x)
+    body = struct.pack(">ii", 2, 103) + arr([state], lambda x: x) + arr(brokers, lambda x: x)
     resp = request(broker.port, 6, 0, body)
     assert resp == struct.pack(">h", 0)
     out = subprocess.run(["kcat", "-b", broker.bootstrap, "-L", "-t", "um"], capture_output=True, text=True,
@@ -90,5 +90,5 @@ def test_update_metadata_is_what_clients_see(broker):
     assert "broker 2 at 127.0.0.1:1 (controller)" in out.stdout
     assert "partition 0, leader 2, replicas: 2,1, isrs: 2,1" in out.stdout
     # An UpdateMetadata from an older controller epoch is refused.
-    body = struct.pack(">ii", 1, 2) + arr([], None) + arr(brokers[:1], lambda x: x)
+    body = struct.pack(">ii", 1, 102) + arr([], None) + arr(brokers[:1], lambda x: x)
     assert request(broker.port, 6, 0, body) == struct.pack(">h", 11)

@@ -2,10 +2,9 @@
 inspected, stopped, killed and restarted one at a time, and stopped together
 with no process left behind.
 
-The brokers are real samsa-brokers (standalone today: they do not register in
-ZooKeeper). A small fake broker, written below in Python, stands in where the
-tool's other paths need a broker that registers /brokers/ids/<id> in
-ZooKeeper, or one that dies at start-up.
+The brokers are real samsa-brokers, which register in ZooKeeper and elect a
+controller. A small fake broker, written below in Python, stands in where the
+tool's other paths need a broker that dies at start-up.
 """
 import os
 import random
@@ -28,7 +27,6 @@ def run(cluster_dir, *args, env=None):
 def cluster_env(broker=None, **extra):
     env = dict(os.environ)
     env["SAMSA_BROKER"] = broker or binary("broker/samsa-broker")
-    env["SAMSA_CLUSTER_REGISTER_GRACE"] = "2"
     env.update(extra)
     return env
 
@@ -105,15 +103,14 @@ def test_three_brokers_start_stop_kill_restart_and_stop_all(cluster_dir):
 
     out = run(cluster_dir, "start", "--brokers", "3", "--base-port", str(base), env=env)
     assert out.returncode == 0, out.stderr
-    # Today's brokers do not register: the tool says so once and settles for listening.
-    assert out.stdout.count("no broker registered in ZooKeeper") == 1
+    assert "no broker registered" not in out.stdout
 
     status = run(cluster_dir, "status")
     assert status.returncode == 0, status.stdout
     procs = parse_status(status.stdout)
     assert sorted(procs) == ["broker-1", "broker-2", "broker-3", "zookeeper"]
     assert all(state == "up" and alive(pid) for pid, state, _ in procs.values())
-    assert procs["broker-2"][2] == "127.0.0.1:%d not registered" % ports[1]
+    assert procs["broker-2"][2] == "127.0.0.1:%d registered" % ports[1]
     first_pids = {name: pid for name, (pid, _, _) in procs.items()}
 
     bootstrap = run(cluster_dir, "bootstrap").stdout.strip()

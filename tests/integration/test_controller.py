@@ -1,0 +1,293 @@
+"""The ZooKeeper controller with real brokers (tools/samsa-cluster): topic
+creation through samsa-topics, leaders spread over the brokers, the same
+metadata from every broker, Kafka's znodes and JSON as zkCli shows them,
+failover after SIGKILL (from the ISR), controller takeover with a higher
+epoch, topic deletion everywhere and re-creation, controlled shutdown, and
+the refusal of a second broker with a registered id."""
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import ROOT, binary, free_port
+
+CLUSTER = os.path.join(ROOT, "tools", "samsa-cluster")
+SESSION_MS = 2000
+
+
+def zk_cli(zk, *cmd):
+    """zkCli's one-shot mode: the output lines that are not ZooKeeper's chatter."""
+    out = subprocess.run(["java", "-cp", "/usr/share/java/*:/etc/zookeeper/conf",
+                          "org.apache.zookeeper.ZooKeeperMain", "-server", zk, *cmd],
+                         capture_output=True, text=True, timeout=60)
+    return [l for l in (out.stdout + out.stderr).splitlines()
+            if l and not l.startswith(("WatchedEvent", "Connecting to", "WATCHER::", "SLF4J", "log4j"))]
+
+
+class Cluster:
+    def __init__(self, workdir, brokers=3, overrides=()):
+        self.dir = os.path.join(workdir, "cluster")
+        self.n = brokers
+        self.base = None
+        self.overrides = ["zookeeper.session.timeout.ms=%d" % SESSION_MS,
+                          "controlled.shutdown.retry.backoff.ms=500"] + list(overrides)
+
+    def run(self, *args, check=True, timeout=120):
+        env = dict(os.environ, SAMSA_BROKER=binary("broker/samsa-broker"))
+        out = subprocess.run([CLUSTER, "--dir", self.dir, *args], capture_output=True, text=True, env=env,
+                             timeout=timeout)
+        if check:
+            assert out.returncode == 0, out.stdout + out.stderr
+        return out
+
+    def start(self):
+        for _ in range(20):
+            base = free_port()
+            if base + self.n < 65000 and all(_port_free(base + i) for i in range(self.n)):
+                break
+        self.base = base
+        args = ["start", "--brokers", str(self.n), "--base-port", str(base)]
+        for o in self.overrides:
+            args += ["--override", o]
+        self.run(*args)
+        self.zk = self.run("zookeeper").stdout.strip()
+        return self
+
+    def port(self, broker_id):
+        return self.base + broker_id - 1
+
+    def bootstrap(self, broker_id=None):
+        ids = [broker_id] if broker_id else range(1, self.n + 1)
+        return ",".join("127.0.0.1:%d" % self.port(i) for i in ids)
+
+    def log(self, broker_id):
+        with open(os.path.join(self.dir, "broker-%d" % broker_id, "broker.log"), errors="replace") as f:
+            return f.read()
+
+    def topics(self, *args, check=True):
+        out = subprocess.run([binary("tools/samsa-topics"), "--zookeeper", self.zk, *args],
+                             capture_output=True, text=True, timeout=60)
+        if check:
+            assert out.returncode == 0, out.stdout + out.stderr
+        return out
+
+    def describe(self, topic):
+        """{partition: (leader, replicas, isr)} from samsa-topics --describe."""
+        parts = {}
+        for line in self.topics("--describe", "--topic", topic).stdout.splitlines():
+            m = re.match(r"\tTopic: \S+\tPartition: (\d+)\tLeader: (\S+)\tReplicas: (\S+)\tIsr: (\S*)", line)
+            if m:
+                leader = -1 if m.group(2) == "none" else int(m.group(2))
+                parts[int(m.group(1))] = (leader, [int(x) for x in m.group(3).split(",")],
+                                          [int(x) for x in m.group(4).split(",") if x])
+        return parts
+
+    def controller(self):
+        lines = zk_cli(self.zk, "get", "/controller")
+        return json.loads(lines[-1])["brokerid"]
+
+    def epoch(self):
+        return int(zk_cli(self.zk, "get", "/controller_epoch")[-1])
+
+    def stop(self):
+        if self.base is not None:
+            self.run("stop", check=False)
+
+
+def _port_free(port):
+    import socket
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def wait_for(what, fn, timeout=30.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+def kcat(*args, input_data=None, timeout=60):
+    out = subprocess.run(["kcat", *args], input=input_data, capture_output=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr.decode()
+    return out.stdout.decode()
+
+
+def partition_lines(bootstrap, topic):
+    text = kcat("-L", "-b", bootstrap, "-t", topic, "-m", "10")
+    return sorted(l.strip() for l in text.splitlines() if l.strip().startswith("partition "))
+
+
+@pytest.fixture
+def cluster(workdir):
+    c = Cluster(workdir).start()
+    yield c
+    c.stop()
+
+
+def all_led(c, topic, n):
+    d = c.describe(topic)
+    return d if len(d) == n and all(v[0] >= 0 for v in d.values()) else None
+
+
+def test_create_failover_and_controller_takeover(cluster):
+    c = cluster
+    out = c.topics("--create", "--topic", "orders", "--partitions", "6", "--replication-factor", "3")
+    assert out.stdout.strip().endswith("Created topic orders.")
+    d = wait_for("leaders of orders", lambda: all_led(c, "orders", 6))
+    assert sorted({v[0] for v in d.values()}) == [1, 2, 3]  # spread over the brokers
+    for p, (leader, replicas, isr) in d.items():
+        assert leader == replicas[0] and sorted(isr) == [1, 2, 3]
+
+    # Every broker tells clients the same.
+    expected = ["partition %d, leader %d, replicas: %s, isrs: %s"
+                % (p, v[0], ",".join(map(str, v[1])), ",".join(map(str, v[2]))) for p, v in sorted(d.items())]
+    for b in (1, 2, 3):
+        wait_for("broker %d's metadata" % b, lambda: partition_lines(c.bootstrap(b), "orders") == sorted(expected))
+
+    # zkCli sees Kafka's znodes and JSON.
+    reg = json.loads(zk_cli(c.zk, "get", "/brokers/ids/2")[-1])
+    assert reg["endpoints"] == ["PLAINTEXT://127.0.0.1:%d" % c.port(2)] and reg["version"] == 5
+    assert reg["listener_security_protocol_map"] == {"PLAINTEXT": "PLAINTEXT"} and reg["jmx_port"] == -1
+    topic = json.loads(zk_cli(c.zk, "get", "/brokers/topics/orders")[-1])
+    assert topic["version"] == 3 and sorted(topic["partitions"]) == ["0", "1", "2", "3", "4", "5"]
+    state = zk_cli(c.zk, "get", "/brokers/topics/orders/partitions/0/state")[-1]
+    assert re.fullmatch(r'\{"controller_epoch":\d+,"leader":%d,"version":1,"leader_epoch":0,"isr":\[%s\]\}'
+                        % (d[0][0], ",".join(map(str, d[0][2]))), state), state
+    assert "[1, 2, 3]" in zk_cli(c.zk, "ls", "/brokers/ids")[-1]
+    assert len(zk_cli(c.zk, "get", "/cluster/id")[-1]) > 10
+
+    # SIGKILL a broker that leads partitions and is not the controller.
+    ctrl = c.controller()
+    epoch = c.epoch()
+    victim = next(v[0] for v in d.values() if v[0] != ctrl)
+    led = [p for p, v in d.items() if v[0] == victim]
+    c.run("kill", str(victim))
+    def moved():
+        now = c.describe("orders")
+        return now if all(now[p][0] not in (victim, -1) for p in led) else None
+    now = wait_for("new leaders after broker %d died" % victim, moved, timeout=SESSION_MS / 1000 + 15)
+    for p in led:
+        assert now[p][0] in d[p][2]              # from the old ISR
+        assert victim not in now[p][2]           # the dead replica left the ISR
+        assert now[p][0] == [r for r in d[p][1] if r != victim][0]  # first live replica in assignment order
+    for p in led:  # kcat produces to them
+        kcat("-b", c.bootstrap(ctrl), "-t", "orders", "-p", str(p), "-P", "-K:", input_data=b"after:failover\n")
+    assert "broker %d failure: all LeaderAndIsr requests answered" % victim in c.log(ctrl)
+
+    # The victim comes back; then the controller dies and another takes over with a higher epoch.
+    c.run("start-broker", str(victim))
+    c.run("kill", str(ctrl))
+    new_ctrl = wait_for("a new controller", lambda: (lambda x: x if x != ctrl else None)(
+        _safe(c.controller)), timeout=SESSION_MS / 1000 + 20)
+    assert new_ctrl in (1, 2, 3) and new_ctrl != ctrl
+    assert c.epoch() > epoch
+    assert "broker %d is the controller now, epoch %d" % (new_ctrl, c.epoch()) in c.log(new_ctrl)
+
+    # Topic creation and failover keep working under the new controller.
+    live = sorted({1, 2, 3} - {ctrl})
+    c.topics("--create", "--topic", "later", "--replica-assignment", "%d:%d" % (live[1], live[0]))
+    wait_for("leader of later", lambda: all_led(c, "later", 1))
+    assert c.describe("later")[0][0] == live[1]
+    kcat("-b", c.bootstrap(live[0]), "-t", "later", "-P", "-K:", input_data=b"a:1\n")
+    other = live[1]
+    c.run("kill", str(other))
+    wait_for("later's new leader", lambda: c.describe("later")[0][0] == live[0], timeout=SESSION_MS / 1000 + 15)
+    kcat("-b", c.bootstrap(live[0]), "-t", "later", "-P", "-K:", input_data=b"b:2\n")
+
+
+def _safe(fn):
+    try:
+        return fn()
+    except (ValueError, IndexError, KeyError):
+        return None
+
+
+def test_delete_recreate_controlled_shutdown_and_duplicate_id(cluster, workdir):
+    c = cluster
+    c.topics("--create", "--topic", "gone", "--partitions", "3", "--replication-factor", "3",
+             "--config", "segment.bytes=1048576")
+    wait_for("leaders of gone", lambda: all_led(c, "gone", 3))
+    kcat("-b", c.bootstrap(), "-t", "gone", "-P", "-K:", input_data=b"".join(b"k%d:v%d\n" % (i, i) for i in range(30)))
+    dirs = [os.path.join(c.dir, "broker-%d" % b, "logs", "gone-%d" % p) for b in (1, 2, 3) for p in range(3)]
+    assert all(os.path.isdir(d) for d in dirs)
+    # The topic's segment.bytes (from /config/topics/gone) is what its logs roll at.
+    big = b"".join(b"%d:%s\n" % (i, b"x" * 10000) for i in range(300))
+    kcat("-b", c.bootstrap(), "-t", "gone", "-p", "0", "-P", "-K:", input_data=big)
+    leader0 = c.describe("gone")[0][0]
+    segs = [f for f in os.listdir(os.path.join(c.dir, "broker-%d" % leader0, "logs", "gone-0")) if f.endswith(".log")]
+    assert len(segs) == 3, segs  # 3 MB in 1 MiB segments
+
+    out = c.topics("--delete", "--topic", "gone")
+    assert "Topic gone is marked for deletion." in out.stdout
+    wait_for("gone's logs removed everywhere", lambda: not any(os.path.isdir(d) for d in dirs))
+    wait_for("gone's znodes removed", lambda: c.topics("--list").stdout.split() == [])
+    for path in ("/config/topics/gone", "/brokers/topics/gone", "/admin/delete_topics/gone"):
+        assert "Node does not exist: %s" % path in zk_cli(c.zk, "stat", path), path
+    # Re-creating it works, and it starts empty. (Replication factor 1: followers do not
+    # fetch yet, so the high watermark of a replicated partition stays at 0 for consumers.)
+    c.topics("--create", "--topic", "gone", "--partitions", "2", "--replication-factor", "1")
+    wait_for("leaders of the new gone", lambda: all_led(c, "gone", 2))
+    kcat("-b", c.bootstrap(), "-t", "gone", "-P", "-K:", input_data=b"new:1\n")
+    rows = kcat("-b", c.bootstrap(), "-t", "gone", "-C", "-e", "-o", "beginning", "-q", "-f", "%k\n").split()
+    assert rows == ["new"]
+
+    # Controlled shutdown: SIGTERM a broker that leads; its leaderships move first, and a
+    # producer with retries keeps going without a failed send.
+    c.topics("--create", "--topic", "moving", "--partitions", "6", "--replication-factor", "3")
+    d = wait_for("leaders of moving", lambda: all_led(c, "moving", 6))
+    victim = d[0][0]
+    from kafka import KafkaProducer
+    producer = KafkaProducer(bootstrap_servers=c.bootstrap(), acks=1, retries=20, retry_backoff_ms=100,
+                             linger_ms=5)
+    failures = []
+    sent = [0]
+    stop = threading.Event()
+
+    def produce():
+        while not stop.is_set():
+            fut = producer.send("moving", key=b"k%d" % sent[0], value=b"v")
+            fut.add_errback(lambda e: failures.append(repr(e)))
+            sent[0] += 1
+            time.sleep(0.002)
+
+    ctrl = c.controller()  # the one that handles the controlled shutdown (possibly the victim itself)
+    t = threading.Thread(target=produce)
+    t.start()
+    time.sleep(1.0)
+    out = c.run("stop", str(victim))
+    assert out.stdout.strip() == "broker-%d stopped (exit status 0)" % victim
+    time.sleep(1.0)
+    stop.set()
+    t.join()
+    producer.flush(30)
+    producer.close(10)
+    assert sent[0] > 100 and failures == []
+    log = c.log(victim)
+    assert "controlled shutdown succeeded" in log
+    after = c.describe("moving")
+    assert all(v[0] != victim and v[0] >= 0 for v in after.values())
+    assert re.search(r"controlled shutdown of broker %d: \d+ of \d+ leadership\(s\) moved" % victim, c.log(ctrl))
+
+    # A second broker with a registered id refuses to start, with a clear error.
+    other = 1 if victim != 1 else 2
+    logs = os.path.join(workdir, "dup-logs")
+    dup = subprocess.run([binary("broker/samsa-broker"), os.path.join(ROOT, "conf", "server.properties"),
+                          "--override", "broker.id=%d" % other,
+                          "--override", "listeners=PLAINTEXT://127.0.0.1:%d" % free_port(),
+                          "--override", "log.dirs=%s" % logs, "--override", "zookeeper.connect=%s" % c.zk],
+                         capture_output=True, text=True, timeout=60)
+    assert dup.returncode == 1
+    assert "broker id %d is registered by another broker" % other in dup.stdout + dup.stderr
