@@ -16,6 +16,7 @@ static const int16_t api_served[] = {
     KP_API_PRODUCE,        KP_API_FETCH,          KP_API_LIST_OFFSETS,        KP_API_METADATA,
     KP_API_LEADER_AND_ISR, KP_API_STOP_REPLICA,   KP_API_UPDATE_METADATA,     KP_API_CONTROLLED_SHUTDOWN,
     KP_API_API_VERSIONS,   KP_API_CREATE_TOPICS,  KP_API_DELETE_TOPICS,       KP_API_CREATE_PARTITIONS,
+    KP_API_DESCRIBE_CONFIGS,
 };
 
 bool api_implemented(int16_t key) {
@@ -152,6 +153,7 @@ static api_handler_fn api_handler_for(int16_t key) {
     case KP_API_CREATE_TOPICS: return api_handle_create_topics;
     case KP_API_DELETE_TOPICS: return api_handle_delete_topics;
     case KP_API_CREATE_PARTITIONS: return api_handle_create_partitions;
+    case KP_API_DESCRIBE_CONFIGS: return api_handle_describe_configs;
     default: return NULL;
     }
 }

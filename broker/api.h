@@ -52,6 +52,7 @@ void api_handle_controlled_shutdown(api_request_t *req);
 void api_handle_create_topics(api_request_t *req);
 void api_handle_delete_topics(api_request_t *req);
 void api_handle_create_partitions(api_request_t *req);
+void api_handle_describe_configs(api_request_t *req);
 
 /* Whether samsa serves key (what ApiVersions advertises). */
 bool api_implemented(int16_t key);

@@ -3,12 +3,15 @@
  * writing ZooKeeper (topic_admin.h); the controller notices and makes the
  * partitions. Answers come once ZooKeeper has the change (Kafka's
  * timeout_ms wait for the controller's work is not implemented: clients
- * see LEADER_NOT_AVAILABLE until the leaders exist, and retry). */
+ * see LEADER_NOT_AVAILABLE until the leaders exist, and retry).
+ * DescribeConfigs (32) shows a topic's overrides from ZooKeeper over the
+ * broker's defaults, or this broker's own configuration. */
 #include "api.h"
 
 #include "logger.h"
 #include "topic_admin.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -146,6 +149,149 @@ void api_handle_create_partitions(api_request_t *req) {
         char msg[API_ADMIN_MSG] = "";
         kerr_t e = api_partitions_one(req, &ts[i], rq->validate_only, msg);
         out[i] = (kp_create_partitions_resp_result_t){ts[i].name, (int16_t)e, api_admin_msg(req, e, msg)};
+    }
+    api_respond(req, &resp);
+}
+
+/* --- DescribeConfigs ------------------------------------------------------------------ */
+
+/* Kafka's ConfigSource values (DescribeConfigs v1+). */
+#define API_DC_DYNAMIC_TOPIC 1
+#define API_DC_STATIC_BROKER 4
+#define API_DC_DEFAULT 5
+#define API_DC_TOPIC 2
+#define API_DC_BROKER 4
+
+static bool api_dc_wanted(const kp_describe_configs_req_resource_t *r, const char *key) {
+    if (r->configuration_keys.count < 0)
+        return true;
+    const kp_str_t *keys = r->configuration_keys.items;
+    for (int32_t i = 0; i < r->configuration_keys.count; i++)
+        if (kp_str_eq(keys[i], key))
+            return true;
+    return false;
+}
+
+/* A topic key's value when the topic does not override it: the broker's,
+ * including what Kafka derives from several keys (log.retention.hours ->
+ * retention.ms, ...). */
+static const char *api_dc_broker_default(api_request_t *req, const config_topic_def_t *d) {
+    const config_t *cfg = req->broker->cfg;
+    int64_t derived;
+    if (strcmp(d->def.name, "retention.ms") == 0)
+        derived = config_log_retention_ms(cfg);
+    else if (strcmp(d->def.name, "segment.ms") == 0)
+        derived = config_log_roll_ms(cfg);
+    else if (strcmp(d->def.name, "segment.jitter.ms") == 0)
+        derived = config_log_roll_jitter_ms(cfg);
+    else if (strcmp(d->def.name, "flush.ms") == 0)
+        derived = config_log_flush_interval_ms(cfg);
+    else
+        return config_get_raw(cfg, d->broker_key);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, derived);
+    return api_strdup(req, kp_str(buf));
+}
+
+static void api_dc_entry(api_request_t *req, kp_describe_configs_resp_config_t *c, const char *name, const char *value,
+                         int8_t source, bool read_only) {
+    bool sensitive = strstr(name, "password") != NULL;
+    *c = (kp_describe_configs_resp_config_t){
+        .name = kp_str(name),
+        .value = sensitive || !value ? KP_STR_NULL : kp_str(api_strdup(req, kp_str(value))),
+        .read_only = read_only,
+        .is_default = source == API_DC_DEFAULT,
+        .config_source = source,
+        .is_sensitive = sensitive,
+    };
+    api_alloc_array(req, &c->synonyms, 0, sizeof(kp_describe_configs_resp_synonym_t));
+}
+
+static kerr_t api_dc_topic(api_request_t *req, const kp_describe_configs_req_resource_t *r,
+                           kp_describe_configs_resp_result_t *out, char *msg) {
+    const char *topic = api_strdup(req, r->resource_name);
+    char path[ZKDATA_PATH_MAX];
+    if (zkdata_path_topic(path, sizeof path, topic) < 0 || zkc_exists(req->broker->zk, path, NULL) != ZKC_OK) {
+        snprintf(msg, API_ADMIN_MSG, "Topic %s does not exist.", topic);
+        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    zkdata_config_t over;
+    kerr_t e = tadmin_topic_configs(req->broker->zk, topic, &over, msg, API_ADMIN_MSG);
+    if (e != KERR_NONE) {
+        zkdata_config_free(&over);
+        return e;
+    }
+    size_t n = 0;
+    while (config_topic_def_at(n))
+        n++;
+    kp_describe_configs_resp_config_t *cs = api_alloc_array(req, &out->configs, (int32_t)n, sizeof *cs);
+    int32_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const config_topic_def_t *d = config_topic_def_at(i);
+        if (!api_dc_wanted(r, d->def.name))
+            continue;
+        const char *v = zkdata_config_get(&over, d->def.name);
+        int8_t src = v ? API_DC_DYNAMIC_TOPIC
+                       : config_is_set(req->broker->cfg, d->broker_key) ? API_DC_STATIC_BROKER : API_DC_DEFAULT;
+        api_dc_entry(req, &cs[k++], d->def.name, v ? v : api_dc_broker_default(req, d), src, false);
+    }
+    out->configs.count = k;
+    zkdata_config_free(&over);
+    return KERR_NONE;
+}
+
+/* This broker's own configuration (Kafka answers a broker resource only on
+ * that broker). */
+static kerr_t api_dc_broker(api_request_t *req, const kp_describe_configs_req_resource_t *r,
+                            kp_describe_configs_resp_result_t *out, char *msg) {
+    char self[16];
+    snprintf(self, sizeof self, "%d", req->broker->id);
+    if (!kp_str_eq(r->resource_name, self) && r->resource_name.len > 0) {
+        snprintf(msg, API_ADMIN_MSG, "Unexpected broker id, expected %s, but received %.*s", self,
+                 r->resource_name.len, r->resource_name.ptr);
+        return KERR_INVALID_REQUEST;
+    }
+    size_t n = 0;
+    while (config_def_at(n))
+        n++;
+    kp_describe_configs_resp_config_t *cs = api_alloc_array(req, &out->configs, (int32_t)n, sizeof *cs);
+    int32_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const config_def_t *d = config_def_at(i);
+        if (!api_dc_wanted(r, d->name))
+            continue;
+        bool set = config_is_set(req->broker->cfg, d->name);
+        api_dc_entry(req, &cs[k++], d->name, config_get_raw(req->broker->cfg, d->name),
+                     set ? API_DC_STATIC_BROKER : API_DC_DEFAULT, true);
+    }
+    out->configs.count = k;
+    return KERR_NONE;
+}
+
+void api_handle_describe_configs(api_request_t *req) {
+    const kp_describe_configs_req_t *rq = req->body;
+    kp_describe_configs_resp_t resp;
+    memset(&resp, 0, sizeof resp);
+    const kp_describe_configs_req_resource_t *rs = rq->resources.items;
+    int32_t n = rq->resources.count > 0 ? rq->resources.count : 0;
+    kp_describe_configs_resp_result_t *out = api_alloc_array(req, &resp.results, n, sizeof *out);
+    for (int32_t i = 0; i < n; i++) {
+        char msg[API_ADMIN_MSG] = "";
+        out[i].resource_type = rs[i].resource_type;
+        out[i].resource_name = rs[i].resource_name;
+        kerr_t e;
+        if (rs[i].resource_type == API_DC_TOPIC) {
+            e = api_dc_topic(req, &rs[i], &out[i], msg);
+        } else if (rs[i].resource_type == API_DC_BROKER) {
+            e = api_dc_broker(req, &rs[i], &out[i], msg);
+        } else {
+            snprintf(msg, sizeof msg, "Unsupported resource type %d", rs[i].resource_type);
+            e = KERR_INVALID_REQUEST;
+        }
+        if (e != KERR_NONE)
+            api_alloc_array(req, &out[i].configs, 0, sizeof(kp_describe_configs_resp_config_t));
+        out[i].error_code = (int16_t)e;
+        out[i].error_message = api_admin_msg(req, e, msg);
     }
     api_respond(req, &resp);
 }

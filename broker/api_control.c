@@ -130,13 +130,25 @@ static void api_um_brokers(api_request_t *req) {
     metadata_cache_set_brokers(req->broker->metadata, out, (size_t)k, rq->controller_id);
 }
 
-static void api_um_partition(api_request_t *req, const char *topic, const kp_update_metadata_partition_state_t *s) {
-    metadata_cache_t *mc = req->broker->metadata;
+/* The partition states of one UpdateMetadata, applied as one new snapshot:
+ * a copy-on-write cache rebuilt per partition would cost O(partitions^2)
+ * for a controller's full update. A leader of -2 (LeaderDuringDelete) means
+ * the topic is being deleted: clients no longer see it. */
+typedef struct api_um_batch {
+    const char **topics;
+    mc_partition_t *parts;
+    int32_t n;
+    const char **deleted;
+    int32_t ndeleted;
+} api_um_batch_t;
+
+static void api_um_partition(api_um_batch_t *b, const char *topic, const kp_update_metadata_partition_state_t *s) {
     if (s->leader == LEADER_DURING_DELETE) {
-        metadata_cache_remove_topic(mc, topic);
+        b->deleted[b->ndeleted++] = topic;
         return;
     }
-    mc_partition_t p = {
+    b->topics[b->n] = topic;
+    b->parts[b->n++] = (mc_partition_t){
         .index = s->partition_index,
         .leader = s->leader,
         .leader_epoch = s->leader_epoch,
@@ -147,7 +159,33 @@ static void api_um_partition(api_request_t *req, const char *topic, const kp_upd
         .offline = s->offline_replicas.items,
         .noffline = s->offline_replicas.count > 0 ? s->offline_replicas.count : 0,
     };
-    metadata_cache_set_partition(mc, topic, &p);
+}
+
+static void api_um_partitions(api_request_t *req) {
+    const kp_update_metadata_req_t *rq = req->body;
+    int32_t total = rq->ungrouped_partition_states.count > 0 ? rq->ungrouped_partition_states.count : 0;
+    const kp_update_metadata_topic_state_t *ts = rq->topic_states.items;
+    for (int32_t t = 0; t < rq->topic_states.count; t++)
+        total += ts[t].partition_states.count > 0 ? ts[t].partition_states.count : 0;
+    api_um_batch_t b = {
+        .topics = kp_arena_alloc(&req->arena, ((size_t)total + 1) * sizeof *b.topics),
+        .parts = kp_arena_alloc(&req->arena, ((size_t)total + 1) * sizeof *b.parts),
+        .deleted = kp_arena_alloc(&req->arena, ((size_t)total + 1) * sizeof *b.deleted),
+    };
+    const kp_update_metadata_partition_state_t *ug = rq->ungrouped_partition_states.items;
+    for (int32_t i = 0; i < rq->ungrouped_partition_states.count; i++)
+        api_um_partition(&b, api_strdup(req, ug[i].topic_name), &ug[i]);
+    for (int32_t t = 0; t < rq->topic_states.count; t++) {
+        const char *topic = api_strdup(req, ts[t].topic_name);
+        const kp_update_metadata_partition_state_t *ps = ts[t].partition_states.items;
+        for (int32_t i = 0; i < ts[t].partition_states.count; i++)
+            api_um_partition(&b, topic, &ps[i]);
+    }
+    if (b.n > 0)
+        metadata_cache_set_partitions(req->broker->metadata, b.topics, b.parts, (size_t)b.n);
+    for (int32_t i = 0; i < b.ndeleted; i++)
+        if (i == 0 || strcmp(b.deleted[i], b.deleted[i - 1]) != 0)
+            metadata_cache_remove_topic(req->broker->metadata, b.deleted[i]);
 }
 
 void api_handle_update_metadata(api_request_t *req) {
@@ -157,16 +195,7 @@ void api_handle_update_metadata(api_request_t *req) {
     resp.error_code = (int16_t)e;
     if (e == KERR_NONE) {
         api_um_brokers(req);
-        const kp_update_metadata_partition_state_t *ug = rq->ungrouped_partition_states.items;
-        for (int32_t i = 0; i < rq->ungrouped_partition_states.count; i++)
-            api_um_partition(req, api_strdup(req, ug[i].topic_name), &ug[i]);
-        const kp_update_metadata_topic_state_t *ts = rq->topic_states.items;
-        for (int32_t t = 0; t < rq->topic_states.count; t++) {
-            const char *topic = api_strdup(req, ts[t].topic_name);
-            const kp_update_metadata_partition_state_t *ps = ts[t].partition_states.items;
-            for (int32_t i = 0; i < ts[t].partition_states.count; i++)
-                api_um_partition(req, topic, &ps[i]);
-        }
+        api_um_partitions(req);
     }
     api_respond(req, &resp);
 }

@@ -18,6 +18,7 @@
 #define CTRL_TAG "controller"
 #define CTRL_STATE_RETRIES 3
 #define CTRL_RETRY_MS 1000
+#define CTRL_LOG_LIMIT 5 /* per-partition warnings of one change, before a summary line */
 
 struct controller {
     const config_t *cfg;
@@ -68,12 +69,7 @@ static bool ctrl_up(const controller_t *c, int32_t id) {
 }
 
 static void ctrl_send(controller_t *c) {
-    int lai = ctrl_batch_send(c->batch, &c->env);
-    if (lai > 0 && c->round_waiting == 0) {
-        c->round_waiting = lai;
-    } else {
-        c->round_waiting += lai;
-    }
+    c->round_waiting += ctrl_batch_send(c->batch, &c->env);
 }
 
 /* Marks the start of a measured change ("broker 2 failure"). */
@@ -351,59 +347,109 @@ typedef struct ctrl_change {
     bool ok;
 } ctrl_change_t;
 
+/* Partitions per multi-op: one check of /controller_epoch and this many
+ * state writes. ZooKeeper's cost is per request much more than per op, so
+ * grouping takes 1,000 state writes from ~100 ms to ~20 ms here. */
+#define CTRL_WRITES_PER_MULTI 100
+
+typedef struct ctrl_write {
+    char path[ZKDATA_PATH_MAX];
+    buf_t json;
+    zkc_op_t op;  /* the set (or create) of this partition's state */
+    bool ok;
+    bool retry_alone;
+} ctrl_write_t;
+
+/* Runs multis of (check epoch, ops of w[idx[0..n)]) in groups of at most
+ * per_multi; marks the writes of a group that applied ok, and those of a
+ * failed group for a retry one by one. Returns true when an epoch check
+ * failed (another controller). */
+static bool ctrl_run_multis(controller_t *c, ctrl_write_t *w, const size_t *idx, size_t n, size_t per_multi) {
+    size_t ngroups = (n + per_multi - 1) / per_multi;
+    zkc_batch_item_t *items = mem_calloc(ngroups + 1, sizeof *items);
+    zkc_op_t **ops = mem_calloc(ngroups + 1, sizeof *ops);
+    for (size_t g = 0; g < ngroups; g++) {
+        size_t first = g * per_multi, cnt = n - first < per_multi ? n - first : per_multi;
+        ops[g] = mem_calloc(cnt + 1, sizeof **ops);
+        zkc_op_check(&ops[g][0], ZKDATA_PATH_CONTROLLER_EPOCH, c->epoch_zk_version);
+        for (size_t k = 0; k < cnt; k++)
+            ops[g][1 + k] = w[idx[first + k]].op;
+        items[g] = (zkc_batch_item_t){.kind = ZKC_BATCH_MULTI, .ops = ops[g], .n_ops = cnt + 1};
+    }
+    zkc_batch(c->zk, items, ngroups);
+    bool moved = false;
+    for (size_t g = 0; g < ngroups; g++) {
+        size_t first = g * per_multi, cnt = items[g].n_ops - 1;
+        moved |= ops[g][0].err == ZKC_BADVERSION || ops[g][0].err == ZKC_NONODE;
+        for (size_t k = 0; k < cnt; k++) {
+            ctrl_write_t *x = &w[idx[first + k]];
+            x->ok = items[g].err == ZKC_OK;
+            x->retry_alone = !x->ok && cnt > 1;
+            x->op.err = ops[g][1 + k].err;
+            x->op.stat = ops[g][1 + k].stat;
+        }
+        zkc_err_t e1 = cnt == 1 ? ops[g][1].err : ZKC_OK;
+        if (cnt == 1 && items[g].err != ZKC_OK && e1 != ZKC_BADVERSION && e1 != ZKC_NODEEXISTS && e1 != ZKC_NONODE &&
+            !moved)
+            log_warn(CTRL_TAG, "cannot write %s: %s", w[idx[first]].path, zkc_strerror(items[g].err));
+    }
+    zkc_batch_release(items, ngroups);
+    for (size_t g = 0; g < ngroups; g++)
+        free(ops[g]);
+    free(ops);
+    free(items);
+    return moved;
+}
+
 /* Writes each partition's new leader and ISR (leader epoch + 1, this
  * controller's epoch) conditionally on /controller_epoch's version and the
  * state znode's version — or creates the state znode for a new partition.
- * All writes pipelined. On success the context is updated. A failed epoch
- * check means another controller took over: resign. A stale state version
- * (the leader changed the ISR meanwhile) re-reads that partition; the
- * caller may retry. Returns -1 after resigning. */
+ * Grouped into multi-ops and pipelined; a group that fails is retried one
+ * partition at a time to find the culprit. On success the context is
+ * updated. A failed epoch check means another controller took over:
+ * resign. A stale state version (the leader changed the ISR meanwhile)
+ * re-reads that partition; the caller may retry. Returns -1 after
+ * resigning. */
 static int ctrl_write_states(controller_t *c, ctrl_tps_t *tps, ctrl_change_t *ch) {
     size_t n = tps->n;
-    zkc_batch_item_t *items = mem_calloc(n + 1, sizeof *items);
-    zkc_op_t(*ops)[2] = mem_calloc(n + 1, sizeof *ops);
-    char (*paths)[ZKDATA_PATH_MAX] = mem_calloc(n + 1, sizeof *paths);
-    buf_t *json = mem_calloc(n + 1, sizeof *json);
-    char epoch_data[16];
+    ctrl_write_t *w = mem_calloc(n + 1, sizeof *w);
+    size_t *idx = mem_calloc(n + 1, sizeof *idx);
     for (size_t i = 0; i < n; i++) {
         ctrl_partition_t *p = tps->v[i].part;
         zkdata_partition_state_t s = {ch[i].leader, p->has_state ? p->leader_epoch + 1 : 0, c->epoch, ch[i].isr.v,
                                       (size_t)ch[i].isr.n};
-        buf_init(&json[i]);
-        zkdata_partition_state_encode(&json[i], &s);
-        zkdata_path_partition_state(paths[i], sizeof paths[i], tps->v[i].topic->name, p->index);
-        zkc_op_check(&ops[i][0], ZKDATA_PATH_CONTROLLER_EPOCH, c->epoch_zk_version);
+        buf_init(&w[i].json);
+        zkdata_partition_state_encode(&w[i].json, &s);
+        zkdata_path_partition_state(w[i].path, sizeof w[i].path, tps->v[i].topic->name, p->index);
         if (p->has_state)
-            zkc_op_set(&ops[i][1], paths[i], json[i].data, (int)json[i].len, p->zk_version);
+            zkc_op_set(&w[i].op, w[i].path, w[i].json.data, (int)w[i].json.len, p->zk_version);
         else
-            zkc_op_create(&ops[i][1], paths[i], json[i].data, (int)json[i].len, ZKC_PERSISTENT);
-        items[i] = (zkc_batch_item_t){.kind = ZKC_BATCH_MULTI, .ops = ops[i], .n_ops = 2};
+            zkc_op_create(&w[i].op, w[i].path, w[i].json.data, (int)w[i].json.len, ZKC_PERSISTENT);
+        idx[i] = i;
     }
-    (void)epoch_data;
-    zkc_batch(c->zk, items, n);
-    bool moved = false;
+    bool moved = ctrl_run_multis(c, w, idx, n, CTRL_WRITES_PER_MULTI);
+    size_t nretry = 0;
+    for (size_t i = 0; i < n && !moved; i++)
+        if (w[i].retry_alone)
+            idx[nretry++] = i;
+    if (nretry)
+        moved |= ctrl_run_multis(c, w, idx, nretry, 1);
     ctrl_tps_t stale = {0};
     for (size_t i = 0; i < n; i++) {
         ctrl_partition_t *p = tps->v[i].part;
-        ch[i].ok = items[i].err == ZKC_OK;
+        ch[i].ok = w[i].ok && !moved;
         if (ch[i].ok) {
             zkdata_partition_state_t s = {ch[i].leader, p->has_state ? p->leader_epoch + 1 : 0, c->epoch, ch[i].isr.v,
                                           (size_t)ch[i].isr.n};
-            ctrl_partition_set_state(p, &s, p->has_state ? ops[i][1].stat.version : 0);
-        } else if (ops[i][0].err == ZKC_BADVERSION || ops[i][0].err == ZKC_NONODE) {
-            moved = true;
-        } else if (ops[i][1].err == ZKC_BADVERSION || ops[i][1].err == ZKC_NODEEXISTS || ops[i][1].err == ZKC_NONODE) {
+            ctrl_partition_set_state(p, &s, p->has_state ? w[i].op.stat.version : 0);
+        } else if (!moved && (w[i].op.err == ZKC_BADVERSION || w[i].op.err == ZKC_NODEEXISTS ||
+                              w[i].op.err == ZKC_NONODE)) {
             ctrl_tps_add(&stale, tps->v[i].topic, p);
-        } else {
-            log_warn(CTRL_TAG, "cannot write %s: %s", paths[i], zkc_strerror(items[i].err));
         }
-        buf_free(&json[i]);
+        buf_free(&w[i].json);
     }
-    zkc_batch_release(items, n);
-    free(items);
-    free(ops);
-    free(paths);
-    free(json);
+    free(w);
+    free(idx);
     if (stale.n)
         ctrl_read_states(c, &stale);
     ctrl_tps_free(&stale);
@@ -547,6 +593,7 @@ static int ctrl_partitions_online(controller_t *c, ctrl_tps_t *in, ctrl_elect_ki
     ctrl_tps_t todo = {0}, fresh = {0};
     for (size_t i = 0; i < in->n; i++)
         ctrl_tps_add(&todo, in->v[i].topic, in->v[i].part);
+    size_t ineligible = 0;
     for (int attempt = 0; attempt < CTRL_STATE_RETRIES && todo.n; attempt++) {
         ctrl_tps_t go = {0};
         ctrl_change_t *ch = mem_calloc(todo.n + 1, sizeof *ch);
@@ -554,7 +601,7 @@ static int ctrl_partitions_online(controller_t *c, ctrl_tps_t *in, ctrl_elect_ki
             ctrl_topic_t *t = todo.v[i].topic;
             ctrl_partition_t *p = todo.v[i].part;
             if (!ctrl_choose_leader(c, t, p, kind, &ch[go.n])) {
-                if (attempt == 0)
+                if (attempt == 0 && ineligible++ < CTRL_LOG_LIMIT)
                     log_warn(CTRL_TAG, "%s-%d: no eligible leader (%s); it stays %s", t->name, p->index,
                              p->has_state ? "no live replica in the ISR" : "no live replica",
                              ctrl_pstate_name(p->state));
@@ -574,6 +621,8 @@ static int ctrl_partitions_online(controller_t *c, ctrl_tps_t *in, ctrl_elect_ki
         }
     }
     ctrl_tps_free(&todo);
+    if (ineligible > CTRL_LOG_LIMIT)
+        log_warn(CTRL_TAG, "... and %zu more partition(s) without an eligible leader", ineligible - CTRL_LOG_LIMIT);
     return 0;
 }
 
@@ -696,7 +745,6 @@ static void ctrl_on_brokers_failed(controller_t *c, const int32_t *ids, size_t n
         return;
     char what[96];
     snprintf(what, sizeof what, "broker %d%s failure", ids[0], n > 1 ? " (and others)" : "");
-    c->round_waiting = 0;
     ctrl_round_begin(c, what);
     int64_t t0 = clock_mono_ns() / 1000;
     ctrl_tps_t leaderless = {0};
@@ -1304,7 +1352,6 @@ static void ctrl_do_controlled_shutdown(void *arg) {
     if (err == KERR_NONE) {
         char what[64];
         snprintf(what, sizeof what, "controlled shutdown of broker %d", st->broker_id);
-        c->round_waiting = 0;
         ctrl_round_begin(c, what);
         int64_t t0 = clock_mono_ns() / 1000;
         b->shutting_down = true;

@@ -265,7 +265,7 @@ static kp_str_t chan_str(kp_arena_t *a, const char *s) {
 }
 
 /* Entries [from, to) of one broker, grouped by topic. */
-static void chan_send_lai(const ctrl_channel_env_t *env, chan_entry_t *e, size_t n) {
+static bool chan_send_lai(const ctrl_channel_env_t *env, chan_entry_t *e, size_t n) {
     kp_arena_t a;
     kp_arena_init(&a);
     kp_leader_and_isr_req_t rq;
@@ -310,11 +310,12 @@ static void chan_send_lai(const ctrl_channel_env_t *env, chan_entry_t *e, size_t
     }
     rq.topic_states = (kp_array_t){nts, ts};
     rq.live_leaders = (kp_array_t){nll, ll};
-    chan_send(env, e[0].broker_id, 4, CHAN_LAI_VERSION, &rq, chan_on_lai, false);
+    bool sent = chan_send(env, e[0].broker_id, 4, CHAN_LAI_VERSION, &rq, chan_on_lai, false);
     kp_arena_free(&a);
+    return sent;
 }
 
-static void chan_send_stop(const ctrl_channel_env_t *env, chan_entry_t *e, size_t n, bool delete_log) {
+static bool chan_send_stop(const ctrl_channel_env_t *env, chan_entry_t *e, size_t n, bool delete_log) {
     kp_arena_t a;
     kp_arena_init(&a);
     kp_stop_replica_req_t rq;
@@ -337,8 +338,9 @@ static void chan_send_stop(const ctrl_channel_env_t *env, chan_entry_t *e, size_
         i = j;
     }
     rq.topics = (kp_array_t){nts, ts};
-    chan_send(env, e[0].broker_id, 5, CHAN_STOP_VERSION, &rq, chan_on_stop, delete_log);
+    bool sent = chan_send(env, e[0].broker_id, 5, CHAN_STOP_VERSION, &rq, chan_on_stop, delete_log);
     kp_arena_free(&a);
+    return sent;
 }
 
 static int16_t chan_protocol_id(const char *proto) {
@@ -461,13 +463,8 @@ static int chan_per_broker(const ctrl_channel_env_t *env, chan_list_t *l, bool b
             for (size_t k = i; k < j; k++)
                 if (!by_flag || l->v[k].flag == (pass == 1))
                     tmp[m++] = l->v[k];
-            if (m && ctrl_broker_live(env->ctx, tmp[0].broker_id)) {
-                if (kind == 4)
-                    chan_send_lai(env, tmp, m);
-                else
-                    chan_send_stop(env, tmp, m, pass == 1);
-                sent++;
-            }
+            if (m && ctrl_broker_live(env->ctx, tmp[0].broker_id))
+                sent += kind == 4 ? chan_send_lai(env, tmp, m) : chan_send_stop(env, tmp, m, pass == 1);
             free(tmp);
             i = j;
         }

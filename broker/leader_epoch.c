@@ -17,6 +17,7 @@ struct leader_epoch_cache {
     leader_epoch_entry_t *entries;  /* ascending in epoch and in start offset */
     size_t count;
     size_t cap;
+    bool dirty; /* changed in memory by a deferred assign, file not written yet */
 };
 
 static const char *le_name(const leader_epoch_cache_t *cache) {
@@ -87,15 +88,34 @@ static int flush_changed(leader_epoch_cache_t *cache, char *err, size_t errlen) 
 
 int leader_epoch_assign(leader_epoch_cache_t *cache, int32_t epoch, int64_t start_offset,
                         char *err, size_t errlen) {
+    int rc = leader_epoch_assign_deferred(cache, epoch, start_offset, err, errlen);
+    return rc == 1 ? flush_changed(cache, err, errlen) : rc;
+}
+
+int leader_epoch_assign_deferred(leader_epoch_cache_t *cache, int32_t epoch, int64_t start_offset, char *err,
+                                 size_t errlen) {
     if (epoch < 0 || start_offset < 0) {
         errmsg_set(err, errlen,
-               "%s: invalid partition leader epoch entry (epoch %" PRId32 ", start offset %" PRId64 ")",
-               le_name(cache), epoch, start_offset);
+                   "%s: invalid partition leader epoch entry (epoch %" PRId32 ", start offset %" PRId64 ")",
+                   le_name(cache), epoch, start_offset);
         return -1;
     }
     if (!assign_entry(cache, epoch, start_offset))
         return 0;
-    return flush_changed(cache, err, errlen);
+    cache->dirty = cache->path != NULL;
+    return 1;
+}
+
+bool leader_epoch_dirty(const leader_epoch_cache_t *cache) {
+    return cache->dirty;
+}
+
+int leader_epoch_flush_if_dirty(leader_epoch_cache_t *cache, char *err, size_t errlen) {
+    if (!cache->dirty)
+        return 0;
+    if (leader_epoch_flush(cache, err, errlen) != 0)
+        return -1;
+    return 1;
 }
 
 /* --- loading and writing --------------------------------------------------------- */
@@ -120,7 +140,7 @@ leader_epoch_cache_t *leader_epoch_load(const char *path, char *err, size_t errl
     return cache;
 }
 
-int leader_epoch_flush(const leader_epoch_cache_t *cache, char *err, size_t errlen) {
+int leader_epoch_flush(leader_epoch_cache_t *cache, char *err, size_t errlen) {
     if (!cache->path)
         return 0;
     buf_t body = BUF_INIT;
@@ -130,6 +150,8 @@ int leader_epoch_flush(const leader_epoch_cache_t *cache, char *err, size_t errl
     int rc = checkpoint_write(cache->path, CHECKPOINT_VERSION, cache->count,
                               (const char *)body.data, body.len, err, errlen);
     buf_free(&body);
+    if (rc == 0)
+        cache->dirty = false;
     return rc;
 }
 

@@ -107,7 +107,23 @@ int leader_epoch_clear_and_flush(leader_epoch_cache_t *cache, char *err, size_t 
 
 /* Writes the entries to the cache's path (atomically); a no-op returning 0
  * for a memory-only cache. */
-int leader_epoch_flush(const leader_epoch_cache_t *cache, char *err, size_t errlen);
+int leader_epoch_flush(leader_epoch_cache_t *cache, char *err, size_t errlen);
+
+/* leader_epoch_assign without writing the file: the change is only marked
+ * (leader_epoch_dirty) until leader_epoch_flush_if_dirty or any later
+ * write. Why it is safe to defer: an entry lost in a crash is rebuilt by log
+ * recovery from the epochs the batches themselves carry (every batch after
+ * the on-disk recovery point is rescanned), provided the dirty file is
+ * written before a recovery point past those batches is — the log manager
+ * flushes dirty caches first (log_flush_leader_epochs). A broker becoming
+ * leader of 1,000 partitions thus answers LeaderAndIsr without 1,000 fsyncs
+ * in its path. 1 = changed, 0 = no change, -1 = invalid entry. */
+int leader_epoch_assign_deferred(leader_epoch_cache_t *cache, int32_t epoch, int64_t start_offset, char *err,
+                                 size_t errlen);
+bool leader_epoch_dirty(const leader_epoch_cache_t *cache);
+/* Writes the file when a deferred change is pending: 1 written, 0 nothing
+ * to do, -1 error. */
+int leader_epoch_flush_if_dirty(leader_epoch_cache_t *cache, char *err, size_t errlen);
 
 /* --- queries ---------------------------------------------------------------- */
 

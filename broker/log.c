@@ -724,6 +724,15 @@ int64_t log_recovery_point(const log_t *log) { return log->recovery_point; }
 int64_t log_high_watermark(const log_t *log) { return log->high_watermark; }
 size_t log_num_segments(const log_t *log) { return log->nsegs; }
 leader_epoch_cache_t *log_leader_epochs(log_t *log) { return log->epochs; }
+
+kerr_t log_flush_leader_epochs(log_t *log) {
+    char err[512];
+    if (leader_epoch_flush_if_dirty(log->epochs, err, sizeof err) < 0) {
+        log_error(LOG_TAG, "%s", err);
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    return KERR_NONE;
+}
 const char *log_dir(const log_t *log) { return log->dir; }
 log_segment_t *log_nth_segment(log_t *log, size_t i) { return i < log->nsegs ? log->segs[i] : NULL; }
 

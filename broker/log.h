@@ -171,6 +171,9 @@ int64_t log_high_watermark(const log_t *log);
 void log_set_high_watermark(log_t *log, int64_t hw);
 uint64_t log_size_bytes(const log_t *log);
 size_t log_num_segments(const log_t *log);
+/* Writes the leader-epoch checkpoint if a deferred change is pending
+ * (leader_epoch_assign_deferred). */
+kerr_t log_flush_leader_epochs(log_t *log);
 leader_epoch_cache_t *log_leader_epochs(log_t *log);
 const char *log_dir(const log_t *log);
 

@@ -810,7 +810,22 @@ static kerr_t write_checkpoints(log_manager_t *lm, const char *file, offset_fn f
     return rc;
 }
 
+/* Deferred leader-epoch entries (leader_epoch_assign_deferred) reach disk
+ * at every tick and always before a recovery point that could skip the
+ * batches recovery would rebuild them from. */
+static kerr_t flush_leader_epochs(log_manager_t *lm) {
+    kerr_t rc = KERR_NONE;
+    for (size_t i = 0; i < lm->nlogs; i++) {
+        lm_lock(lm, lm->logs[i], true);
+        if (log_flush_leader_epochs(lm->logs[i]->log) != KERR_NONE)
+            rc = KERR_KAFKA_STORAGE_ERROR;
+        lm_lock(lm, lm->logs[i], false);
+    }
+    return rc;
+}
+
 kerr_t log_manager_checkpoint_recovery_points(log_manager_t *lm, char *err, size_t errlen) {
+    flush_leader_epochs(lm);
     return write_checkpoints(lm, CHECKPOINT_RECOVERY_POINT_FILE, recovery_point_of, SIZE_MAX, err, errlen);
 }
 
@@ -825,6 +840,7 @@ kerr_t log_manager_checkpoint_high_watermarks(log_manager_t *lm, char *err, size
 /* After a log left dir di, so that a topic re-created later under the same
  * name does not inherit its offsets. */
 static kerr_t checkpoint_dir(log_manager_t *lm, size_t di, char *err, size_t errlen) {
+    flush_leader_epochs(lm);
     kerr_t a = write_checkpoints(lm, CHECKPOINT_RECOVERY_POINT_FILE, recovery_point_of, di, err, errlen);
     kerr_t b = write_checkpoints(lm, CHECKPOINT_LOG_START_FILE, log_start_of, di, a ? NULL : err, errlen);
     kerr_t c = write_checkpoints(lm, CHECKPOINT_REPLICATION_FILE, high_watermark_of, di, a || b ? NULL : err,
@@ -1075,7 +1091,7 @@ static void run_remove_deleted(log_manager_t *lm, int64_t now_ms) {
 }
 
 kerr_t log_manager_tick(log_manager_t *lm, int64_t now_ms) {
-    kerr_t rc = KERR_NONE;
+    kerr_t rc = flush_leader_epochs(lm);
     lm_task_t *t = lm->tasks;
     if (task_due(&t[LM_TASK_RETENTION], now_ms))
         run_retention(lm, now_ms);

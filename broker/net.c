@@ -1026,11 +1026,25 @@ static void loop_drain_task(void *arg) {
     loop_check_drained(loop);
 }
 
-/* After the loop ended: close what is left, refuse further tasks, and run
- * the ones queued so that their arguments are not lost. */
+/* After the loop ended: close what is left, fire the timers still pending
+ * (a long-poll fetch whose client left answers now, into a closed
+ * connection, instead of holding its request forever), refuse further
+ * tasks, and run the ones queued so that their arguments are not lost. */
 static void loop_finish(net_loop_t *loop) {
     loop->draining = true;
     loop_for_each_open(loop, conn_close_shutdown);
+    size_t n = 0;
+    for (net_timer_t *tm = loop->timers; tm; tm = tm->next)
+        n++;
+    for (; n > 0 && loop->timers; n--) { /* timers added meanwhile are freed uncalled */
+        net_timer_t *tm = loop->timers;
+        while (tm->next)
+            tm = tm->next; /* the oldest first */
+        net_task_fn fn = tm->fn;
+        void *fn_arg = tm->arg;
+        timer_unlink_free(tm);
+        fn(fn_arg);
+    }
     pthread_mutex_lock(&loop->mu);
     loop->stopped = true;
     net_task_t *t = loop->tasks_head;

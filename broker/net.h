@@ -71,7 +71,10 @@
  * shutdown_timeout_ms to be answered and their responses written, closes
  * every connection and joins the threads. Queued but undelivered pipelined
  * requests are dropped. After net_stop() no net_* call may be made for its
- * connections, loops or timers; pending timers are freed uncalled.
+ * connections, loops or timers. Timers still pending when a loop ends
+ * fire then, early, on the loop's thread (a long poll whose client left
+ * answers into its closed connection and frees its request); timers added
+ * by those callbacks are freed uncalled.
  */
 #ifndef SAMSA_NET_H
 #define SAMSA_NET_H

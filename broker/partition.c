@@ -108,8 +108,9 @@ kerr_t partition_apply_state(partition_t *p, const partition_state_t *st, int32_
     p->zk_version = st->zk_version;
     p->is_leader = st->leader_id == local_broker_id;
     if (p->is_leader) {
-        /* A new leader starts its epoch at its log end offset (KIP-101). */
-        leader_epoch_assign(log_leader_epochs(p->log), st->leader_epoch, log_end_offset(p->log), NULL, 0);
+        /* A new leader starts its epoch at its log end offset (KIP-101); the
+         * file follows within a tick (see leader_epoch_assign_deferred). */
+        leader_epoch_assign_deferred(log_leader_epochs(p->log), st->leader_epoch, log_end_offset(p->log), NULL, 0);
         partition_update_high_watermark(p, local_broker_id);
     }
     log_info(PARTITION_TAG, "%s-%d: %s, leader %d, epoch %d, isr size %d", p->topic, p->index,

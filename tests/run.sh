@@ -2,7 +2,8 @@
 # tests/run.sh — the one test command: installs missing packages, builds samsa
 # twice (plain in build/, with ASan+UBSan in build-asan/), runs the CUnit unit
 # tests in both and the integration tests (real ZooKeeper, real brokers, real
-# clients) against the plain build, then prints "N passed, N failed" counted
+# clients) against the plain build — the broker and controller ones also
+# against the sanitizer build — then prints "N passed, N failed" counted
 # over every suite. Exits non-zero on any failure. Safe to run again.
 #
 #   tests/run.sh [--no-sanitizers] [--unit-only] [-k PYTEST_EXPR]
@@ -116,6 +117,35 @@ if [ $sanitizers -eq 1 ]; then
     fi
 fi
 
+# run_pytest BUILD NAME PATHS...: pytest against the binaries of BUILD, its
+# counts added to the totals (from the junit report NAME.xml).
+run_pytest() {
+    local build=$1 name=$2 xml rc ip if_
+    shift 2
+    mkdir -p "$LOGDIR"
+    xml="$LOGDIR/$name.xml"
+    rm -f "$xml"
+    SAMSA_BUILD="$build" SAMSA_ROOT="$ROOT" SAMSA_KAFKAJS_DIR="$KAFKAJS_DIR" /usr/bin/python3 -m pytest -q \
+        -p no:cacheprovider --junitxml="$xml" "${pytest_k[@]}" "$@"
+    rc=$?
+    if [ -f "$xml" ]; then
+        read -r ip if_ < <(/usr/bin/python3 - "$xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+sk = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - f - sk, f)
+PY
+)
+        passed=$((passed + ip)) failed=$((failed + if_))
+        [ $rc -ne 0 ] && [ $rc -ne 5 ] && [ "$if_" -eq 0 ] && step_failed "pytest exited $rc ($name)"
+    else
+        step_failed "pytest produced no report ($name, exit $rc)"
+    fi
+}
+
 if [ $integration -eq 1 ]; then
     section "kafkajs (npm)"
     # kafkajs is an npm package, not a Debian one: installed once under build/.
@@ -133,27 +163,17 @@ if [ $integration -eq 1 ]; then
     fi
 
     section "integration tests"
-    mkdir -p "$LOGDIR"
-    xml="$LOGDIR/integration.xml"
-    rm -f "$xml"
-    SAMSA_BUILD="$ROOT/build" SAMSA_ROOT="$ROOT" SAMSA_KAFKAJS_DIR="$KAFKAJS_DIR" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-        --junitxml="$xml" "${pytest_k[@]}" "$ROOT/tests/integration"
-    rc=$?
-    if [ -f "$xml" ]; then
-        read -r ip if_ < <(/usr/bin/python3 - "$xml" <<'PY'
-import sys, xml.etree.ElementTree as ET
-root = ET.parse(sys.argv[1]).getroot()
-suites = [root] if root.tag == "testsuite" else list(root)
-t = sum(int(s.get("tests", 0)) for s in suites)
-f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
-sk = sum(int(s.get("skipped", 0)) for s in suites)
-print(t - f - sk, f)
-PY
-)
-        passed=$((passed + ip)) failed=$((failed + if_))
-        [ $rc -ne 0 ] && [ $rc -ne 5 ] && [ "$if_" -eq 0 ] && step_failed "pytest exited $rc"
-    else
-        step_failed "pytest produced no report (exit $rc)"
+    run_pytest "$ROOT/build" integration "$ROOT/tests/integration"
+
+    if [ $sanitizers -eq 1 ] && [ -x "$ROOT/build-asan/broker/samsa-broker" ]; then
+        # The broker and controller paths again, on the ASan+UBSan build: a
+        # memory error, undefined behaviour or leak makes a broker exit
+        # non-zero, which these tests check at every stop.
+        section "integration tests under sanitizers (broker, controller, admin)"
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            run_pytest "$ROOT/build-asan" integration-asan \
+            "$ROOT/tests/integration/test_broker_basic.py" "$ROOT/tests/integration/test_controller.py" \
+            "$ROOT/tests/integration/test_controller_requests.py" "$ROOT/tests/integration/test_admin_api.py"
     fi
 fi
 

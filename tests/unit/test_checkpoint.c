@@ -783,6 +783,34 @@ static void test_le_load_malformed(void) {
     le_load_fails("0\n1\n2147483648 0\n", "epoch is out of range");
 }
 
+/* A deferred assign changes memory only; the file follows on the flush. */
+static void test_le_assign_deferred(void) {
+    char *dir = unit_mkdtemp();
+    char *path = join(dir, "leader-epoch-checkpoint");
+    leader_epoch_cache_t *c = leader_epoch_new(path);
+    char err[256] = "";
+    CU_ASSERT_EQUAL(leader_epoch_assign(c, 0, 0, err, sizeof err), 1);
+    assert_file_is(path, "0\n1\n0 0\n");
+    CU_ASSERT_FALSE(leader_epoch_dirty(c));
+    CU_ASSERT_EQUAL(leader_epoch_assign_deferred(c, 3, 42, err, sizeof err), 1);
+    CU_ASSERT_TRUE(leader_epoch_dirty(c));
+    CU_ASSERT_EQUAL(leader_epoch_latest_epoch(c), 3);
+    assert_file_is(path, "0\n1\n0 0\n"); /* not written yet */
+    CU_ASSERT_EQUAL(leader_epoch_assign_deferred(c, 3, 42, err, sizeof err), 0); /* no change */
+    CU_ASSERT_EQUAL(leader_epoch_assign_deferred(c, -1, 42, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(leader_epoch_flush_if_dirty(c, err, sizeof err), 1);
+    assert_file_is(path, "0\n2\n0 0\n3 42\n");
+    CU_ASSERT_FALSE(leader_epoch_dirty(c));
+    CU_ASSERT_EQUAL(leader_epoch_flush_if_dirty(c, err, sizeof err), 0);
+    leader_epoch_free(c);
+    /* memory-only caches never become dirty */
+    c = leader_epoch_new(NULL);
+    CU_ASSERT_EQUAL(leader_epoch_assign_deferred(c, 1, 1, err, sizeof err), 1);
+    CU_ASSERT_FALSE(leader_epoch_dirty(c));
+    leader_epoch_free(c);
+    cleanup(dir, path);
+}
+
 static void test_le_memory_only(void) {
     leader_epoch_cache_t *c = leader_epoch_new(NULL);
     CU_ASSERT_PTR_NULL(leader_epoch_path(c));
@@ -1092,6 +1120,7 @@ void unit_register(void) {
         {"load replays assign", test_le_load_replays_assign},
         {"load malformed", test_le_load_malformed},
         {"memory only", test_le_memory_only},
+        {"deferred assign: written on flush", test_le_assign_deferred},
         {"flush error", test_le_flush_error},
         {NULL, NULL},
     };

@@ -1,0 +1,73 @@
+"""The admin APIs through kafka-python's KafkaAdminClient and samsa-topics
+--bootstrap-server: CreateTopics (with configs, and Kafka's errors),
+DescribeConfigs (topic overrides over broker defaults, the broker's own),
+CreatePartitions and DeleteTopics, all going through ZooKeeper and the
+controller."""
+import subprocess
+import time
+
+import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
+from kafka.errors import InvalidPartitionsError, InvalidReplicationFactorError, TopicAlreadyExistsError
+
+from conftest import binary
+
+
+def wait_for(what, fn, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def topics_cli(broker, *args):
+    return subprocess.run([binary("tools/samsa-topics"), "--bootstrap-server", broker.bootstrap, *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_admin_client_round_trip(broker):
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=10000)
+    try:
+        admin.create_topics([NewTopic("adm", num_partitions=2, replication_factor=1,
+                                      topic_configs={"retention.ms": "3600000", "cleanup.policy": "delete"})])
+        with pytest.raises(TopicAlreadyExistsError):
+            admin.create_topics([NewTopic("adm", num_partitions=1, replication_factor=1)])
+        with pytest.raises(InvalidReplicationFactorError):
+            admin.create_topics([NewTopic("toomany", num_partitions=1, replication_factor=3)])
+
+        res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "adm")])
+        entries = {c[0]: c for c in res[0].resources[0][4]}
+        assert entries["retention.ms"][1] == "3600000"       # the override
+        assert entries["segment.bytes"][1] == "1073741824"   # the broker's default
+        assert entries["min.insync.replicas"][1] == "1"
+        res = admin.describe_configs([ConfigResource(ConfigResourceType.BROKER, "1")])
+        entries = {c[0]: c for c in res[0].resources[0][4]}
+        assert entries["num.partitions"][1] == "3" and entries["broker.id"][1] == "1"
+
+        admin.create_partitions({"adm": NewPartitions(total_count=4)})
+        with pytest.raises(InvalidPartitionsError):
+            admin.create_partitions({"adm": NewPartitions(total_count=3)})
+        out = wait_for("4 partitions led", lambda: (lambda o: o if o.count("Leader: 1") == 4 else None)(
+            topics_cli(broker, "--describe", "--topic", "adm").stdout))
+        assert out.splitlines()[0].startswith("Topic: adm\tPartitionCount: 4\tReplicationFactor: 1\tConfigs: ")
+        assert "retention.ms=3600000" in out.splitlines()[0]
+
+        admin.delete_topics(["adm"])
+        wait_for("adm deleted", lambda: topics_cli(broker, "--list").stdout.split() == [])
+    finally:
+        admin.close()
+
+
+def test_samsa_topics_bootstrap_errors(broker):
+    ok = topics_cli(broker, "--create", "--topic", "b1", "--partitions", "1", "--replication-factor", "1")
+    assert ok.returncode == 0 and ok.stdout.strip() == "Created topic b1."
+    again = topics_cli(broker, "--create", "--topic", "b1", "--partitions", "1", "--replication-factor", "1")
+    assert again.returncode == 1
+    assert again.stderr.strip() == "Error while executing topic command : Topic 'b1' already exists."
+    bad = topics_cli(broker, "--create", "--topic", "b2", "--partitions", "1", "--replication-factor", "4")
+    assert bad.returncode == 1
+    assert "Replication factor: 4 larger than available brokers: 1." in bad.stderr
