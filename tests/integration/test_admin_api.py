@@ -71,3 +71,23 @@ def test_samsa_topics_bootstrap_errors(broker):
     bad = topics_cli(broker, "--create", "--topic", "b2", "--partitions", "1", "--replication-factor", "4")
     assert bad.returncode == 1
     assert "Replication factor: 4 larger than available brokers: 1." in bad.stderr
+
+
+def test_deletion_disabled(workdir):
+    from conftest import Broker
+    b = Broker(workdir, overrides=["delete.topic.enable=false"]).start()
+    try:
+        assert topics_cli(b, "--create", "--topic", "kept", "--partitions", "1",
+                          "--replication-factor", "1").returncode == 0
+        # DeleteTopics answers TOPIC_DELETION_DISABLED (73).
+        out = topics_cli(b, "--delete", "--topic", "kept")
+        assert out.returncode == 1 and "Topic deletion is disabled" in out.stderr, out.stderr
+        # Through ZooKeeper: the marker is written, and the controller removes it again.
+        zk = subprocess.run([binary("tools/samsa-topics"), "--zookeeper", b.zk_connect, "--delete", "--topic", "kept"],
+                            capture_output=True, text=True, timeout=60)
+        assert zk.returncode == 0, zk.stderr
+        wait_for("the marker removed", lambda: "removing deletion marker of kept: delete.topic.enable is false"
+                 in b.read_log())
+        assert topics_cli(b, "--list").stdout.split() == ["kept"]
+    finally:
+        assert b.stop() == 0

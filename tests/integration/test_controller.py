@@ -291,3 +291,51 @@ def test_delete_recreate_controlled_shutdown_and_duplicate_id(cluster, workdir):
                          capture_output=True, text=True, timeout=60)
     assert dup.returncode == 1
     assert "broker id %d is registered by another broker" % other in dup.stdout + dup.stderr
+
+
+def test_unclean_leader_election_is_the_topics_choice(cluster):
+    """The book's choice when the last in-sync replica is gone: wait for it
+    (consistency) or let a replica that is not in sync lead (availability)."""
+    c = cluster
+    c.topics("--create", "--topic", "careful", "--replica-assignment", "1:2")
+    c.topics("--create", "--topic", "eager", "--replica-assignment", "1:2",
+             "--config", "unclean.leader.election.enable=true")
+    for t in ("careful", "eager"):
+        wait_for("leader of " + t, lambda: all_led(c, t, 1))
+    c.run("kill", "1")  # broker 2 leads both, alone in the ISR
+    for t in ("careful", "eager"):
+        wait_for(t + " led by 2", lambda: c.describe(t)[0][:3:2] == (2, [2]), timeout=SESSION_MS / 1000 + 15)
+    c.run("start-broker", "1")  # back, but not in the ISR (it has not caught up)
+    assert c.describe("careful")[0] == (2, [1, 2], [2])
+    c.run("kill", "2")
+    # careful: no live ISR member, so no leader; the ISR still names broker 2, the last in sync
+    wait_for("careful offline", lambda: c.describe("careful")[0] == (-1, [1, 2], [2]), timeout=SESSION_MS / 1000 + 15)
+    # eager: broker 1 leads although it was not in sync
+    wait_for("eager led by 1", lambda: c.describe("eager")[0] == (1, [1, 2], [1]), timeout=SESSION_MS / 1000 + 15)
+    assert "eager-0: unclean leader election: 1 leads without being in the ISR" in c.log(c.controller())
+    # The last in-sync replica returns: careful has its leader again.
+    c.run("start-broker", "2")
+    wait_for("careful led by 2 again", lambda: c.describe("careful")[0][0] == 2, timeout=20)
+
+
+def test_preferred_leader_election(cluster):
+    c = cluster
+    zk_tool = binary("tests/integration/zk_tool")
+    ctrl = c.controller()
+    a, b = sorted({1, 2, 3} - {ctrl})
+    c.topics("--create", "--topic", "pref", "--replica-assignment", "%d:%d,%d:%d" % (a, b, b, a))
+    wait_for("leaders of pref", lambda: all_led(c, "pref", 2))
+    # A leader other than the preferred one with the preferred replica in the ISR (as
+    # after a failover and a catch-up); written directly, then a new controller (the old
+    # one stopped cleanly) reads it from ZooKeeper.
+    subprocess.run([zk_tool, c.zk, "state", "pref", "0", str(b), "%d,%d" % (a, b)], check=True, timeout=30)
+    c.run("stop", str(ctrl))
+    wait_for("a new controller", lambda: _safe(c.controller) in (a, b), timeout=20)
+    assert c.describe("pref")[0] == (b, [a, b], [a, b])
+    # What kafka-preferred-replica-election.sh writes.
+    subprocess.run([zk_tool, c.zk, "create", "/admin/preferred_replica_election",
+                    '{"version":1,"partitions":[{"topic":"pref","partition":0}]}'], check=True, timeout=30)
+    wait_for("the preferred leader back", lambda: c.describe("pref")[0][0] == a)
+    wait_for("the request znode removed", lambda: subprocess.run(
+        [zk_tool, c.zk, "version", "/admin/preferred_replica_election"], capture_output=True).returncode == 3)
+    assert c.describe("pref")[1][0] == b  # partition 1 was not asked about
