@@ -38,6 +38,9 @@ struct controller {
     bool delete_enable;
 
     struct ctrl_retry *retries; /* watches to set again after a failure */
+    evloop_timer_t *rebalance;  /* auto.leader.rebalance.enable */
+    int64_t rebalance_interval_ms;
+    int32_t imbalance_pct;
 
     /* timing of the last change that sent LeaderAndIsr (for benchmarks) */
     int64_t round_start_us;
@@ -1135,6 +1138,50 @@ static void ctrl_on_preferred_election(controller_t *c) {
     zkc_delete(c->zk, ZKDATA_PATH_PREFERRED_REPLICA_ELECTION, ZKC_ANY_VERSION);
 }
 
+/* Kafka's checkAndTriggerAutoLeaderRebalance: per broker, the partitions it
+ * is the preferred leader of but does not lead (and could: it is in the
+ * ISR); when they exceed
+ * leader.imbalance.per.broker.percentage of its preferred ones, a preferred
+ * election moves them back (only where the preferred replica is alive and
+ * in the ISR). Runs every leader.imbalance.check.interval.seconds. */
+static void ctrl_check_imbalance(controller_t *c) {
+    for (size_t b = 0; b < c->ctx.nbrokers; b++) {
+        int32_t id = c->ctx.brokers[b]->id;
+        if (c->ctx.brokers[b]->shutting_down)
+            continue;
+        size_t preferred = 0;
+        ctrl_tps_t off = {0};
+        for (size_t i = 0; i < c->ctx.ntopics; i++) {
+            ctrl_topic_t *t = c->ctx.topics[i];
+            for (int32_t p = 0; p < t->nparts && !t->queued_for_deletion; p++) {
+                ctrl_partition_t *pp = &t->parts[p];
+                if (!pp->has_state || pp->replicas.n == 0 || pp->replicas.v[0] != id)
+                    continue;
+                preferred++;
+                if (pp->leader != id && ctrl_ids_has(&pp->isr, id)) /* only where it could lead */
+                    ctrl_tps_add(&off, t, pp);
+            }
+        }
+        if (preferred > 0 && off.n * 100 > preferred * (size_t)c->imbalance_pct) {
+            log_info(CTRL_TAG, "broker %d leads %zu fewer of its %zu preferred partitions than it should: rebalancing",
+                     id, off.n, preferred);
+            ctrl_elect_preferred(c, &off);
+        }
+        ctrl_tps_free(&off);
+        if (!c->active)
+            return;
+    }
+}
+
+static void ctrl_rebalance_fire(void *arg) {
+    controller_t *c = arg;
+    if (!c->active)
+        return;
+    ctrl_check_imbalance(c);
+    if (c->active)
+        evloop_timer_arm(c->rebalance, c->rebalance_interval_ms);
+}
+
 /* ============================================================================
  * Election, failover, resignation
  * ========================================================================== */
@@ -1203,6 +1250,11 @@ static void ctrl_failover(controller_t *c) {
     ctrl_on_deletion_change(c);
     ctrl_on_isr_change(c);
     ctrl_on_preferred_election(c);
+    if (c->active && c->rebalance_interval_ms > 0 && config_get_bool(c->cfg, "auto.leader.rebalance.enable")) {
+        if (!c->rebalance)
+            c->rebalance = evloop_timer_new(c->loop, ctrl_rebalance_fire, c);
+        evloop_timer_arm(c->rebalance, c->rebalance_interval_ms);
+    }
 }
 
 static int ctrl_read_epoch(controller_t *c, int32_t *epoch, int32_t *version) {
@@ -1303,6 +1355,8 @@ static void ctrl_resign(controller_t *c) {
     log_info(CTRL_TAG, "broker %d resigns as controller (epoch %d)", c->id, c->epoch);
     c->active = false;
     c->gen++;
+    if (c->rebalance)
+        evloop_timer_cancel(c->rebalance);
     for (size_t i = 0; i < c->ctx.nbrokers; i++)
         ctrl_channel_close(c->ctx.brokers[i]);
     ctrl_context_clear(&c->ctx);
@@ -1418,6 +1472,8 @@ controller_t *controller_new(const controller_config_t *cc) {
     c->batch = ctrl_batch_new();
     c->unclean_default = config_get_bool(cc->cfg, "unclean.leader.election.enable");
     c->delete_enable = config_get_bool(cc->cfg, "delete.topic.enable");
+    c->rebalance_interval_ms = config_get_long(cc->cfg, "leader.imbalance.check.interval.seconds") * 1000;
+    c->imbalance_pct = config_get_int(cc->cfg, "leader.imbalance.per.broker.percentage");
     c->env = (ctrl_channel_env_t){
         .controller_id = c->id,
         .controller_epoch = 0,
@@ -1466,6 +1522,8 @@ static void ctrl_stop_task(void *arg) {
     controller_t *c = s->c;
     ctrl_resign(c);
     c->gen++; /* pending watches become no-ops */
+    evloop_timer_free(c->rebalance);
+    c->rebalance = NULL;
     while (c->retries) {
         ctrl_retry_t *r = c->retries;
         ctrl_retry_unlink(c, r);

@@ -86,8 +86,14 @@ kerr_t partition_apply_state(partition_t *p, const partition_state_t *st, int32_
         return KERR_KAFKA_STORAGE_ERROR;
     }
     if (p->leader_epoch >= 0 && st->leader_epoch <= p->leader_epoch) {
-        log_warn(PARTITION_TAG, "%s-%d: ignoring state with leader epoch %d (current %d)", p->topic, p->index,
-                 st->leader_epoch, p->leader_epoch);
+        /* The same epoch again is routine (a new controller re-sends every
+         * state); an older one is worth a warning. */
+        if (st->leader_epoch == p->leader_epoch)
+            log_debug(PARTITION_TAG, "%s-%d: ignoring state with leader epoch %d: it is the current one", p->topic,
+                      p->index, st->leader_epoch);
+        else
+            log_warn(PARTITION_TAG, "%s-%d: ignoring state with leader epoch %d (current %d)", p->topic, p->index,
+                     st->leader_epoch, p->leader_epoch);
         pthread_mutex_unlock(&p->lock);
         return KERR_STALE_CONTROLLER_EPOCH;
     }

@@ -339,3 +339,23 @@ def test_preferred_leader_election(cluster):
     wait_for("the request znode removed", lambda: subprocess.run(
         [zk_tool, c.zk, "version", "/admin/preferred_replica_election"], capture_output=True).returncode == 3)
     assert c.describe("pref")[1][0] == b  # partition 1 was not asked about
+
+
+def test_auto_leader_rebalance(workdir):
+    """auto.leader.rebalance.enable: the controller moves leadership back to the
+    preferred replicas by itself (here checked every second)."""
+    c = Cluster(workdir, overrides=["leader.imbalance.check.interval.seconds=1"]).start()
+    try:
+        zk_tool = binary("tests/integration/zk_tool")
+        ctrl = c.controller()
+        a, b = sorted({1, 2, 3} - {ctrl})
+        c.topics("--create", "--topic", "bal", "--replica-assignment", "%d:%d" % (a, b))
+        wait_for("leader of bal", lambda: all_led(c, "bal", 1))
+        subprocess.run([zk_tool, c.zk, "state", "bal", "0", str(b), "%d,%d" % (a, b)], check=True, timeout=30)
+        c.run("stop", str(ctrl))  # a new controller reads the imbalanced state
+        wait_for("leadership back on %d" % a, lambda: c.describe("bal")[0][0] == a, timeout=20)
+        new_ctrl = c.controller()
+        assert "broker %d leads 1 fewer of its 1 preferred partitions than it should: rebalancing" % a \
+            in c.log(new_ctrl)
+    finally:
+        c.stop()
