@@ -34,7 +34,8 @@ static kerr_t api_produce_partition(api_request_t *req, kp_str_t topic, const kp
         return KERR_UNSUPPORTED_COMPRESSION_TYPE;
     partition_append_result_t r;
     /* The frame is ours until we answer (net.h): offsets go in in place. */
-    int32_t min_isr = ((const kp_produce_req_t *)req->body)->acks == -1 ? b->min_insync_replicas : 0;
+    int32_t min_isr =
+        ((const kp_produce_req_t *)req->body)->acks == -1 ? partition_min_isr(p, b->min_insync_replicas) : 0;
     kerr_t e = partition_append(p, (uint8_t *)data, len, min_isr, now_ms, &r);
     if (e == KERR_NONE) {
         out->base_offset = r.base_offset;

@@ -173,6 +173,28 @@ static void broker_on_session(void *ctx, zkc_session_event_t ev) {
     controller_t *c = atomic_load(&b->controller);
     if (c)
         controller_on_session(c, (int)ev);
+    if (ev == ZKC_SESSION_NEW && b->config_watcher)
+        config_watcher_start(b->config_watcher);
+}
+
+/* On the ZooKeeper loop: a topic's overrides changed. The partitions hosted
+ * here take them (Kafka's TopicConfigHandler), and the controller, if this
+ * broker is it, sees whether unclean elections became allowed. */
+static void broker_topic_config_changed(void *ctx, const char *topic) {
+    broker_t *b = ctx;
+    config_topic_t *tc = NULL;
+    char msg[256];
+    if (tadmin_topic_config_load(b->zk, b->cfg, topic, &tc, msg, sizeof msg) != KERR_NONE) {
+        log_warn(BROKER_TAG, "topic %s: cannot read its new configs: %s", topic, msg);
+        return;
+    }
+    int n = replica_manager_reconfigure_topic(b->replicas, b->cfg, topic, tc);
+    if (n > 0)
+        log_info(BROKER_TAG, "topic %s: new configs applied to %d partition(s)", topic, n);
+    config_topic_free(tc);
+    controller_t *c = atomic_load(&b->controller);
+    if (c)
+        controller_topic_config_changed(c, topic);
 }
 
 static int broker_connect_zk(broker_t *b, char *err, size_t errlen) {
@@ -211,9 +233,12 @@ static void broker_free(broker_t *b) {
     controller_t *c = atomic_load(&b->controller);
     if (c)
         controller_stop(c);
+    if (b->config_watcher)
+        config_watcher_stop(b->config_watcher);
     zkc_close(b->zk);
     evloop_free(b->zk_loop); /* runs what zkc_close queued */
     controller_free(c);
+    config_watcher_free(b->config_watcher);
     if (b->logs)
         log_manager_close(b->logs, true);
     replica_manager_free(b->replicas);
@@ -255,6 +280,8 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
     controller_t *c = controller_new(&cc);
     atomic_store(&b->controller, c);
     controller_start(c);
+    b->config_watcher = config_watcher_new(b->zk, b->zk_loop, broker_topic_config_changed, b);
+    config_watcher_start(b->config_watcher);
     return 0;
 }
 

@@ -17,6 +17,7 @@
 #define SAMSA_BROKER_H
 
 #include "config.h"
+#include "config_watcher.h"
 #include "controller.h"
 #include "evloop.h"
 #include "kerr.h"
@@ -48,6 +49,7 @@ typedef struct broker {
     evloop_t *zk_loop;      /* ZooKeeper callbacks and the controller */
     zkc_t *zk;
     _Atomic(controller_t *) controller;
+    config_watcher_t *config_watcher; /* dynamic topic configs */
     zkdata_broker_t registration;
     bool registered;
     int64_t broker_epoch;   /* czxid of our /brokers/ids node */

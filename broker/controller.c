@@ -9,7 +9,6 @@
 #include "zkdata.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1506,20 +1505,47 @@ void controller_on_session(controller_t *c, int ev) {
     }
 }
 
+void controller_topic_config_changed(controller_t *c, const char *topic) {
+    ctrl_topic_t *t = c->active ? ctrl_topic_find(&c->ctx, topic) : NULL;
+    if (!t)
+        return;
+    bool was = t->unclean;
+    char path[ZKDATA_PATH_MAX];
+    char *data;
+    int len;
+    zkdata_config_t tc;
+    t->unclean = c->unclean_default;
+    zkdata_path_topic_config(path, sizeof path, topic);
+    if (zkc_get(c->zk, path, &data, &len, NULL) == ZKC_OK) {
+        if (zkdata_config_decode(data, len < 0 ? 0 : (size_t)len, &tc, NULL, 0) == 0) {
+            const char *v = zkdata_config_get(&tc, "unclean.leader.election.enable");
+            if (v)
+                t->unclean = strcasecmp(v, "true") == 0;
+        }
+        zkdata_config_free(&tc);
+        free(data);
+    }
+    if (was || !t->unclean)
+        return;
+    log_info(CTRL_TAG, "unclean leader election is now enabled for topic %s", topic);
+    ctrl_tps_t offline = {0};
+    for (int32_t p = 0; p < t->nparts; p++)
+        if (t->parts[p].state == CTRL_P_OFFLINE)
+            ctrl_tps_add(&offline, t, &t->parts[p]);
+    if (offline.n) {
+        ctrl_round_begin(c, "unclean leader election");
+        if (ctrl_partitions_online(c, &offline, ELECT_OFFLINE) == 0)
+            ctrl_send(c);
+    }
+    ctrl_tps_free(&offline);
+}
+
 int32_t controller_active_id(const controller_t *c) {
     return atomic_load(&((controller_t *)c)->active_id);
 }
 
-typedef struct ctrl_stop_sync {
-    controller_t *c;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    bool done;
-} ctrl_stop_sync_t;
-
 static void ctrl_stop_task(void *arg) {
-    ctrl_stop_sync_t *s = arg;
-    controller_t *c = s->c;
+    controller_t *c = arg;
     ctrl_resign(c);
     c->gen++; /* pending watches become no-ops */
     evloop_timer_free(c->rebalance);
@@ -1531,20 +1557,10 @@ static void ctrl_stop_task(void *arg) {
         free(r->w.topic);
         free(r);
     }
-    pthread_mutex_lock(&s->mu);
-    s->done = true;
-    pthread_cond_signal(&s->cond);
-    pthread_mutex_unlock(&s->mu);
 }
 
 void controller_stop(controller_t *c) {
-    ctrl_stop_sync_t s = {c, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
-    if (evloop_run(c->loop, ctrl_stop_task, &s) != 0)
-        return;
-    pthread_mutex_lock(&s.mu);
-    while (!s.done)
-        pthread_cond_wait(&s.cond, &s.mu);
-    pthread_mutex_unlock(&s.mu);
+    evloop_run_sync(c->loop, ctrl_stop_task, c);
 }
 
 void controller_free(controller_t *c) {

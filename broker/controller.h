@@ -59,6 +59,12 @@ void controller_start(controller_t *c);
  * for ZKC_SESSION_NEW). */
 void controller_on_session(controller_t *c, int ev);
 
+/* A topic's overrides changed (on the loop; from the config watcher). The
+ * active controller re-reads unclean.leader.election.enable for it and,
+ * when now allowed, elects leaders for its offline partitions (Kafka's
+ * TopicUncleanLeaderElectionEnable). */
+void controller_topic_config_changed(controller_t *c, const char *topic);
+
 /* The broker id of the active controller as this broker last saw it, -1
  * when none. Thread-safe. */
 int32_t controller_active_id(const controller_t *c);

@@ -182,6 +182,38 @@ int evloop_run(evloop_t *l, evloop_fn fn, void *arg) {
     return 0;
 }
 
+typedef struct evloop_sync {
+    evloop_fn fn;
+    void *arg;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool done;
+} evloop_sync_t;
+
+static void evloop_sync_task(void *arg) {
+    evloop_sync_t *s = arg;
+    s->fn(s->arg);
+    pthread_mutex_lock(&s->mu);
+    s->done = true;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int evloop_run_sync(evloop_t *l, evloop_fn fn, void *arg) {
+    if (evloop_in_loop(l)) {
+        fn(arg);
+        return 0;
+    }
+    evloop_sync_t s = {fn, arg, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    if (evloop_run(l, evloop_sync_task, &s) != 0)
+        return -1;
+    pthread_mutex_lock(&s.mu);
+    while (!s.done)
+        pthread_cond_wait(&s.cond, &s.mu);
+    pthread_mutex_unlock(&s.mu);
+    return 0;
+}
+
 int evloop_post(void *ctx, void (*fn)(void *arg), void *arg) {
     return evloop_run(ctx, fn, arg);
 }

@@ -41,6 +41,10 @@ void evloop_free(evloop_t *l);
 /* Queues fn(arg) to run on the loop's thread. 0, or -1 once the loop is
  * stopping. */
 int evloop_run(evloop_t *l, evloop_fn fn, void *arg);
+/* Runs fn(arg) on the loop and waits until it has run (on the loop's own
+ * thread: runs it at once). 0, or -1 when the loop is stopping (fn not
+ * run). */
+int evloop_run_sync(evloop_t *l, evloop_fn fn, void *arg);
 /* evloop_run with zkc_post_fn's signature (ctx is the evloop_t). */
 int evloop_post(void *ctx, void (*fn)(void *arg), void *arg);
 

@@ -128,6 +128,21 @@ kerr_t partition_apply_state(partition_t *p, const partition_state_t *st, int32_
 
 /* --- appends and reads ------------------------------------------------------------ */
 
+void partition_set_config(partition_t *p, const log_config_t *lc, int32_t min_isr) {
+    pthread_mutex_lock(&p->lock);
+    if (p->log && lc)
+        log_set_config(p->log, lc);
+    p->min_isr = min_isr;
+    pthread_mutex_unlock(&p->lock);
+}
+
+int32_t partition_min_isr(partition_t *p, int32_t broker_default) {
+    pthread_mutex_lock(&p->lock);
+    int32_t v = p->min_isr > 0 ? p->min_isr : broker_default;
+    pthread_mutex_unlock(&p->lock);
+    return v;
+}
+
 kerr_t partition_append(partition_t *p, uint8_t *batch, size_t len, int32_t min_isr, int64_t now_ms,
                         partition_append_result_t *out) {
     pthread_mutex_lock(&p->lock);

@@ -55,6 +55,7 @@ typedef struct partition {
     int32_t *isr;
     int32_t nisr;
     partition_follower_t *followers; /* one per replica */
+    int32_t min_isr; /* the topic's min.insync.replicas; 0: the broker's */
 
     partition_waiter_t waiters; /* circular list head */
 } partition_t;
@@ -80,6 +81,13 @@ typedef struct partition_state {
  * local_broker_id decides the role. A new leader records its epoch and LEO
  * in the leader-epoch cache. */
 kerr_t partition_apply_state(partition_t *p, const partition_state_t *st, int32_t local_broker_id);
+
+/* A topic's configuration changed (or was read when the log was created):
+ * its log settings and min.insync.replicas (0: the broker's) apply from
+ * the next append on. */
+void partition_set_config(partition_t *p, const log_config_t *lc, int32_t min_isr);
+/* min.insync.replicas for acks=all appends: the topic's, else broker_default. */
+int32_t partition_min_isr(partition_t *p, int32_t broker_default);
 
 /* Result of an append, as Produce reports it. */
 typedef struct partition_append_result {

@@ -128,6 +128,9 @@ static kerr_t rm_attach_log(replica_manager_t *rm, partition_t *p, const config_
             pthread_mutex_lock(&p->lock);
             p->log = log;
             p->leader_epoch = -1; /* a fresh start: the next state applies whatever its epoch */
+            p->min_isr = topic_cfg && config_topic_is_set(topic_cfg, "min.insync.replicas")
+                             ? config_topic_get_int(topic_cfg, "min.insync.replicas")
+                             : 0;
             pthread_mutex_unlock(&p->lock);
         } else {
             log_error(RM_TAG, "%s-%d: cannot create its log: %s", p->topic, p->index, err);
@@ -146,6 +149,34 @@ kerr_t replica_manager_apply(replica_manager_t *rm, const char *topic, int32_t p
     if (e != KERR_NONE)
         return e;
     return partition_apply_state(p, st, rm->broker_id);
+}
+
+typedef struct rm_reconf {
+    const char *topic;
+    const log_config_t *lc;
+    int32_t min_isr;
+    int n;
+} rm_reconf_t;
+
+static void rm_reconf_one(void *ctx, partition_t *p) {
+    rm_reconf_t *r = ctx;
+    if (strcmp(p->topic, r->topic) == 0) {
+        partition_set_config(p, r->lc, r->min_isr);
+        r->n++;
+    }
+}
+
+int replica_manager_reconfigure_topic(replica_manager_t *rm, const config_t *broker, const char *topic,
+                                      const config_topic_t *topic_cfg) {
+    log_config_t lc;
+    log_config_from_topic(broker, topic_cfg, &lc);
+    rm_reconf_t r = {topic, &lc,
+                     topic_cfg && config_topic_is_set(topic_cfg, "min.insync.replicas")
+                         ? config_topic_get_int(topic_cfg, "min.insync.replicas")
+                         : 0,
+                     0};
+    replica_manager_for_each(rm, rm_reconf_one, &r);
+    return r.n;
 }
 
 kerr_t replica_manager_stop(replica_manager_t *rm, const char *topic, int32_t partition, bool delete_log) {

@@ -42,6 +42,12 @@ kerr_t replica_manager_check_controller_epoch(replica_manager_t *rm, int32_t con
 kerr_t replica_manager_apply(replica_manager_t *rm, const char *topic, int32_t partition,
                              const partition_state_t *st, const config_topic_t *topic_cfg, int64_t now_ms);
 
+/* The topic's overrides changed (a /config/changes notification): every
+ * hosted partition of it takes the new log settings and min.insync.replicas
+ * (topic_cfg NULL: back to the broker's). Returns how many partitions. */
+int replica_manager_reconfigure_topic(replica_manager_t *rm, const config_t *broker, const char *topic,
+                                      const config_topic_t *topic_cfg);
+
 /* StopReplica for one partition: stops serving it and, with delete, removes
  * its log. A partition not hosted here is not an error (Kafka answers NONE). */
 kerr_t replica_manager_stop(replica_manager_t *rm, const char *topic, int32_t partition, bool delete_log);

@@ -79,6 +79,7 @@ def test_deletion_disabled(workdir):
     try:
         assert topics_cli(b, "--create", "--topic", "kept", "--partitions", "1",
                           "--replication-factor", "1").returncode == 0
+        wait_for("kept led", lambda: "Leader: 1" in topics_cli(b, "--describe", "--topic", "kept").stdout)
         # DeleteTopics answers TOPIC_DELETION_DISABLED (73).
         out = topics_cli(b, "--delete", "--topic", "kept")
         assert out.returncode == 1 and "Topic deletion is disabled" in out.stderr, out.stderr
@@ -91,3 +92,30 @@ def test_deletion_disabled(workdir):
         assert topics_cli(b, "--list").stdout.split() == ["kept"]
     finally:
         assert b.stop() == 0
+
+
+def test_dynamic_topic_configs(broker):
+    """--alter --config writes /config/topics/<t> and a /config/changes notification;
+    the broker applies the new overrides to the partitions it hosts."""
+    import os
+    zk = [binary("tools/samsa-topics"), "--zookeeper", broker.zk_connect]
+    assert subprocess.run(zk + ["--create", "--topic", "dyn", "--partitions", "1", "--replication-factor", "1"],
+                          capture_output=True, timeout=60).returncode == 0
+    kcat = ["kcat", "-b", broker.bootstrap, "-t", "dyn", "-P", "-K:"]
+    big = b"".join(b"%d:%s\n" % (i, b"x" * 10000) for i in range(150))
+    wait_for("dyn writable", lambda: subprocess.run(kcat, input=b"w:1\n", capture_output=True,
+                                                    timeout=60).returncode == 0)
+    logdir = os.path.join(broker.dir, "logs", "dyn-0")
+    segments = lambda: sorted(f for f in os.listdir(logdir) if f.endswith(".log"))
+    assert len(segments()) == 1
+
+    out = subprocess.run(zk + ["--alter", "--topic", "dyn", "--config", "segment.bytes=1048576",
+                               "--config", "min.insync.replicas=2"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    wait_for("configs applied", lambda: "topic dyn: new configs applied to 1 partition(s)" in broker.read_log())
+    assert subprocess.run(kcat + ["-X", "acks=1"], input=big, capture_output=True, timeout=60).returncode == 0
+    assert len(segments()) >= 2  # 1.5 MB now rolls at 1 MiB
+    # min.insync.replicas=2 with an ISR of one: acks=all is refused (NOT_ENOUGH_REPLICAS)
+    strict = subprocess.run(kcat + ["-X", "acks=all", "-X", "message.send.max.retries=0"], input="k:v\n",
+                            capture_output=True, text=True, timeout=60)
+    assert strict.returncode != 0 and "Not enough in-sync replicas" in strict.stderr, strict.stderr

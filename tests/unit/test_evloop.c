@@ -118,6 +118,34 @@ static void test_never_started_loop_frees(void) {
     evloop_free(l);
 }
 
+/* run_sync returns after the task ran on the loop; from the loop itself it
+ * runs inline; on a stopped loop it refuses. */
+static void sync_inner(void *arg) {
+    probe_t *p = arg;
+    p->order[p->n++] = evloop_in_loop(p->loop) ? 2 : -2;
+}
+
+static void sync_outer(void *arg) {
+    probe_t *p = arg;
+    p->order[p->n++] = 1;
+    CU_ASSERT_EQUAL(evloop_run_sync(p->loop, sync_inner, p), 0); /* inline: no deadlock */
+    p->order[p->n++] = 3;
+}
+
+static void test_run_sync(void) {
+    probe_t p = {0};
+    p.loop = started_loop();
+    CU_ASSERT_EQUAL(evloop_run_sync(p.loop, sync_outer, &p), 0);
+    CU_ASSERT_EQUAL(p.n, 3); /* all of it ran before run_sync returned */
+    CU_ASSERT_EQUAL(p.order[0], 1);
+    CU_ASSERT_EQUAL(p.order[1], 2);
+    CU_ASSERT_EQUAL(p.order[2], 3);
+    evloop_stop(p.loop);
+    CU_ASSERT_EQUAL(evloop_run_sync(p.loop, sync_inner, &p), -1);
+    CU_ASSERT_EQUAL(p.n, 3);
+    evloop_free(p.loop);
+}
+
 /* --- timers ------------------------------------------------------------------- */
 
 typedef struct timer_probe {
@@ -217,6 +245,7 @@ void unit_register(void) {
         {"a task may queue another", test_task_queues_task},
         {"stop runs what was queued, then refuses", test_stop_runs_queued_then_refuses},
         {"a loop never started frees; start twice fails", test_never_started_loop_frees},
+        {"run_sync waits for the task; inline on the loop", test_run_sync},
         {"timers fire once per arm, cancel, free pending", test_timers},
         {"four threads post 40,000 tasks", test_concurrent_posters},
         {NULL, NULL},
