@@ -1,18 +1,21 @@
 /* Topic administration over the wire: CreateTopics (19), DeleteTopics (20)
  * and CreatePartitions (37), done as Kafka 2.8's AdminManager does — by
  * writing ZooKeeper (topic_admin.h); the controller notices and makes the
- * partitions. Answers come once ZooKeeper has the change (Kafka's
- * timeout_ms wait for the controller's work is not implemented: clients
- * see LEADER_NOT_AVAILABLE until the leaders exist, and retry).
+ * partitions. CreateTopics with a timeout answers once the new partitions
+ * have leaders (below); DeleteTopics and CreatePartitions answer once
+ * ZooKeeper has the change.
  * DescribeConfigs (32) shows a topic's overrides from ZooKeeper over the
  * broker's defaults, or this broker's own configuration. */
 #include "api.h"
 
+#include "clock.h"
 #include "logger.h"
+#include "mem.h"
 #include "topic_admin.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define API_ADMIN_MSG 512
@@ -68,13 +71,71 @@ static kerr_t api_create_one(api_request_t *req, const kp_create_topics_req_topi
     return e;
 }
 
+/* Kafka's DelayedCreatePartitions: with timeout_ms > 0 the answer waits
+ * until every partition of the topics just created has a leader in this
+ * broker's metadata (the controller's work is done), or the timeout passes
+ * (REQUEST_TIMED_OUT for those still pending). Re-checked every few ms on
+ * the connection's loop: creations are rare and short. */
+#define API_CREATE_RECHECK_MS 10
+
+typedef struct api_create_wait {
+    api_request_t *req;
+    kp_create_topics_resp_t *resp; /* in the request's arena */
+    int32_t *expected;             /* partitions per topic; 0: not waited for */
+    int64_t deadline_ms;
+} api_create_wait_t;
+
+static bool api_create_ready(const mc_snapshot_t *s, kp_str_t name, int32_t expected) {
+    const mc_topic_t *t = mc_snapshot_topic(s, name.ptr, (size_t)name.len);
+    if (!t || t->npartitions < expected)
+        return false;
+    for (int32_t p = 0; p < expected; p++)
+        if (t->partitions[p].leader < 0)
+            return false;
+    return true;
+}
+
+static void api_create_check(void *arg) {
+    api_create_wait_t *w = arg;
+    metadata_cache_t *mc = w->req->broker->metadata;
+    const mc_snapshot_t *s = metadata_cache_acquire(mc);
+    kp_create_topics_resp_topic_t *out = w->resp->topics.items;
+    bool pending = false;
+    for (int32_t i = 0; i < w->resp->topics.count; i++)
+        if (w->expected[i] > 0 && !api_create_ready(s, out[i].name, w->expected[i]))
+            pending = true;
+    metadata_cache_release(mc, s);
+    /* a closed connection (the client left, or shutdown) is answered now:
+     * the answer is dropped, the request freed */
+    bool expired = clock_wall_ms() >= w->deadline_ms || !net_conn_is_open(w->req->conn);
+    if (pending && !expired) {
+        net_timer_add(net_conn_loop(w->req->conn), API_CREATE_RECHECK_MS, api_create_check, w);
+        return;
+    }
+    if (pending) {
+        s = metadata_cache_acquire(mc);
+        for (int32_t i = 0; i < w->resp->topics.count; i++)
+            if (w->expected[i] > 0 && !api_create_ready(s, out[i].name, w->expected[i])) {
+                out[i].error_code = KERR_REQUEST_TIMED_OUT;
+                out[i].error_message = kp_str("Topic creation is still pending in the controller");
+            }
+        metadata_cache_release(mc, s);
+    }
+    api_request_t *req = w->req;
+    kp_create_topics_resp_t *resp = w->resp;
+    free(w->expected);
+    free(w);
+    api_respond(req, resp);
+}
+
 void api_handle_create_topics(api_request_t *req) {
     const kp_create_topics_req_t *rq = req->body;
-    kp_create_topics_resp_t resp;
-    memset(&resp, 0, sizeof resp);
+    kp_create_topics_resp_t *resp = kp_arena_alloc(&req->arena, sizeof *resp);
     const kp_create_topics_req_topic_t *ts = rq->topics.items;
     int32_t n = rq->topics.count > 0 ? rq->topics.count : 0;
-    kp_create_topics_resp_topic_t *out = api_alloc_array(req, &resp.topics, n, sizeof *out);
+    kp_create_topics_resp_topic_t *out = api_alloc_array(req, &resp->topics, n, sizeof *out);
+    int32_t *expected = mem_calloc((size_t)n + 1, sizeof *expected);
+    bool wait = false;
     for (int32_t i = 0; i < n; i++) {
         char msg[API_ADMIN_MSG] = "";
         bool dup = false;
@@ -90,8 +151,21 @@ void api_handle_create_topics(api_request_t *req) {
         else
             e = api_create_one(req, &ts[i], rq->validate_only, msg);
         out[i] = (kp_create_topics_resp_topic_t){ts[i].name, (int16_t)e, api_admin_msg(req, e, msg)};
+        if (e == KERR_NONE && !rq->validate_only && rq->timeout_ms > 0) {
+            expected[i] = ts[i].assignments.count > 0 ? ts[i].assignments.count
+                          : ts[i].num_partitions == -1 ? req->broker->num_partitions
+                                                       : ts[i].num_partitions;
+            wait = true;
+        }
     }
-    api_respond(req, &resp);
+    if (!wait) {
+        free(expected);
+        api_respond(req, resp);
+        return;
+    }
+    api_create_wait_t *w = mem_alloc(sizeof *w);
+    *w = (api_create_wait_t){req, resp, expected, clock_wall_ms() + rq->timeout_ms};
+    api_create_check(w);
 }
 
 /* --- DeleteTopics -------------------------------------------------------------------- */

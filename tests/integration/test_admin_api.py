@@ -32,8 +32,13 @@ def topics_cli(broker, *args):
 def test_admin_client_round_trip(broker):
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=10000)
     try:
+        # With a timeout, CreateTopics answers once the partitions have leaders: the topic is
+        # usable right after.
         admin.create_topics([NewTopic("adm", num_partitions=2, replication_factor=1,
-                                      topic_configs={"retention.ms": "3600000", "cleanup.policy": "delete"})])
+                                      topic_configs={"retention.ms": "3600000", "cleanup.policy": "delete"})],
+                            timeout_ms=10000)
+        out = topics_cli(broker, "--describe", "--topic", "adm").stdout
+        assert out.count("Leader: 1") == 2, out
         with pytest.raises(TopicAlreadyExistsError):
             admin.create_topics([NewTopic("adm", num_partitions=1, replication_factor=1)])
         with pytest.raises(InvalidReplicationFactorError):
