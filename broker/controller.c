@@ -288,7 +288,8 @@ static void ctrl_read_topics(controller_t *c, char **names, size_t n) {
                 continue;
             ctrl_topic_resize(t, pa->partition + 1);
             if (t->parts[pa->partition].replicas.n == 0)
-                ctrl_ids_set(&t->parts[pa->partition].replicas, pa->replicas, (int32_t)pa->n_replicas);
+                ctrl_partition_set_replicas(&t->parts[pa->partition], pa->replicas, (int32_t)pa->n_replicas,
+                                            CTRL_R_NEW);
         }
         zkdata_topic_assignment_free(&a);
         t->unclean = c->unclean_default;
@@ -581,8 +582,11 @@ static bool ctrl_choose_leader(controller_t *c, ctrl_topic_t *t, ctrl_partition_
 
 static void ctrl_announce(controller_t *c, ctrl_topic_t *t, ctrl_partition_t *p, bool is_new) {
     for (int32_t i = 0; i < p->replicas.n; i++)
-        if (ctrl_broker_live(&c->ctx, p->replicas.v[i]))
+        if (ctrl_broker_live(&c->ctx, p->replicas.v[i])) {
             ctrl_batch_lai(c->batch, p->replicas.v[i], t, p, is_new);
+            if (p->rstates[i] == CTRL_R_NEW)
+                p->rstates[i] = CTRL_R_ONLINE; /* NewReplica -> OnlineReplica */
+        }
     ctrl_batch_um_partition(c->batch, t, p);
     ctrl_batch_um_all_brokers(c->batch, &c->ctx);
 }
@@ -701,6 +705,8 @@ static void ctrl_init_partition_states(controller_t *c) {
                 p->state = p->replicas.n ? CTRL_P_NEW : CTRL_P_NONEXISTENT;
             else
                 p->state = ctrl_broker_live(&c->ctx, p->leader) ? CTRL_P_ONLINE : CTRL_P_OFFLINE;
+            for (int32_t r = 0; r < p->replicas.n && p->has_state; r++) /* ReplicaStateMachine.startup */
+                p->rstates[r] = ctrl_broker_live(&c->ctx, p->replicas.v[r]) ? CTRL_R_ONLINE : CTRL_R_OFFLINE;
         }
     }
 }
@@ -731,9 +737,13 @@ static void ctrl_on_brokers_started(controller_t *c, const int32_t *ids, size_t 
     for (size_t i = 0; i < c->ctx.ntopics; i++) {
         ctrl_topic_t *t = c->ctx.topics[i];
         for (int32_t p = 0; p < t->nparts; p++)
-            for (size_t k = 0; k < n; k++)
-                if (t->parts[p].has_state && ctrl_ids_has(&t->parts[p].replicas, ids[k]))
-                    ctrl_batch_lai(c->batch, ids[k], t, &t->parts[p], false);
+            for (size_t k = 0; k < n; k++) {
+                ctrl_partition_t *pp = &t->parts[p];
+                if (!pp->has_state || !ctrl_ids_has(&pp->replicas, ids[k]) || t->queued_for_deletion)
+                    continue;
+                ctrl_batch_lai(c->batch, ids[k], t, pp, false);
+                ctrl_replica_set_state(pp, ids[k], CTRL_R_ONLINE);
+            }
     }
     ctrl_send(c);
     if (ctrl_trigger_online(c) == 0) {
@@ -763,14 +773,16 @@ static void ctrl_on_brokers_failed(controller_t *c, const int32_t *ids, size_t n
         }
     }
     touched = leaderless.n;
-    for (size_t i = 0; i < c->ctx.ntopics; i++) { /* deletions waiting on a dead replica start over later */
+    for (size_t i = 0; i < c->ctx.ntopics; i++) { /* the dead brokers' replicas go offline */
         ctrl_topic_t *t = c->ctx.topics[i];
-        for (int32_t p = 0; p < t->nparts && t->deletion_started; p++)
-            for (size_t k = 0; k < n; k++)
-                if (ctrl_ids_has(&t->parts[p].replicas, ids[k])) {
-                    t->deletion_failed = true;
-                    t->deletion_waiting = 0;
-                }
+        for (int32_t p = 0; p < t->nparts; p++)
+            for (size_t k = 0; k < n; k++) {
+                ctrl_rstate_t was = ctrl_replica_state(&t->parts[p], ids[k]);
+                if (was == CTRL_R_NONEXISTENT || was == CTRL_R_DELETION_SUCCESSFUL)
+                    continue;
+                ctrl_replica_set_state(&t->parts[p], ids[k],
+                                       t->queued_for_deletion ? CTRL_R_DELETION_INELIGIBLE : CTRL_R_OFFLINE);
+            }
     }
     int rc = ctrl_trigger_online(c);
     ctrl_tps_free(&leaderless);
@@ -927,7 +939,7 @@ static void ctrl_on_partition_change(controller_t *c, const char *topic) {
             if (pa->partition < before)
                 continue; /* reassignment is not supported: existing replicas stay */
             ctrl_topic_resize(t, pa->partition + 1);
-            ctrl_ids_set(&t->parts[pa->partition].replicas, pa->replicas, (int32_t)pa->n_replicas);
+            ctrl_partition_set_replicas(&t->parts[pa->partition], pa->replicas, (int32_t)pa->n_replicas, CTRL_R_NEW);
         }
     }
     zkdata_topic_assignment_free(&a);
@@ -977,21 +989,45 @@ static void ctrl_finish_deletion(controller_t *c, ctrl_topic_t *t) {
     free(name);
 }
 
+/* Every replica not yet deleted gets StopReplica(delete) and moves to
+ * ReplicaDeletionStarted; clients stop seeing the topic (leader -2 in
+ * UpdateMetadata). */
 static void ctrl_start_deletion(controller_t *c, ctrl_topic_t *t) {
     t->deletion_started = true;
-    t->deletion_failed = false;
-    t->deletion_waiting = 0;
+    int sent = 0;
     for (int32_t p = 0; p < t->nparts; p++) {
-        ctrl_batch_um_partition(c->batch, t, &t->parts[p]);
-        for (int32_t r = 0; r < t->parts[p].replicas.n; r++) {
-            ctrl_batch_stop(c->batch, t->parts[p].replicas.v[r], t->name, p, true);
-            t->deletion_waiting++;
+        ctrl_partition_t *pp = &t->parts[p];
+        ctrl_batch_um_partition(c->batch, t, pp);
+        for (int32_t r = 0; r < pp->replicas.n; r++) {
+            if (pp->rstates[r] == CTRL_R_DELETION_SUCCESSFUL)
+                continue;
+            ctrl_batch_stop(c->batch, pp->replicas.v[r], t->name, p, true);
+            pp->rstates[r] = CTRL_R_DELETION_STARTED;
+            sent++;
         }
     }
     ctrl_batch_um_all_brokers(c->batch, &c->ctx);
-    log_info(CTRL_TAG, "deleting topic %s: StopReplica to %d replica(s)", t->name, t->deletion_waiting);
-    if (t->deletion_waiting == 0)
+    log_info(CTRL_TAG, "deleting topic %s: StopReplica to %d replica(s)", t->name, sent);
+    if (ctrl_topic_all_replicas(t, CTRL_R_DELETION_SUCCESSFUL))
         ctrl_finish_deletion(c, t);
+}
+
+/* Kafka's TopicDeletionManager.resumeDeletions: a topic queued for deletion
+ * starts (or restarts, for replicas that failed) once every broker holding
+ * one of its replicas is alive. */
+static bool ctrl_deletion_eligible(const controller_t *c, const ctrl_topic_t *t) {
+    if (!t->queued_for_deletion)
+        return false;
+    bool retry = !t->deletion_started;
+    for (int32_t p = 0; p < t->nparts; p++)
+        for (int32_t r = 0; r < t->parts[p].replicas.n; r++) {
+            if (t->parts[p].rstates[r] == CTRL_R_DELETION_SUCCESSFUL)
+                continue;
+            if (!ctrl_broker_live(&c->ctx, t->parts[p].replicas.v[r]))
+                return false;
+            retry |= t->parts[p].rstates[r] == CTRL_R_DELETION_INELIGIBLE;
+        }
+    return retry;
 }
 
 static void ctrl_try_deletions(controller_t *c) {
@@ -999,12 +1035,8 @@ static void ctrl_try_deletions(controller_t *c) {
         return;
     for (size_t i = 0; i < c->ctx.ntopics;) {
         ctrl_topic_t *t = c->ctx.topics[i];
-        bool eligible = t->queued_for_deletion && (!t->deletion_started || t->deletion_failed);
-        for (int32_t p = 0; p < t->nparts && eligible; p++)
-            for (int32_t r = 0; r < t->parts[p].replicas.n; r++)
-                eligible &= ctrl_broker_live(&c->ctx, t->parts[p].replicas.v[r]);
         size_t before = c->ctx.ntopics;
-        if (eligible)
+        if (ctrl_deletion_eligible(c, t))
             ctrl_start_deletion(c, t);
         if (c->ctx.ntopics == before)
             i++;
@@ -1012,22 +1044,24 @@ static void ctrl_try_deletions(controller_t *c) {
     ctrl_send(c);
 }
 
+/* A StopReplica(delete) answer: ReplicaDeletionSuccessful, or Ineligible
+ * (retried when ctrl_try_deletions next runs); the topic's znodes go once
+ * every replica is deleted. */
 static void ctrl_on_stop_done(void *arg, int32_t broker_id, const char *topic, int32_t partition, bool deleted,
                               kerr_t err) {
     controller_t *c = arg;
     ctrl_topic_t *t = c->active ? ctrl_topic_find(&c->ctx, topic) : NULL;
-    if (!deleted || !t || !t->deletion_started || t->deletion_waiting <= 0)
+    if (!deleted || !t || !t->deletion_started || partition < 0 || partition >= t->nparts)
         return;
-    if (err != KERR_NONE) {
-        log_warn(CTRL_TAG, "broker %d could not delete %s-%d: %s", broker_id, topic, partition, kerr_name(err));
-        t->deletion_failed = true;
-    }
-    if (--t->deletion_waiting == 0) {
-        if (t->deletion_failed)
-            log_warn(CTRL_TAG, "deletion of topic %s is retried when its replicas are back", topic);
-        else
-            ctrl_finish_deletion(c, t);
-    }
+    ctrl_partition_t *p = &t->parts[partition];
+    if (ctrl_replica_state(p, broker_id) != CTRL_R_DELETION_STARTED)
+        return;
+    if (err != KERR_NONE)
+        log_warn(CTRL_TAG, "broker %d could not delete %s-%d: %s; retried later", broker_id, topic, partition,
+                 kerr_name(err));
+    ctrl_replica_set_state(p, broker_id, err == KERR_NONE ? CTRL_R_DELETION_SUCCESSFUL : CTRL_R_DELETION_INELIGIBLE);
+    if (ctrl_topic_all_replicas(t, CTRL_R_DELETION_SUCCESSFUL))
+        ctrl_finish_deletion(c, t);
 }
 
 static void ctrl_on_deletion_change(controller_t *c) {
@@ -1423,8 +1457,10 @@ static void ctrl_do_controlled_shutdown(void *arg) {
         }
         int rc = ctrl_partitions_online(c, &led, ELECT_SHUTDOWN);
         if (rc == 0) {
-            for (size_t i = 0; i < followed.n; i++)
+            for (size_t i = 0; i < followed.n; i++) {
                 ctrl_batch_stop(c->batch, st->broker_id, followed.v[i].topic->name, followed.v[i].part->index, false);
+                ctrl_replica_set_state(followed.v[i].part, st->broker_id, CTRL_R_OFFLINE);
+            }
             rc = ctrl_remove_from_isr(c, st->broker_id, &followed);
         }
         int64_t t1 = clock_mono_ns() / 1000;

@@ -12,6 +12,9 @@
  * topic assignments, partition states), watches /brokers/ids,
  * /brokers/topics, each /brokers/topics/<t>, /admin/delete_topics,
  * /admin/preferred_replica_election and /isr_change_notification, and
+ * runs Kafka's two state machines — partitions (New, Online, Offline,
+ * NonExistent) and replicas (New, Online, Offline, ReplicaDeletionStarted,
+ * ReplicaDeletionSuccessful, ReplicaDeletionIneligible, NonExistent) — and
  * reacts: a dead broker's partitions get new leaders from their live ISR
  * (or from any live replica when unclean.leader.election.enable allows),
  * new topics and partitions get their first leader and ISR, deleted topics

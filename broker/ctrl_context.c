@@ -50,6 +50,51 @@ const char *ctrl_pstate_name(ctrl_pstate_t s) {
     return "?";
 }
 
+const char *ctrl_rstate_name(ctrl_rstate_t s) {
+    switch (s) {
+    case CTRL_R_NONEXISTENT: return "NonExistentReplica";
+    case CTRL_R_NEW: return "NewReplica";
+    case CTRL_R_ONLINE: return "OnlineReplica";
+    case CTRL_R_OFFLINE: return "OfflineReplica";
+    case CTRL_R_DELETION_STARTED: return "ReplicaDeletionStarted";
+    case CTRL_R_DELETION_SUCCESSFUL: return "ReplicaDeletionSuccessful";
+    case CTRL_R_DELETION_INELIGIBLE: return "ReplicaDeletionIneligible";
+    }
+    return "?";
+}
+
+void ctrl_partition_set_replicas(ctrl_partition_t *p, const int32_t *v, int32_t n, ctrl_rstate_t state) {
+    ctrl_ids_set(&p->replicas, v, n);
+    free(p->rstates);
+    p->rstates = mem_calloc((size_t)p->replicas.n + 1, 1);
+    for (int32_t i = 0; i < p->replicas.n; i++)
+        p->rstates[i] = (uint8_t)state;
+}
+
+ctrl_rstate_t ctrl_replica_state(const ctrl_partition_t *p, int32_t id) {
+    for (int32_t i = 0; i < p->replicas.n; i++)
+        if (p->replicas.v[i] == id)
+            return (ctrl_rstate_t)p->rstates[i];
+    return CTRL_R_NONEXISTENT;
+}
+
+bool ctrl_replica_set_state(ctrl_partition_t *p, int32_t id, ctrl_rstate_t state) {
+    for (int32_t i = 0; i < p->replicas.n; i++)
+        if (p->replicas.v[i] == id) {
+            p->rstates[i] = (uint8_t)state;
+            return true;
+        }
+    return false;
+}
+
+bool ctrl_topic_all_replicas(const ctrl_topic_t *t, ctrl_rstate_t state) {
+    for (int32_t p = 0; p < t->nparts; p++)
+        for (int32_t i = 0; i < t->parts[p].replicas.n; i++)
+            if (t->parts[p].rstates[i] != (uint8_t)state)
+                return false;
+    return true;
+}
+
 void ctrl_context_init(ctrl_context_t *c) {
     memset(c, 0, sizeof *c);
 }
@@ -65,6 +110,7 @@ static void ctrl_topic_free(ctrl_topic_t *t) {
     for (int32_t i = 0; i < t->nparts; i++) {
         ctrl_ids_free(&t->parts[i].replicas);
         ctrl_ids_free(&t->parts[i].isr);
+        free(t->parts[i].rstates);
     }
     free(t->parts);
     free(t->name);

@@ -38,9 +38,24 @@ typedef enum ctrl_pstate {
 
 const char *ctrl_pstate_name(ctrl_pstate_t s);
 
+/* Kafka's replica states (ReplicaStateMachine), one per replica of a
+ * partition. */
+typedef enum ctrl_rstate {
+    CTRL_R_NONEXISTENT = 0,
+    CTRL_R_NEW,                /* assigned, leader and ISR not sent yet */
+    CTRL_R_ONLINE,             /* its broker is alive and has heard LeaderAndIsr */
+    CTRL_R_OFFLINE,            /* its broker died or is shutting down */
+    CTRL_R_DELETION_STARTED,   /* StopReplica(delete) sent */
+    CTRL_R_DELETION_SUCCESSFUL,
+    CTRL_R_DELETION_INELIGIBLE /* deletion failed or its broker is down: retried later */
+} ctrl_rstate_t;
+
+const char *ctrl_rstate_name(ctrl_rstate_t s);
+
 typedef struct ctrl_partition {
     int32_t index;
     ctrl_ids_t replicas; /* the assignment, preferred leader first */
+    uint8_t *rstates;    /* ctrl_rstate_t of each replica, in the same order */
     ctrl_pstate_t state;
     /* from /brokers/topics/<t>/partitions/<p>/state (has_state) */
     bool has_state;
@@ -58,9 +73,7 @@ typedef struct ctrl_topic {
     int32_t nparts;
     bool unclean;             /* unclean.leader.election.enable for this topic */
     bool queued_for_deletion; /* /admin/delete_topics/<t> seen */
-    bool deletion_started;    /* StopReplica(delete) sent */
-    int32_t deletion_waiting; /* StopReplica responses still awaited */
-    bool deletion_failed;     /* a replica could not delete: retried later */
+    bool deletion_started;    /* StopReplica(delete) sent (clients no longer see it) */
 } ctrl_topic_t;
 
 struct kclient;
@@ -102,6 +115,15 @@ ctrl_topic_t *ctrl_topic_add(ctrl_context_t *c, const char *name);
 void ctrl_topic_remove(ctrl_context_t *c, const char *name);
 /* Grows t to n partitions (new ones NonExistent with no replicas). */
 void ctrl_topic_resize(ctrl_topic_t *t, int32_t n);
+
+/* Sets a partition's assignment; every replica starts as state. */
+void ctrl_partition_set_replicas(ctrl_partition_t *p, const int32_t *v, int32_t n, ctrl_rstate_t state);
+/* The state of replica broker id of p (NonExistent when not a replica). */
+ctrl_rstate_t ctrl_replica_state(const ctrl_partition_t *p, int32_t id);
+/* Moves replica broker id of p to state; false when id is not a replica. */
+bool ctrl_replica_set_state(ctrl_partition_t *p, int32_t id, ctrl_rstate_t state);
+/* Whether every replica of every partition of t is in state. */
+bool ctrl_topic_all_replicas(const ctrl_topic_t *t, ctrl_rstate_t state);
 
 /* The partition's state znode content as ctrl_partition_t fields. */
 void ctrl_partition_set_state(ctrl_partition_t *p, const zkdata_partition_state_t *s, int32_t zk_version);

@@ -181,14 +181,17 @@ int replica_manager_reconfigure_topic(replica_manager_t *rm, const config_t *bro
 
 kerr_t replica_manager_stop(replica_manager_t *rm, const char *topic, int32_t partition, bool delete_log) {
     partition_t *p = replica_manager_get(rm, topic, partition);
-    if (!p)
-        return KERR_NONE;
-    log_t *log = partition_detach_log(p);
-    if (!log || !delete_log)
+    log_t *log = p ? partition_detach_log(p) : NULL;
+    /* A log this broker holds without serving it (the topic was deleted
+     * while the broker was down, so no LeaderAndIsr came for it) is deleted
+     * too, as Kafka's stopReplicas does for HostedPartition.None. */
+    if (!delete_log || (p && !log))
         return KERR_NONE;
     pthread_mutex_lock(&rm->logs_lock);
     char err[512];
-    kerr_t e = log_manager_delete(rm->logs, topic, partition, err, sizeof err);
+    kerr_t e = KERR_NONE;
+    if (p || log_manager_get(rm->logs, topic, partition))
+        e = log_manager_delete(rm->logs, topic, partition, err, sizeof err);
     pthread_mutex_unlock(&rm->logs_lock);
     if (e != KERR_NONE)
         log_error(RM_TAG, "%s-%d: cannot delete its log: %s", topic, partition, err);

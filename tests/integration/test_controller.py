@@ -363,3 +363,25 @@ def test_auto_leader_rebalance(workdir):
             in c.log(new_ctrl)
     finally:
         c.stop()
+
+
+def test_deletion_waits_for_a_dead_replica(cluster):
+    """A topic with a replica on a dead broker is deleted when that broker is back
+    (ReplicaDeletionIneligible until then), from every broker's disk."""
+    c = cluster
+    c.topics("--create", "--topic", "later-gone", "--partitions", "2", "--replication-factor", "3")
+    wait_for("leaders of later-gone", lambda: all_led(c, "later-gone", 2))
+    dirs = [os.path.join(c.dir, "broker-%d" % b, "logs", "later-gone-%d" % p) for b in (1, 2, 3) for p in range(2)]
+    assert all(os.path.isdir(d) for d in dirs)
+    victim = 3 if c.controller() != 3 else 2
+    c.run("kill", str(victim))
+    wait_for("broker %d gone" % victim, lambda: victim not in [
+        int(x) for x in re.findall(r"\d+", zk_cli(c.zk, "ls", "/brokers/ids")[-1])], timeout=SESSION_MS / 1000 + 15)
+    c.topics("--delete", "--topic", "later-gone")
+    time.sleep(2)
+    listed = c.topics("--list").stdout.split()
+    assert "later-gone" in " ".join(listed)  # still there, marked for deletion
+    assert all(os.path.isdir(d) for d in dirs)
+    c.run("start-broker", str(victim))
+    wait_for("later-gone's logs removed everywhere", lambda: not any(os.path.isdir(d) for d in dirs), timeout=30)
+    wait_for("later-gone's znodes removed", lambda: "later-gone" not in c.topics("--list").stdout, timeout=30)

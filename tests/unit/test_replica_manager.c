@@ -194,6 +194,25 @@ static void test_stop_replica_deletes(void) {
     fx_done(&fx);
 }
 
+/* A log on disk that no LeaderAndIsr made a partition of (its topic was
+ * deleted while the broker was down): StopReplica(delete) removes it;
+ * without delete it stays. */
+static void test_stop_replica_deletes_unserved_log(void) {
+    rm_fixture_t fx;
+    fx_init(&fx);
+    log_t *log;
+    char err[512], path[4200];
+    CU_ASSERT_EQUAL_FATAL(log_manager_get_or_create(fx.lm, "orphan", 3, NULL, T0, &log, err, sizeof err), KERR_NONE);
+    snprintf(path, sizeof path, "%s/orphan-3", fx.root);
+    CU_ASSERT_PTR_NULL(replica_manager_get(fx.rm, "orphan", 3));
+    CU_ASSERT_EQUAL(replica_manager_stop(fx.rm, "orphan", 3, false), KERR_NONE);
+    CU_ASSERT_EQUAL(access(path, F_OK), 0);
+    CU_ASSERT_EQUAL(replica_manager_stop(fx.rm, "orphan", 3, true), KERR_NONE);
+    CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0);
+    CU_ASSERT_PTR_NULL(log_manager_get(fx.lm, "orphan", 3));
+    fx_done(&fx);
+}
+
 void unit_register(void) {
     static const unit_test_t tests[] = {
         {"leader alone: HW follows the LEO", test_leader_alone_hw_follows_leo},
@@ -201,6 +220,7 @@ void unit_register(void) {
         {"epoch fencing and roles", test_epoch_fencing_and_roles},
         {"waiters woken on append", test_waiters_woken_on_append},
         {"StopReplica deletes; re-create", test_stop_replica_deletes},
+        {"StopReplica (delete) of a log no partition serves", test_stop_replica_deletes_unserved_log},
         {NULL, NULL},
     };
     unit_add_suite("replica-manager", tests);
