@@ -65,6 +65,51 @@ static void api_writer_to_response(kp_writer_t *w, net_response_t *r) {
     }
 }
 
+/* A response encoded off the connection's loop (a handler that ran on the
+ * admin worker) is handed to the loop to be sent; the request goes with it. */
+typedef struct api_deferred {
+    api_request_t *req;
+    net_response_t r;
+    bool close;
+} api_deferred_t;
+
+static void api_deferred_send(void *arg) {
+    api_deferred_t *d = arg;
+    if (d->close)
+        net_close(d->req->conn);
+    else
+        net_respond(d->req->conn, &d->r);
+    api_request_free(d->req);
+    free(d);
+}
+
+/* Sends r (or closes) on the connection's loop thread, from whichever
+ * thread the handler runs on. If the network is already stopping the
+ * answer is dropped and the request freed. */
+static void api_send(api_request_t *req, net_response_t *r, bool close) {
+    net_loop_t *loop = net_conn_loop(req->conn);
+    if (net_loop_in_thread(loop)) {
+        if (close)
+            net_close(req->conn);
+        else
+            net_respond(req->conn, r);
+        api_request_free(req);
+        return;
+    }
+    api_deferred_t *d = mem_calloc(1, sizeof *d);
+    d->req = req;
+    d->close = close;
+    if (r)
+        d->r = *r;
+    else
+        net_response_init(&d->r);
+    if (net_loop_run(loop, api_deferred_send, d) != 0) {
+        net_response_free(&d->r);
+        api_request_free(req);
+        free(d);
+    }
+}
+
 void api_respond(api_request_t *req, const void *resp) {
     kp_writer_t w;
     kp_writer_init(&w);
@@ -81,8 +126,7 @@ void api_respond(api_request_t *req, const void *resp) {
     net_response_t r;
     api_writer_to_response(&w, &r);
     kp_writer_free(&w);
-    net_respond(req->conn, &r);
-    api_request_free(req);
+    api_send(req, &r, false);
 }
 
 void api_respond_none(api_request_t *req) {
@@ -91,8 +135,38 @@ void api_respond_none(api_request_t *req) {
 }
 
 void api_close(api_request_t *req) {
-    net_close(req->conn);
-    api_request_free(req);
+    api_send(req, NULL, true);
+}
+
+/* --- the admin worker ------------------------------------------------------ */
+
+typedef struct api_offload_task {
+    api_request_t *req;
+    void (*handler)(api_request_t *req);
+} api_offload_task_t;
+
+static void api_offload_run(void *arg) {
+    api_offload_task_t *t = arg;
+    t->handler(t->req);
+    free(t);
+}
+
+void api_offload(api_request_t *req, void (*handler)(api_request_t *req)) {
+    evloop_t *admin = req->broker->admin_loop;
+    if (!admin || evloop_in_loop(admin)) {
+        handler(req);
+        return;
+    }
+    api_offload_task_t *t = mem_alloc(sizeof *t);
+    *t = (api_offload_task_t){req, handler};
+    if (evloop_run(admin, api_offload_run, t) != 0) { /* shutting down */
+        free(t);
+        api_close(req);
+    }
+}
+
+bool api_on_admin_worker(const api_request_t *req) {
+    return req->broker->admin_loop && evloop_in_loop(req->broker->admin_loop);
 }
 
 /* --- ApiVersions --------------------------------------------------------- */
@@ -138,6 +212,21 @@ void api_handle_api_versions(api_request_t *req) {
 /* --- dispatch -------------------------------------------------------------- */
 
 typedef void (*api_handler_fn)(api_request_t *req);
+
+/* The APIs whose handlers wait for ZooKeeper (writes, config reads): they
+ * run on the admin worker, so a slow or unreachable ZooKeeper never stalls
+ * the network loop that serves produce and fetch (Kafka's request handler
+ * pool plays that part). */
+static bool api_uses_zookeeper(int16_t key) {
+    switch (key) {
+    case KP_API_CREATE_TOPICS:
+    case KP_API_DELETE_TOPICS:
+    case KP_API_CREATE_PARTITIONS:
+    case KP_API_DESCRIBE_CONFIGS:
+    case KP_API_LEADER_AND_ISR: return true;
+    default: return false;
+    }
+}
 
 static api_handler_fn api_handler_for(int16_t key) {
     switch (key) {
@@ -185,5 +274,8 @@ void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
         api_close(req);
         return;
     }
-    handler(req);
+    if (api_uses_zookeeper(req->hdr.api_key))
+        api_offload(req, handler);
+    else
+        handler(req);
 }

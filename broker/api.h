@@ -39,6 +39,12 @@ void api_respond_none(api_request_t *req);
 /* Closes the connection instead of answering; frees req. */
 void api_close(api_request_t *req);
 
+/* Runs handler(req) on the broker's admin worker thread (inline when there
+ * is none, or when already on it). api_respond and api_close work from
+ * there: the answer is handed back to the connection's loop. */
+void api_offload(api_request_t *req, void (*handler)(api_request_t *req));
+bool api_on_admin_worker(const api_request_t *req);
+
 /* Handlers, one per API (api_*.c). Each answers exactly once. */
 void api_handle_api_versions(api_request_t *req);
 void api_handle_metadata(api_request_t *req);

@@ -165,7 +165,13 @@ void api_handle_create_topics(api_request_t *req) {
     }
     api_create_wait_t *w = mem_alloc(sizeof *w);
     *w = (api_create_wait_t){req, resp, expected, clock_wall_ms() + rq->timeout_ms};
-    api_create_check(w);
+    /* the wait's timers live on the connection's loop (this handler runs on
+     * the admin worker) */
+    if (net_loop_run(net_conn_loop(req->conn), api_create_check, w) != 0) {
+        free(expected);
+        free(w);
+        api_respond(req, resp);
+    }
 }
 
 /* --- DeleteTopics -------------------------------------------------------------------- */

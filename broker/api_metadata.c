@@ -74,6 +74,16 @@ static kerr_t api_metadata_auto_create(api_request_t *req, kp_str_t name, bool a
     return e == KERR_NONE || e == KERR_TOPIC_ALREADY_EXISTS ? KERR_LEADER_NOT_AVAILABLE : e;
 }
 
+/* Whether a requested topic is unknown here (auto-creation would run). */
+static bool api_metadata_missing(broker_t *b, const kp_metadata_req_topic_t *wanted, int32_t n) {
+    const mc_snapshot_t *s = metadata_cache_acquire(b->metadata);
+    bool missing = false;
+    for (int32_t i = 0; i < n && !missing; i++)
+        missing = wanted[i].name.len > 0 && !mc_snapshot_topic(s, wanted[i].name.ptr, (size_t)wanted[i].name.len);
+    metadata_cache_release(b->metadata, s);
+    return missing;
+}
+
 void api_handle_metadata(api_request_t *req) {
     const kp_metadata_req_t *rq = req->body;
     broker_t *b = req->broker;
@@ -82,6 +92,12 @@ void api_handle_metadata(api_request_t *req) {
     bool allow_auto = v >= 4 ? rq->allow_auto_topic_creation : true;
     const kp_metadata_req_topic_t *wanted = rq->topics.items;
 
+    /* Creating topics waits for ZooKeeper: that happens on the admin worker. */
+    if (!all && allow_auto && b->auto_create_topics && !api_on_admin_worker(req) &&
+        api_metadata_missing(b, wanted, rq->topics.count)) {
+        api_offload(req, api_handle_metadata);
+        return;
+    }
     const mc_snapshot_t *s = metadata_cache_acquire(b->metadata);
     kp_metadata_resp_t resp;
     memset(&resp, 0, sizeof resp);

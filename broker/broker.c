@@ -229,6 +229,7 @@ static int broker_register(broker_t *b, char *err, size_t errlen) {
 /* --- life cycle ---------------------------------------------------------------------- */
 
 static void broker_free(broker_t *b) {
+    evloop_free(b->admin_loop); /* runs what is queued while the loops still exist */
     net_free(b->net);
     controller_t *c = atomic_load(&b->controller);
     if (c)
@@ -271,6 +272,9 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
         return -1;
     b->replicas = replica_manager_new(b->logs, b->id);
     b->metadata = metadata_cache_new();
+    b->admin_loop = evloop_new("admin", err, errlen);
+    if (!b->admin_loop || evloop_start(b->admin_loop, err, errlen) != 0)
+        return -1;
     b->net = broker_start_net(b, err, errlen);
     if (!b->net)
         return -1;
@@ -335,6 +339,7 @@ int broker_run(const config_t *cfg) {
     if (config_get_bool(cfg, "controlled.shutdown.enable"))
         broker_controlled_shutdown(&b);
     net_stop(b.net);
+    evloop_stop(b.admin_loop); /* no handler may touch the logs while they close */
     kerr_t e = log_manager_close(b.logs, true);
     b.logs = NULL;
     broker_free(&b);

@@ -47,6 +47,7 @@ typedef struct broker {
     net_t *net;
 
     evloop_t *zk_loop;      /* ZooKeeper callbacks and the controller */
+    evloop_t *admin_loop;   /* request handlers that wait for ZooKeeper (api_offload) */
     zkc_t *zk;
     _Atomic(controller_t *) controller;
     config_watcher_t *config_watcher; /* dynamic topic configs */

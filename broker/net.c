@@ -174,6 +174,10 @@ static void loop_assert_thread(const net_loop_t *loop, const char *fn) {
     }
 }
 
+bool net_loop_in_thread(const net_loop_t *loop) {
+    return pthread_equal(pthread_self(), loop->self);
+}
+
 static size_t out_len(const net_conn_t *c) { return c->out ? evbuffer_get_length(c->out) : 0; }
 
 static struct timeval ms_to_tv(int64_t ms) {

@@ -247,6 +247,7 @@ void net_respond_none(net_conn_t *conn);
 void net_close(net_conn_t *conn);
 
 net_loop_t *net_conn_loop(const net_conn_t *conn); /* any thread */
+bool net_loop_in_thread(const net_loop_t *loop);   /* any thread: is the caller that loop's? */
 uint64_t net_conn_id(const net_conn_t *conn);     /* unique per net_t */
 const char *net_conn_peer(const net_conn_t *conn); /* "127.0.0.1:50412", "[::1]:50412" */
 size_t net_conn_listener(const net_conn_t *conn);  /* index into cfg.listeners */

@@ -124,3 +124,43 @@ def test_dynamic_topic_configs(broker):
     strict = subprocess.run(kcat + ["-X", "acks=all", "-X", "message.send.max.retries=0"], input="k:v\n",
                             capture_output=True, text=True, timeout=60)
     assert strict.returncode != 0 and "Not enough in-sync replicas" in strict.stderr, strict.stderr
+
+
+def test_a_stalled_zookeeper_does_not_stall_produce(workdir):
+    """Admin requests wait for ZooKeeper on the broker's admin worker, not on the
+    network loop: with ZooKeeper frozen, a CreateTopics hangs but produce and fetch
+    on the same (single) network thread keep being served."""
+    import os
+    import signal
+    import threading
+    from conftest import Broker, SHARED_ZK
+    b = Broker(workdir, overrides=["num.network.threads=1"]).start()
+    zk_pid = int(open(os.path.join(SHARED_ZK.zk.dir, "zookeeper.pid")).read().split()[0])
+    try:
+        kcat_p = ["kcat", "-b", b.bootstrap, "-t", "live", "-P", "-K:"]
+        wait_for("live writable", lambda: subprocess.run(kcat_p, input=b"a:1\n", capture_output=True,
+                                                         timeout=60).returncode == 0)
+        os.kill(zk_pid, signal.SIGSTOP)
+        result = {}
+
+        def create():
+            result["out"] = topics_cli(b, "--create", "--topic", "frozen", "--partitions", "1",
+                                       "--replication-factor", "1")
+
+        t = threading.Thread(target=create)
+        t.start()
+        try:
+            time.sleep(1.0)  # the CreateTopics is now waiting for ZooKeeper on the admin worker
+            assert t.is_alive()
+            out = subprocess.run(kcat_p, input=b"b:2\n", capture_output=True, timeout=20)
+            assert out.returncode == 0, out.stderr
+            rows = subprocess.run(["kcat", "-b", b.bootstrap, "-t", "live", "-C", "-e", "-o", "beginning", "-q",
+                                   "-f", "%k\n"], capture_output=True, text=True, timeout=20).stdout.split()
+            assert rows == ["a", "b"]
+        finally:
+            os.kill(zk_pid, signal.SIGCONT)
+        t.join(60)
+        assert result["out"].returncode == 0, result["out"].stderr
+    finally:
+        os.kill(zk_pid, signal.SIGCONT)
+        assert b.stop() == 0
