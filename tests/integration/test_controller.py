@@ -385,3 +385,27 @@ def test_deletion_waits_for_a_dead_replica(cluster):
     c.run("start-broker", str(victim))
     wait_for("later-gone's logs removed everywhere", lambda: not any(os.path.isdir(d) for d in dirs), timeout=30)
     wait_for("later-gone's znodes removed", lambda: "later-gone" not in c.topics("--list").stdout, timeout=30)
+
+
+def test_after_all_brokers_died_the_isr_in_zookeeper_decides(cluster):
+    """The book's question: every broker goes down, then they come back one by one.
+    The last in-sync replica is recorded in the partition's state znode; the
+    partition stays offline until that broker returns (unclean election is off)."""
+    c = cluster
+    c.topics("--create", "--topic", "last", "--replica-assignment", "1:2")
+    wait_for("leader of last", lambda: all_led(c, "last", 1))
+    gone = lambda b: lambda: b not in [int(x) for x in re.findall(r"\d+", zk_cli(c.zk, "ls", "/brokers/ids")[-1])]
+    c.run("kill", "2")
+    wait_for("last led by 1 alone", lambda: c.describe("last")[0] == (1, [1, 2], [1]), timeout=SESSION_MS / 1000 + 15)
+    c.run("kill", "1")
+    wait_for("last offline", lambda: c.describe("last")[0] == (-1, [1, 2], [1]), timeout=SESSION_MS / 1000 + 15)
+    c.run("kill", "3")  # now no broker is alive
+    wait_for("broker 3 gone", gone(3), timeout=SESSION_MS / 1000 + 15)
+    state = json.loads(zk_cli(c.zk, "get", "/brokers/topics/last/partitions/0/state")[-1])
+    assert state["leader"] == -1 and state["isr"] == [1]  # who was last in sync survives in ZooKeeper
+    c.run("start-broker", "3")  # becomes controller, reads the state from ZooKeeper
+    c.run("start-broker", "2")  # a replica, but not the last in sync
+    time.sleep(2)
+    assert c.describe("last")[0] == (-1, [1, 2], [1])
+    c.run("start-broker", "1")  # the last in-sync replica is back: it leads
+    wait_for("last led by 1 again", lambda: c.describe("last")[0][0] == 1, timeout=20)
