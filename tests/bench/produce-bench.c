@@ -17,7 +17,10 @@
  * (queueing in the client included, as a saturating producer sees it); and
  * the broker's CPU seconds during the run: from /proc/PID/stat with
  * --broker-pid, and for the mock from its thread ("rdk:mock") in this
- * process. A run line ends with the samsa/mock records/s ratio; the last
+ * process; and how many cores the client itself kept busy (its CPU time,
+ * the mock thread's excluded, over the run's wall time: near the machine's
+ * core count, the client sets the pace). A run line ends with the
+ * samsa/mock records/s ratio; the last
  * line sums them up. Without --bootstrap only the mock runs.
  *
  * Topics are new (produce-bench-<size>-<pid>-<time>); samsa auto-creates
@@ -38,6 +41,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <dirent.h>
+#include <sys/resource.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -78,10 +82,27 @@ typedef struct bench_case {
 typedef struct bench_result {
     bool ok;
     double rec_s, mb_s, p50_ms, p99_ms, cpu_s; /* cpu_s < 0: unknown */
+    double client_cores; /* the client's CPU time over the run's wall time (mock thread excluded) */
     int64_t held; /* consume runs: records the topic held */
 } bench_result_t;
 
 /* --- CPU time from /proc ------------------------------------------------------ */
+
+/* This process's CPU seconds (the client; for mock runs the mock thread's
+ * own time is subtracted by the caller). */
+static double bench_self_cpu(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* How many cores the client kept busy during a run: near the machine's
+ * core count means the client, not the broker, sets the pace. */
+static double bench_client_cores(const bench_target_t *t, double self0, double self1, double tcpu, double secs) {
+    double client = self1 - self0 - (t->mock && tcpu > 0 ? tcpu : 0);
+    return secs > 0 ? client / secs : 0;
+}
 
 /* utime + stime of a process or thread, in seconds, or -1. Fields 14 and 15
  * of stat; the command name (field 2) may hold spaces, so count from the
@@ -210,6 +231,7 @@ static bench_result_t bench_produce(const bench_target_t *t, const bench_case_t 
     }
 
     double cpu0 = bench_cpu_seconds(t->stat_path);
+    double self0 = bench_self_cpu();
     int64_t t0 = clock_mono_ns();
     for (int64_t i = 0; i < c->records; i++) {
         for (;;) {
@@ -228,6 +250,7 @@ static bench_result_t bench_produce(const bench_target_t *t, const bench_case_t 
     rd_kafka_flush(rk, BENCH_TIMEOUT_MS);
     int64_t t1 = clock_mono_ns();
     double cpu1 = bench_cpu_seconds(t->stat_path);
+    double self1 = bench_self_cpu();
 
     if (bp.failed || bp.delivered != c->records) {
         fprintf(stderr, "produce-bench: %s: %" PRId64 " of %" PRId64 " delivered, %" PRId64 " failed (%s)\n",
@@ -242,6 +265,7 @@ static bench_result_t bench_produce(const bench_target_t *t, const bench_case_t 
     r.p50_ms = (double)bp.latency_ns[bp.delivered / 2] / 1e6;
     r.p99_ms = (double)bp.latency_ns[(bp.delivered * 99) / 100] / 1e6;
     r.cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+    r.client_cores = bench_client_cores(t, self0, self1, r.cpu_s, secs);
 out:
     rd_kafka_topic_destroy(rkt);
     rd_kafka_flush(rk, 10000);
@@ -354,10 +378,12 @@ static bench_result_t bench_consume(const bench_target_t *t, const bench_case_t 
     rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
     int64_t bytes = 0;
     double cpu0 = bench_cpu_seconds(t->stat_path);
+    double self0 = bench_self_cpu();
     int64_t t0 = clock_mono_ns();
     int64_t received = bench_read(rkt, queue, ranges, partitions, c->records, &bytes);
     int64_t t1 = clock_mono_ns();
     double cpu1 = bench_cpu_seconds(t->stat_path);
+    double self1 = bench_self_cpu();
     rd_kafka_queue_destroy(queue);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
@@ -372,6 +398,7 @@ static bench_result_t bench_consume(const bench_target_t *t, const bench_case_t 
     r.rec_s = (double)received / secs;
     r.mb_s = (double)bytes / 1e6 / secs;
     r.cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+    r.client_cores = bench_client_cores(t, self0, self1, r.cpu_s, secs);
     return r;
 }
 
@@ -448,6 +475,7 @@ static void bench_print_result(const char *name, const bench_case_t *c, const be
         printf(" cpu %.2f s", r->cpu_s);
     else
         printf(" cpu n/a");
+    printf(" client %.1f cores", r->client_cores);
     if (!c->produce && r->held < c->records)
         printf(" (re-reading the %" PRId64 " records it holds)", r->held);
 }
