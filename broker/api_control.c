@@ -7,10 +7,7 @@
 
 #include "clock.h"
 #include "logger.h"
-#include "mem.h"
 #include "topic_admin.h"
-
-#include <stdlib.h>
 
 #include <string.h>
 
@@ -240,43 +237,18 @@ void api_handle_stop_replica(api_request_t *req) {
 
 /* --- ControlledShutdown ------------------------------------------------------------- */
 
-/* The controller answers on its own thread; the response goes back to the
- * connection's loop with what it said. */
-typedef struct api_cs_reply {
-    api_request_t *req;
-    kerr_t err;
-    controller_tp_t *remaining; /* topics copied */
-    size_t n;
-} api_cs_reply_t;
-
-static void api_cs_respond(void *arg) {
-    api_cs_reply_t *r = arg;
-    api_request_t *req = r->req;
+/* The controller's verdict, on its own thread: api_respond hands the
+ * answer to the connection's loop. */
+static void api_cs_done(void *ctx, kerr_t err, const controller_tp_t *remaining, size_t n) {
+    api_request_t *req = ctx;
     kp_controlled_shutdown_resp_t resp;
     memset(&resp, 0, sizeof resp);
-    resp.error_code = (int16_t)r->err;
-    kp_controlled_shutdown_remaining_t *rem =
-        api_alloc_array(req, &resp.remaining_partitions, (int32_t)r->n, sizeof *rem);
-    for (size_t i = 0; i < r->n; i++) {
-        rem[i].topic_name = kp_str(api_strdup(req, kp_str(r->remaining[i].topic)));
-        rem[i].partition_index = r->remaining[i].partition;
-        free(r->remaining[i].topic);
-    }
-    free(r->remaining);
-    free(r);
-    api_respond(req, &resp);
-}
-
-static void api_cs_done(void *ctx, kerr_t err, const controller_tp_t *remaining, size_t n) {
-    api_cs_reply_t *r = mem_calloc(1, sizeof *r);
-    r->req = ctx;
-    r->err = err;
-    r->n = n;
-    r->remaining = mem_calloc(n + 1, sizeof *r->remaining);
+    resp.error_code = (int16_t)err;
+    kp_controlled_shutdown_remaining_t *rem = api_alloc_array(req, &resp.remaining_partitions, (int32_t)n, sizeof *rem);
     for (size_t i = 0; i < n; i++)
-        r->remaining[i] = (controller_tp_t){mem_strdup(remaining[i].topic), remaining[i].partition};
-    if (net_loop_run(net_conn_loop(r->req->conn), api_cs_respond, r) != 0)
-        log_warn("api", "ControlledShutdown answer dropped: the network is stopping");
+        rem[i] = (kp_controlled_shutdown_remaining_t){kp_str(api_strdup(req, kp_str(remaining[i].topic))),
+                                                       remaining[i].partition};
+    api_respond(req, &resp);
 }
 
 void api_handle_controlled_shutdown(api_request_t *req) {

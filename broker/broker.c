@@ -191,10 +191,12 @@ static void broker_topic_config_changed(void *ctx, const char *topic) {
     int n = replica_manager_reconfigure_topic(b->replicas, b->cfg, topic, tc);
     if (n > 0)
         log_info(BROKER_TAG, "topic %s: new configs applied to %d partition(s)", topic, n);
+    bool unclean = tc ? config_topic_get_bool(tc, "unclean.leader.election.enable")
+                      : config_get_bool(b->cfg, "unclean.leader.election.enable");
     config_topic_free(tc);
     controller_t *c = atomic_load(&b->controller);
     if (c)
-        controller_topic_config_changed(c, topic);
+        controller_topic_config_changed(c, topic, unclean);
 }
 
 static int broker_connect_zk(broker_t *b, char *err, size_t errlen) {

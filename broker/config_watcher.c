@@ -73,27 +73,30 @@ static void cfgw_process(config_watcher_t *w) {
         zkc_strings_free(&kids);
         return;
     }
-    /* children come sorted by name, and the 10-digit sequence sorts too */
+    /* One pipelined read of every notification (ZooKeeper sorts nothing,
+     * zkc does: the 10-digit sequence sorts as text). */
+    zkc_batch_item_t *items = mem_calloc(kids.n + 1, sizeof *items);
+    char (*paths)[ZKDATA_PATH_MAX] = mem_calloc(kids.n + 1, sizeof *paths);
+    for (size_t i = 0; i < kids.n; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/%s", ZKDATA_PATH_CONFIG_CHANGES, kids.items[i]);
+        items[i] = (zkc_batch_item_t){.kind = ZKC_BATCH_GET, .path = paths[i]};
+    }
+    zkc_batch(w->zk, items, kids.n);
     int64_t now = clock_wall_ms();
     for (size_t i = 0; i < kids.n; i++) {
         int64_t seq = zkdata_sequence_number(kids.items[i], ZKDATA_CONFIG_CHANGE_SEQ_PREFIX);
-        if (seq < 0)
-            continue;
-        char path[ZKDATA_PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", ZKDATA_PATH_CONFIG_CHANGES, kids.items[i]);
-        char *data;
-        int len;
-        zkc_stat_t st;
-        if (zkc_get(w->zk, path, &data, &len, &st) != ZKC_OK)
+        if (seq < 0 || items[i].err != ZKC_OK)
             continue;
         if (seq > atomic_load(&w->last_seq)) {
-            cfgw_apply(w, kids.items[i], data, len);
+            cfgw_apply(w, kids.items[i], items[i].out_data, items[i].out_len);
             atomic_store(&w->last_seq, seq);
         }
-        if (st.ctime < now - CFGW_EXPIRATION_MS)
-            zkc_delete(w->zk, path, ZKC_ANY_VERSION);
-        free(data);
+        if (items[i].stat.ctime < now - CFGW_EXPIRATION_MS)
+            zkc_delete(w->zk, paths[i], ZKC_ANY_VERSION);
     }
+    zkc_batch_release(items, kids.n);
+    free(items);
+    free(paths);
     zkc_strings_free(&kids);
 }
 

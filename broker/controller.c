@@ -752,6 +752,30 @@ static void ctrl_on_brokers_started(controller_t *c, const int32_t *ids, size_t 
     }
 }
 
+/* Kafka's OfflineReplica transition for every replica of a dead broker:
+ * each partition whose leader or ISR names a broker that is not alive
+ * gets it removed (ctrl_remove_from_isr with -1). */
+static int ctrl_dead_replicas_leave_isrs(controller_t *c) {
+    ctrl_tps_t tps = {0};
+    for (size_t i = 0; i < c->ctx.ntopics; i++) {
+        ctrl_topic_t *t = c->ctx.topics[i];
+        for (int32_t p = 0; p < t->nparts; p++) {
+            ctrl_partition_t *pp = &t->parts[p];
+            bool dead = pp->has_state && pp->leader >= 0 && !ctrl_broker_live(&c->ctx, pp->leader);
+            for (int32_t k = 0; k < pp->isr.n && !dead; k++)
+                dead = !ctrl_broker_live(&c->ctx, pp->isr.v[k]);
+            if (dead && pp->has_state)
+                ctrl_tps_add(&tps, t, pp);
+        }
+    }
+    int rc = ctrl_remove_from_isr(c, -1, &tps);
+    ctrl_tps_free(&tps);
+    return rc;
+}
+
+/* Kafka's onBrokerFailure: the dead brokers (already out of the context)
+ * lose their leaderships (new leaders from the live ISR) and their place in
+ * every ISR; their replicas go offline. */
 static void ctrl_on_brokers_failed(controller_t *c, const int32_t *ids, size_t n) {
     if (n == 0)
         return;
@@ -759,50 +783,27 @@ static void ctrl_on_brokers_failed(controller_t *c, const int32_t *ids, size_t n
     snprintf(what, sizeof what, "broker %d%s failure", ids[0], n > 1 ? " (and others)" : "");
     ctrl_round_begin(c, what);
     int64_t t0 = clock_mono_ns() / 1000;
-    ctrl_tps_t leaderless = {0};
-    size_t touched = 0;
+    size_t leaderless = 0;
     for (size_t i = 0; i < c->ctx.ntopics; i++) {
         ctrl_topic_t *t = c->ctx.topics[i];
         for (int32_t p = 0; p < t->nparts; p++) {
             ctrl_partition_t *pp = &t->parts[p];
-            for (size_t k = 0; k < n; k++)
+            for (size_t k = 0; k < n; k++) {
                 if (pp->has_state && pp->leader == ids[k] && !t->queued_for_deletion) {
                     pp->state = CTRL_P_OFFLINE;
-                    ctrl_tps_add(&leaderless, t, pp);
+                    leaderless++;
                 }
+                ctrl_rstate_t was = ctrl_replica_state(pp, ids[k]);
+                if (was != CTRL_R_NONEXISTENT && was != CTRL_R_DELETION_SUCCESSFUL)
+                    ctrl_replica_set_state(pp, ids[k],
+                                           t->queued_for_deletion ? CTRL_R_DELETION_INELIGIBLE : CTRL_R_OFFLINE);
+            }
         }
     }
-    touched = leaderless.n;
-    for (size_t i = 0; i < c->ctx.ntopics; i++) { /* the dead brokers' replicas go offline */
-        ctrl_topic_t *t = c->ctx.topics[i];
-        for (int32_t p = 0; p < t->nparts; p++)
-            for (size_t k = 0; k < n; k++) {
-                ctrl_rstate_t was = ctrl_replica_state(&t->parts[p], ids[k]);
-                if (was == CTRL_R_NONEXISTENT || was == CTRL_R_DELETION_SUCCESSFUL)
-                    continue;
-                ctrl_replica_set_state(&t->parts[p], ids[k],
-                                       t->queued_for_deletion ? CTRL_R_DELETION_INELIGIBLE : CTRL_R_OFFLINE);
-            }
-    }
-    int rc = ctrl_trigger_online(c);
-    ctrl_tps_free(&leaderless);
-    if (rc != 0)
+    if (ctrl_trigger_online(c) != 0)
         return;
     int64_t t1 = clock_mono_ns() / 1000;
-    /* the dead replicas leave every ISR they are in */
-    for (size_t k = 0; k < n && rc == 0; k++) {
-        ctrl_tps_t in_isr = {0};
-        for (size_t i = 0; i < c->ctx.ntopics; i++) {
-            ctrl_topic_t *t = c->ctx.topics[i];
-            for (int32_t p = 0; p < t->nparts; p++)
-                if (t->parts[p].has_state &&
-                    (ctrl_ids_has(&t->parts[p].isr, ids[k]) || t->parts[p].leader == ids[k]))
-                    ctrl_tps_add(&in_isr, t, &t->parts[p]);
-        }
-        rc = ctrl_remove_from_isr(c, ids[k], &in_isr);
-        ctrl_tps_free(&in_isr);
-    }
-    if (rc != 0)
+    if (ctrl_dead_replicas_leave_isrs(c) != 0)
         return;
     ctrl_batch_um_all_brokers(c->batch, &c->ctx); /* the broker list changed */
     int64_t t2 = clock_mono_ns() / 1000;
@@ -810,7 +811,7 @@ static void ctrl_on_brokers_failed(controller_t *c, const int32_t *ids, size_t n
     log_info(CTRL_TAG,
              "%s: %zu partition(s) lost their leader; new leaders written to ZooKeeper in %.1f ms, ISRs updated "
              "in %.1f ms",
-             what, touched, (double)(t1 - t0) / 1000.0, (double)(t2 - t0) / 1000.0);
+             what, leaderless, (double)(t1 - t0) / 1000.0, (double)(t2 - t0) / 1000.0);
     if (c->round_waiting == 0)
         log_info(CTRL_TAG, "%s: no LeaderAndIsr needed", what);
 }
@@ -1095,6 +1096,30 @@ static void ctrl_on_deletion_change(controller_t *c) {
  * ISR change notifications and preferred leader elections
  * ========================================================================== */
 
+/* The partitions a znode of Kafka's partition-list JSON names
+ * (/isr_change_notification/..., /admin/preferred_replica_election) that
+ * the context knows, added to out. False when the znode cannot be read. */
+static bool ctrl_read_tp_list(controller_t *c, const char *path, ctrl_tps_t *out) {
+    char *data;
+    int len;
+    if (zkc_get(c->zk, path, &data, &len, NULL) != ZKC_OK)
+        return false;
+    zkdata_tp_list_t l;
+    char err[256];
+    if (zkdata_tp_list_decode(data, len < 0 ? 0 : (size_t)len, &l, err, sizeof err) == 0) {
+        for (size_t k = 0; k < l.n; k++) {
+            ctrl_topic_t *t = ctrl_topic_find(&c->ctx, l.tps[k].topic);
+            if (t && l.tps[k].partition >= 0 && l.tps[k].partition < t->nparts)
+                ctrl_tps_add(out, t, &t->parts[l.tps[k].partition]);
+        }
+    } else {
+        log_warn(CTRL_TAG, "ignoring %s: %s", path, err);
+    }
+    zkdata_tp_list_free(&l);
+    free(data);
+    return true;
+}
+
 static void ctrl_on_isr_change(controller_t *c) {
     if (!c->active)
         return;
@@ -1107,20 +1132,7 @@ static void ctrl_on_isr_change(controller_t *c) {
     for (size_t i = 0; i < kids.n; i++) {
         char path[ZKDATA_PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", ZKDATA_PATH_ISR_CHANGE_NOTIFICATION, kids.items[i]);
-        char *data;
-        int len;
-        if (zkc_get(c->zk, path, &data, &len, NULL) == ZKC_OK) {
-            zkdata_tp_list_t l;
-            if (zkdata_tp_list_decode(data, len < 0 ? 0 : (size_t)len, &l, NULL, 0) == 0) {
-                for (size_t k = 0; k < l.n; k++) {
-                    ctrl_topic_t *t = ctrl_topic_find(&c->ctx, l.tps[k].topic);
-                    if (t && l.tps[k].partition >= 0 && l.tps[k].partition < t->nparts)
-                        ctrl_tps_add(&tps, t, &t->parts[l.tps[k].partition]);
-                }
-            }
-            zkdata_tp_list_free(&l);
-            free(data);
-        }
+        ctrl_read_tp_list(c, path, &tps);
         zkc_delete(c->zk, path, ZKC_ANY_VERSION);
     }
     ctrl_read_states(c, &tps);
@@ -1151,21 +1163,9 @@ static void ctrl_elect_preferred(controller_t *c, ctrl_tps_t *tps) {
 static void ctrl_on_preferred_election(controller_t *c) {
     if (!c->active)
         return;
-    char *data;
-    int len;
-    if (zkc_get(c->zk, ZKDATA_PATH_PREFERRED_REPLICA_ELECTION, &data, &len, NULL) != ZKC_OK)
-        return;
-    zkdata_tp_list_t l;
     ctrl_tps_t tps = {0};
-    if (zkdata_tp_list_decode(data, len < 0 ? 0 : (size_t)len, &l, NULL, 0) == 0) {
-        for (size_t k = 0; k < l.n; k++) {
-            ctrl_topic_t *t = ctrl_topic_find(&c->ctx, l.tps[k].topic);
-            if (t && l.tps[k].partition >= 0 && l.tps[k].partition < t->nparts)
-                ctrl_tps_add(&tps, t, &t->parts[l.tps[k].partition]);
-        }
-    }
-    zkdata_tp_list_free(&l);
-    free(data);
+    if (!ctrl_read_tp_list(c, ZKDATA_PATH_PREFERRED_REPLICA_ELECTION, &tps))
+        return;
     ctrl_elect_preferred(c, &tps);
     ctrl_tps_free(&tps);
     zkc_delete(c->zk, ZKDATA_PATH_PREFERRED_REPLICA_ELECTION, ZKC_ANY_VERSION);
@@ -1265,19 +1265,7 @@ static void ctrl_failover(controller_t *c) {
     ctrl_send(c);
     if (ctrl_trigger_online(c) != 0)
         return;
-    ctrl_tps_t dead_in_isr = {0}; /* replicas of dead brokers go offline (leave ISRs) */
-    for (size_t i = 0; i < c->ctx.ntopics; i++) {
-        ctrl_topic_t *t = c->ctx.topics[i];
-        for (int32_t p = 0; p < t->nparts; p++)
-            for (int32_t k = 0; k < t->parts[p].isr.n; k++)
-                if (!ctrl_broker_live(&c->ctx, t->parts[p].isr.v[k])) {
-                    ctrl_tps_add(&dead_in_isr, t, &t->parts[p]);
-                    break;
-                }
-    }
-    int rc = ctrl_remove_from_isr(c, -1, &dead_in_isr);
-    ctrl_tps_free(&dead_in_isr);
-    if (rc != 0)
+    if (ctrl_dead_replicas_leave_isrs(c) != 0) /* replicas of dead brokers go offline */
         return;
     ctrl_send(c);
     ctrl_on_deletion_change(c);
@@ -1541,26 +1529,12 @@ void controller_on_session(controller_t *c, int ev) {
     }
 }
 
-void controller_topic_config_changed(controller_t *c, const char *topic) {
+void controller_topic_config_changed(controller_t *c, const char *topic, bool unclean) {
     ctrl_topic_t *t = c->active ? ctrl_topic_find(&c->ctx, topic) : NULL;
     if (!t)
         return;
     bool was = t->unclean;
-    char path[ZKDATA_PATH_MAX];
-    char *data;
-    int len;
-    zkdata_config_t tc;
-    t->unclean = c->unclean_default;
-    zkdata_path_topic_config(path, sizeof path, topic);
-    if (zkc_get(c->zk, path, &data, &len, NULL) == ZKC_OK) {
-        if (zkdata_config_decode(data, len < 0 ? 0 : (size_t)len, &tc, NULL, 0) == 0) {
-            const char *v = zkdata_config_get(&tc, "unclean.leader.election.enable");
-            if (v)
-                t->unclean = strcasecmp(v, "true") == 0;
-        }
-        zkdata_config_free(&tc);
-        free(data);
-    }
+    t->unclean = unclean;
     if (was || !t->unclean)
         return;
     log_info(CTRL_TAG, "unclean leader election is now enabled for topic %s", topic);

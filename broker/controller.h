@@ -62,11 +62,11 @@ void controller_start(controller_t *c);
  * for ZKC_SESSION_NEW). */
 void controller_on_session(controller_t *c, int ev);
 
-/* A topic's overrides changed (on the loop; from the config watcher). The
- * active controller re-reads unclean.leader.election.enable for it and,
- * when now allowed, elects leaders for its offline partitions (Kafka's
- * TopicUncleanLeaderElectionEnable). */
-void controller_topic_config_changed(controller_t *c, const char *topic);
+/* A topic's overrides changed (on the loop; from the config watcher, which
+ * read them): unclean is its unclean.leader.election.enable now. When it
+ * became allowed, the active controller elects leaders for the topic's
+ * offline partitions (Kafka's TopicUncleanLeaderElectionEnable). */
+void controller_topic_config_changed(controller_t *c, const char *topic, bool unclean);
 
 /* The broker id of the active controller as this broker last saw it, -1
  * when none. Thread-safe. */

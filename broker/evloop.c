@@ -23,7 +23,6 @@ struct evloop {
     char name[16];
     struct event_base *base;
     struct event *ev_tasks;
-    struct event *ev_keepalive; /* keeps event_base_loop running while idle */
     pthread_t thread;
     pthread_t self;            /* the loop thread's id, written by itself */
     _Atomic bool running;      /* self is valid and the loop runs */
@@ -60,10 +59,6 @@ static void evloop_on_tasks(evutil_socket_t fd, short what, void *arg) {
     }
 }
 
-static void evloop_on_keepalive(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what, (void)arg;
-}
-
 evloop_t *evloop_new(const char *name, char *err, size_t errlen) {
     if (evthread_use_pthreads() != 0) {
         errmsg_set(err, errlen, "evloop: cannot enable libevent's pthreads support");
@@ -74,17 +69,13 @@ evloop_t *evloop_new(const char *name, char *err, size_t errlen) {
     snprintf(l->name, sizeof l->name, "%s", name ? name : "evloop");
     pthread_mutex_init(&l->mu, NULL);
     l->base = event_base_new();
-    if (l->base) {
+    if (l->base)
         l->ev_tasks = event_new(l->base, -1, 0, evloop_on_tasks, l);
-        l->ev_keepalive = event_new(l->base, -1, EV_PERSIST, evloop_on_keepalive, l);
-    }
-    if (!l->base || !l->ev_tasks || !l->ev_keepalive) {
+    if (!l->base || !l->ev_tasks) {
         errmsg_set(err, errlen, "evloop %s: libevent could not create an event base", l->name);
         evloop_free(l);
         return NULL;
     }
-    struct timeval hour = {3600, 0};
-    event_add(l->ev_keepalive, &hour);
     return l;
 }
 
@@ -93,7 +84,7 @@ static void *evloop_main(void *arg) {
     l->self = pthread_self();
     atomic_store(&l->running, true);
     pthread_setname_np(pthread_self(), l->name);
-    event_base_loop(l->base, 0);
+    event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY); /* idle until evloop_stop */
     atomic_store(&l->running, false);
     return NULL;
 }
@@ -154,8 +145,6 @@ void evloop_free(evloop_t *l) {
     }
     if (l->ev_tasks)
         event_free(l->ev_tasks);
-    if (l->ev_keepalive)
-        event_free(l->ev_keepalive);
     if (l->base)
         event_base_free(l->base);
     pthread_mutex_destroy(&l->mu);

@@ -229,19 +229,10 @@ offset_position_t offset_index_entry(const offset_index_t *idx, uint32_t n) {
     return r;
 }
 
-/* Kafka's three cases: no entry <= offset → empty; an entry == offset → drop
- * it and everything after; else keep up to the floor entry. */
 void offset_index_truncate_to(offset_index_t *idx, int64_t offset) {
     int64_t rel = offset_index_rel_key(idx, offset);
     int64_t slot = offset_index_floor_slot(idx, rel);
-    uint32_t keep;
-    if (slot < 0)
-        keep = 0;
-    else if (rel_at(idx, (uint32_t)slot) == rel)
-        keep = (uint32_t)slot;
-    else
-        keep = (uint32_t)slot + 1;
-    idx->entries = keep;
+    idx->entries = offset_index_kept_on_truncate(slot, slot >= 0 && rel_at(idx, (uint32_t)slot) == rel);
     offset_index_reload(idx);
 }
 

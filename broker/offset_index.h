@@ -71,6 +71,13 @@ kerr_t offset_index_mmap_delete(offset_index_mmap_t *m);
 
 /* --- the offset index ------------------------------------------------------- */
 
+/* How many entries survive a truncation to an offset, for both index kinds
+ * (Kafka's three cases): no entry at or below it → none; an entry exactly at
+ * it → those before that entry; else up to and including the floor entry. */
+static inline uint32_t offset_index_kept_on_truncate(int64_t floor_slot, bool floor_is_exact) {
+    return floor_slot < 0 ? 0 : (uint32_t)floor_slot + (floor_is_exact ? 0u : 1u);
+}
+
 typedef struct offset_index {
     offset_index_mmap_t file;
     int64_t base_offset;

@@ -111,18 +111,11 @@ timestamp_offset_t time_index_entry(const time_index_t *idx, uint32_t n) {
     return r;
 }
 
-/* Same three cases as offset_index_truncate_to, searching by offset. */
+/* Searching by offset; the cases are offset_index_kept_on_truncate's. */
 void time_index_truncate_to(time_index_t *idx, int64_t offset) {
     int64_t rel = offset < idx->base_offset ? INT64_MIN : offset - idx->base_offset;
     int64_t slot = time_index_floor_slot(idx, rel, true);
-    uint32_t keep;
-    if (slot < 0)
-        keep = 0;
-    else if (rel_at(idx, (uint32_t)slot) == rel)
-        keep = (uint32_t)slot;
-    else
-        keep = (uint32_t)slot + 1;
-    idx->entries = keep;
+    idx->entries = offset_index_kept_on_truncate(slot, slot >= 0 && rel_at(idx, (uint32_t)slot) == rel);
     time_index_reload(idx);
 }
 
