@@ -3,7 +3,7 @@
  * consumer, next to librdkafka's in-memory mock cluster on the same machine.
  *
  *   produce-bench [--bootstrap HOST:PORT] [--broker-pid PID] [--partitions P]
- *                 [--scale F] [--rounds R]
+ *                 [--scale F] [--rounds R] [--size 100|1000]
  *
  * Runs, against the broker at --bootstrap (samsa, or any Kafka) and then, as
  * the baseline, against a one-broker mock cluster started in this process:
@@ -21,7 +21,8 @@
  * the mock thread's excluded, over the run's wall time: near the machine's
  * core count, the client sets the pace). A run line ends with the
  * samsa/mock records/s ratio; the last
- * line sums them up. Without --bootstrap only the mock runs.
+ * line sums them up. Without --bootstrap only the mock runs. --size runs
+ * only the two cases of that record size (for profiling one of them).
  *
  * Topics are new (produce-bench-<size>-<pid>-<time>); samsa auto-creates
  * them with its num.partitions and the mock's are created with the same
@@ -59,6 +60,7 @@ typedef struct bench_opts {
     int partitions;        /* for the mock when it runs alone */
     double scale;
     int rounds;            /* each case, best of */
+    size_t only_size;      /* 0: every case; else only the cases of this record size */
 } bench_opts_t;
 
 /* A broker to measure and where to read its CPU time. */
@@ -488,7 +490,7 @@ static bench_result_t bench_run(const bench_target_t *t, const bench_case_t *c) 
 
 static void bench_usage(void) {
     fprintf(stderr, "usage: produce-bench [--bootstrap HOST:PORT] [--broker-pid PID] [--partitions P] [--scale F] "
-                    "[--rounds R]\n");
+                    "[--rounds R] [--size 100|1000]\n");
     exit(2);
 }
 
@@ -513,6 +515,10 @@ static void bench_parse(int argc, char **argv, bench_opts_t *o) {
             o->rounds = (int)strtol(v, &end, 10);
             if (*end || o->rounds < 1 || o->rounds > 20)
                 bench_usage();
+        } else if (strcmp(argv[i], "--size") == 0) {
+            if (strcmp(v, "100") != 0 && strcmp(v, "1000") != 0)
+                bench_usage();
+            o->only_size = (size_t)atoi(v);
         } else if (strcmp(argv[i], "--scale") == 0) {
             o->scale = strtod(v, &end);
             if (*end || !(o->scale > 0) || o->scale > 100)
@@ -562,8 +568,13 @@ int main(int argc, char **argv) {
     double ratio[NCASES], log_sum = 0;
     bench_result_t mres[NCASES];
     bool all_ok = true;
+    int measured = 0;
     for (int k = 0; k < NCASES; k++) {
         bench_case_t *c = &cases[k];
+        ratio[k] = -1; /* not run */
+        if (o.only_size && c->size != o.only_size)
+            continue;
+        measured++;
         bench_result_t b = {0};
         mres[k] = (bench_result_t){0};
         for (int r = 0; r < o.rounds; r++) {
@@ -604,18 +615,22 @@ int main(int argc, char **argv) {
     }
 
     printf("summary:");
+    const char *sep = "";
     for (int k = 0; k < NCASES; k++) {
         char val[32];
+        if (ratio[k] < 0)
+            continue;
         if (o.bootstrap && ratio[k] > 0)
             snprintf(val, sizeof val, "%.2f", ratio[k]);
         else if (!o.bootstrap && mres[k].ok)
             bench_fmt_rate(val, sizeof val, mres[k].rec_s);
         else
             snprintf(val, sizeof val, "n/a");
-        printf(" %s %s%s%s", cases[k].label, val, o.bootstrap ? "" : " rec/s", k + 1 < NCASES ? "," : "");
+        printf("%s %s %s%s", sep, cases[k].label, val, o.bootstrap ? "" : " rec/s");
+        sep = ",";
     }
     if (o.bootstrap && all_ok)
-        printf("; samsa/mock geometric mean %.2f", exp(log_sum / NCASES));
+        printf("; samsa/mock geometric mean %.2f", exp(log_sum / measured));
     else if (!o.bootstrap)
         printf(" (mock only)");
     printf("; %s\n", all_ok ? "all runs complete" : "SOME RUNS FAILED");
