@@ -1090,6 +1090,74 @@ static void test_random_damage(void) {
     free(dir);
 }
 
+/* Disk blocks the .log holds, in bytes. */
+static long file_allocated(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_blocks * 512 : -1;
+}
+
+#define BIG_RECS 200
+#define BIG_PAYLOAD 1300 /* a batch of ~260 KB */
+
+/* A segment past 1 MiB reserves blocks ahead of its appends (as much again
+ * as it holds, at most 8 MiB) without changing its size; roll and close give
+ * them back, and an open frees what a crash left reserved. */
+static void test_blocks_reserved_ahead(void) {
+    char *dir = unit_mkdtemp();
+    const log_segment_config_t cfg = {INTERVAL, 4096, 64u << 20};
+    log_segment_t *seg = NULL;
+    CU_ASSERT_EQUAL_FATAL(log_segment_create(dir, BASE, &cfg, NULL, &seg), KERR_NONE);
+    buf_t all = BUF_INIT;
+    long B = 0;
+    char path[PATH_MAX];
+    seg_file(path, sizeof path, dir, LOG_SEGMENT_LOG_EXT);
+    for (int k = 0; k < 8; k++) {
+        buf_t b = BUF_INIT;
+        int64_t base = BASE + (int64_t)k * BIG_RECS;
+        make_batch(&b, base, BIG_RECS, T0 + k, BIG_PAYLOAD);
+        B = (long)b.len;
+        CU_ASSERT_EQUAL(log_segment_append(seg, b.data, b.len, base + BIG_RECS - 1, T0 + k, base), KERR_NONE);
+        buf_append(&all, b.data, b.len);
+        buf_free(&b);
+        CU_ASSERT_EQUAL(file_size(path), (k + 1) * B);
+        if (k == 3) /* 4 x ~260 KB < 1 MiB: nothing reserved yet */
+            CU_ASSERT_TRUE(file_allocated(path) < (k + 1) * B + 4096);
+    }
+    /* the 6th append found 5B held and reserved up to 6B + 5B */
+    long reserved_to = 11 * B;
+    CU_ASSERT_TRUE(file_allocated(path) >= reserved_to - 4096);
+    CU_ASSERT_TRUE(file_allocated(path) < reserved_to + 65536);
+    log_segment_read_t r;
+    CU_ASSERT_EQUAL_FATAL(log_segment_read(seg, BASE, UINT32_MAX, UINT64_MAX, false, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(r.length, (uint32_t)all.len);
+    const uint8_t *data = log_segment_data(seg, 0, (uint32_t)all.len);
+    CU_ASSERT_FATAL(data != NULL);
+    CU_ASSERT_EQUAL(memcmp(data, all.data, all.len), 0);
+
+    CU_ASSERT_EQUAL(log_segment_on_roll(seg), KERR_NONE);
+    CU_ASSERT_EQUAL(file_size(path), 8 * B);
+    CU_ASSERT_TRUE(file_allocated(path) < 8 * B + 4096 + 65536);
+    CU_ASSERT_EQUAL(log_segment_close(seg), KERR_NONE);
+
+    /* blocks left reserved past the data, as after a crash */
+    int fd = open(path, O_RDWR);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(fallocate(fd, FALLOC_FL_KEEP_SIZE, 8 * B, 4 << 20), 0);
+    close(fd);
+    CU_ASSERT_TRUE(file_allocated(path) >= 8 * B + (4 << 20) - 4096);
+    CU_ASSERT_EQUAL_FATAL(log_segment_open(dir, BASE, &cfg, NULL, &seg), KERR_NONE);
+    CU_ASSERT_PTR_NULL(log_segment_needs_recovery(seg));
+    CU_ASSERT_EQUAL(file_size(path), 8 * B);
+    CU_ASSERT_TRUE(file_allocated(path) < 8 * B + 4096 + 65536);
+    data = log_segment_data(seg, 0, (uint32_t)all.len);
+    CU_ASSERT_FATAL(data != NULL);
+    CU_ASSERT_EQUAL(memcmp(data, all.data, all.len), 0);
+    CU_ASSERT_EQUAL(log_segment_close(seg), KERR_NONE);
+    buf_free(&all);
+    unit_rmtree(dir);
+    free(dir);
+}
+
 static void test_open_missing(void) {
     char *dir = unit_mkdtemp();
     log_segment_t *seg = NULL;
@@ -1122,6 +1190,7 @@ void unit_register(void) {
         {"suffix change, delete, stale files, set_dir", test_suffix_and_delete},
         {"random damage: no crash, exact recovery", test_random_damage},
         {"open of a missing segment", test_open_missing},
+        {"blocks reserved ahead of appends, given back", test_blocks_reserved_ahead},
         {NULL, NULL},
     };
     logger_set_level(LOGGER_ERROR); /* recovery's warnings are expected here */
