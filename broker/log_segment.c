@@ -121,13 +121,19 @@ static void seg_allocate_ahead(log_segment_t *seg, uint64_t end) {
 }
 
 /* Gives back the blocks reserved past the end of the data: truncating to the
- * same size frees them. */
+ * same size frees them. The truncation would also stamp the file's mtime,
+ * which time-based retention reads for segments without timestamps, so the
+ * old one is put back. */
 static void seg_release_ahead(log_segment_t *seg) {
     if (seg->allocated_end <= seg->size)
         return;
+    struct stat st;
+    bool have_times = fstat(seg->fd, &st) == 0;
     if (ftruncate(seg->fd, seg->size) != 0)
         log_warn("segment", "cannot release the blocks reserved past segment %s/%020" PRId64 ": %s", seg->dir,
                  seg->base_offset, strerror(errno));
+    else if (have_times)
+        (void)futimens(seg->fd, (const struct timespec[2]){{.tv_nsec = UTIME_OMIT}, st.st_mtim});
     seg->allocated_end = 0;
 }
 

@@ -1134,7 +1134,14 @@ static void test_blocks_reserved_ahead(void) {
     CU_ASSERT_FATAL(data != NULL);
     CU_ASSERT_EQUAL(memcmp(data, all.data, all.len), 0);
 
+    /* retention's fallback clock: an old mtime stays */
+    const struct timespec old_times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = 1000000000, .tv_nsec = 5}};
+    CU_ASSERT_EQUAL_FATAL(utimensat(AT_FDCWD, path, old_times, 0), 0);
     CU_ASSERT_EQUAL(log_segment_on_roll(seg), KERR_NONE);
+    struct stat after;
+    CU_ASSERT_EQUAL_FATAL(stat(path, &after), 0);
+    CU_ASSERT_EQUAL(after.st_mtim.tv_sec, 1000000000);
+    CU_ASSERT_EQUAL(after.st_mtim.tv_nsec, 5);
     CU_ASSERT_EQUAL(file_size(path), 8 * B);
     CU_ASSERT_TRUE(file_allocated(path) < 8 * B + 4096 + 65536);
     CU_ASSERT_EQUAL(log_segment_close(seg), KERR_NONE);
