@@ -20,8 +20,10 @@
  * process; and how many cores the client itself kept busy (its CPU time,
  * the mock thread's excluded, over the run's wall time: near the machine's
  * core count, the client sets the pace). A run line ends with the
- * samsa/mock records/s ratio; the last
- * line sums them up. Without --bootstrap only the mock runs. --size runs
+ * samsa/mock records/s ratio of the two best rounds and, in brackets, the
+ * median of the rounds' own ratios (each round runs both targets back to
+ * back, so a slow spell of the machine hits both: the steadier figure when
+ * single runs swing); the last line sums up the best-round ratios. Without --bootstrap only the mock runs. --size runs
  * only the two cases of that record size (for profiling one of them).
  *
  * Topics are new (produce-bench-<size>-<pid>-<time>); samsa auto-creates
@@ -488,6 +490,19 @@ static bench_result_t bench_run(const bench_target_t *t, const bench_case_t *c) 
 
 /* --- main --------------------------------------------------------------------- */
 
+static int bench_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts v. The middle value (mean of the two middle ones), 0 when n is 0. */
+static double bench_median(double *v, int n) {
+    if (n == 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static void bench_usage(void) {
     fprintf(stderr, "usage: produce-bench [--bootstrap HOST:PORT] [--broker-pid PID] [--partitions P] [--scale F] "
                     "[--rounds R] [--size 100|1000]\n");
@@ -576,6 +591,8 @@ int main(int argc, char **argv) {
             continue;
         measured++;
         bench_result_t b = {0};
+        double paired[20];
+        int npaired = 0;
         mres[k] = (bench_result_t){0};
         for (int r = 0; r < o.rounds; r++) {
             snprintf(c->topic, sizeof c->topic, "%s-r%d", c->base, c->produce ? r : 0);
@@ -593,6 +610,8 @@ int main(int argc, char **argv) {
                 b = br;
             if (r == 0 || (mr.ok && mr.rec_s > mres[k].rec_s))
                 mres[k] = mr;
+            if (br.ok && mr.ok && npaired < (int)(sizeof paired / sizeof paired[0]))
+                paired[npaired++] = br.rec_s / mr.rec_s;
             all_ok = all_ok && mr.ok && (!o.bootstrap || br.ok);
         }
 
@@ -605,7 +624,7 @@ int main(int argc, char **argv) {
         ratio[k] = b.ok && mres[k].ok ? b.rec_s / mres[k].rec_s : 0;
         if (o.bootstrap) {
             if (ratio[k] > 0)
-                printf(" | ratio %.2f", ratio[k]);
+                printf(" | ratio %.2f (rounds' median %.2f)", ratio[k], bench_median(paired, npaired));
             else
                 printf(" | ratio n/a");
         }
