@@ -581,6 +581,45 @@ static void test_err_record_count_vs_bytes(void) {
 }
 
 /* Each malformed record alone in an otherwise valid batch. */
+/* Lengths and timestamp deltas on both sides of the one-, two- and
+ * three-byte varint widths (zigzag: 63 | 64, 8191 | 8192, and negatives)
+ * decode to exactly what was written. */
+static void test_varint_widths(void) {
+    static const int32_t lens[] = {0, 63, 64, 65, 8191, 8192, 8193, 100000};
+    static const int64_t deltas[] = {0, 63, 64, -64, -65, 8191, 8192, -8192, -8193, 1 << 20};
+    enum { N = sizeof lens / sizeof lens[0], D = sizeof deltas / sizeof deltas[0] };
+    char *val = calloc(1, 100000);
+    CU_ASSERT_FATAL(val != NULL);
+    record_input_t in[N * D];
+    for (int i = 0; i < N * D; i++)
+        in[i] = (record_input_t){val, lens[i % N] < 64 ? lens[i % N] : 3, val, lens[i % N],
+                                 TS0 + 20000 + deltas[i % D], 0, NULL};
+    in[0].timestamp = TS0 + 20000; /* the base the deltas count from */
+    buf_t b = BUF_INIT;
+    batch_build_opts_t o = build_opts(COMPRESSION_NONE);
+    CU_ASSERT_EQUAL_FATAL(record_batch_build(&b, &o, in, N * D), KERR_NONE);
+    batch_validate_opts_t vo = validate_opts();
+    vo.max_message_bytes = 1 << 24;
+    batch_validation_t v;
+    CU_ASSERT_EQUAL(record_batch_validate(b.data, b.len, &vo, &v), KERR_NONE);
+    record_iter_t it;
+    record_t r;
+    CU_ASSERT_EQUAL_FATAL(record_iter_init(&it, b.data, b.len, 1 << 24), KERR_NONE);
+    int i = 0;
+    while (record_iter_next(&it, &r) == 1) {
+        CU_ASSERT_EQUAL(r.offset_delta, i);
+        CU_ASSERT_EQUAL(r.key_len, in[i].key_len);
+        CU_ASSERT_EQUAL(r.value_len, lens[i % N]);
+        CU_ASSERT_EQUAL(r.timestamp_delta, in[i].timestamp - in[0].timestamp);
+        i++;
+    }
+    CU_ASSERT_EQUAL(it.err, KERR_NONE);
+    CU_ASSERT_EQUAL(i, N * D);
+    record_iter_free(&it);
+    buf_free(&b);
+    free(val);
+}
+
 static void test_err_record_structure(void) {
     static const struct {
         const char *what;
@@ -866,6 +905,7 @@ void unit_register(void) {
         {"vector_parse", test_vector_parse},
         {"vector_header_record", test_vector_header_record},
         {"roundtrip", test_roundtrip},
+        {"varint_widths", test_varint_widths},
         {"build_rejects", test_build_rejects},
         {"check", test_check},
         {"err_flipped_byte", test_err_flipped_byte},
