@@ -212,6 +212,7 @@ static kerr_t api_partitions_one(api_request_t *req, const kp_create_partitions_
         .assignment = t->assignments.count >= 0 ? &a : NULL,
         .rack_mode = TADMIN_RACK_ENFORCED,
         .validate_only = validate_only,
+        .api_checks = true,
     };
     kerr_t e = tadmin_add_partitions(req->broker->zk, &ap, NULL, msg, API_ADMIN_MSG);
     zkdata_topic_assignment_free(&a);

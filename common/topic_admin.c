@@ -700,11 +700,70 @@ static kerr_t tadmin_check_existing(const char *topic, const zkdata_topic_assign
     return KERR_NONE;
 }
 
+/* ZkAdminManager.createPartitions' checks, made before AdminZkClient's. */
+static kerr_t tadmin_api_partition_checks(const tadmin_add_partitions_t *req, size_t existing,
+                                          const tadmin_brokers_t *live, char *msg, size_t msglen) {
+    if (req->total < (int64_t)existing) {
+        errmsg_set(msg, msglen, "Topic currently has %zu partitions, which is higher than the requested %" PRId32 ".",
+                   existing, req->total);
+        return KERR_INVALID_PARTITIONS;
+    }
+    if (req->total == (int64_t)existing) {
+        errmsg_set(msg, msglen, "Topic already has %zu partitions.", existing);
+        return KERR_INVALID_PARTITIONS;
+    }
+    buf_t unknown = BUF_INIT;
+    kerr_t rc = KERR_NONE;
+    if (req->assignment && tadmin_unknown_brokers(req->assignment, live, &unknown)) {
+        errmsg_set(msg, msglen, "Unknown broker(s) in replica assignment: %.*s.", (int)unknown.len,
+                   (const char *)unknown.data);
+        rc = KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    buf_free(&unknown);
+    return rc;
+}
+
+/* The request's assignments name no partition: ZkAdminManager numbers them
+ * from the current count on, in the order given. */
+static void tadmin_number_new_partitions(const zkdata_topic_assignment_t *in, size_t existing,
+                                         zkdata_topic_assignment_t *out) {
+    zkdata_topic_assignment_init(out);
+    for (size_t i = 0; i < in->n_partitions; i++)
+        zkdata_topic_assignment_add(out, (int32_t)(existing + i), in->partitions[i].replicas,
+                                    in->partitions[i].n_replicas);
+}
+
+/* An explicit assignment of the new partitions, checked and appended to cur. */
+static kerr_t tadmin_assigned_partitions(const zkdata_topic_assignment_t *assignment, size_t to_add,
+                                         zkdata_topic_assignment_t *cur, const tadmin_brokers_t *live, char *msg,
+                                         size_t msglen) {
+    size_t existing = cur->n_partitions;
+    if (assignment->n_partitions != to_add) {
+        errmsg_set(msg, msglen, "Increasing the number of partitions by %zu but %zu assignments provided.", to_add,
+                   assignment->n_partitions);
+        return KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    if (!tadmin_ids_consecutive(assignment, (int32_t)existing)) {
+        errmsg_set(msg, msglen, "The assignment of the new partitions must be for partition ids %zu to %zu.",
+                   existing, existing + to_add - 1);
+        return KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    kerr_t rc = tadmin_check_new_partitions(assignment, cur->partitions[0].n_replicas, live, msg, msglen);
+    if (rc == KERR_NONE)
+        tadmin_assignment_copy(cur, assignment);
+    return rc;
+}
+
 /* createNewPartitionsAssignment: the new partitions' replicas, appended to cur. */
 static kerr_t tadmin_new_partitions(const tadmin_add_partitions_t *req, zkdata_topic_assignment_t *cur,
                                     const tadmin_brokers_t *live, char *msg, size_t msglen) {
     size_t existing = cur->n_partitions;
     const zkdata_partition_assignment_t *p0 = &cur->partitions[0];
+    if (req->api_checks) {
+        kerr_t rc = tadmin_api_partition_checks(req, existing, live, msg, msglen);
+        if (rc != KERR_NONE)
+            return rc;
+    }
     if (req->total <= (int64_t)existing) {
         errmsg_set(msg, msglen,
                    "The number of partitions for a topic can only be increased. Topic %s currently has %zu "
@@ -713,22 +772,15 @@ static kerr_t tadmin_new_partitions(const tadmin_add_partitions_t *req, zkdata_t
         return KERR_INVALID_PARTITIONS;
     }
     size_t to_add = (size_t)req->total - existing;
-    if (req->assignment) {
-        if (req->assignment->n_partitions != to_add) {
-            errmsg_set(msg, msglen, "Increasing the number of partitions by %zu but %zu assignments provided.", to_add,
-                       req->assignment->n_partitions);
-            return KERR_INVALID_REPLICA_ASSIGNMENT;
-        }
-        if (!tadmin_ids_consecutive(req->assignment, (int32_t)existing)) {
-            errmsg_set(msg, msglen, "The assignment of the new partitions must be for partition ids %zu to %zu.",
-                       existing, (size_t)req->total - 1);
-            return KERR_INVALID_REPLICA_ASSIGNMENT;
-        }
-        kerr_t rc = tadmin_check_new_partitions(req->assignment, p0->n_replicas, live, msg, msglen);
-        if (rc == KERR_NONE)
-            tadmin_assignment_copy(cur, req->assignment);
+    if (req->assignment && req->api_checks) {
+        zkdata_topic_assignment_t numbered;
+        tadmin_number_new_partitions(req->assignment, existing, &numbered);
+        kerr_t rc = tadmin_assigned_partitions(&numbered, to_add, cur, live, msg, msglen);
+        zkdata_topic_assignment_free(&numbered);
         return rc;
     }
+    if (req->assignment)
+        return tadmin_assigned_partitions(req->assignment, to_add, cur, live, msg, msglen);
     rassign_broker_t *brokers;
     kerr_t rc = tadmin_placement_brokers(live, req->rack_mode, &brokers, msg, msglen);
     if (rc != KERR_NONE)

@@ -159,6 +159,13 @@ typedef struct tadmin_add_partitions {
     const zkdata_topic_assignment_t *assignment;
     tadmin_rack_mode_t rack_mode;
     bool validate_only;
+    /* The CreatePartitions API's own checks first (Kafka's ZkAdminManager,
+     * ahead of AdminZkClient): its wording for a count that is no increase,
+     * and brokers not registered are INVALID_REPLICA_ASSIGNMENT "Unknown
+     * broker(s) in replica assignment: 7, 9." rather than
+     * BROKER_NOT_AVAILABLE. The assignment's partitions are then the new
+     * ones in order, whatever ids they carry, as in the request. */
+    bool api_checks;
 } tadmin_add_partitions_t;
 
 /* AdminZkClient.addPartitions. Errors:
@@ -171,6 +178,7 @@ typedef struct tadmin_add_partitions {
  *                                     replicas, duplicates, replication
  *                                     factor other than partition 0's
  *   KERR_BROKER_NOT_AVAILABLE         explicit: a broker is not live
+ *                                     (api_checks: INVALID_REPLICA_ASSIGNMENT)
  *   KERR_INVALID_REPLICATION_FACTOR   automatic: fewer live brokers than
  *                                     partition 0's replicas
  *   KERR_INVALID_UPDATE_VERSION       the topic znode changed meanwhile

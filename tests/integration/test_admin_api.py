@@ -78,6 +78,34 @@ def test_samsa_topics_bootstrap_errors(broker):
     assert "Replication factor: 4 larger than available brokers: 1." in bad.stderr
 
 
+def test_create_partitions_errors_as_the_api_gives_them(broker):
+    """CreatePartitions answers with Kafka's API-side (ZkAdminManager) errors: a count that is
+    no increase is INVALID_PARTITIONS in its wording, and an assignment naming a broker that is
+    not registered is INVALID_REPLICA_ASSIGNMENT (39), not BROKER_NOT_AVAILABLE."""
+    from kafka.errors import InvalidReplicationAssignmentError
+    assert topics_cli(broker, "--create", "--topic", "cp", "--partitions", "2",
+                      "--replication-factor", "1").returncode == 0
+    for count, msg in (("1", "Topic currently has 2 partitions, which is higher than the requested 1."),
+                       ("2", "Topic already has 2 partitions.")):
+        out = topics_cli(broker, "--alter", "--topic", "cp", "--partitions", count)
+        assert out.returncode == 1 and out.stderr.strip().endswith(msg), out.stderr
+    out = topics_cli(broker, "--alter", "--topic", "cp", "--partitions", "4", "--replica-assignment", "1,1,9,7")
+    assert out.returncode == 1
+    assert out.stderr.strip().endswith("Unknown broker(s) in replica assignment: 7, 9."), out.stderr
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=10000)
+    try:
+        with pytest.raises(InvalidReplicationAssignmentError):
+            admin.create_partitions({"cp": NewPartitions(total_count=3, new_assignments=[[7]])})
+        with pytest.raises(InvalidPartitionsError):
+            admin.create_partitions({"cp": NewPartitions(total_count=2)})
+        admin.create_partitions({"cp": NewPartitions(total_count=3, new_assignments=[[1]])})
+    finally:
+        admin.close()
+    out = wait_for("3 partitions", lambda: (lambda o: o if "PartitionCount: 3" in o else None)(
+        topics_cli(broker, "--describe", "--topic", "cp").stdout))
+    assert "Partition: 2\tLeader: " in out and "Replicas: 1\t" in out
+
+
 def test_deletion_disabled(workdir):
     from conftest import Broker
     b = Broker(workdir, overrides=["delete.topic.enable=false"]).start()
