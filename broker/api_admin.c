@@ -1,9 +1,10 @@
 /* Topic administration over the wire: CreateTopics (19), DeleteTopics (20)
  * and CreatePartitions (37), done as Kafka 2.8's AdminManager does — by
  * writing ZooKeeper (topic_admin.h); the controller notices and makes the
- * partitions. CreateTopics with a timeout answers once the new partitions
- * have leaders (below); DeleteTopics and CreatePartitions answer once
- * ZooKeeper has the change.
+ * partitions. With a timeout each answers once the controller's work shows
+ * in this broker's metadata — leaders for every partition, or the topic
+ * gone — and without one at once, with REQUEST_TIMED_OUT for what succeeded
+ * (api_admin_answer).
  * DescribeConfigs (32) shows a topic's overrides from ZooKeeper over the
  * broker's defaults, or this broker's own configuration. */
 #include "api.h"
@@ -24,6 +25,127 @@ static kp_str_t api_admin_msg(api_request_t *req, kerr_t e, const char *msg) {
     if (e == KERR_NONE || !msg[0])
         return KP_STR_NULL;
     return kp_str(api_strdup(req, kp_str(msg)));
+}
+
+/* --- answering after the controller's work ---------------------------------------------- */
+
+/* What one topic of an admin request waits for in this broker's metadata. */
+typedef enum api_wait_kind {
+    API_WAIT_NOTHING, /* failed, or validate_only */
+    API_WAIT_LEADERS, /* partitions 0..partitions-1 all have a leader */
+    API_WAIT_GONE,    /* the topic is no longer there */
+} api_wait_kind_t;
+
+typedef struct api_wait_topic {
+    kp_str_t name;
+    api_wait_kind_t kind;
+    int32_t partitions;
+    int16_t *error_code;      /* in the response */
+    kp_str_t *error_message;  /* in the response, or NULL when it has none */
+} api_wait_topic_t;
+
+typedef struct api_admin_wait {
+    api_request_t *req;
+    void *resp; /* in the request's arena */
+    api_wait_topic_t *topics;
+    int32_t n;
+    int64_t deadline_ms;
+} api_admin_wait_t;
+
+/* Re-checked every few ms on the connection's loop: admin changes are rare
+ * and quick. */
+#define API_ADMIN_RECHECK_MS 10
+
+static bool api_wait_done(const mc_snapshot_t *s, const api_wait_topic_t *w) {
+    if (w->kind == API_WAIT_NOTHING)
+        return true;
+    const mc_topic_t *t = mc_snapshot_topic(s, w->name.ptr, (size_t)w->name.len);
+    if (w->kind == API_WAIT_GONE)
+        return t == NULL;
+    if (!t || t->npartitions < w->partitions)
+        return false;
+    for (int32_t p = 0; p < w->partitions; p++)
+        if (t->partitions[p].leader < 0)
+            return false;
+    return true;
+}
+
+/* Every topic still waiting (all that wait, without s) answers
+ * REQUEST_TIMED_OUT, without a message, as Kafka's delayed operations do. */
+static void api_wait_time_out(api_admin_wait_t *w, const mc_snapshot_t *s) {
+    for (int32_t i = 0; i < w->n; i++) {
+        api_wait_topic_t *t = &w->topics[i];
+        if (t->kind == API_WAIT_NOTHING || (s && api_wait_done(s, t)))
+            continue;
+        *t->error_code = KERR_REQUEST_TIMED_OUT;
+        if (t->error_message)
+            *t->error_message = KP_STR_NULL;
+    }
+}
+
+static void api_admin_wait_free_and_answer(api_admin_wait_t *w) {
+    api_request_t *req = w->req;
+    void *resp = w->resp;
+    free(w->topics);
+    free(w);
+    api_respond(req, resp);
+}
+
+static void api_admin_wait_check(void *arg) {
+    api_admin_wait_t *w = arg;
+    metadata_cache_t *mc = w->req->broker->metadata;
+    const mc_snapshot_t *s = metadata_cache_acquire(mc);
+    bool pending = false;
+    for (int32_t i = 0; i < w->n && !pending; i++)
+        pending = !api_wait_done(s, &w->topics[i]);
+    /* a closed connection (the client left, or shutdown) is answered now:
+     * the answer is dropped, the request freed */
+    bool expired = clock_mono_ms() >= w->deadline_ms || !net_conn_is_open(w->req->conn);
+    if (pending && !expired) {
+        metadata_cache_release(mc, s);
+        net_timer_add(net_conn_loop(w->req->conn), API_ADMIN_RECHECK_MS, api_admin_wait_check, w);
+        return;
+    }
+    if (pending)
+        api_wait_time_out(w, s);
+    metadata_cache_release(mc, s);
+    api_admin_wait_free_and_answer(w);
+}
+
+/* Kafka 2.8's ZkAdminManager, after writing ZooKeeper: with timeout_ms <= 0
+ * (and not validate_only) every topic that succeeded is answered
+ * REQUEST_TIMED_OUT at once — the change is made, but nobody waited for it;
+ * otherwise the answer waits (DelayedCreatePartitions, DelayedDeleteTopics)
+ * until the controller's work shows in this broker's metadata — leaders for
+ * every partition, or the topic gone — or the timeout passes. Takes topics
+ * (malloc'd; kinds already NOTHING for failures and validate_only). */
+static void api_admin_answer(api_request_t *req, void *resp, api_wait_topic_t *topics, int32_t n, int32_t timeout_ms) {
+    api_admin_wait_t *w = mem_alloc(sizeof *w);
+    *w = (api_admin_wait_t){req, resp, topics, n, clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0)};
+    bool waits = false;
+    for (int32_t i = 0; i < n; i++)
+        waits = waits || topics[i].kind != API_WAIT_NOTHING;
+    if (!waits) {
+        api_admin_wait_free_and_answer(w);
+        return;
+    }
+    if (timeout_ms <= 0) {
+        api_wait_time_out(w, NULL);
+        api_admin_wait_free_and_answer(w);
+        return;
+    }
+    /* the wait's timers live on the connection's loop (this handler runs on
+     * the admin worker) */
+    if (net_loop_run(net_conn_loop(req->conn), api_admin_wait_check, w) != 0)
+        api_admin_wait_free_and_answer(w);
+}
+
+/* Kafka answers CreateTopics, DeleteTopics and CreatePartitions only on the
+ * active controller, NOT_CONTROLLER (41) elsewhere: clients send them to
+ * the controller Metadata names and retry there. */
+static bool api_admin_on_controller(const api_request_t *req) {
+    controller_t *c = atomic_load(&req->broker->controller);
+    return c && controller_active_id(c) == req->broker->id;
 }
 
 /* --- CreateTopics -------------------------------------------------------------------- */
@@ -71,71 +193,14 @@ static kerr_t api_create_one(api_request_t *req, const kp_create_topics_req_topi
     return e;
 }
 
-/* Kafka's DelayedCreatePartitions: with timeout_ms > 0 the answer waits
- * until every partition of the topics just created has a leader in this
- * broker's metadata (the controller's work is done), or the timeout passes
- * (REQUEST_TIMED_OUT for those still pending). Re-checked every few ms on
- * the connection's loop: creations are rare and short. */
-#define API_CREATE_RECHECK_MS 10
-
-typedef struct api_create_wait {
-    api_request_t *req;
-    kp_create_topics_resp_t *resp; /* in the request's arena */
-    int32_t *expected;             /* partitions per topic; 0: not waited for */
-    int64_t deadline_ms;
-} api_create_wait_t;
-
-static bool api_create_ready(const mc_snapshot_t *s, kp_str_t name, int32_t expected) {
-    const mc_topic_t *t = mc_snapshot_topic(s, name.ptr, (size_t)name.len);
-    if (!t || t->npartitions < expected)
-        return false;
-    for (int32_t p = 0; p < expected; p++)
-        if (t->partitions[p].leader < 0)
-            return false;
-    return true;
-}
-
-static void api_create_check(void *arg) {
-    api_create_wait_t *w = arg;
-    metadata_cache_t *mc = w->req->broker->metadata;
-    const mc_snapshot_t *s = metadata_cache_acquire(mc);
-    kp_create_topics_resp_topic_t *out = w->resp->topics.items;
-    bool pending = false;
-    for (int32_t i = 0; i < w->resp->topics.count; i++)
-        if (w->expected[i] > 0 && !api_create_ready(s, out[i].name, w->expected[i]))
-            pending = true;
-    metadata_cache_release(mc, s);
-    /* a closed connection (the client left, or shutdown) is answered now:
-     * the answer is dropped, the request freed */
-    bool expired = clock_wall_ms() >= w->deadline_ms || !net_conn_is_open(w->req->conn);
-    if (pending && !expired) {
-        net_timer_add(net_conn_loop(w->req->conn), API_CREATE_RECHECK_MS, api_create_check, w);
-        return;
-    }
-    if (pending) {
-        s = metadata_cache_acquire(mc);
-        for (int32_t i = 0; i < w->resp->topics.count; i++)
-            if (w->expected[i] > 0 && !api_create_ready(s, out[i].name, w->expected[i])) {
-                out[i].error_code = KERR_REQUEST_TIMED_OUT;
-                out[i].error_message = kp_str("Topic creation is still pending in the controller");
-            }
-        metadata_cache_release(mc, s);
-    }
-    api_request_t *req = w->req;
-    kp_create_topics_resp_t *resp = w->resp;
-    free(w->expected);
-    free(w);
-    api_respond(req, resp);
-}
-
 void api_handle_create_topics(api_request_t *req) {
     const kp_create_topics_req_t *rq = req->body;
     kp_create_topics_resp_t *resp = kp_arena_alloc(&req->arena, sizeof *resp);
     const kp_create_topics_req_topic_t *ts = rq->topics.items;
     int32_t n = rq->topics.count > 0 ? rq->topics.count : 0;
     kp_create_topics_resp_topic_t *out = api_alloc_array(req, &resp->topics, n, sizeof *out);
-    int32_t *expected = mem_calloc((size_t)n + 1, sizeof *expected);
-    bool wait = false;
+    api_wait_topic_t *waits = mem_calloc((size_t)n + 1, sizeof *waits);
+    bool on_controller = api_admin_on_controller(req);
     for (int32_t i = 0; i < n; i++) {
         char msg[API_ADMIN_MSG] = "";
         bool dup = false;
@@ -143,7 +208,9 @@ void api_handle_create_topics(api_request_t *req) {
             dup = k != i && ts[k].name.len == ts[i].name.len &&
                   memcmp(ts[k].name.ptr, ts[i].name.ptr, (size_t)ts[i].name.len) == 0;
         kerr_t e = KERR_INVALID_REQUEST;
-        if (dup)
+        if (!on_controller)
+            e = KERR_NOT_CONTROLLER;
+        else if (dup)
             snprintf(msg, sizeof msg, "Create topics request from client `%.*s` contains multiple entries for the "
                                       "following topics: %.*s",
                      req->hdr.client_id.len > 0 ? req->hdr.client_id.len : 0, req->hdr.client_id.ptr,
@@ -151,49 +218,41 @@ void api_handle_create_topics(api_request_t *req) {
         else
             e = api_create_one(req, &ts[i], rq->validate_only, msg);
         out[i] = (kp_create_topics_resp_topic_t){ts[i].name, (int16_t)e, api_admin_msg(req, e, msg)};
-        if (e == KERR_NONE && !rq->validate_only && rq->timeout_ms > 0) {
-            expected[i] = ts[i].assignments.count > 0 ? ts[i].assignments.count
-                          : ts[i].num_partitions == -1 ? req->broker->num_partitions
-                                                       : ts[i].num_partitions;
-            wait = true;
-        }
+        int32_t partitions = ts[i].assignments.count > 0 ? ts[i].assignments.count
+                             : ts[i].num_partitions == -1 ? req->broker->num_partitions
+                                                          : ts[i].num_partitions;
+        bool made = e == KERR_NONE && !rq->validate_only;
+        waits[i] = (api_wait_topic_t){out[i].name, made ? API_WAIT_LEADERS : API_WAIT_NOTHING, partitions,
+                                      &out[i].error_code, &out[i].error_message};
     }
-    if (!wait) {
-        free(expected);
-        api_respond(req, resp);
-        return;
-    }
-    api_create_wait_t *w = mem_alloc(sizeof *w);
-    *w = (api_create_wait_t){req, resp, expected, clock_wall_ms() + rq->timeout_ms};
-    /* the wait's timers live on the connection's loop (this handler runs on
-     * the admin worker) */
-    if (net_loop_run(net_conn_loop(req->conn), api_create_check, w) != 0) {
-        free(expected);
-        free(w);
-        api_respond(req, resp);
-    }
+    api_admin_answer(req, resp, waits, n, rq->timeout_ms);
 }
 
 /* --- DeleteTopics -------------------------------------------------------------------- */
 
 void api_handle_delete_topics(api_request_t *req) {
     const kp_delete_topics_req_t *rq = req->body;
-    kp_delete_topics_resp_t resp;
-    memset(&resp, 0, sizeof resp);
+    kp_delete_topics_resp_t *resp = kp_arena_alloc(&req->arena, sizeof *resp);
     const kp_str_t *names = rq->topic_names.items;
     int32_t n = rq->topic_names.count > 0 ? rq->topic_names.count : 0;
-    kp_delete_topics_resp_topic_t *out = api_alloc_array(req, &resp.responses, n, sizeof *out);
+    kp_delete_topics_resp_topic_t *out = api_alloc_array(req, &resp->responses, n, sizeof *out);
+    api_wait_topic_t *waits = mem_calloc((size_t)n + 1, sizeof *waits);
+    bool on_controller = api_admin_on_controller(req);
     for (int32_t i = 0; i < n; i++) {
         char msg[API_ADMIN_MSG] = "";
         bool marked = false;
         kerr_t e;
-        if (!req->broker->delete_topic_enable)
-            e = KERR_TOPIC_DELETION_DISABLED;
+        if (!on_controller)
+            e = KERR_NOT_CONTROLLER;
+        else if (!req->broker->delete_topic_enable) /* Kafka: INVALID_REQUEST to clients older than v3 */
+            e = req->hdr.api_version < 3 ? KERR_INVALID_REQUEST : KERR_TOPIC_DELETION_DISABLED;
         else
             e = tadmin_delete_topic(req->broker->zk, api_strdup(req, names[i]), &marked, msg, sizeof msg);
         out[i] = (kp_delete_topics_resp_topic_t){names[i], (int16_t)e};
+        waits[i] = (api_wait_topic_t){names[i], e == KERR_NONE ? API_WAIT_GONE : API_WAIT_NOTHING, 0,
+                                      &out[i].error_code, NULL};
     }
-    api_respond(req, &resp);
+    api_admin_answer(req, resp, waits, n, rq->timeout_ms);
 }
 
 /* --- CreatePartitions ---------------------------------------------------------------- */
@@ -221,17 +280,21 @@ static kerr_t api_partitions_one(api_request_t *req, const kp_create_partitions_
 
 void api_handle_create_partitions(api_request_t *req) {
     const kp_create_partitions_req_t *rq = req->body;
-    kp_create_partitions_resp_t resp;
-    memset(&resp, 0, sizeof resp);
+    kp_create_partitions_resp_t *resp = kp_arena_alloc(&req->arena, sizeof *resp);
     const kp_create_partitions_req_topic_t *ts = rq->topics.items;
     int32_t n = rq->topics.count > 0 ? rq->topics.count : 0;
-    kp_create_partitions_resp_result_t *out = api_alloc_array(req, &resp.results, n, sizeof *out);
+    kp_create_partitions_resp_result_t *out = api_alloc_array(req, &resp->results, n, sizeof *out);
+    api_wait_topic_t *waits = mem_calloc((size_t)n + 1, sizeof *waits);
+    bool on_controller = api_admin_on_controller(req);
     for (int32_t i = 0; i < n; i++) {
         char msg[API_ADMIN_MSG] = "";
-        kerr_t e = api_partitions_one(req, &ts[i], rq->validate_only, msg);
+        kerr_t e = on_controller ? api_partitions_one(req, &ts[i], rq->validate_only, msg) : KERR_NOT_CONTROLLER;
         out[i] = (kp_create_partitions_resp_result_t){ts[i].name, (int16_t)e, api_admin_msg(req, e, msg)};
+        bool made = e == KERR_NONE && !rq->validate_only;
+        waits[i] = (api_wait_topic_t){ts[i].name, made ? API_WAIT_LEADERS : API_WAIT_NOTHING, ts[i].count,
+                                      &out[i].error_code, &out[i].error_message};
     }
-    api_respond(req, &resp);
+    api_admin_answer(req, resp, waits, n, rq->timeout_ms);
 }
 
 /* --- DescribeConfigs ------------------------------------------------------------------ */

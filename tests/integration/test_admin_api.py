@@ -53,16 +53,18 @@ def test_admin_client_round_trip(broker):
         entries = {c[0]: c for c in res[0].resources[0][4]}
         assert entries["num.partitions"][1] == "3" and entries["broker.id"][1] == "1"
 
-        admin.create_partitions({"adm": NewPartitions(total_count=4)})
+        # With a timeout, CreatePartitions and DeleteTopics answer once the controller's work
+        # shows in the broker's metadata: no waiting afterwards.
+        admin.create_partitions({"adm": NewPartitions(total_count=4)}, timeout_ms=10000)
         with pytest.raises(InvalidPartitionsError):
             admin.create_partitions({"adm": NewPartitions(total_count=3)})
-        out = wait_for("4 partitions led", lambda: (lambda o: o if o.count("Leader: 1") == 4 else None)(
-            topics_cli(broker, "--describe", "--topic", "adm").stdout))
+        out = topics_cli(broker, "--describe", "--topic", "adm").stdout
+        assert out.count("Leader: 1") == 4, out
         assert out.splitlines()[0].startswith("Topic: adm\tPartitionCount: 4\tReplicationFactor: 1\tConfigs: ")
         assert "retention.ms=3600000" in out.splitlines()[0]
 
-        admin.delete_topics(["adm"])
-        wait_for("adm deleted", lambda: topics_cli(broker, "--list").stdout.split() == [])
+        admin.delete_topics(["adm"], timeout_ms=10000)
+        assert topics_cli(broker, "--list").stdout.split() == []
     finally:
         admin.close()
 
@@ -106,6 +108,37 @@ def test_create_partitions_errors_as_the_api_gives_them(broker):
     assert "Partition: 2\tLeader: " in out and "Replicas: 1\t" in out
 
 
+def test_timeout_zero_answers_request_timed_out(broker):
+    """As Kafka 2.8's ZkAdminManager: with timeout_ms 0 nobody waits for the controller, and
+    every topic that succeeded is answered REQUEST_TIMED_OUT (7) with a null message — the
+    change is made all the same. validate_only answers NONE."""
+    import struct
+    from test_controller_requests import arr, request, s16
+    port = int(broker.bootstrap.rsplit(":", 1)[1])
+
+    def create_topics_v1(name, timeout_ms, validate_only):
+        body = arr([name], lambda n: s16(n) + struct.pack(">ih", 1, 1) + struct.pack(">i", 0) + struct.pack(">i", 0))
+        resp = request(port, 19, 1, body + struct.pack(">i?", timeout_ms, validate_only))
+        (count,) = struct.unpack(">i", resp[:4])
+        (nlen,) = struct.unpack(">h", resp[4:6])
+        err, mlen = struct.unpack(">hh", resp[6 + nlen:10 + nlen])
+        return count, resp[6:6 + nlen].decode(), err, mlen
+
+    assert create_topics_v1("t0", 0, True) == (1, "t0", 0, -1)
+    assert topics_cli(broker, "--list").stdout.split() == []
+    assert create_topics_v1("t0", 0, False) == (1, "t0", 7, -1)
+    wait_for("t0 led", lambda: "Leader: 1" in topics_cli(broker, "--describe", "--topic", "t0").stdout)
+
+    body = arr(["t0"], lambda n: s16(n) + struct.pack(">i", 2) + struct.pack(">i", -1))
+    resp = request(port, 37, 0, body + struct.pack(">i?", 0, False))
+    assert resp == struct.pack(">ii", 0, 1) + s16("t0") + struct.pack(">hh", 7, -1)
+    wait_for("2 partitions", lambda: topics_cli(broker, "--describe", "--topic", "t0").stdout.count("Leader: 1") == 2)
+
+    resp = request(port, 20, 1, arr(["t0"], s16) + struct.pack(">i", 0))
+    assert resp == struct.pack(">ii", 0, 1) + s16("t0") + struct.pack(">h", 7)
+    wait_for("t0 deleted", lambda: topics_cli(broker, "--list").stdout.split() == [])
+
+
 def test_deletion_disabled(workdir):
     from conftest import Broker
     b = Broker(workdir, overrides=["delete.topic.enable=false"]).start()
@@ -113,9 +146,18 @@ def test_deletion_disabled(workdir):
         assert topics_cli(b, "--create", "--topic", "kept", "--partitions", "1",
                           "--replication-factor", "1").returncode == 0
         wait_for("kept led", lambda: "Leader: 1" in topics_cli(b, "--describe", "--topic", "kept").stdout)
-        # DeleteTopics answers TOPIC_DELETION_DISABLED (73).
+        # DeleteTopics answers TOPIC_DELETION_DISABLED (73) from v3 on, and INVALID_REQUEST (42)
+        # to older clients, which may not know 73 — as Kafka 2.8 does. librdkafka (samsa-topics)
+        # sends v1.
+        import struct
+        from test_controller_requests import arr, request, s16
+        port = int(b.bootstrap.rsplit(":", 1)[1])
+        for version, err in ((3, 73), (1, 42), (0, 42)):
+            resp = request(port, 20, version, arr(["kept"], s16) + struct.pack(">i", 5000))
+            head = struct.pack(">i", 0) if version >= 1 else b""
+            assert resp == head + struct.pack(">i", 1) + s16("kept") + struct.pack(">h", err), (version, resp)
         out = topics_cli(b, "--delete", "--topic", "kept")
-        assert out.returncode == 1 and "Topic deletion is disabled" in out.stderr, out.stderr
+        assert out.returncode == 1 and "Invalid request" in out.stderr, out.stderr
         # Through ZooKeeper: the marker is written, and the controller removes it again.
         zk = subprocess.run([binary("tools/samsa-topics"), "--zookeeper", b.zk_connect, "--delete", "--topic", "kept"],
                             capture_output=True, text=True, timeout=60)

@@ -327,6 +327,16 @@ def test_preferred_leader_election(cluster):
     zk_tool = binary("tests/integration/zk_tool")
     ctrl = c.controller()
     a, b = sorted({1, 2, 3} - {ctrl})
+    # Topic admin requests are the controller's: another broker answers NOT_CONTROLLER (41),
+    # and a client that asks any broker (librdkafka via Metadata) reaches the controller.
+    import struct
+    from test_controller_requests import arr, request, s16
+    body = arr(["elsewhere"], lambda n: s16(n) + struct.pack(">ihii", 1, 1, 0, 0)) + struct.pack(">i?", 5000, False)
+    assert request(c.port(a), 19, 1, body) == struct.pack(">i", 1) + s16("elsewhere") + struct.pack(">hh", 41, -1)
+    out = subprocess.run([binary("tools/samsa-topics"), "--bootstrap-server", c.bootstrap(a), "--create", "--topic",
+                          "elsewhere", "--partitions", "1", "--replication-factor", "1"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "Created topic elsewhere.", out.stdout + out.stderr
     c.topics("--create", "--topic", "pref", "--replica-assignment", "%d:%d,%d:%d" % (a, b, b, a))
     wait_for("leaders of pref", lambda: all_led(c, "pref", 2))
     # A leader other than the preferred one with the preferred replica in the ISR (as
