@@ -24,6 +24,29 @@ static kerr_t tadmin_zk_fail(zkc_err_t rc, const char *what, const char *path, c
     return KERR_UNKNOWN_SERVER_ERROR;
 }
 
+/* Reads a znode: *data (free it) and *len when *exists; a missing znode is
+ * not an error here, each caller decides what it means. */
+static kerr_t tadmin_get(zkc_t *zk, const char *path, char **data, size_t *len, zkc_stat_t *st, bool *exists,
+                         char *msg, size_t msglen) {
+    int n = 0;
+    *data = NULL;
+    *len = 0;
+    zkc_err_t rc = zkc_get(zk, path, data, &n, st);
+    *exists = rc == ZKC_OK;
+    if (rc == ZKC_NONODE)
+        return KERR_NONE;
+    if (rc != ZKC_OK)
+        return tadmin_zk_fail(rc, "reading", path, msg, msglen);
+    *len = n < 0 ? 0 : (size_t)n;
+    return KERR_NONE;
+}
+
+/* A znode whose JSON does not decode: its path and why. */
+static kerr_t tadmin_undecodable(const char *path, const char *why, char *msg, size_t msglen) {
+    errmsg_set(msg, msglen, "%s: %s", path, why);
+    return KERR_UNKNOWN_SERVER_ERROR;
+}
+
 /* A topic whose name makes no ZooKeeper path (empty, a '/', too long)
  * cannot exist. */
 static kerr_t tadmin_no_such_topic(const char *topic, char *msg, size_t msglen) {
@@ -232,19 +255,15 @@ kerr_t tadmin_topic_configs(zkc_t *zk, const char *topic, zkdata_config_t *out, 
     char path[ZKDATA_PATH_MAX];
     if (zkdata_path_topic_config(path, sizeof path, topic) < 0)
         return tadmin_no_such_topic(topic, msg, msglen);
-    char *data = NULL;
-    int len = 0;
-    zkc_err_t rc = zkc_get(zk, path, &data, &len, NULL);
-    if (rc == ZKC_NONODE)
-        return KERR_NONE;
-    if (rc != ZKC_OK)
-        return tadmin_zk_fail(rc, "reading", path, msg, msglen);
+    char *data;
+    size_t len;
+    bool exists;
+    kerr_t kerr = tadmin_get(zk, path, &data, &len, NULL, &exists, msg, msglen);
+    if (kerr != KERR_NONE || !exists)
+        return kerr;
     char err[256];
-    kerr_t kerr = KERR_NONE;
-    if (zkdata_config_decode(data, len < 0 ? 0 : (size_t)len, out, err, sizeof err) != 0) {
-        errmsg_set(msg, msglen, "%s: %s", path, err);
-        kerr = KERR_UNKNOWN_SERVER_ERROR;
-    }
+    if (zkdata_config_decode(data, len, out, err, sizeof err) != 0)
+        kerr = tadmin_undecodable(path, err, msg, msglen);
     free(data);
     return kerr;
 }
@@ -830,22 +849,20 @@ static kerr_t tadmin_write_assignment(zkc_t *zk, const char *path, const char *t
 static kerr_t tadmin_read_assignment(zkc_t *zk, const char *path, const char *topic, zkdata_topic_assignment_t *out,
                                      int32_t *version, char *msg, size_t msglen) {
     zkdata_topic_assignment_init(out);
-    char *data = NULL;
-    int len = 0;
+    char *data;
+    size_t len;
+    bool exists;
     zkc_stat_t st;
-    zkc_err_t rc = zkc_get(zk, path, &data, &len, &st);
-    if (rc == ZKC_NONODE) {
+    kerr_t kerr = tadmin_get(zk, path, &data, &len, &st, &exists, msg, msglen);
+    if (kerr != KERR_NONE)
+        return kerr;
+    if (!exists) {
         errmsg_set(msg, msglen, "The topic '%s' does not exist.", topic);
         return KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
-    if (rc != ZKC_OK)
-        return tadmin_zk_fail(rc, "reading", path, msg, msglen);
     char err[256];
-    kerr_t kerr = KERR_NONE;
-    if (zkdata_topic_assignment_decode(data, len < 0 ? 0 : (size_t)len, out, err, sizeof err) != 0) {
-        errmsg_set(msg, msglen, "%s: %s", path, err);
-        kerr = KERR_UNKNOWN_SERVER_ERROR;
-    }
+    if (zkdata_topic_assignment_decode(data, len, out, err, sizeof err) != 0)
+        kerr = tadmin_undecodable(path, err, msg, msglen);
     if (version)
         *version = st.version;
     free(data);
@@ -940,19 +957,16 @@ static kerr_t tadmin_read_state(zkc_t *zk, const char *topic, int32_t partition,
     char path[ZKDATA_PATH_MAX];
     if (zkdata_path_partition_state(path, sizeof path, topic, partition) < 0)
         return KERR_NONE;
-    char *data = NULL;
-    int len = 0;
-    zkc_err_t rc = zkc_get(zk, path, &data, &len, NULL);
-    if (rc == ZKC_NONODE)
-        return KERR_NONE;
-    if (rc != ZKC_OK)
-        return tadmin_zk_fail(rc, "reading", path, msg, msglen);
+    char *data;
+    size_t len;
+    bool exists;
+    kerr_t kerr = tadmin_get(zk, path, &data, &len, NULL, &exists, msg, msglen);
+    if (kerr != KERR_NONE || !exists)
+        return kerr;
     char err[256];
-    kerr_t kerr = KERR_NONE;
-    if (zkdata_partition_state_decode(data, len < 0 ? 0 : (size_t)len, s, err, sizeof err) != 0) {
-        errmsg_set(msg, msglen, "%s: %s", path, err);
+    if (zkdata_partition_state_decode(data, len, s, err, sizeof err) != 0) {
         zkdata_partition_state_free(s);
-        kerr = KERR_UNKNOWN_SERVER_ERROR;
+        kerr = tadmin_undecodable(path, err, msg, msglen);
     } else {
         *has = true;
     }
