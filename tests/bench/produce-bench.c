@@ -23,8 +23,9 @@
  * samsa/mock records/s ratio of the two best rounds and, in brackets, the
  * median of the rounds' own ratios (each round runs both targets back to
  * back, so a slow spell of the machine hits both: the steadier figure when
- * single runs swing); the last line sums up the best-round ratios. Without --bootstrap only the mock runs. --size runs
- * only the two cases of that record size (for profiling one of them).
+ * single runs swing); the last line sums up the best-round ratios. Without
+ * --bootstrap only the mock runs. --size runs only the two cases of that
+ * record size (for profiling one of them).
  *
  * Topics are new (produce-bench-<size>-<pid>-<time>); samsa auto-creates
  * them with its num.partitions and the mock's are created with the same
