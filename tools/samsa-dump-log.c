@@ -25,18 +25,18 @@
  * index mismatches or differing checkpoints were found, 2 on usage errors
  * and unreadable files (the worst of all files counts).
  */
-#include "buf.h"
-#include "checkpoint.h"
-#include "crc32c.h"
-#include "endian.h"
-#include "kerr.h"
-#include "leader_epoch.h"
-#include "log_segment.h"
-#include "mem.h"
-#include "meta_properties.h"
-#include "offset_index.h"
-#include "record_batch.h"
-#include "time_index.h"
+#include "util/buf.h"
+#include "log/checkpoint.h"
+#include "util/crc32c.h"
+#include "util/endian.h"
+#include "proto/kerr.h"
+#include "log/leader_epoch.h"
+#include "log/log_segment.h"
+#include "util/mem.h"
+#include "log/meta_properties.h"
+#include "log/offset_index.h"
+#include "log/record_batch.h"
+#include "log/time_index.h"
 
 #include <errno.h>
 #include <fcntl.h>

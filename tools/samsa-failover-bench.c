@@ -40,16 +40,16 @@
  * Exit status: 0 when every partition got a new leader in both runs, 1
  * otherwise (or when the cluster could not be set up), 2 on usage errors.
  */
-#include "buf.h"
-#include "clock.h"
-#include "errmsg.h"
-#include "evloop.h"
-#include "kerr.h"
-#include "logger.h"
-#include "mem.h"
-#include "topic_admin.h"
-#include "zkc.h"
-#include "zkdata.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/errmsg.h"
+#include "net/evloop.h"
+#include "proto/kerr.h"
+#include "util/logger.h"
+#include "util/mem.h"
+#include "admin/topic_admin.h"
+#include "zk/zkc.h"
+#include "zk/zkdata.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

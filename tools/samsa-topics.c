@@ -6,7 +6,7 @@
  *   samsa-topics --bootstrap-server HOST:PORT ACTION [options]
  *
  * With --zookeeper the tool works on ZooKeeper directly, as Kafka's
- * ZookeeperTopicService does (common/topic_admin: AdminZkClient); with
+ * ZookeeperTopicService does (common/admin/topic_admin: AdminZkClient); with
  * --bootstrap-server it asks a broker through librdkafka's admin API
  * (CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs) and
  * Metadata, as AdminClientTopicService does. Flags, checks and output text
@@ -22,18 +22,18 @@
  * or a failed command ("Error while executing topic command : ..." on
  * standard error).
  */
-#include "buf.h"
-#include "clock.h"
-#include "config.h"
-#include "errmsg.h"
-#include "kerr.h"
-#include "logger.h"
-#include "mem.h"
-#include "replica_assign.h"
-#include "topic_admin.h"
-#include "topic_name.h"
-#include "zkc.h"
-#include "zkdata.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/config.h"
+#include "util/errmsg.h"
+#include "proto/kerr.h"
+#include "util/logger.h"
+#include "util/mem.h"
+#include "admin/replica_assign.h"
+#include "admin/topic_admin.h"
+#include "admin/topic_name.h"
+#include "zk/zkc.h"
+#include "zk/zkdata.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -16,14 +16,14 @@
  * It ends with "append/raw ratio: X.XX" (16 KiB case). Nothing is fsynced:
  * like Kafka by default, both sides rely on the page cache.
  */
-#include "clock.h"
-#include "config.h"
-#include "endian.h"
-#include "log.h"
-#include "log_manager.h"
-#include "logger.h"
-#include "mem.h"
-#include "record_batch.h"
+#include "util/clock.h"
+#include "util/config.h"
+#include "util/endian.h"
+#include "log/log.h"
+#include "log/log_manager.h"
+#include "util/logger.h"
+#include "util/mem.h"
+#include "log/record_batch.h"
 
 #include <fcntl.h>
 #include <ftw.h>

@@ -16,11 +16,11 @@
  * "fastest: MODE" (over the 1 MiB case, or the middle size), which is what
  * NET_SEND_DEFAULT should be on the machine that matters.
  */
-#include "clock.h"
-#include "endian.h"
-#include "logger.h"
-#include "mem.h"
-#include "net.h"
+#include "util/clock.h"
+#include "util/endian.h"
+#include "util/logger.h"
+#include "util/mem.h"
+#include "net/net.h"
 
 #include <errno.h>
 #include <fcntl.h>

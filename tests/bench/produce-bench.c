@@ -38,8 +38,8 @@
  * run delivered and read back exactly its records, 1 otherwise, 2 on usage.
  */
 #include "../integration/rdkafka_util.h"
-#include "clock.h"
-#include "mem.h"
+#include "util/clock.h"
+#include "util/mem.h"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>

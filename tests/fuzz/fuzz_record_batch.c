@@ -23,12 +23,12 @@
  */
 #include "fuzz.h"
 
-#include "buf.h"
-#include "compress.h"
-#include "crc32c.h"
-#include "endian.h"
-#include "kerr.h"
-#include "record_batch.h"
+#include "util/buf.h"
+#include "util/compress.h"
+#include "util/crc32c.h"
+#include "util/endian.h"
+#include "proto/kerr.h"
+#include "log/record_batch.h"
 
 #include <stdbool.h>
 #include <string.h>

@@ -16,10 +16,10 @@
  */
 #include "fuzz.h"
 
-#include "endian.h"
-#include "kerr.h"
-#include "kproto.h"
-#include "kproto_apis.h"
+#include "util/endian.h"
+#include "proto/kerr.h"
+#include "proto/kproto.h"
+#include "proto/kproto_apis.h"
 
 #include <stdbool.h>
 #include <string.h>

@@ -17,13 +17,13 @@
  * The output is deterministic (same names, same bytes on every run), and
  * every seed is checked to be accepted before it is written.
  */
-#include "buf.h"
-#include "compress.h"
-#include "crc32c.h"
-#include "endian.h"
-#include "kproto.h"
-#include "kproto_apis.h"
-#include "record_batch.h"
+#include "util/buf.h"
+#include "util/compress.h"
+#include "util/crc32c.h"
+#include "util/endian.h"
+#include "proto/kproto.h"
+#include "proto/kproto_apis.h"
+#include "log/record_batch.h"
 
 #include <errno.h>
 #include <stdbool.h>

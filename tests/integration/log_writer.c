@@ -12,9 +12,9 @@
  *
  * Exit status: 0 when verify found a consistent log, 1 otherwise, 2 on usage.
  */
-#include "endian.h"
-#include "log.h"
-#include "record_batch.h"
+#include "util/endian.h"
+#include "log/log.h"
+#include "log/record_batch.h"
 
 #include <inttypes.h>
 #include <stdio.h>

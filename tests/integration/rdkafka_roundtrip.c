@@ -26,8 +26,8 @@
  * count as unexpected.
  */
 #include "rdkafka_util.h"
-#include "clock.h"
-#include "mem.h"
+#include "util/clock.h"
+#include "util/mem.h"
 
 #include <librdkafka/rdkafka.h>
 

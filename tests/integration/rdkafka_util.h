@@ -4,7 +4,7 @@
 #ifndef SAMSA_RDKAFKA_UTIL_H
 #define SAMSA_RDKAFKA_UTIL_H
 
-#include "clock.h"
+#include "util/clock.h"
 
 #include <librdkafka/rdkafka.h>
 #include <time.h>

@@ -1,4 +1,4 @@
-"""common/zkc against a real ZooKeeper: tests/integration/zkc_check runs one
+"""common/zk/zkc against a real ZooKeeper: tests/integration/zkc_check runs one
 scenario per test (see its header) and prints PASS. The scenarios keep to
 their own top-level node, so they share one private ZooKeeper started for
 this module; the test that stops ZooKeeper with SIGSTOP gets its own (the

@@ -19,11 +19,11 @@
  * Exit status: 0; 3 when the node does not exist (get, version, children,
  * set); 1 on other ZooKeeper errors; 2 on usage.
  */
-#include "buf.h"
-#include "logger.h"
-#include "mem.h"
-#include "zkc.h"
-#include "zkdata.h"
+#include "util/buf.h"
+#include "util/logger.h"
+#include "util/mem.h"
+#include "zk/zkc.h"
+#include "zk/zkdata.h"
 
 #include <stdio.h>
 #include <stdlib.h>

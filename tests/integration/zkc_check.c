@@ -15,8 +15,8 @@
  * it (the test then resumes ZooKeeper), and checks that the read was
  * retried and succeeded while the write reported the lost connection.
  */
-#include "clock.h"
-#include "zkc.h"
+#include "util/clock.h"
+#include "zk/zkc.h"
 
 #include <pthread.h>
 #include <stdarg.h>

@@ -3,11 +3,11 @@
  * replacement, and LeaderEpochFileCache's rules case by case. */
 #include "unit.h"
 
-#include "buf.h"
-#include "checkpoint.h"
-#include "leader_epoch.h"
-#include "logger.h"
-#include "meta_properties.h"
+#include "util/buf.h"
+#include "log/checkpoint.h"
+#include "log/leader_epoch.h"
+#include "util/logger.h"
+#include "log/meta_properties.h"
 
 #include <stdio.h>
 #include <stdlib.h>

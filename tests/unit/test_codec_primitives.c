@@ -2,10 +2,10 @@
  * primitives every Kafka encoder and decoder stands on. */
 #include "unit.h"
 
-#include "buf.h"
-#include "cursor.h"
-#include "endian.h"
-#include "varint.h"
+#include "util/buf.h"
+#include "util/cursor.h"
+#include "util/endian.h"
+#include "util/varint.h"
 
 #include <limits.h>
 #include <stdlib.h>

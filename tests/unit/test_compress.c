@@ -4,9 +4,9 @@
  * output bound that turns a decompression bomb into CORRUPT_MESSAGE. */
 #include "unit.h"
 
-#include "buf.h"
-#include "compress.h"
-#include "endian.h"
+#include "util/buf.h"
+#include "util/compress.h"
+#include "util/endian.h"
 
 #include <lz4frame.h>
 #include <snappy-c.h>

@@ -4,8 +4,8 @@
 
 /* By path: the build's autoconf header is also called config.h and comes
  * first on the include path. */
-#include "config.h"
-#include "logger.h"
+#include "util/config.h"
+#include "util/logger.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * value), on both the SSE4.2 and the table path, plus chaining and alignment. */
 #include "unit.h"
 
-#include "crc32c.h"
+#include "util/crc32c.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * event-driven (a semaphore the loop posts), never timed guesses. */
 #include "unit.h"
 
-#include "evloop.h"
+#include "net/evloop.h"
 
 #include <pthread.h>
 #include <semaphore.h>

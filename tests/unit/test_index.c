@@ -3,9 +3,9 @@
  * length / entry size), trim on roll, resize, truncate_to, sanity checks. */
 #include "unit.h"
 
-#include "endian.h"
-#include "offset_index.h"
-#include "time_index.h"
+#include "util/endian.h"
+#include "log/offset_index.h"
+#include "log/time_index.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -11,13 +11,13 @@
  * timing out is what it tests; nothing asserts on durations. */
 #include "unit.h"
 
-#include "buf.h"
-#include "endian.h"
-#include "evloop.h"
-#include "kclient.h"
-#include "kproto_apis.h"
-#include "logger.h"
-#include "mem.h"
+#include "util/buf.h"
+#include "util/endian.h"
+#include "net/evloop.h"
+#include "net/kclient.h"
+#include "proto/kproto_apis.h"
+#include "util/logger.h"
+#include "util/mem.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

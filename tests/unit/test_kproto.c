@@ -3,10 +3,10 @@
  * version, and malformed input of every kind. */
 #include "unit.h"
 
-#include "buf.h"
-#include "endian.h"
-#include "kproto.h"
-#include "kproto_apis.h"
+#include "util/buf.h"
+#include "util/endian.h"
+#include "proto/kproto.h"
+#include "proto/kproto_apis.h"
 
 #include <fcntl.h>
 #include <stddef.h>

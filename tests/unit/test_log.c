@@ -2,8 +2,8 @@
  * truncation, timestamps, and a long random run checked against a model. */
 #include "unit.h"
 
-#include "log.h"
-#include "record_batch.h"
+#include "log/log.h"
+#include "log/record_batch.h"
 
 #include <fcntl.h>
 #include <inttypes.h>

@@ -4,13 +4,13 @@
  * tasks driven by explicit times. */
 #include "unit.h"
 
-#include "buf.h"
-#include "checkpoint.h"
-#include "config.h"
-#include "log.h"
-#include "log_manager.h"
-#include "logger.h"
-#include "record_batch.h"
+#include "util/buf.h"
+#include "log/checkpoint.h"
+#include "util/config.h"
+#include "log/log.h"
+#include "log/log_manager.h"
+#include "util/logger.h"
+#include "log/record_batch.h"
 
 #include <dirent.h>
 #include <fcntl.h>

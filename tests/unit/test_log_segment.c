@@ -6,11 +6,11 @@
  * uncompressed records, CRC-32C) so the tests do not depend on the builder. */
 #include "unit.h"
 
-#include "buf.h"
-#include "crc32c.h"
-#include "endian.h"
-#include "log_segment.h"
-#include "logger.h"
+#include "util/buf.h"
+#include "util/crc32c.h"
+#include "util/endian.h"
+#include "log/log_segment.h"
+#include "util/logger.h"
 
 #include <fcntl.h>
 #include <limits.h>

@@ -1,7 +1,7 @@
 /* The logger: level filtering, line format and the file sink. */
 #include "unit.h"
 
-#include "logger.h"
+#include "util/logger.h"
 
 #include <regex.h>
 #include <stdio.h>

@@ -15,11 +15,11 @@
  * with poll() timeouts as failure guards only. */
 #include "unit.h"
 
-#include "buf.h"
-#include "endian.h"
-#include "logger.h"
-#include "mem.h"
-#include "net.h"
+#include "util/buf.h"
+#include "util/endian.h"
+#include "util/logger.h"
+#include "util/mem.h"
+#include "net/net.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,11 +4,11 @@
  * crash the validator. */
 #include "unit.h"
 
-#include "buf.h"
-#include "compress.h"
-#include "crc32c.h"
-#include "endian.h"
-#include "record_batch.h"
+#include "util/buf.h"
+#include "util/compress.h"
+#include "util/crc32c.h"
+#include "util/endian.h"
+#include "log/record_batch.h"
 
 #include <stdlib.h>
 #include <string.h>

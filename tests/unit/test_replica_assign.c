@@ -4,10 +4,10 @@
  * worked out by hand from AdminUtils.assignReplicasToBrokers. */
 #include "unit.h"
 
-#include "replica_assign.h"
-#include "topic_admin.h"
-#include "topic_name.h"
-#include "zkdata.h"
+#include "admin/replica_assign.h"
+#include "admin/topic_admin.h"
+#include "admin/topic_name.h"
+#include "zk/zkdata.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,8 +3,8 @@
  * StopReplica. */
 #include "unit.h"
 
-#include "record_batch.h"
-#include "replica_manager.h"
+#include "log/record_batch.h"
+#include "replica/replica_manager.h"
 
 #include <stdio.h>
 #include <stdlib.h>

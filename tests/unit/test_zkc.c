@@ -3,7 +3,7 @@
  * tests/integration/test_zkc.py, against a real ZooKeeper). */
 #include "unit.h"
 
-#include "zkc.h"
+#include "zk/zkc.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

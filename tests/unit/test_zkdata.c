@@ -5,8 +5,8 @@
  * ConcurrentHashMap-backed Properties as Java 11). */
 #include "unit.h"
 
-#include "buf.h"
-#include "zkdata.h"
+#include "util/buf.h"
+#include "zk/zkdata.h"
 
 #include <stdlib.h>
 #include <string.h>

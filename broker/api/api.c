@@ -1,0 +1,281 @@
+#include "api/api.h"
+
+#include "util/clock.h"
+#include "util/logger.h"
+#include "util/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define API_TAG "api"
+
+/* The APIs samsa serves; ApiVersions advertises exactly these (clients use
+ * whatever is advertised, and kafka-python infers the broker version from
+ * it: protocol.md §5, §7). */
+static const int16_t api_served[] = {
+    KP_API_PRODUCE,        KP_API_FETCH,          KP_API_LIST_OFFSETS,        KP_API_METADATA,
+    KP_API_LEADER_AND_ISR, KP_API_STOP_REPLICA,   KP_API_UPDATE_METADATA,     KP_API_CONTROLLED_SHUTDOWN,
+    KP_API_API_VERSIONS,   KP_API_CREATE_TOPICS,  KP_API_DELETE_TOPICS,       KP_API_CREATE_PARTITIONS,
+    KP_API_DESCRIBE_CONFIGS,
+};
+
+bool api_implemented(int16_t key) {
+    for (size_t i = 0; i < sizeof api_served / sizeof api_served[0]; i++)
+        if (api_served[i] == key)
+            return true;
+    return false;
+}
+
+char *api_strdup(api_request_t *req, kp_str_t s) {
+    size_t n = s.len > 0 ? (size_t)s.len : 0;
+    char *out = kp_arena_alloc(&req->arena, n + 1);
+    if (n)
+        memcpy(out, s.ptr, n);
+    out[n] = '\0';
+    return out;
+}
+
+void *api_alloc_array(api_request_t *req, kp_array_t *arr, int32_t n, size_t size) {
+    arr->count = n;
+    arr->items = kp_arena_alloc(&req->arena, (n > 0 ? (size_t)n : 1) * size);
+    return arr->items;
+}
+
+static void api_request_free(api_request_t *req) {
+    kp_arena_free(&req->arena);
+    free(req);
+}
+
+/* The codec writes a whole frame (size first); net adds the size itself, so
+ * the first four bytes go and the splice offsets shift with them. */
+static void api_writer_to_response(kp_writer_t *w, net_response_t *r) {
+    net_response_init(r);
+    size_t len = w->buf.len - 4;
+    memmove(w->buf.data, w->buf.data + 4, len);
+    w->buf.len = len;
+    r->bytes = w->buf;
+    buf_init(&w->buf);
+    for (size_t i = 0; i < w->nsplices; i++) {
+        const kp_splice_t *s = &w->splices[i];
+        if (r->nsplices == r->splices_cap) {
+            r->splices_cap = r->splices_cap ? r->splices_cap * 2 : 8;
+            r->splices = mem_realloc(r->splices, r->splices_cap * sizeof *r->splices);
+        }
+        r->splices[r->nsplices++] = (net_splice_t){s->buf_off - 4, s->fd, s->file_pos, s->len};
+    }
+}
+
+/* A response encoded off the connection's loop (a handler that ran on the
+ * admin worker) is handed to the loop to be sent; the request goes with it. */
+typedef struct api_deferred {
+    api_request_t *req;
+    net_response_t r;
+    bool close;
+} api_deferred_t;
+
+static void api_deferred_send(void *arg) {
+    api_deferred_t *d = arg;
+    if (d->close)
+        net_close(d->req->conn);
+    else
+        net_respond(d->req->conn, &d->r);
+    api_request_free(d->req);
+    free(d);
+}
+
+/* Sends r (or closes) on the connection's loop thread, from whichever
+ * thread the handler runs on. If the network is already stopping the
+ * answer is dropped and the request freed. */
+static void api_send(api_request_t *req, net_response_t *r, bool close) {
+    net_loop_t *loop = net_conn_loop(req->conn);
+    if (net_loop_in_thread(loop)) {
+        if (close)
+            net_close(req->conn);
+        else
+            net_respond(req->conn, r);
+        api_request_free(req);
+        return;
+    }
+    api_deferred_t *d = mem_calloc(1, sizeof *d);
+    d->req = req;
+    d->close = close;
+    if (r)
+        d->r = *r;
+    else
+        net_response_init(&d->r);
+    if (net_loop_run(loop, api_deferred_send, d) != 0) {
+        net_response_free(&d->r);
+        api_request_free(req);
+        free(d);
+    }
+}
+
+void api_respond(api_request_t *req, const void *resp) {
+    kp_writer_t w;
+    kp_writer_init(&w);
+    char err[256];
+    kp_status_t st = kp_response_encode(req->hdr.api_key, req->hdr.api_version, req->hdr.correlation_id, resp, &w,
+                                        err, sizeof err);
+    if (st != KP_OK) {
+        log_error(API_TAG, "cannot encode the response to api %d v%d: %s; closing %s", req->hdr.api_key,
+                  req->hdr.api_version, err, net_conn_peer(req->conn));
+        kp_writer_free(&w);
+        api_close(req);
+        return;
+    }
+    net_response_t r;
+    api_writer_to_response(&w, &r);
+    kp_writer_free(&w);
+    api_send(req, &r, false);
+}
+
+void api_respond_none(api_request_t *req) {
+    net_respond_none(req->conn);
+    api_request_free(req);
+}
+
+void api_close(api_request_t *req) {
+    api_send(req, NULL, true);
+}
+
+/* --- the admin worker ------------------------------------------------------ */
+
+typedef struct api_offload_task {
+    api_request_t *req;
+    void (*handler)(api_request_t *req);
+} api_offload_task_t;
+
+static void api_offload_run(void *arg) {
+    api_offload_task_t *t = arg;
+    t->handler(t->req);
+    free(t);
+}
+
+void api_offload(api_request_t *req, void (*handler)(api_request_t *req)) {
+    evloop_t *admin = req->broker->admin_loop;
+    if (!admin || evloop_in_loop(admin)) {
+        handler(req);
+        return;
+    }
+    api_offload_task_t *t = mem_alloc(sizeof *t);
+    *t = (api_offload_task_t){req, handler};
+    if (evloop_run(admin, api_offload_run, t) != 0) { /* shutting down */
+        free(t);
+        api_close(req);
+    }
+}
+
+bool api_on_admin_worker(const api_request_t *req) {
+    return req->broker->admin_loop && evloop_in_loop(req->broker->admin_loop);
+}
+
+/* --- ApiVersions --------------------------------------------------------- */
+
+/* KIP-511: software names and versions must look like names. */
+static bool api_software_field_valid(kp_str_t s) {
+    if (s.len <= 0)
+        return s.len == 0;
+    for (int32_t i = 0; i < s.len; i++) {
+        char c = s.ptr[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        bool inner = c == '-' || c == '.';
+        if (!alnum && !(inner && i > 0 && i < s.len - 1))
+            return false;
+    }
+    return true;
+}
+
+void api_handle_api_versions(api_request_t *req) {
+    const kp_api_versions_req_t *rq = req->body;
+    kp_api_versions_resp_t resp;
+    memset(&resp, 0, sizeof resp);
+    resp.finalized_features_epoch = -1;
+    if (req->hdr.api_version >= 3 &&
+        (!api_software_field_valid(rq->client_software_name) || !api_software_field_valid(rq->client_software_version))) {
+        resp.error_code = KERR_INVALID_REQUEST;
+        api_respond(req, &resp);
+        return;
+    }
+    size_t n = sizeof api_served / sizeof api_served[0];
+    kp_api_versions_resp_key_t *keys = api_alloc_array(req, &resp.api_keys, (int32_t)n, sizeof *keys);
+    int32_t k = 0;
+    for (size_t i = 0; i < kp_api_count(); i++) {
+        const kp_api_t *api = kp_api_at(i);
+        if (!api_implemented(api->key))
+            continue;
+        keys[k++] = (kp_api_versions_resp_key_t){api->key, api->min_version, api->max_version};
+    }
+    resp.api_keys.count = k;
+    api_respond(req, &resp);
+}
+
+/* --- dispatch -------------------------------------------------------------- */
+
+typedef void (*api_handler_fn)(api_request_t *req);
+
+/* The APIs whose handlers wait for ZooKeeper (writes, config reads): they
+ * run on the admin worker, so a slow or unreachable ZooKeeper never stalls
+ * the network loop that serves produce and fetch (Kafka's request handler
+ * pool plays that part). */
+static bool api_uses_zookeeper(int16_t key) {
+    switch (key) {
+    case KP_API_CREATE_TOPICS:
+    case KP_API_DELETE_TOPICS:
+    case KP_API_CREATE_PARTITIONS:
+    case KP_API_DESCRIBE_CONFIGS:
+    case KP_API_LEADER_AND_ISR: return true;
+    default: return false;
+    }
+}
+
+static api_handler_fn api_handler_for(int16_t key) {
+    switch (key) {
+    case KP_API_API_VERSIONS: return api_handle_api_versions;
+    case KP_API_METADATA: return api_handle_metadata;
+    case KP_API_PRODUCE: return api_handle_produce;
+    case KP_API_FETCH: return api_handle_fetch;
+    case KP_API_LIST_OFFSETS: return api_handle_list_offsets;
+    case KP_API_LEADER_AND_ISR: return api_handle_leader_and_isr;
+    case KP_API_UPDATE_METADATA: return api_handle_update_metadata;
+    case KP_API_STOP_REPLICA: return api_handle_stop_replica;
+    case KP_API_CONTROLLED_SHUTDOWN: return api_handle_controlled_shutdown;
+    case KP_API_CREATE_TOPICS: return api_handle_create_topics;
+    case KP_API_DELETE_TOPICS: return api_handle_delete_topics;
+    case KP_API_CREATE_PARTITIONS: return api_handle_create_partitions;
+    case KP_API_DESCRIBE_CONFIGS: return api_handle_describe_configs;
+    default: return NULL;
+    }
+}
+
+void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
+    api_request_t *req = mem_calloc(1, sizeof *req);
+    req->broker = ctx;
+    req->conn = conn;
+    req->received_ms = clock_wall_ms();
+    kp_arena_init(&req->arena);
+    char err[256];
+    kp_status_t st = kp_request_decode(frame, len, &req->arena, &req->hdr, &req->body, err, sizeof err);
+    api_handler_fn handler = api_handler_for(req->hdr.api_key);
+
+    if (st == KP_ERR_UNSUPPORTED_VERSION && req->hdr.api_key == KP_API_API_VERSIONS && len >= 8) {
+        kp_writer_t w;
+        kp_writer_init(&w);
+        kp_apiversions_fallback(req->hdr.correlation_id, &w);
+        net_response_t r;
+        api_writer_to_response(&w, &r);
+        kp_writer_free(&w);
+        net_respond(conn, &r);
+        api_request_free(req);
+        return;
+    }
+    if (st != KP_OK || !handler) {
+        log_warn(API_TAG, "closing %s: api %d v%d: %s", net_conn_peer(conn), req->hdr.api_key,
+                 req->hdr.api_version, st != KP_OK ? err : "not served by samsa");
+        api_close(req);
+        return;
+    }
+    if (api_uses_zookeeper(req->hdr.api_key))
+        api_offload(req, handler);
+    else
+        handler(req);
+}

@@ -1,0 +1,92 @@
+/*
+ * controller — the cluster controller of ZooKeeper-mode Kafka (2.8's
+ * KafkaController), run by every broker and active in the one that wins
+ * the ephemeral /controller znode.
+ *
+ * Election: /controller_epoch is incremented in the same multi-op that
+ * creates /controller, and every later write of the active controller
+ * carries a check of /controller_epoch's version, so a deposed controller
+ * (one whose session expired, or that lost the znode) changes nothing.
+ *
+ * The active controller reads the whole state from ZooKeeper (brokers,
+ * topic assignments, partition states), watches /brokers/ids,
+ * /brokers/topics, each /brokers/topics/<t>, /admin/delete_topics,
+ * /admin/preferred_replica_election and /isr_change_notification, and
+ * runs Kafka's two state machines — partitions (New, Online, Offline,
+ * NonExistent) and replicas (New, Online, Offline, ReplicaDeletionStarted,
+ * ReplicaDeletionSuccessful, ReplicaDeletionIneligible, NonExistent) — and
+ * reacts: a dead broker's partitions get new leaders from their live ISR
+ * (or from any live replica when unclean.leader.election.enable allows),
+ * new topics and partitions get their first leader and ISR, deleted topics
+ * are stopped and removed everywhere, a controlled shutdown moves
+ * leaderships away first. Leader and ISR changes are written to the state
+ * znodes with zkVersion checks, pipelined (1,000 partitions cost about one
+ * ZooKeeper round trip, not 1,000), then LeaderAndIsr goes to the replicas
+ * and UpdateMetadata to every broker.
+ *
+ * Threads: everything runs on one event loop (the broker's ZooKeeper loop,
+ * which is also zkc's executor), like Kafka's single controller event
+ * thread. The public calls below except controller_new/free post to it.
+ */
+#ifndef SAMSA_CONTROLLER_H
+#define SAMSA_CONTROLLER_H
+
+#include "util/config.h"
+#include "net/evloop.h"
+#include "proto/kerr.h"
+#include "zk/zkc.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct controller controller_t;
+
+typedef struct controller_config {
+    const config_t *cfg;
+    int32_t broker_id;
+    zkc_t *zk;
+    evloop_t *loop;
+} controller_config_t;
+
+controller_t *controller_new(const controller_config_t *cc);
+/* Stops being controller, on the loop (which must still run), and waits
+ * for it. Watches still pending become no-ops. */
+void controller_stop(controller_t *c);
+/* Frees, after controller_stop, zkc_close and evloop_stop (the dropped
+ * watches zkc_close delivers still use the controller). */
+void controller_free(controller_t *c);
+
+/* Starts: the first election (posted to the loop). */
+void controller_start(controller_t *c);
+/* ZooKeeper session changes (on the loop, after the broker re-registered
+ * for ZKC_SESSION_NEW). */
+void controller_on_session(controller_t *c, int ev);
+
+/* A topic's overrides changed (on the loop; from the config watcher, which
+ * read them): unclean is its unclean.leader.election.enable now. When it
+ * became allowed, the active controller elects leaders for the topic's
+ * offline partitions (Kafka's TopicUncleanLeaderElectionEnable). */
+void controller_topic_config_changed(controller_t *c, const char *topic, bool unclean);
+
+/* The broker id of the active controller as this broker last saw it, -1
+ * when none. Thread-safe. */
+int32_t controller_active_id(const controller_t *c);
+
+/* A partition a controlled shutdown could not move. */
+typedef struct controller_tp {
+    char *topic;
+    int32_t partition;
+} controller_tp_t;
+
+/* The ControlledShutdown API's outcome, on the controller's loop: err
+ * (NOT_CONTROLLER, STALE_BROKER_EPOCH, ...) and the partitions the broker
+ * still leads (valid during the call). */
+typedef void (*controller_shutdown_fn)(void *ctx, kerr_t err, const controller_tp_t *remaining, size_t n);
+
+/* Kafka's doControlledShutdown for broker_id (broker_epoch -1: unchecked).
+ * Returns 0 when posted (cb then runs exactly once), -1 when the loop has
+ * stopped. */
+int controller_controlled_shutdown(controller_t *c, int32_t broker_id, int64_t broker_epoch, controller_shutdown_fn cb,
+                                   void *ctx);
+
+#endif

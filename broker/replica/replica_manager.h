@@ -1,0 +1,68 @@
+/*
+ * replica_manager — the partitions this broker hosts (Kafka's
+ * ReplicaManager): finding them for requests, and changing their role when
+ * the controller says so (LeaderAndIsr, StopReplica) with Kafka's fencing of
+ * deposed controllers.
+ *
+ * Lookups run on every network loop at once: the table is guarded by a
+ * read-write lock and partitions are never freed while the broker runs
+ * (a stopped partition keeps its object; only its log goes), so a pointer a
+ * request holds stays valid.
+ */
+#ifndef SAMSA_REPLICA_MANAGER_H
+#define SAMSA_REPLICA_MANAGER_H
+
+#include "util/config.h"
+#include "proto/kerr.h"
+#include "log/log_manager.h"
+#include "replica/partition.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct replica_manager replica_manager_t;
+
+/* The log manager must outlive the replica manager. */
+replica_manager_t *replica_manager_new(log_manager_t *logs, int32_t broker_id);
+void replica_manager_free(replica_manager_t *rm);
+
+int32_t replica_manager_broker_id(const replica_manager_t *rm);
+
+/* The partition, or NULL when this broker does not host it. */
+partition_t *replica_manager_get(replica_manager_t *rm, const char *topic, int32_t partition);
+
+/* A controller request carries the controller's epoch: one older than the
+ * newest seen is from a deposed controller and is refused
+ * (STALE_CONTROLLER_EPOCH); a newer one is remembered. */
+kerr_t replica_manager_check_controller_epoch(replica_manager_t *rm, int32_t controller_epoch);
+
+/* LeaderAndIsr for one partition: creates the partition and its log when
+ * needed (with the topic's settings, NULL = broker defaults), then applies
+ * the state (partition_apply_state). */
+kerr_t replica_manager_apply(replica_manager_t *rm, const char *topic, int32_t partition,
+                             const partition_state_t *st, const config_topic_t *topic_cfg, int64_t now_ms);
+
+/* The topic's overrides changed (a /config/changes notification): every
+ * hosted partition of it takes the new log settings and min.insync.replicas
+ * (topic_cfg NULL: back to the broker's). Returns how many partitions. */
+int replica_manager_reconfigure_topic(replica_manager_t *rm, const config_t *broker, const char *topic,
+                                      const config_topic_t *topic_cfg);
+
+/* StopReplica for one partition: stops serving it and, with delete, removes
+ * its log. A partition not hosted here is not an error (Kafka answers NONE). */
+kerr_t replica_manager_stop(replica_manager_t *rm, const char *topic, int32_t partition, bool delete_log);
+
+/* The log manager's background tasks (retention, flushes, checkpoints),
+ * serialised with log creation and deletion. */
+kerr_t replica_manager_tick_logs(replica_manager_t *rm, int64_t now_ms);
+
+/* A log_manager_lock_fn: ctx points at a replica_manager_t * (which may
+ * still be NULL while the log manager opens, before the replica manager
+ * exists). Locks the partition owning the log. */
+void replica_manager_lock_log(void *ctx, const char *topic, int32_t partition, bool lock);
+
+/* Iteration over hosted partitions (those with a log), e.g. for metadata. */
+typedef void (*replica_manager_fn)(void *ctx, partition_t *p);
+void replica_manager_for_each(replica_manager_t *rm, replica_manager_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,140 @@
+#include "server/config_watcher.h"
+
+#include "util/clock.h"
+#include "util/logger.h"
+#include "util/mem.h"
+#include "zk/zkdata.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CFGW_TAG "config"
+#define CFGW_EXPIRATION_MS (15 * 60 * 1000)
+
+struct config_watcher {
+    zkc_t *zk;
+    evloop_t *loop;
+    config_watcher_topic_fn fn;
+    void *ctx;
+    bool running;
+    uint64_t gen;          /* watches of an older generation are ignored */
+    _Atomic int64_t last_seq;
+};
+
+typedef struct cfgw_watch {
+    config_watcher_t *w;
+    uint64_t gen;
+} cfgw_watch_t;
+
+static void cfgw_process(config_watcher_t *w);
+
+static void cfgw_on_watch(void *arg, zkc_watch_type_t type, const char *path) {
+    (void)path;
+    cfgw_watch_t *cw = arg;
+    config_watcher_t *w = cw->w;
+    bool current = w->running && cw->gen == w->gen;
+    free(cw);
+    /* A dropped watch (session ended) comes back with config_watcher_start
+     * after the new session; a real event means: look again. */
+    if (current && type != ZKC_WATCH_DROPPED)
+        cfgw_process(w);
+}
+
+/* Applies one notification: the entity path it names. */
+static void cfgw_apply(config_watcher_t *w, const char *name, const char *data, int len) {
+    char *entity = NULL;
+    char err[256];
+    if (zkdata_config_change_decode(data, len < 0 ? 0 : (size_t)len, &entity, err, sizeof err) != 0) {
+        log_warn(CFGW_TAG, "ignoring config change %s: %s", name, err);
+        return;
+    }
+    if (strncmp(entity, "topics/", 7) == 0 && entity[7]) {
+        log_info(CFGW_TAG, "config change %s: topic %s", name, entity + 7);
+        w->fn(w->ctx, entity + 7);
+    } else {
+        log_info(CFGW_TAG, "config change %s for %s: not applied (samsa applies topic configs only)", name, entity);
+    }
+    free(entity);
+}
+
+/* Kafka's processNotifications: set the watch, list the notifications,
+ * handle those after the last one handled in sequence order, and purge
+ * the expired ones. */
+static void cfgw_process(config_watcher_t *w) {
+    cfgw_watch_t *cw = mem_alloc(sizeof *cw);
+    *cw = (cfgw_watch_t){w, w->gen};
+    if (zkc_achildren(w->zk, ZKDATA_PATH_CONFIG_CHANGES, cfgw_on_watch, cw, NULL, NULL) != ZKC_OK)
+        free(cw);
+    zkc_strings_t kids;
+    if (zkc_children(w->zk, ZKDATA_PATH_CONFIG_CHANGES, &kids) != ZKC_OK) {
+        zkc_strings_free(&kids);
+        return;
+    }
+    /* One pipelined read of every notification (ZooKeeper sorts nothing,
+     * zkc does: the 10-digit sequence sorts as text). */
+    zkc_batch_item_t *items = mem_calloc(kids.n + 1, sizeof *items);
+    char (*paths)[ZKDATA_PATH_MAX] = mem_calloc(kids.n + 1, sizeof *paths);
+    for (size_t i = 0; i < kids.n; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/%s", ZKDATA_PATH_CONFIG_CHANGES, kids.items[i]);
+        items[i] = (zkc_batch_item_t){.kind = ZKC_BATCH_GET, .path = paths[i]};
+    }
+    zkc_batch(w->zk, items, kids.n);
+    int64_t now = clock_wall_ms();
+    for (size_t i = 0; i < kids.n; i++) {
+        int64_t seq = zkdata_sequence_number(kids.items[i], ZKDATA_CONFIG_CHANGE_SEQ_PREFIX);
+        if (seq < 0 || items[i].err != ZKC_OK)
+            continue;
+        if (seq > atomic_load(&w->last_seq)) {
+            cfgw_apply(w, kids.items[i], items[i].out_data, items[i].out_len);
+            atomic_store(&w->last_seq, seq);
+        }
+        if (items[i].stat.ctime < now - CFGW_EXPIRATION_MS)
+            zkc_delete(w->zk, paths[i], ZKC_ANY_VERSION);
+    }
+    zkc_batch_release(items, kids.n);
+    free(items);
+    free(paths);
+    zkc_strings_free(&kids);
+}
+
+config_watcher_t *config_watcher_new(zkc_t *zk, evloop_t *loop, config_watcher_topic_fn fn, void *ctx) {
+    config_watcher_t *w = mem_calloc(1, sizeof *w);
+    w->zk = zk;
+    w->loop = loop;
+    w->fn = fn;
+    w->ctx = ctx;
+    atomic_init(&w->last_seq, -1);
+    return w;
+}
+
+static void cfgw_start_task(void *arg) {
+    config_watcher_t *w = arg;
+    w->running = true;
+    w->gen++;
+    cfgw_process(w);
+}
+
+void config_watcher_start(config_watcher_t *w) {
+    evloop_run(w->loop, cfgw_start_task, w);
+}
+
+static void cfgw_stop_task(void *arg) {
+    config_watcher_t *w = arg;
+    w->running = false;
+    w->gen++;
+}
+
+void config_watcher_stop(config_watcher_t *w) {
+    evloop_run_sync(w->loop, cfgw_stop_task, w);
+}
+
+void config_watcher_free(config_watcher_t *w) {
+    free(w);
+}
+
+int64_t config_watcher_last_seq(const config_watcher_t *w) {
+    return atomic_load(&((config_watcher_t *)w)->last_seq);
+}
