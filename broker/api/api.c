@@ -9,21 +9,55 @@
 
 #define API_TAG "api"
 
-/* The APIs samsa serves; ApiVersions advertises exactly these (clients use
- * whatever is advertised, and kafka-python infers the broker version from
- * it: protocol.md §5, §7). */
-static const int16_t api_served[] = {
-    KP_API_PRODUCE,        KP_API_FETCH,          KP_API_LIST_OFFSETS,        KP_API_METADATA,
-    KP_API_LEADER_AND_ISR, KP_API_STOP_REPLICA,   KP_API_UPDATE_METADATA,     KP_API_CONTROLLED_SHUTDOWN,
-    KP_API_API_VERSIONS,   KP_API_CREATE_TOPICS,  KP_API_DELETE_TOPICS,       KP_API_CREATE_PARTITIONS,
-    KP_API_DESCRIBE_CONFIGS,
+/* --- routing ------------------------------------------------------------------ */
+
+typedef void (*api_handler_fn)(api_request_t *req);
+
+/* Where a handler runs. */
+typedef enum api_runs_on {
+    /* On the connection's network loop, inline: produce, fetch and the
+     * other requests that only touch memory and the page cache. */
+    API_ON_NETWORK_LOOP = 0,
+    /* On the admin worker: handlers that wait for ZooKeeper (writes, config
+     * reads), so a slow or unreachable ZooKeeper never stalls the network
+     * loop that serves produce and fetch (Kafka's request handler pool
+     * plays that part). */
+    API_ON_ADMIN_WORKER = 1,
+} api_runs_on_t;
+
+typedef struct api_route {
+    api_handler_fn handler; /* NULL: not served */
+    api_runs_on_t runs_on;
+} api_route_t;
+
+/* One row per API samsa serves, indexed by API key. ApiVersions advertises
+ * exactly these (clients use whatever is advertised, and kafka-python infers
+ * the broker version from it: protocol.md §5, §7); any other key closes the
+ * connection. */
+static const api_route_t api_routes[] = {
+    [KP_API_PRODUCE] = {api_handle_produce, API_ON_NETWORK_LOOP},
+    [KP_API_FETCH] = {api_handle_fetch, API_ON_NETWORK_LOOP},
+    [KP_API_LIST_OFFSETS] = {api_handle_list_offsets, API_ON_NETWORK_LOOP},
+    [KP_API_METADATA] = {api_handle_metadata, API_ON_NETWORK_LOOP},
+    [KP_API_LEADER_AND_ISR] = {api_handle_leader_and_isr, API_ON_ADMIN_WORKER},
+    [KP_API_STOP_REPLICA] = {api_handle_stop_replica, API_ON_NETWORK_LOOP},
+    [KP_API_UPDATE_METADATA] = {api_handle_update_metadata, API_ON_NETWORK_LOOP},
+    [KP_API_CONTROLLED_SHUTDOWN] = {api_handle_controlled_shutdown, API_ON_NETWORK_LOOP},
+    [KP_API_API_VERSIONS] = {api_handle_api_versions, API_ON_NETWORK_LOOP},
+    [KP_API_CREATE_TOPICS] = {api_handle_create_topics, API_ON_ADMIN_WORKER},
+    [KP_API_DELETE_TOPICS] = {api_handle_delete_topics, API_ON_ADMIN_WORKER},
+    [KP_API_DESCRIBE_CONFIGS] = {api_handle_describe_configs, API_ON_ADMIN_WORKER},
+    [KP_API_CREATE_PARTITIONS] = {api_handle_create_partitions, API_ON_ADMIN_WORKER},
 };
 
+static const api_route_t *api_route(int16_t key) {
+    if (key < 0 || (size_t)key >= sizeof api_routes / sizeof api_routes[0] || !api_routes[key].handler)
+        return NULL;
+    return &api_routes[key];
+}
+
 bool api_implemented(int16_t key) {
-    for (size_t i = 0; i < sizeof api_served / sizeof api_served[0]; i++)
-        if (api_served[i] == key)
-            return true;
-    return false;
+    return api_route(key) != NULL;
 }
 
 char *api_strdup(api_request_t *req, kp_str_t s) {
@@ -196,8 +230,7 @@ void api_handle_api_versions(api_request_t *req) {
         api_respond(req, &resp);
         return;
     }
-    size_t n = sizeof api_served / sizeof api_served[0];
-    kp_api_versions_resp_key_t *keys = api_alloc_array(req, &resp.api_keys, (int32_t)n, sizeof *keys);
+    kp_api_versions_resp_key_t *keys = api_alloc_array(req, &resp.api_keys, (int32_t)kp_api_count(), sizeof *keys);
     int32_t k = 0;
     for (size_t i = 0; i < kp_api_count(); i++) {
         const kp_api_t *api = kp_api_at(i);
@@ -211,42 +244,6 @@ void api_handle_api_versions(api_request_t *req) {
 
 /* --- dispatch -------------------------------------------------------------- */
 
-typedef void (*api_handler_fn)(api_request_t *req);
-
-/* The APIs whose handlers wait for ZooKeeper (writes, config reads): they
- * run on the admin worker, so a slow or unreachable ZooKeeper never stalls
- * the network loop that serves produce and fetch (Kafka's request handler
- * pool plays that part). */
-static bool api_uses_zookeeper(int16_t key) {
-    switch (key) {
-    case KP_API_CREATE_TOPICS:
-    case KP_API_DELETE_TOPICS:
-    case KP_API_CREATE_PARTITIONS:
-    case KP_API_DESCRIBE_CONFIGS:
-    case KP_API_LEADER_AND_ISR: return true;
-    default: return false;
-    }
-}
-
-static api_handler_fn api_handler_for(int16_t key) {
-    switch (key) {
-    case KP_API_API_VERSIONS: return api_handle_api_versions;
-    case KP_API_METADATA: return api_handle_metadata;
-    case KP_API_PRODUCE: return api_handle_produce;
-    case KP_API_FETCH: return api_handle_fetch;
-    case KP_API_LIST_OFFSETS: return api_handle_list_offsets;
-    case KP_API_LEADER_AND_ISR: return api_handle_leader_and_isr;
-    case KP_API_UPDATE_METADATA: return api_handle_update_metadata;
-    case KP_API_STOP_REPLICA: return api_handle_stop_replica;
-    case KP_API_CONTROLLED_SHUTDOWN: return api_handle_controlled_shutdown;
-    case KP_API_CREATE_TOPICS: return api_handle_create_topics;
-    case KP_API_DELETE_TOPICS: return api_handle_delete_topics;
-    case KP_API_CREATE_PARTITIONS: return api_handle_create_partitions;
-    case KP_API_DESCRIBE_CONFIGS: return api_handle_describe_configs;
-    default: return NULL;
-    }
-}
-
 void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
     api_request_t *req = mem_calloc(1, sizeof *req);
     req->broker = ctx;
@@ -255,7 +252,7 @@ void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
     kp_arena_init(&req->arena);
     char err[256];
     kp_status_t st = kp_request_decode(frame, len, &req->arena, &req->hdr, &req->body, err, sizeof err);
-    api_handler_fn handler = api_handler_for(req->hdr.api_key);
+    const api_route_t *route = api_route(req->hdr.api_key);
 
     if (st == KP_ERR_UNSUPPORTED_VERSION && req->hdr.api_key == KP_API_API_VERSIONS && len >= 8) {
         kp_writer_t w;
@@ -268,14 +265,14 @@ void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
         api_request_free(req);
         return;
     }
-    if (st != KP_OK || !handler) {
+    if (st != KP_OK || !route) {
         log_warn(API_TAG, "closing %s: api %d v%d: %s", net_conn_peer(conn), req->hdr.api_key,
                  req->hdr.api_version, st != KP_OK ? err : "not served by samsa");
         api_close(req);
         return;
     }
-    if (api_uses_zookeeper(req->hdr.api_key))
-        api_offload(req, handler);
+    if (route->runs_on == API_ON_ADMIN_WORKER)
+        api_offload(req, route->handler);
     else
-        handler(req);
+        route->handler(req);
 }
