@@ -23,7 +23,7 @@
 #ifndef SAMSA_LOG_H
 #define SAMSA_LOG_H
 
-#include "util/compress.h"
+#include "proto/compress.h"
 #include "util/config.h"
 #include "proto/kerr.h"
 #include "log/leader_epoch.h"

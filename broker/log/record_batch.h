@@ -16,7 +16,7 @@
 #define SAMSA_RECORD_BATCH_H
 
 #include "util/buf.h"
-#include "util/compress.h"
+#include "proto/compress.h"
 #include "proto/kerr.h"
 
 #include <stdbool.h>

@@ -24,7 +24,7 @@
 #include "fuzz.h"
 
 #include "util/buf.h"
-#include "util/compress.h"
+#include "proto/compress.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
 #include "proto/kerr.h"

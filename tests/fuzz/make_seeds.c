@@ -18,7 +18,7 @@
  * every seed is checked to be accepted before it is written.
  */
 #include "util/buf.h"
-#include "util/compress.h"
+#include "proto/compress.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
 #include "proto/kproto.h"

@@ -5,7 +5,7 @@
 #include "unit.h"
 
 #include "util/buf.h"
-#include "util/compress.h"
+#include "proto/compress.h"
 #include "util/endian.h"
 
 #include <lz4frame.h>

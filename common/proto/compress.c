@@ -7,7 +7,7 @@
  * no length found inside the input is trusted, and no decoder may produce (or
  * make us allocate) more than max_out bytes.
  */
-#include "util/compress.h"
+#include "proto/compress.h"
 
 #include "util/endian.h"
 
