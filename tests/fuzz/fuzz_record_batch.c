@@ -1,7 +1,7 @@
 /*
  * fuzz_record_batch — libFuzzer target for the validation of a producer's
  * record batch: the input is the records field of one Produce partition, as
- * log_append_as_leader (broker/log.c) hands it to record_batch_validate.
+ * log_append_as_leader (broker/log/log.c) hands it to record_batch_validate.
  *
  * Each input is validated twice — as given, and with its framing repaired
  * (batchLength = the input's length, baseOffset 0, CRC recomputed), because

@@ -1,7 +1,7 @@
 /*
  * fuzz_request — libFuzzer target for the broker's request decoder: the
  * input is a request payload, the bytes after the int32 Size prefix, exactly
- * as api_on_request (broker/api.c) hands them to kp_request_decode.
+ * as api_on_request (broker/api/api.c) hands them to kp_request_decode.
  *
  * Besides "never crash, never read outside the input" (ASan/UBSan), every
  * outcome is checked against what kproto.h promises:
