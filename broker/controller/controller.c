@@ -20,12 +20,14 @@
 #define CTRL_LOG_LIMIT 5 /* per-partition warnings of one change, before a summary line */
 
 struct controller {
+    /* immutable */
     const config_t *cfg;
     int32_t id;
     zkc_t *zk;
     evloop_t *loop;
-    _Atomic int32_t active_id;
+    _Atomic int32_t active_id; /* atomic: written on the loop, read anywhere (controller_active_id) */
 
+    /* everything below: owner: controller loop (the broker's ZooKeeper loop) */
     bool active;
     uint64_t gen; /* bumped at every activation and resignation */
     int32_t epoch;

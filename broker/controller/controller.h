@@ -26,7 +26,12 @@
  *
  * Threads: everything runs on one event loop (the broker's ZooKeeper loop,
  * which is also zkc's executor), like Kafka's single controller event
- * thread. The public calls below except controller_new/free post to it.
+ * thread; its state (the context, the channel's kclients, the batch, the
+ * timers) has owner: controller loop and no lock. The public calls below
+ * except controller_new/free post to it, or say they must run on it;
+ * controller_active_id is the one read from elsewhere (atomic). It takes
+ * no broker lock: it reaches this broker, like the others, by request
+ * (LeaderAndIsr, UpdateMetadata, StopReplica over a kclient).
  */
 #ifndef SAMSA_CONTROLLER_H
 #define SAMSA_CONTROLLER_H
@@ -42,10 +47,10 @@
 typedef struct controller controller_t;
 
 typedef struct controller_config {
-    const config_t *cfg;
+    const config_t *cfg; /* must outlive the controller */
     int32_t broker_id;
     zkc_t *zk;
-    evloop_t *loop;
+    evloop_t *loop;      /* the controller loop: zkc's executor */
 } controller_config_t;
 
 controller_t *controller_new(const controller_config_t *cc);

@@ -22,7 +22,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* What the responses report back to the controller (on its thread). */
+/* What the responses report back to the controller (on its thread).
+ * Owner: controller loop, like the batches and every call below. */
 typedef struct ctrl_channel_env {
     int32_t controller_id;
     int32_t controller_epoch;

@@ -5,8 +5,9 @@
  * the zkVersion of its state znode, plus the partition state machine's
  * state (New, Online, Offline, NonExistent).
  *
- * Plain data, touched only on the controller's thread; rebuilt from
- * ZooKeeper whenever a broker becomes controller.
+ * Plain data, touched only on the controller's thread (owner: controller
+ * loop, every struct below; no lock, no atomics); rebuilt from ZooKeeper
+ * whenever a broker becomes controller.
  */
 #ifndef SAMSA_CTRL_CONTEXT_H
 #define SAMSA_CTRL_CONTEXT_H
@@ -85,7 +86,7 @@ typedef struct ctrl_broker {
     const char *host;     /* the inter-broker endpoint, in info */
     int32_t port;
     bool shutting_down;   /* controlled shutdown in progress */
-    struct kclient *client;
+    struct kclient *client; /* lives on the controller loop (kclient's thread rule) */
 } ctrl_broker_t;
 
 typedef struct ctrl_context {

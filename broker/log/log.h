@@ -19,6 +19,10 @@
  *
  * Not thread-safe: the owner (the replica manager's partition) serialises
  * calls. Reads may run concurrently with appends only under the owner's lock.
+ * In the broker every call on an attached log is made under: partition.lock
+ * (request handlers through partition.h; the log manager's tasks through
+ * its log_manager_lock_fn), and opening, closing and deleting under the
+ * replica manager's logs_lock (broker.h: threads and locks).
  */
 #ifndef SAMSA_LOG_H
 #define SAMSA_LOG_H
@@ -61,6 +65,7 @@ void log_config_default(log_config_t *out);
 /* Resolves a topic's settings (NULL topic: the broker's defaults). */
 void log_config_from_topic(const config_t *broker, const config_topic_t *topic, log_config_t *out);
 
+/* Every field under: the owner's lock (partition.lock); none is atomic. */
 typedef struct log log_t;
 
 /* What the log directory's checkpoints say about this partition. */

@@ -16,7 +16,8 @@
  * is scanned (log_open trusts the segments), so start-up is fast.
  *
  * Background work is Kafka's scheduler tasks, run by log_manager_tick()
- * when due — the broker's timer calls it; there are no threads in here:
+ * when due — the broker's main thread calls it every 500 ms; there are no
+ * threads in here:
  *
  *   task                      period (broker config)                    first run
  *   retention                 log.retention.check.interval.ms           open + 30 s
@@ -35,9 +36,15 @@
  * meta.properties is the caller's (meta_properties.h): it checks and writes
  * the file in each of log_manager_dirs().
  *
- * Not thread-safe: the broker serialises calls (its main loop). Offline log
- * dirs (a dir failing while the broker runs) are not handled: errors are
- * returned and logged, and the dir stays in use.
+ * Not thread-safe. In the broker every call after open is made under the
+ * replica manager's logs_lock, from three threads: the main thread's tick,
+ * the admin worker (LeaderAndIsr creating a log) and a network loop
+ * (StopReplica deleting one); open and close run on the main thread alone
+ * (close once the network and the admin worker stopped). Each log's part
+ * of a task runs under the log's owner lock (log_manager_lock_fn:
+ * partition.lock), taken inside logs_lock. Offline log dirs (a dir failing
+ * while the broker runs) are not handled: errors are returned and logged,
+ * and the dir stays in use.
  */
 #ifndef SAMSA_LOG_MANAGER_H
 #define SAMSA_LOG_MANAGER_H
@@ -60,6 +67,9 @@
 /* How often segments deleted by retention are checked for removal. */
 #define LOG_MANAGER_REMOVE_DELETED_INTERVAL_MS 1000
 
+/* Options, dirs and the callbacks immutable after open; the table of logs,
+ * per-dir counts and the task schedule under: the caller's lock
+ * (replica_manager.logs_lock in the broker). */
 typedef struct log_manager log_manager_t;
 
 /* A topic's overrides (NULL: the broker's defaults). The result is used
@@ -67,7 +77,10 @@ typedef struct log_manager log_manager_t;
 typedef const config_topic_t *(*log_manager_topic_config_fn)(void *ctx, const char *topic);
 
 /* Takes (lock true) or releases the lock under which the owner appends to
- * topic-partition's log, so that background tasks do not race with it. */
+ * topic-partition's log, so that background tasks do not race with it.
+ * After open it is called with the manager's caller lock held (in the
+ * broker: replica_manager.logs_lock -> partition.lock); during open the
+ * broker's has no replica manager yet and does nothing. */
 typedef void (*log_manager_lock_fn)(void *ctx, const char *topic, int32_t partition, bool lock);
 
 typedef struct log_manager_opts {

@@ -8,8 +8,8 @@
 
 struct metadata_cache {
     pthread_mutex_t lock;       /* guards current and every snapshot's refs */
-    pthread_mutex_t write_lock; /* one update at a time: clone, edit, publish */
-    mc_snapshot_t *current;
+    pthread_mutex_t write_lock; /* one update at a time: clone, edit, publish; taken before lock */
+    mc_snapshot_t *current;     /* under: lock; replaced under both, so write_lock alone may read it */
 };
 
 static int32_t *mc_copy_ids(const int32_t *ids, int32_t n) {

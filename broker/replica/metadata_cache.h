@@ -8,6 +8,12 @@
  * counted) and answer from it without holding any lock; an update builds the
  * next snapshot (copy on write). Updates are rare (controller decisions),
  * reads are every Metadata request.
+ *
+ * Threads: readers on the network loops (Metadata) and the admin worker
+ * (Metadata that auto-creates, the admin APIs' waits); updates from the
+ * UpdateMetadata handler on a network loop. Two locks, never held with any
+ * other broker lock: write_lock (one update at a time) -> lock (the
+ * current pointer and every snapshot's reference count).
  */
 #ifndef SAMSA_METADATA_CACHE_H
 #define SAMSA_METADATA_CACHE_H
@@ -42,13 +48,14 @@ typedef struct mc_topic {
     int32_t npartitions;
 } mc_topic_t;
 
+/* Immutable once published: readers share it without a lock. */
 typedef struct mc_snapshot {
     mc_broker_t *brokers;
     size_t nbrokers;
     int32_t controller_id;
     mc_topic_t *topics; /* sorted by name */
     size_t ntopics;
-    int refs; /* owned by the cache */
+    int refs; /* owned by the cache; under: the cache's lock */
 } mc_snapshot_t;
 
 typedef struct metadata_cache metadata_cache_t;

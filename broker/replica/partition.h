@@ -4,9 +4,16 @@
  * operations waiting for data on it (Kafka's Partition.scala).
  *
  * Threads: requests for the same partition arrive on different network
- * loops, so every call takes the partition's mutex. Reads hand out file
- * ranges of the log that stay valid after the lock is released (segments are
- * removed only after file.delete.delay.ms).
+ * loops (and LeaderAndIsr on the admin worker, config changes on the
+ * ZooKeeper loop, the log manager's tasks on the main thread), so every
+ * call takes the partition's mutex; the log manager takes it around its
+ * work on the log (replica_manager_lock_log). Under it nothing else is
+ * locked but a waiter's loop queue (wake posts there): see broker.h's lock
+ * order. Reads hand out file ranges of the log that stay valid after the
+ * lock is released (segments are removed only after file.delete.delay.ms)
+ * — except that a StopReplica deleting the log closes its files at once,
+ * on another thread, possibly before the range is sent (broker.h, known
+ * departures).
  *
  * Until replication lands the ISR of a leader is the leader alone, so its
  * high watermark follows the log end offset; the fields for followers'
@@ -40,11 +47,15 @@ typedef struct partition_follower {
 } partition_follower_t;
 
 typedef struct partition {
-    char *topic;
-    int32_t index;
+    char *topic;    /* immutable: the replica manager's table hashes it */
+    int32_t index;  /* immutable */
     pthread_mutex_t lock;
-    log_t *log; /* owned by the log manager */
+    /* under: lock — the pointer and everything in the log_t (log.h is not
+     * thread-safe). Owned by the log manager; NULL until the first
+     * LeaderAndIsr attaches it and after StopReplica detaches it. */
+    log_t *log;
 
+    /* under: lock */
     bool is_leader;
     int32_t leader_id;
     int32_t leader_epoch;
@@ -57,7 +68,7 @@ typedef struct partition {
     partition_follower_t *followers; /* one per replica */
     int32_t min_isr; /* the topic's min.insync.replicas; 0: the broker's */
 
-    partition_waiter_t waiters; /* circular list head */
+    partition_waiter_t waiters; /* circular list head; under: lock (wake runs with it held) */
 } partition_t;
 
 partition_t *partition_new(const char *topic, int32_t index, log_t *log);

@@ -10,16 +10,19 @@
 #define RM_TAG "replica-manager"
 
 struct replica_manager {
-    log_manager_t *logs;
-    int32_t broker_id;
+    log_manager_t *logs;      /* immutable; the manager itself under: logs_lock */
+    int32_t broker_id;        /* immutable */
     pthread_rwlock_t lock;
-    int32_t controller_epoch; /* newest seen; under lock */
-    /* Open addressing over (topic, partition); never shrinks. */
+    int32_t controller_epoch; /* newest seen; under: lock (written with it held for writing) */
+    /* Open addressing over (topic, partition); never shrinks. Under: lock
+     * (read for lookups, write to add); the partitions in it are never
+     * freed before replica_manager_free. */
     partition_t **slots;
     size_t cap;
     size_t count;
     /* LeaderAndIsr for different partitions may arrive at once; creating a
-     * log is serialised through the log manager, which is not thread-safe. */
+     * log is serialised through the log manager, which is not thread-safe.
+     * Taken before lock and before any partition's lock. */
     pthread_mutex_t logs_lock;
 };
 

@@ -8,6 +8,15 @@
  * read-write lock and partitions are never freed while the broker runs
  * (a stopped partition keeps its object; only its log goes), so a pointer a
  * request holds stays valid.
+ *
+ * Locks (broker.h has the whole map): logs_lock serialises every use of
+ * the log manager — creating a log (LeaderAndIsr, admin worker), deleting
+ * one (StopReplica, a network loop) and the background tasks (main
+ * thread); the table's rwlock guards the slots and the controller epoch;
+ * each partition's own mutex its state and log. Order: logs_lock ->
+ * table lock -> partition lock. The log manager's tasks, run under
+ * logs_lock, lock each partition through replica_manager_lock_log, which
+ * releases the table lock before taking the partition's.
  */
 #ifndef SAMSA_REPLICA_MANAGER_H
 #define SAMSA_REPLICA_MANAGER_H

@@ -12,6 +12,106 @@
  * (controlled.shutdown.enable) moves leaderships away first, then the
  * network stops, the ZooKeeper session closes and the logs are flushed
  * and checkpointed.
+ *
+ * Threads and locks
+ * -----------------
+ *
+ *   thread / loop            started by                   what runs there
+ *   main                     main() -> broker_run         start-up; then every 500 ms
+ *                                                         replica_manager_tick_logs (the log
+ *                                                         manager's retention, flushes,
+ *                                                         checkpoints); sigtimedwait for SIGTERM /
+ *                                                         SIGINT (blocked in every other thread);
+ *                                                         controlled shutdown (a ZooKeeper read,
+ *                                                         then waits for the ZooKeeper loop's
+ *                                                         answer); the shutdown sequence
+ *   acceptor                 net_start                    accept(), each socket to the next
+ *                                                         network loop (round robin)
+ *   N network loops          net_start                    each an evloop with its connections
+ *                            (num.network.threads)        (framing, idle and delayed-fetch
+ *                                                         timers) and the handlers not offloaded:
+ *                                                         Produce, Fetch, ListOffsets, Metadata,
+ *                                                         ApiVersions, UpdateMetadata, StopReplica
+ *                                                         (log deletion included),
+ *                                                         ControlledShutdown (posts to the
+ *                                                         controller)
+ *   admin worker "admin"     broker_start (evloop)        api_offload: the handlers that wait for
+ *                                                         ZooKeeper (CreateTopics, DeleteTopics,
+ *                                                         CreatePartitions, DescribeConfigs,
+ *                                                         LeaderAndIsr, a Metadata that
+ *                                                         auto-creates topics)
+ *   ZooKeeper loop           broker_connect_zk (evloop)   zkc's executor: every ZooKeeper result,
+ *     "zk-events"                                         watch and session callback;
+ *                                                         broker_on_session (re-registration); the
+ *                                                         whole controller (its kclients to every
+ *                                                         broker, its timers); the config watcher
+ *                                                         and broker_topic_config_changed; the
+ *                                                         controlled-shutdown kclient
+ *   zkc supervisor           zkc_open                     replaces an expired session, re-sends
+ *                                                         reads a disconnect lost; no callbacks
+ *   ZooKeeper I/O and        zookeeper_init (zkc_open,    libzookeeper_mt's own pair, one per
+ *     completion threads     zkc_renew)                   session handle; zkc posts what they
+ *                                                         deliver to the ZooKeeper loop
+ *
+ * There are no others: the log manager has no thread (the main thread
+ * ticks it), a kclient runs on the loop that made it (the ZooKeeper loop),
+ * and there are no replica fetchers yet.
+ *
+ *   lock                           protects                          taken by
+ *   replica_manager.logs_lock      the log manager: every call       admin worker (LeaderAndIsr
+ *     (mutex)                      after open (log creation,         creates a log), network loops
+ *                                  deletion, background tasks)       (StopReplica deletes), main
+ *                                                                    (tick)
+ *   replica_manager.lock           the partition table and the       read: every lookup, any
+ *     (rwlock)                     newest controller epoch           thread; write: a new
+ *                                                                    partition (admin), an epoch
+ *                                                                    check (admin, network loops)
+ *   partition.lock (mutex)         every mutable field of the        every partition_* call; the
+ *                                  partition and all of its log_t    log manager's tasks, per log,
+ *                                  (log.h is not thread-safe)        via replica_manager_lock_log
+ *   metadata_cache.write_lock      one update at a time              network loops (UpdateMetadata)
+ *   metadata_cache.lock            the current snapshot and every    acquire / release, any thread
+ *                                  snapshot's reference count
+ *   an evloop's mutex              its task queue                    evloop_run, any thread
+ *   zkc's zh_lock -> mu            zkc's handle, session state,      zkc only
+ *                                  retry queue
+ *   atomics                        broker.controller, controller.active_id,
+ *                                  config_watcher.last_seq, a delayed fetch's refs
+ *
+ * The lock order, the only one: replica_manager.logs_lock ->
+ * replica_manager.lock -> partition.lock -> an evloop's mutex (a partition
+ * wakes its waiting fetches under its lock; they post to their loop).
+ * replica_manager_lock_log drops the table lock before it takes the
+ * partition's; only replica_manager_for_each holds both. The metadata
+ * cache's write_lock -> lock nests with nothing else. No broker lock is
+ * held across a ZooKeeper call, an evloop_run_sync or any wait for another
+ * thread.
+ *
+ * Hand-off: state that belongs to a loop — a connection, a delayed fetch,
+ * an admin request's wait for metadata, the controller and its context,
+ * the config watcher, a kclient, any evloop timer — is touched only on that
+ * loop. Other threads post to it with evloop_run: a handler on the admin
+ * worker answers through its connection's loop, an append wakes a delayed
+ * fetch by posting its re-check, the main thread reaches the controller and
+ * the config watcher through the ZooKeeper loop.
+ *
+ * Field notes (here and in each module's structs): "owner: <loop>" — only
+ * that thread touches it; "under: <lock>"; "immutable after start-up" —
+ * written before the threads that read it exist (or before the broker
+ * serves), never again; "atomic".
+ *
+ * Known departures from this map (not yet fixed):
+ *   - broker_run closes the logs (log_manager_close frees every log_t)
+ *     while the ZooKeeper loop still runs the config watcher: a topic config
+ *     change in that window reaches partition_set_config with a freed log.
+ *   - registered and config_watcher are written by the main thread during
+ *     start-up while the ZooKeeper loop may read them (broker_on_session).
+ *   - replica_manager_for_each tests each partition's log without its lock;
+ *     replica_manager_check_controller_epoch logs the newest epoch after
+ *     releasing the table lock.
+ *   - A fetch uses a segment's fd after partition.lock is released, until
+ *     net_respond dup()s or reads it; a StopReplica deleting that log on
+ *     another loop closes the fd in between (partition.h).
  */
 #ifndef SAMSA_BROKER_H
 #define SAMSA_BROKER_H
@@ -35,27 +135,35 @@
 #include <stdint.h>
 
 typedef struct broker {
+    /* immutable after start-up; read by every thread */
     const config_t *cfg;
     int32_t id;
     char cluster_id[64];
     char advertised_host[256];
     int32_t advertised_port;
 
+    /* The pointers are immutable after start-up (logs: main thread sets it
+     * NULL once the network and the admin worker stopped); what they point
+     * at is thread-safe (replicas, metadata) or under its lock (logs: under
+     * replica_manager.logs_lock). */
     log_manager_t *logs;
     replica_manager_t *replicas;
     metadata_cache_t *metadata;
-    net_t *net;
+    net_t *net;             /* owner: main thread (start, stop) */
 
-    evloop_t *zk_loop;      /* ZooKeeper callbacks and the controller */
-    evloop_t *admin_loop;   /* request handlers that wait for ZooKeeper (api_offload) */
-    zkc_t *zk;
-    _Atomic(controller_t *) controller;
-    config_watcher_t *config_watcher; /* dynamic topic configs */
+    evloop_t *zk_loop;      /* ZooKeeper callbacks and the controller; immutable after start-up */
+    evloop_t *admin_loop;   /* request handlers that wait for ZooKeeper (api_offload); immutable after start-up */
+    zkc_t *zk;              /* immutable after start-up; zkc is thread-safe */
+    _Atomic(controller_t *) controller; /* atomic: set once at start-up, read by network loops and admin */
+    config_watcher_t *config_watcher; /* dynamic topic configs; set by main at start-up, read on the ZooKeeper loop */
+    /* main thread until registered, then owner: ZooKeeper loop (re-registration
+     * after a session expiry; the controlled-shutdown request reads the epoch) */
     zkdata_broker_t registration;
     bool registered;
     int64_t broker_epoch;   /* czxid of our /brokers/ids node */
-    tadmin_config_cache_t load_cfg; /* start-up only: topic overrides while logs load */
+    tadmin_config_cache_t load_cfg; /* owner: main thread, start-up only: topic overrides while logs load */
 
+    /* immutable after start-up */
     bool auto_create_topics;
     bool delete_topic_enable;
     int32_t num_partitions;

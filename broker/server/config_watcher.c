@@ -15,13 +15,14 @@
 #define CFGW_EXPIRATION_MS (15 * 60 * 1000)
 
 struct config_watcher {
+    /* immutable */
     zkc_t *zk;
     evloop_t *loop;
     config_watcher_topic_fn fn;
     void *ctx;
-    bool running;
-    uint64_t gen;          /* watches of an older generation are ignored */
-    _Atomic int64_t last_seq;
+    bool running;          /* owner: the loop */
+    uint64_t gen;          /* watches of an older generation are ignored; owner: the loop */
+    _Atomic int64_t last_seq; /* atomic: written on the loop, read anywhere */
 };
 
 typedef struct cfgw_watch {

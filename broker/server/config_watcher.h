@@ -9,9 +9,15 @@
  * partitions it hosts. Notifications older than 15 minutes are deleted
  * (Kafka's changeExpirationMs), by whichever broker sees them first.
  *
- * Everything runs on the ZooKeeper event loop (zkc's executor). Other
- * entity types (clients, users, brokers, ips) are not applied: samsa has no
- * quotas or dynamic broker configs yet, and says so once per notification.
+ * Everything runs on the ZooKeeper event loop (zkc's executor): its state
+ * has owner: that loop and no lock; the calls below post to it (start) or
+ * wait for it (stop), and config_watcher_last_seq reads an atomic. The
+ * callback runs there too (the broker's takes the replica manager's
+ * table and partition locks to apply the new settings).
+ *
+ * Other entity types (clients, users, brokers, ips) are not applied: samsa
+ * has no quotas or dynamic broker configs yet, and says so once per
+ * notification.
  */
 #ifndef SAMSA_CONFIG_WATCHER_H
 #define SAMSA_CONFIG_WATCHER_H

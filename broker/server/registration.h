@@ -14,8 +14,12 @@
  *      clear error, the broker does not start. Its creation zxid is the
  *      broker epoch the controller fences requests with.
  *
- * All calls are synchronous ZooKeeper round trips (start-up, and once more
- * after a session expiry, from the ZooKeeper event thread).
+ * All calls are synchronous ZooKeeper round trips (start-up on the main
+ * thread, and once more after a session expiry, from broker_on_session on
+ * the ZooKeeper loop). No state of its own: what registration_describe and
+ * registration_register fill (the broker's registration and broker_epoch)
+ * belongs to the main thread until the broker is registered, then to the
+ * ZooKeeper loop (broker.h).
  */
 #ifndef SAMSA_REGISTRATION_H
 #define SAMSA_REGISTRATION_H

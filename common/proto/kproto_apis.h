@@ -10,7 +10,8 @@
  * the decoded input; arrays (kp_array_t) hold `items` of the element type
  * named in the comment, allocated from the decode arena.
  *
- * Supported versions (= what samsa advertises, protocol.md §5):
+ * Versions the codec supports (kp_apis[] in kproto_apis.c; any other
+ * version fails to decode):
  *   Produce 3-8, Fetch 4-11, ListOffsets 0-5, Metadata 0-8, LeaderAndIsr 0-2,
  *   StopReplica 0-1, UpdateMetadata 0-5, ControlledShutdown 0-2,
  *   OffsetCommit 0-7, OffsetFetch 0-5, FindCoordinator 0-2, JoinGroup 0-5,
@@ -18,6 +19,14 @@
  *   ListGroups 0-2, ApiVersions 0-3 (v3 flexible), CreateTopics 0-4,
  *   DeleteTopics 0-3, OffsetForLeaderEpoch 0-3, DescribeConfigs 0-2,
  *   CreatePartitions 0-1, DeleteGroups 0-1.
+ * The codec covers more than the broker serves. The broker advertises in
+ * ApiVersions, with the ranges above, only the APIs it serves (api_served
+ * in broker/api/api.c: Produce, Fetch, ListOffsets, Metadata,
+ * LeaderAndIsr, StopReplica, UpdateMetadata, ControlledShutdown,
+ * ApiVersions, CreateTopics, DeleteTopics, CreatePartitions,
+ * DescribeConfigs), as protocol.md §5 asks. The group and offset APIs and
+ * OffsetForLeaderEpoch are encoded and decoded but not served: a request
+ * for one of them closes the connection, as an unknown API does.
  */
 #ifndef SAMSA_KPROTO_APIS_H
 #define SAMSA_KPROTO_APIS_H
