@@ -14,7 +14,7 @@
  * The tool only reads: every file is opened O_RDONLY and mapped read-only,
  * which is why the index modules' open functions (read/write mappings that
  * trim the file on close) are not used; the broker's sanity checks are run
- * on a read-only view instead (dump_offset_index_view).
+ * on a read-only view instead (offset_index_view, time_index_view).
  *
  * Nothing in a file is trusted. A .log is walked batch by batch with
  * batch_check(); where no batch can start, the walk looks for the next
@@ -34,9 +34,8 @@
 #include "log/log_segment.h"
 #include "util/mem.h"
 #include "log/meta_properties.h"
-#include "log/offset_index.h"
+#include "log/index.h"
 #include "log/record_batch.h"
-#include "log/time_index.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -917,22 +916,6 @@ static void dump_zero_tail(const dump_opts_t *o, size_t zeros) {
 
 /* ---- .index ------------------------------------------------------------------------------ */
 
-/* A read-only offset_index_t over a mapped file, loaded as Kafka loads an
- * index (entries = length / 8), so that offset_index_sanity_check() — the
- * broker's own load-time check — can judge it without the module opening
- * the file read/write (which would also trim it on close). */
-static void dump_offset_index_view(offset_index_t *idx, const dump_map_t *m, int64_t base) {
-    memset(idx, 0, sizeof *idx);
-    idx->file.data = (uint8_t *)m->data; /* never written through */
-    idx->file.len = m->len;
-    idx->base_offset = base;
-    idx->entries = idx->max_entries = (uint32_t)(m->len / OFFSET_INDEX_ENTRY_SIZE);
-    idx->last_offset = base;
-    if (idx->entries)
-        idx->last_offset = dump_add(
-            base, (int32_t)be32_load(m->data + (size_t)(idx->entries - 1) * OFFSET_INDEX_ENTRY_SIZE));
-}
-
 static offset_position_t dump_index_entry(const dump_map_t *m, int64_t base, size_t i) {
     const uint8_t *p = m->data + i * OFFSET_INDEX_ENTRY_SIZE;
     offset_position_t e = {dump_add(base, (int32_t)be32_load(p)), be32_load(p + 4)};
@@ -943,11 +926,11 @@ static offset_position_t dump_index_entry(const dump_map_t *m, int64_t base, siz
  * check, then the segment's part (the last entry must leave room for a
  * batch header within the .log). */
 static const char *dump_index_sanity(const dump_index_file_t *f) {
-    offset_index_t view;
-    dump_offset_index_view(&view, &f->map, f->base);
+    offset_index_t view; /* read-only: no read/write open that would trim the file */
+    offset_index_view(&view, f->map.data, f->map.len, f->base);
     const char *why = offset_index_sanity_check(&view);
-    if (!why && f->have_log && view.entries > 0) {
-        offset_position_t last = dump_index_entry(&f->map, f->base, view.entries - 1);
+    if (!why && f->have_log && view.file.entries > 0) {
+        offset_position_t last = dump_index_entry(&f->map, f->base, view.file.entries - 1);
         if ((uint64_t)last.position + BATCH_HEADER_SIZE > f->log.len)
             why = "offset index points past the end of the log";
     }
@@ -1025,25 +1008,9 @@ static int dump_index(const dump_opts_t *o, const char *path, const dump_name_t 
 
 /* ---- .timeindex -------------------------------------------------------------------------- */
 
-/* Same idea as dump_offset_index_view, for time_index_sanity_check(). */
-static void dump_time_index_view(time_index_t *idx, const dump_map_t *m, int64_t base) {
-    memset(idx, 0, sizeof *idx);
-    idx->file.data = (uint8_t *)m->data; /* never written through */
-    idx->file.len = m->len;
-    idx->base_offset = base;
-    idx->entries = idx->max_entries = (uint32_t)(m->len / TIME_INDEX_ENTRY_SIZE);
-    idx->last_timestamp = TIME_INDEX_NO_TIMESTAMP;
-    idx->last_offset = base;
-    if (idx->entries) {
-        const uint8_t *p = m->data + (size_t)(idx->entries - 1) * TIME_INDEX_ENTRY_SIZE;
-        idx->last_timestamp = (int64_t)be64_load(p);
-        idx->last_offset = dump_add(base, (int32_t)be32_load(p + 8));
-    }
-}
-
 static const char *dump_time_index_sanity(const dump_index_file_t *f) {
     time_index_t view;
-    dump_time_index_view(&view, &f->map, f->base);
+    time_index_view(&view, f->map.data, f->map.len, f->base);
     return time_index_sanity_check(&view);
 }
 

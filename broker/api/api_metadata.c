@@ -3,6 +3,7 @@
  * the metadata cache. Unknown topics are created when auto-creation is on. */
 #include "api/api.h"
 #include "admin/topic_admin.h"
+#include "admin/topic_name.h"
 
 #include "util/clock.h"
 #include "util/logger.h"
@@ -52,7 +53,7 @@ static void api_metadata_fill_brokers(api_request_t *req, const mc_snapshot_t *s
  * Kafka answers; clients retry). Returns the error for the topic's entry. */
 static kerr_t api_metadata_auto_create(api_request_t *req, kp_str_t name, bool allow_auto) {
     broker_t *b = req->broker;
-    bool valid = name.len > 0 && broker_topic_name_valid(name.ptr, (size_t)name.len);
+    bool valid = name.len > 0 && topic_name_valid(name.ptr, (size_t)name.len);
     if (!valid)
         return KERR_INVALID_TOPIC_EXCEPTION;
     if (!allow_auto || !b->auto_create_topics)

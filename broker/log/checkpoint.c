@@ -1,158 +1,34 @@
 #include "log/checkpoint.h"
 
+#include "admin/topic_name.h"
+
 #include "util/errmsg.h"
 #include "util/buf.h"
+#include "util/file.h"
 #include "util/mem.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Longest excerpt of a bad line quoted in a message. */
 #define CHECKPOINT_QUOTE_MAX 64
 
-/* --- atomic write ------------------------------------------------------------ */
-
-static int write_all(int fd, const uint8_t *p, size_t len) {
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Writes and fsyncs tmp; O_TRUNC so that a .tmp left by a crash is simply
- * overwritten. */
-static int write_tmp(const char *tmp, const void *data, size_t len, char *err, size_t errlen) {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        errmsg_set(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
-        return -1;
-    }
-    const char *what = NULL;
-    if (write_all(fd, data, len) != 0)
-        what = "write";
-    else if (fsync(fd) != 0)
-        what = "fsync";
-    int saved = errno;
-    if (close(fd) != 0 && !what) {
-        what = "close";
-        saved = errno;
-    }
-    if (what) {
-        errmsg_set(err, errlen, "%s: %s failed: %s", tmp, what, strerror(saved));
-        return -1;
-    }
-    return 0;
-}
-
-/* The rename is only durable once the directory entry is on disk, which
- * takes an fsync of the directory itself. Filesystems that cannot fsync a
- * directory say EINVAL; there is nothing more to do on those. */
-static int fsync_parent_dir(const char *path, char *err, size_t errlen) {
-    const char *slash = strrchr(path, '/');
-    char *dir = !slash ? mem_strdup(".") : mem_strndup(path, slash == path ? 1 : (size_t)(slash - path));
-    int rc = 0;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        errmsg_set(err, errlen, "%s: cannot open directory: %s", dir, strerror(errno));
-        rc = -1;
-    } else {
-        if (fsync(fd) != 0 && errno != EINVAL) {
-            errmsg_set(err, errlen, "%s: directory fsync failed: %s", dir, strerror(errno));
-            rc = -1;
-        }
-        close(fd);
-    }
-    free(dir);
-    return rc;
-}
-
-int checkpoint_write_atomic(const char *path, const void *data, size_t len, char *err,
-                            size_t errlen) {
-    size_t plen = strlen(path);
-    char *tmp = mem_alloc(plen + sizeof ".tmp");
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", sizeof ".tmp");
-
-    int rc = write_tmp(tmp, data, len, err, errlen);
-    if (rc == 0 && rename(tmp, path) != 0) {
-        errmsg_set(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-        rc = -1;
-    }
-    if (rc != 0)
-        unlink(tmp);
-    else
-        rc = fsync_parent_dir(path, err, errlen);
-    free(tmp);
-    return rc;
-}
+/* --- writing ---------------------------------------------------------------- */
 
 int checkpoint_write(const char *path, int version, size_t count, const char *body,
                      size_t body_len, char *err, size_t errlen) {
     buf_t b = BUF_INIT;
     buf_appendf(&b, "%d\n%zu\n", version, count);
     buf_append(&b, body, body_len);
-    int rc = checkpoint_write_atomic(path, b.data, b.len, err, errlen);
+    int rc = file_write_atomic(path, b.data, b.len, err, errlen);
     buf_free(&b);
     return rc;
 }
 
 /* --- reading ----------------------------------------------------------------- */
-
-/* Reads the whole file into b. Returns 1 when read, 0 when it does not
- * exist, -1 on error. */
-static int read_file(const char *path, buf_t *b, char *err, size_t errlen) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        errmsg_set(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    int rc = 1;
-    if (fstat(fd, &st) != 0) {
-        errmsg_set(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
-        rc = -1;
-    } else if (!S_ISREG(st.st_mode)) {
-        errmsg_set(err, errlen, "%s: not a regular file", path);
-        rc = -1;
-    } else if ((uint64_t)st.st_size > CHECKPOINT_MAX_FILE_SIZE) {
-        errmsg_set(err, errlen, "%s: %lld bytes is too large for a checkpoint file", path,
-                 (long long)st.st_size);
-        rc = -1;
-    }
-    while (rc == 1) {
-        buf_reserve(b, 4096);
-        ssize_t n = read(fd, b->data + b->len, b->cap - b->len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            errmsg_set(err, errlen, "%s: read failed: %s", path, strerror(errno));
-            rc = -1;
-        } else if (n == 0) {
-            break;
-        } else if ((b->len += (size_t)n) > CHECKPOINT_MAX_FILE_SIZE) {
-            errmsg_set(err, errlen, "%s: too large for a checkpoint file", path);
-            rc = -1;
-        }
-    }
-    close(fd);
-    return rc;
-}
 
 /* Cuts the text into lines as Java's BufferedReader.readLine does: ended by
  * "\n", "\r\n" or "\r", the last one possibly unterminated. */
@@ -339,7 +215,7 @@ int checkpoint_read(const char *path, int version, size_t nfields, checkpoint_en
         return -1;
     }
     buf_t text = BUF_INIT;
-    int rc = read_file(path, &text, err, errlen);
+    int rc = file_read_all(path, CHECKPOINT_MAX_FILE_SIZE, "checkpoint file", &text, err, errlen);
     if (rc == 1)
         rc = parse_checkpoint(path, &text, version, nfields, fn, ctx, err, errlen);
     buf_free(&text);
@@ -383,27 +259,11 @@ const checkpoint_offset_t *checkpoint_offsets_find(const checkpoint_offsets_t *c
     return NULL;
 }
 
-/* Kafka's Topic.validate rules (length 249, legal characters). The name is
- * used to build directory paths, so a checkpoint must not smuggle in "/"
- * or "..". */
-bool checkpoint_topic_valid(const char *topic) {
-    size_t len = strlen(topic);
-    if (len == 0 || len > 249 || strcmp(topic, ".") == 0 || strcmp(topic, "..") == 0)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = topic[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '_' || c == '-';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 static int offsets_entry(void *ctx, char *const *fields, char *err, size_t errlen) {
     checkpoint_offsets_t *out = ctx;
     int64_t partition, offset;
-    if (!checkpoint_topic_valid(fields[0])) {
+    /* the name builds directory paths: a checkpoint must not smuggle in "/" or ".." */
+    if (!topic_name_valid(fields[0], strlen(fields[0]))) {
         errmsg_set(err, errlen, "invalid topic name");
         return -1;
     }
@@ -430,7 +290,7 @@ int checkpoint_offsets_write(const char *path, const checkpoint_offsets_t *co, c
     buf_t body = BUF_INIT;
     for (size_t i = 0; i < co->count; i++) {
         const checkpoint_offset_t *e = &co->entries[i];
-        if (!checkpoint_topic_valid(e->topic) || e->partition < 0 || e->offset < 0) {
+        if (!topic_name_valid(e->topic, strlen(e->topic)) || e->partition < 0 || e->offset < 0) {
             errmsg_set(err, errlen, "%s: refusing to write entry %zu (topic '%.*s', partition %" PRId32
                      ", offset %" PRId64 "): invalid topic name or negative number",
                      path, i, CHECKPOINT_QUOTE_MAX, e->topic, e->partition, e->offset);

@@ -7,10 +7,10 @@
  *   <entry>\n              repeated; fields separated by one space
  *
  * Two layers:
- *   - generic: checkpoint_write_atomic() (any bytes, <file>.tmp + fsync +
- *     rename + directory fsync), checkpoint_write() (version, count, entry
- *     lines) and checkpoint_read(), which splits each entry line on
- *     whitespace and hands the fields to a callback;
+ *   - generic: checkpoint_write() (version, count, entry lines, replaced
+ *     atomically with util/file.h's file_write_atomic) and checkpoint_read(),
+ *     which splits each entry line on whitespace and hands the fields to a
+ *     callback;
  *   - offset checkpoints (recovery-point-offset-checkpoint,
  *     replication-offset-checkpoint, log-start-offset-checkpoint,
  *     cleaner-offset-checkpoint): entries "<topic> <partition> <offset>",
@@ -51,13 +51,6 @@
 #define CHECKPOINT_MAX_FILE_SIZE (64u * 1024 * 1024)
 
 /* --- generic layer --------------------------------------------------------- */
-
-/* Replaces path with exactly data[0..len): writes <path>.tmp (truncating a
- * stale one), fsyncs it, renames it over path and fsyncs the directory, so
- * that after a crash path holds either the old or the new contents. On an
- * error before the rename the .tmp is removed and path is untouched. */
-int checkpoint_write_atomic(const char *path, const void *data, size_t len, char *err,
-                            size_t errlen);
 
 /* Writes "<version>\n<count>\n" followed by body, which holds the count
  * entry lines, each ending in '\n' (the caller formats them). */
@@ -113,10 +106,6 @@ void checkpoint_offsets_add(checkpoint_offsets_t *co, const char *topic, int32_t
  * the last of duplicate lines), or NULL. Linear: for lookups at start-up. */
 const checkpoint_offset_t *checkpoint_offsets_find(const checkpoint_offsets_t *co,
                                                    const char *topic, int32_t partition);
-
-/* Whether topic is a name Kafka accepts: 1..249 characters from
- * [a-zA-Z0-9._-], not "." or "..". */
-bool checkpoint_topic_valid(const char *topic);
 
 /* Appends the entries of path to out (which the caller initialised and
  * frees), in file order. Each entry must have a valid topic name, a

@@ -5,6 +5,7 @@
 #include "util/logger.h"
 #include "util/mem.h"
 #include "log/record_batch.h"
+#include "admin/topic_name.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -454,18 +455,10 @@ bool log_parse_dir_name(const char *name, char *topic, size_t topic_cap, int32_t
     if (*end || errno || p < 0 || p > INT32_MAX || dash[1] == '+' || dash[1] == '-')
         return false;
     size_t len = (size_t)(dash - name);
-    if (len > 249 || len + 1 > topic_cap)
+    if (!topic_name_valid(name, len) || len + 1 > topic_cap)
         return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
-            return false;
-    }
     memcpy(topic, name, len);
     topic[len] = '\0';
-    if (strcmp(topic, ".") == 0 || strcmp(topic, "..") == 0)
-        return false;
     *partition = (int32_t)p;
     return true;
 }

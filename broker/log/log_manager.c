@@ -2,7 +2,9 @@
 
 #include "util/errmsg.h"
 #include "log/checkpoint.h"
+#include "admin/topic_name.h"
 #include "util/clock.h"
+#include "util/file.h"
 #include "util/logger.h"
 #include "util/mem.h"
 
@@ -25,7 +27,7 @@
 #define LM_NAME_MAX 255
 /* The random part of a "-delete" dir name: a UUID's 32 hex digits. */
 #define LM_UUID_HEX 32
-/* Topic names are at most 249 bytes (checkpoint_topic_valid). */
+/* Topic names are at most 249 bytes (topic_name_valid). */
 #define LM_TOPIC_CAP 256
 
 /* --- state ------------------------------------------------------------------ */
@@ -471,7 +473,7 @@ static int dir_consume_marker(lm_dir_t *d, char *err, size_t errlen) {
 
 static int dir_write_marker(const lm_dir_t *d, char *err, size_t errlen) {
     char *path = path_join(d->path, LOG_MANAGER_CLEAN_SHUTDOWN_FILE);
-    int rc = checkpoint_write_atomic(path, "", 0, err, errlen);
+    int rc = file_write_atomic(path, "", 0, err, errlen);
     free(path);
     return rc;
 }
@@ -938,7 +940,7 @@ kerr_t log_manager_get_or_create(log_manager_t *lm, const char *topic, int32_t p
                                  const config_topic_t *topic_cfg, int64_t now_ms, log_t **out, char *err,
                                  size_t errlen) {
     *out = NULL;
-    if (!checkpoint_topic_valid(topic)) {
+    if (!topic_name_valid(topic, strlen(topic))) {
         errmsg_set(err, errlen, "invalid topic name '%.*s'", LM_NAME_MAX, topic);
         return KERR_INVALID_TOPIC_EXCEPTION;
     }

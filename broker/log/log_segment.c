@@ -170,8 +170,8 @@ static void seg_free(log_segment_t *seg) {
     seg_unmap(seg);
     if (seg->fd >= 0)
         close(seg->fd);
-    offset_index_mmap_close(&seg->oi.file);
-    offset_index_mmap_close(&seg->ti.file);
+    index_file_release(&seg->oi.file);
+    index_file_release(&seg->ti.file);
     free(seg->dir);
     free(seg->suffix);
     free(seg);
@@ -237,8 +237,8 @@ static const char *seg_sanity_check(const log_segment_t *seg, bool oi_created, b
     const char *why = offset_index_sanity_check(&seg->oi);
     if (!why)
         why = time_index_sanity_check(&seg->ti);
-    if (!why && seg->oi.entries > 0) {
-        offset_position_t last = offset_index_entry(&seg->oi, seg->oi.entries - 1);
+    if (!why && seg->oi.file.entries > 0) {
+        offset_position_t last = offset_index_entry(&seg->oi, seg->oi.file.entries - 1);
         if ((uint64_t)last.position + BATCH_HEADER_SIZE > seg->size)
             why = "offset index points past the end of the log";
     }
@@ -399,7 +399,7 @@ kerr_t log_segment_next_offset(log_segment_t *seg, int64_t *out) {
     kerr_t err = seg_map(seg, seg->size);
     if (err != KERR_NONE)
         return err;
-    uint32_t pos = offset_index_lookup(&seg->oi, seg->oi.last_offset).position;
+    uint32_t pos = offset_index_lookup(&seg->oi, offset_index_last_offset(&seg->oi)).position;
     int64_t next = seg->base_offset;
     batch_header_t h;
     int r;
@@ -500,7 +500,7 @@ kerr_t log_segment_append(log_segment_t *seg, const uint8_t *batches, size_t len
                           int64_t max_timestamp, int64_t offset_of_max_timestamp) {
     if (len == 0)
         return KERR_NONE;
-    if (!offset_index_can_append_offset(&seg->oi, largest_offset)) {
+    if (!index_file_can_append_offset(&seg->oi.file, largest_offset)) {
         log_warn("segment", "offset %" PRId64 " does not fit segment %" PRId64 " (roll first)", largest_offset,
                  seg->base_offset);
         return KERR_UNKNOWN_SERVER_ERROR;
@@ -537,13 +537,24 @@ kerr_t log_segment_append(log_segment_t *seg, const uint8_t *batches, size_t len
 
 /* --- recovery and truncation ---------------------------------------------- */
 
+/* What roll, close and recovery leave: the time index's final entry (the
+ * slot time_index_full kept for it) and both files trimmed to their entries,
+ * as Kafka loads every byte of an index as an entry. Both are trimmed even
+ * when the first fails; the first error is returned. */
+static kerr_t seg_finish_indexes(log_segment_t *seg) {
+    time_index_maybe_append(&seg->ti, seg->max_timestamp, seg->offset_of_max_timestamp, true);
+    kerr_t err = index_file_trim_to_valid_size(&seg->oi.file);
+    kerr_t err2 = index_file_trim_to_valid_size(&seg->ti.file);
+    return err != KERR_NONE ? err : err2;
+}
+
 /* Whether a checked batch's offsets may follow prev_last in this segment. */
 static bool seg_offsets_valid(const log_segment_t *seg, const batch_header_t *h, int64_t prev_last) {
     if (h->last_offset_delta < 0 || h->base_offset < seg->base_offset || h->base_offset <= prev_last)
         return false;
     if (h->base_offset > INT64_MAX - h->last_offset_delta)
         return false;
-    return offset_index_can_append_offset(&seg->oi, batch_last_offset(h));
+    return index_file_can_append_offset(&seg->oi.file, batch_last_offset(h));
 }
 
 /* Cuts the .log to new_size (the mapping stays; bytes past the end are never
@@ -599,9 +610,9 @@ kerr_t log_segment_recover(log_segment_t *seg, size_t max_message_size, log_segm
                            uint32_t *truncated) {
     kerr_t err = seg_map(seg, seg->size);
     if (err == KERR_NONE)
-        err = offset_index_reset(&seg->oi);
+        err = index_file_reset(&seg->oi.file);
     if (err == KERR_NONE)
-        err = time_index_reset(&seg->ti);
+        err = index_file_reset(&seg->ti.file);
     if (err != KERR_NONE)
         return err;
     seg->max_timestamp = TIME_INDEX_NO_TIMESTAMP;
@@ -612,11 +623,7 @@ kerr_t log_segment_recover(log_segment_t *seg, size_t max_message_size, log_segm
     err = seg_truncate_file(seg, valid);
     if (err != KERR_NONE)
         return err;
-    /* like a normally closed segment: the final entry, trimmed indexes */
-    time_index_maybe_append(&seg->ti, seg->max_timestamp, seg->offset_of_max_timestamp, true);
-    err = offset_index_trim_to_valid_size(&seg->oi);
-    if (err == KERR_NONE)
-        err = time_index_trim_to_valid_size(&seg->ti);
+    err = seg_finish_indexes(seg); /* like a normally closed segment */
     if (err != KERR_NONE)
         return err;
     seg->recovery_reason = NULL;
@@ -648,11 +655,9 @@ kerr_t log_segment_truncate_to(log_segment_t *seg, int64_t offset, uint32_t *tru
     kerr_t lookup = log_segment_translate_offset(seg, offset, 0, &at);
     if (lookup != KERR_NONE && lookup != KERR_OFFSET_OUT_OF_RANGE)
         return lookup;
-    offset_index_truncate_to(&seg->oi, offset);
-    time_index_truncate_to(&seg->ti, offset);
-    kerr_t err = offset_index_resize(&seg->oi, seg->cfg.max_index_bytes);
-    if (err == KERR_NONE)
-        err = time_index_resize(&seg->ti, seg->cfg.max_index_bytes);
+    index_file_truncate_to(&seg->oi.file, offset);
+    index_file_truncate_to(&seg->ti.file, offset);
+    kerr_t err = log_segment_resize_indexes(seg, seg->cfg.max_index_bytes);
     uint32_t before = seg->size;
     if (err == KERR_NONE && lookup == KERR_NONE)
         err = seg_truncate_file(seg, at.position);
@@ -680,31 +685,26 @@ kerr_t log_segment_flush(log_segment_t *seg) {
         free(path);
         return err;
     }
-    kerr_t err = offset_index_flush(&seg->oi);
-    return err != KERR_NONE ? err : time_index_flush(&seg->ti);
+    kerr_t err = index_file_flush(&seg->oi.file);
+    return err != KERR_NONE ? err : index_file_flush(&seg->ti.file);
 }
 
 kerr_t log_segment_on_roll(log_segment_t *seg) {
     seg_release_ahead(seg);
-    time_index_maybe_append(&seg->ti, seg->max_timestamp, seg->offset_of_max_timestamp, true);
-    kerr_t err = offset_index_trim_to_valid_size(&seg->oi);
-    kerr_t err2 = time_index_trim_to_valid_size(&seg->ti);
     seg->growing = false;
-    return err != KERR_NONE ? err : err2;
+    return seg_finish_indexes(seg);
 }
 
 kerr_t log_segment_resize_indexes(log_segment_t *seg, size_t max_index_bytes) {
-    kerr_t err = offset_index_resize(&seg->oi, max_index_bytes);
-    return err != KERR_NONE ? err : time_index_resize(&seg->ti, max_index_bytes);
+    kerr_t err = index_file_resize(&seg->oi.file, max_index_bytes);
+    return err != KERR_NONE ? err : index_file_resize(&seg->ti.file, max_index_bytes);
 }
 
 kerr_t log_segment_close(log_segment_t *seg) {
     seg_release_ahead(seg);
-    time_index_maybe_append(&seg->ti, seg->max_timestamp, seg->offset_of_max_timestamp, true);
-    kerr_t err = offset_index_close(&seg->oi);
-    kerr_t err2 = time_index_close(&seg->ti);
+    kerr_t err = seg_finish_indexes(seg);
     seg_free(seg);
-    return err != KERR_NONE ? err : err2;
+    return err;
 }
 
 kerr_t log_segment_delete(log_segment_t *seg) {
@@ -717,10 +717,10 @@ kerr_t log_segment_delete(log_segment_t *seg) {
             err = seg_io_fail("cannot delete", path);
         free(path);
     }
-    kerr_t e = offset_index_delete(&seg->oi);
+    kerr_t e = index_file_delete(&seg->oi.file);
     if (e != KERR_NONE)
         err = e;
-    e = time_index_delete(&seg->ti);
+    e = index_file_delete(&seg->ti.file);
     if (e != KERR_NONE)
         err = e;
     seg_free(seg);
@@ -764,8 +764,8 @@ kerr_t log_segment_change_suffix(log_segment_t *seg, const char *suffix) {
         free(oi_path);
         return err;
     }
-    offset_index_mmap_rename(&seg->oi.file, oi_path, false);
-    offset_index_mmap_rename(&seg->ti.file, ti_path, false);
+    index_file_rename(&seg->oi.file, oi_path, false);
+    index_file_rename(&seg->ti.file, ti_path, false);
     free(oi_path);
     free(ti_path);
     free(seg->suffix);
@@ -779,9 +779,9 @@ void log_segment_set_dir(log_segment_t *seg, const char *dir) {
     char *oi_path = seg_path(seg, LOG_SEGMENT_INDEX_EXT);
     char *ti_path = seg_path(seg, LOG_SEGMENT_TIME_INDEX_EXT);
     if (oi_path)
-        offset_index_mmap_rename(&seg->oi.file, oi_path, false);
+        index_file_rename(&seg->oi.file, oi_path, false);
     if (ti_path)
-        offset_index_mmap_rename(&seg->ti.file, ti_path, false);
+        index_file_rename(&seg->ti.file, ti_path, false);
     free(oi_path);
     free(ti_path);
 }
@@ -842,7 +842,7 @@ int64_t log_segment_largest_timestamp(const log_segment_t *seg) {
 }
 
 bool log_segment_can_convert_offset(const log_segment_t *seg, int64_t offset) {
-    return offset_index_can_append_offset(&seg->oi, offset);
+    return index_file_can_append_offset(&seg->oi.file, offset);
 }
 
 bool log_segment_indexes_full(const log_segment_t *seg) {

@@ -5,8 +5,8 @@
  * storage-and-replication.md §1, §2, §5, §6).
  *
  *   <dir>/<20-digit base offset>.log        batches exactly as on the wire
- *   <dir>/<20-digit base offset>.index      offset_index.h
- *   <dir>/<20-digit base offset>.timeindex  time_index.h
+ *   <dir>/<20-digit base offset>.index      index.h (offset index)
+ *   <dir>/<20-digit base offset>.timeindex  index.h (time index)
  *
  * Writes: log_segment_append() is one pwrite() of the caller's bytes at the
  * end of the file (page cache only; log_segment_flush() fsyncs) plus, every
@@ -54,9 +54,8 @@
 #define SAMSA_LOG_SEGMENT_H
 
 #include "proto/kerr.h"
-#include "log/offset_index.h"
+#include "log/index.h"
 #include "log/record_batch.h"
-#include "log/time_index.h"
 
 #include <stdbool.h>
 #include <stddef.h>

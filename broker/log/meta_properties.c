@@ -1,18 +1,15 @@
 #include "log/meta_properties.h"
 
 #include "util/errmsg.h"
-#include "log/checkpoint.h"
+#include "util/file.h"
 #include "util/config.h" /* not autoconf's config.h, which -I. finds first */
 #include "util/mem.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,7 +108,7 @@ int meta_properties_write(const char *log_dir, const meta_properties_t *mp, int6
         snprintf(reason, sizeof reason, "%s", err ? err : "");
         errmsg_set(err, errlen, "%s: %s", path, reason);
     } else {
-        rc = checkpoint_write_atomic(path, text.data, text.len, err, errlen);
+        rc = file_write_atomic(path, text.data, text.len, err, errlen);
     }
     free(path);
     buf_free(&text);
@@ -175,47 +172,13 @@ int meta_properties_parse(const char *text, size_t len, const char *name, meta_p
     return config_properties_parse(text, len, name, parse_property, out, err, errlen);
 }
 
-/* Returns 1 with the file in text, 0 when it does not exist, -1 on error. */
-static int read_small_file(const char *path, buf_t *text, char *err, size_t errlen) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        errmsg_set(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    int rc = 1;
-    for (;;) {
-        buf_reserve(text, 4096);
-        ssize_t n = read(fd, text->data + text->len, text->cap - text->len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n < 0) {
-                errmsg_set(err, errlen, "%s: read failed: %s", path, strerror(errno));
-                rc = -1;
-            }
-            break;
-        }
-        text->len += (size_t)n;
-        if (text->len > META_PROPERTIES_MAX_SIZE) {
-            errmsg_set(err, errlen, "%s: larger than %u bytes, not a meta.properties", path,
-                   META_PROPERTIES_MAX_SIZE);
-            rc = -1;
-            break;
-        }
-    }
-    close(fd);
-    return rc;
-}
-
 int meta_properties_read(const char *log_dir, meta_properties_t *out, char *err, size_t errlen) {
     meta_properties_init(out);
     char *tmp = mp_path(log_dir, ".tmp");
     char *path = mp_path(log_dir, "");
     unlink(tmp); /* a crash between write and rename left it; Kafka deletes it here too */
     buf_t text = BUF_INIT;
-    int rc = read_small_file(path, &text, err, errlen);
+    int rc = file_read_all(path, META_PROPERTIES_MAX_SIZE, "meta.properties", &text, err, errlen);
     if (rc == 1 && meta_properties_parse((const char *)text.data, text.len, path, out, err,
                                          errlen) != 0)
         rc = -1;

@@ -71,7 +71,7 @@ int meta_properties_parse(const char *text, size_t len, const char *name, meta_p
  * -1 on an error. */
 int meta_properties_read(const char *log_dir, meta_properties_t *out, char *err, size_t errlen);
 
-/* Writes <log_dir>/meta.properties atomically (checkpoint_write_atomic). */
+/* Writes <log_dir>/meta.properties atomically (file_write_atomic). */
 int meta_properties_write(const char *log_dir, const meta_properties_t *mp, int64_t now_ms,
                           char *err, size_t errlen);
 

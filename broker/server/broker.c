@@ -22,20 +22,6 @@
 #define BROKER_TAG "broker"
 #define BROKER_TICK_MS 500
 
-bool broker_topic_name_valid(const char *name, size_t len) {
-    if (!name || len == 0 || len > 249)
-        return false;
-    if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
-            return false;
-    }
-    return true;
-}
-
 /* --- start-up ---------------------------------------------------------------------- */
 
 /* Each log dir's meta.properties must name this broker and the cluster

@@ -182,7 +182,4 @@ int broker_run(const config_t *cfg);
  * remained. */
 bool broker_controlled_shutdown(broker_t *b);
 
-/* Kafka's topic name rule: 1..249 chars of [a-zA-Z0-9._-], not "." or "..". */
-bool broker_topic_name_valid(const char *name, size_t len);
-
 #endif

@@ -23,12 +23,29 @@ static bool topic_name_legal_char(char c) {
            c == '-';
 }
 
+static bool topic_name_legal_chars(const char *name, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (!topic_name_legal_char(name[i]))
+            return false;
+    return true;
+}
+
+static bool topic_name_is_dot_or_dotdot(const char *name, size_t len) {
+    return (len == 1 || len == 2) && memcmp(name, "..", len) == 0;
+}
+
+bool topic_name_valid(const char *name, size_t len) {
+    return len > 0 && !topic_name_is_dot_or_dotdot(name, len) && len <= TOPIC_NAME_MAX_LEN &&
+           topic_name_legal_chars(name, len);
+}
+
 int topic_name_validate(const char *name, char *err, size_t errlen) {
     if (name[0] == '\0') {
         errmsg_set(err, errlen, "Topic name is illegal, it can't be empty");
         return -1;
     }
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+    size_t len = strlen(name);
+    if (topic_name_is_dot_or_dotdot(name, len)) {
         errmsg_set(err, errlen, "Topic name cannot be \".\" or \"..\"");
         return -1;
     }
@@ -37,14 +54,12 @@ int topic_name_validate(const char *name, char *err, size_t errlen) {
                    TOPIC_NAME_MAX_LEN, name);
         return -1;
     }
-    for (const char *p = name; *p; p++) {
-        if (!topic_name_legal_char(*p)) {
-            errmsg_set(err, errlen,
-                       "Topic name \"%s\" is illegal, it contains a character other than ASCII alphanumerics, "
-                       "'.', '_' and '-'",
-                       name);
-            return -1;
-        }
+    if (!topic_name_legal_chars(name, len)) {
+        errmsg_set(err, errlen,
+                   "Topic name \"%s\" is illegal, it contains a character other than ASCII alphanumerics, "
+                   "'.', '_' and '-'",
+                   name);
+        return -1;
     }
     return 0;
 }

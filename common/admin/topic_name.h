@@ -25,6 +25,13 @@
  * (UTF-16 units of the UTF-8 text). */
 int topic_name_validate(const char *name, char *err, size_t errlen);
 
+/* The same rule as a yes/no, for names met outside an admin request (a
+ * Metadata request, a checkpoint line, a partition directory): len bytes at
+ * name, which need not be NUL-terminated; a NUL byte is an illegal
+ * character. Bytes and Java's length agree on every name it accepts, which
+ * is ASCII only. */
+bool topic_name_valid(const char *name, size_t len);
+
 /* Whether name holds a '.' or a '_' (Topic.hasCollisionChars). */
 bool topic_name_has_collision_chars(const char *name);
 

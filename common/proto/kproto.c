@@ -531,6 +531,19 @@ static bool enc_records(kp_enc_t *e, const kp_field_t *f, const kp_records_t *r)
     return true;
 }
 
+/* A string's (wide false) or bytes' length prefix, then its data; len -1
+ * is null where the field allows it. */
+static bool enc_length_and_data(kp_enc_t *e, const kp_field_t *f, bool elem, bool wide, const void *data,
+                                int32_t len) {
+    if (len > 0 && !data)
+        return enc_fail(e, f, wide ? "bytes data missing" : "string data missing");
+    if (!enc_len(e, f, elem, wide, len))
+        return false;
+    if (len > 0)
+        buf_append(&e->w->buf, data, (size_t)len);
+    return true;
+}
+
 static bool enc_value(kp_enc_t *e, const kp_field_t *f, uint8_t type, bool elem, const void *p) {
     buf_t *b = &e->w->buf;
     switch (type) {
@@ -551,23 +564,11 @@ static bool enc_value(kp_enc_t *e, const kp_field_t *f, uint8_t type, bool elem,
         const kp_str_t *s = p;
         if (s->len > KP_STRING_MAX)
             return enc_fail(e, f, "string longer than 32767 bytes");
-        if (s->len > 0 && !s->ptr)
-            return enc_fail(e, f, "string data missing");
-        if (!enc_len(e, f, elem, false, s->len))
-            return false;
-        if (s->len > 0)
-            buf_append(b, s->ptr, (size_t)s->len);
-        return true;
+        return enc_length_and_data(e, f, elem, false, s->ptr, s->len);
     }
     case KP_T_BYTES: {
         const kp_bytes_t *s = p;
-        if (s->len > 0 && !s->ptr)
-            return enc_fail(e, f, "bytes data missing");
-        if (!enc_len(e, f, elem, true, s->len))
-            return false;
-        if (s->len > 0)
-            buf_append(b, s->ptr, (size_t)s->len);
-        return true;
+        return enc_length_and_data(e, f, elem, true, s->ptr, s->len);
     }
     case KP_T_RECORDS: return enc_records(e, f, p);
     case KP_T_ARRAY: return enc_array(e, f, p);

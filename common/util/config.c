@@ -1,6 +1,7 @@
 #include "util/config.h"
 
 #include "util/buf.h"
+#include "util/file.h"
 #include "util/logger.h"
 #include "util/mem.h"
 
@@ -770,29 +771,12 @@ int config_load_text(config_t *cfg, const char *name, const char *text, size_t l
 /* Config files are small; a huge one is a mistake (a log file named by error). */
 #define CONFIG_MAX_FILE (16u << 20)
 
-static int config_read_file(const char *path, buf_t *out, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return config_fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
-    size_t n;
-    do {
-        n = fread(buf_extend(out, 4096), 1, 4096, f);
-        out->len -= 4096 - n;
-    } while (n > 0 && out->len <= CONFIG_MAX_FILE);
-    int rc = 0;
-    if (ferror(f))
-        rc = config_fail(err, errlen, "cannot read %s: %s", path, strerror(errno));
-    else if (out->len > CONFIG_MAX_FILE)
-        rc = config_fail(err, errlen, "%s: larger than %u bytes, not a config file", path,
-                         CONFIG_MAX_FILE);
-    fclose(f);
-    return rc;
-}
-
 int config_load_file(config_t *cfg, const char *path, char *err, size_t errlen) {
     buf_t text = BUF_INIT;
-    int rc = config_read_file(path, &text, err, errlen);
-    if (rc == 0)
+    int rc = file_read_all(path, CONFIG_MAX_FILE, "config file", &text, err, errlen);
+    if (rc == 0) /* missing: for a config file an error like any other */
+        rc = config_fail(err, errlen, "cannot open %s: %s", path, strerror(ENOENT));
+    else if (rc == 1)
         rc = config_load_text(cfg, path, (const char *)text.data, text.len, err, errlen);
     buf_free(&text);
     return rc;

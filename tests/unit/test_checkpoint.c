@@ -4,6 +4,7 @@
 #include "unit.h"
 
 #include "util/buf.h"
+#include "util/file.h"
 #include "log/checkpoint.h"
 #include "log/leader_epoch.h"
 #include "util/logger.h"
@@ -138,9 +139,9 @@ static void test_generic_write(void) {
     const char body[] = "a b\nc d\n";
     CU_ASSERT_EQUAL(checkpoint_write(path, 3, 2, body, strlen(body), err, sizeof err), 0);
     assert_file_is(path, "3\n2\na b\nc d\n");
-    CU_ASSERT_EQUAL(checkpoint_write_atomic(path, "raw", 3, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(file_write_atomic(path, "raw", 3, err, sizeof err), 0);
     assert_file_is(path, "raw");
-    CU_ASSERT_EQUAL(checkpoint_write_atomic(path, NULL, 0, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(file_write_atomic(path, NULL, 0, err, sizeof err), 0);
     assert_file_is(path, "");
     cleanup(dir, path);
 }
@@ -367,22 +368,40 @@ static void test_parse_number(void) {
     CU_ASSERT_EQUAL(v, INT64_MAX); /* untouched on failure */
 }
 
-static void test_topic_valid(void) {
-    char long_name[251];
-    memset(long_name, 'x', 250);
-    long_name[250] = '\0';
-    CU_ASSERT_FALSE(checkpoint_topic_valid(long_name));
-    long_name[249] = '\0';
-    CU_ASSERT_TRUE(checkpoint_topic_valid(long_name));
-    CU_ASSERT_TRUE(checkpoint_topic_valid("__consumer_offsets"));
-    CU_ASSERT_TRUE(checkpoint_topic_valid("a.b-C_9"));
-    CU_ASSERT_TRUE(checkpoint_topic_valid("..."));
-    CU_ASSERT_FALSE(checkpoint_topic_valid(""));
-    CU_ASSERT_FALSE(checkpoint_topic_valid("."));
-    CU_ASSERT_FALSE(checkpoint_topic_valid(".."));
-    CU_ASSERT_FALSE(checkpoint_topic_valid("a b"));
-    CU_ASSERT_FALSE(checkpoint_topic_valid("a/b"));
-    CU_ASSERT_FALSE(checkpoint_topic_valid("a\nb"));
+/* --- util/file: whole small files ------------------------------------------------------------ */
+
+static void test_file_read_all(void) {
+    char *dir;
+    char *path = file_with(&dir, "small", "0123456789");
+    char err[256] = "";
+    buf_t b = BUF_INIT;
+    CU_ASSERT_EQUAL(file_read_all(path, 10, "test file", &b, err, sizeof err), 1);
+    CU_ASSERT_EQUAL(b.len, 10);
+    CU_ASSERT_EQUAL(memcmp(b.data, "0123456789", 10), 0);
+    CU_ASSERT_STRING_EQUAL(err, "");
+    buf_reset(&b);
+
+    /* one byte over the bound is refused, naming the path and what it is not */
+    char want[512];
+    snprintf(want, sizeof want, "%s: larger than 9 bytes, not a test file", path);
+    CU_ASSERT_EQUAL(file_read_all(path, 9, "test file", &b, err, sizeof err), -1);
+    CU_ASSERT_STRING_EQUAL(err, want);
+    buf_reset(&b);
+
+    /* missing is 0, not an error, and leaves err alone */
+    char *missing = join(dir, "no-such-file");
+    err[0] = '\0';
+    CU_ASSERT_EQUAL(file_read_all(missing, 10, "test file", &b, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(err, "");
+    CU_ASSERT_EQUAL(b.len, 0);
+
+    /* a directory cannot be read */
+    CU_ASSERT_EQUAL(file_read_all(dir, 10, "test file", &b, err, sizeof err), -1);
+    snprintf(want, sizeof want, "cannot read %s: ", dir);
+    CU_ASSERT_EQUAL(strncmp(err, want, strlen(want)), 0);
+    buf_free(&b);
+    free(missing);
+    cleanup(dir, path);
 }
 
 /* --- checkpoint: atomicity ------------------------------------------------------------------ */
@@ -435,7 +454,7 @@ static void test_write_error_leaves_target(void) {
     char *dir = unit_mkdtemp();
     char *missing = join(dir, "no-such-dir/cp");
     char err[256] = "";
-    CU_ASSERT_EQUAL(checkpoint_write_atomic(missing, "x", 1, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(file_write_atomic(missing, "x", 1, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "no-such-dir/cp.tmp"));
     /* The target is a directory: rename fails, the .tmp is cleaned up. */
     char *target = join(dir, "target");
@@ -443,7 +462,7 @@ static void test_write_error_leaves_target(void) {
     CU_ASSERT_EQUAL_FATAL(mkdir(target, 0755), 0);
     char *inside = join(target, "keep");
     put_file(inside, "k");
-    CU_ASSERT_EQUAL(checkpoint_write_atomic(target, "x", 1, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(file_write_atomic(target, "x", 1, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot rename"));
     CU_ASSERT_FALSE(file_exists(tmp));
     assert_file_is(inside, "k");
@@ -1100,7 +1119,7 @@ void unit_register(void) {
         {"read: I/O errors", test_read_errors_io},
         {"generic read callback", test_generic_read},
         {"parse number", test_parse_number},
-        {"topic names", test_topic_valid},
+        {"file: read whole, bounded, missing", test_file_read_all},
         {"atomic: stale .tmp overwritten", test_stale_tmp_overwritten},
         {"atomic: crash before rename", test_crash_before_rename},
         {"atomic: failed write leaves target", test_write_error_leaves_target},

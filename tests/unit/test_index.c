@@ -4,8 +4,7 @@
 #include "unit.h"
 
 #include "util/endian.h"
-#include "log/offset_index.h"
-#include "log/time_index.h"
+#include "log/index.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -65,9 +64,9 @@ static void test_offset_create_and_lookup(void) {
     CU_ASSERT_EQUAL_FATAL(offset_index_open(&idx, path, BASE, 4096 + 5, &created), KERR_NONE);
     CU_ASSERT_TRUE(created);
     CU_ASSERT_EQUAL(file_size(path), 4096); /* preallocated, rounded down to 8 */
-    CU_ASSERT_EQUAL(idx.max_entries, 512);
-    CU_ASSERT_EQUAL(idx.entries, 0);
-    CU_ASSERT_EQUAL(idx.last_offset, BASE);
+    CU_ASSERT_EQUAL(idx.file.max_entries, 512);
+    CU_ASSERT_EQUAL(idx.file.entries, 0);
+    CU_ASSERT_EQUAL(offset_index_last_offset(&idx), BASE);
     CU_ASSERT_PTR_NULL(offset_index_sanity_check(&idx));
 
     /* empty index: always (base, 0) */
@@ -76,8 +75,8 @@ static void test_offset_create_and_lookup(void) {
     ASSERT_OP(offset_index_lookup(&idx, 0), BASE, 0);
 
     fill_offsets(&idx, 3);
-    CU_ASSERT_EQUAL(idx.entries, 3);
-    CU_ASSERT_EQUAL(idx.last_offset, 1030);
+    CU_ASSERT_EQUAL(idx.file.entries, 3);
+    CU_ASSERT_EQUAL(offset_index_last_offset(&idx), 1030);
     ASSERT_OP(offset_index_lookup(&idx, 0), BASE, 0);       /* below the base */
     ASSERT_OP(offset_index_lookup(&idx, BASE), BASE, 0);    /* before the first entry */
     ASSERT_OP(offset_index_lookup(&idx, 1009), BASE, 0);
@@ -94,7 +93,7 @@ static void test_offset_create_and_lookup(void) {
     CU_ASSERT_EQUAL(be32_load(idx.file.data + 8), 20u);
     CU_ASSERT_EQUAL(be32_load(idx.file.data + 12), 200u);
 
-    CU_ASSERT_EQUAL(offset_index_delete(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_delete(&idx.file), KERR_NONE);
     CU_ASSERT_EQUAL(file_size(path), -1);
     free(path);
     unit_rmtree(dir);
@@ -119,7 +118,7 @@ static void test_offset_lookup_all_sizes(void) {
             else
                 ASSERT_OP(offset_index_lookup(&idx, t), BASE + 10 * k, 100 * k);
         }
-        CU_ASSERT_EQUAL(offset_index_delete(&idx), KERR_NONE);
+        CU_ASSERT_EQUAL(index_file_delete(&idx.file), KERR_NONE);
     }
     free(path);
     unit_rmtree(dir);
@@ -131,7 +130,7 @@ static void test_offset_append_rules(void) {
     char *path = tmp_path(dir, "x.index");
     offset_index_t idx;
     CU_ASSERT_EQUAL_FATAL(offset_index_open(&idx, path, BASE, 8 * 4 + 7, NULL), KERR_NONE);
-    CU_ASSERT_EQUAL(idx.max_entries, 4);
+    CU_ASSERT_EQUAL(idx.file.max_entries, 4);
     CU_ASSERT_FALSE(offset_index_append(&idx, BASE - 1, 0));                     /* below base */
     CU_ASSERT_FALSE(offset_index_append(&idx, BASE + (int64_t)INT32_MAX + 1, 0)); /* not relative */
     CU_ASSERT_TRUE(offset_index_append(&idx, BASE, 0)); /* first entry may be the base */
@@ -143,16 +142,16 @@ static void test_offset_append_rules(void) {
     CU_ASSERT_TRUE(offset_index_append(&idx, BASE + (int64_t)INT32_MAX, 70));
     CU_ASSERT_TRUE(offset_index_full(&idx));
     CU_ASSERT_FALSE(offset_index_append(&idx, BASE + (int64_t)INT32_MAX + 1, 80)); /* full */
-    CU_ASSERT_EQUAL(idx.entries, 4);
+    CU_ASSERT_EQUAL(idx.file.entries, 4);
     /* lookups on a full index */
     ASSERT_OP(offset_index_lookup(&idx, BASE), BASE, 0);
     ASSERT_OP(offset_index_lookup(&idx, BASE + 5), BASE + 5, 50);
     ASSERT_OP(offset_index_lookup(&idx, BASE + 1000), BASE + 6, 60);
     ASSERT_OP(offset_index_lookup(&idx, BASE + (int64_t)INT32_MAX), BASE + (int64_t)INT32_MAX, 70);
     ASSERT_OP(offset_index_lookup(&idx, INT64_MAX), BASE + (int64_t)INT32_MAX, 70);
-    CU_ASSERT_TRUE(offset_index_can_append_offset(&idx, BASE));
-    CU_ASSERT_FALSE(offset_index_can_append_offset(&idx, BASE - 1));
-    CU_ASSERT_EQUAL(offset_index_delete(&idx), KERR_NONE);
+    CU_ASSERT_TRUE(index_file_can_append_offset(&idx.file, BASE));
+    CU_ASSERT_FALSE(index_file_can_append_offset(&idx.file, BASE - 1));
+    CU_ASSERT_EQUAL(index_file_delete(&idx.file), KERR_NONE);
     free(path);
     unit_rmtree(dir);
     free(dir);
@@ -167,51 +166,51 @@ static void test_offset_persistence(void) {
     offset_index_t idx;
     CU_ASSERT_EQUAL_FATAL(offset_index_open(&idx, path, BASE, 4096, NULL), KERR_NONE);
     fill_offsets(&idx, 7);
-    CU_ASSERT_EQUAL(offset_index_close(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_close(&idx.file), KERR_NONE);
     CU_ASSERT_EQUAL(file_size(path), 56);
 
     bool created = true;
     CU_ASSERT_EQUAL_FATAL(offset_index_open(&idx, path, BASE, 4096, &created), KERR_NONE);
     CU_ASSERT_FALSE(created);
-    CU_ASSERT_EQUAL(idx.entries, 7);
-    CU_ASSERT_EQUAL(idx.max_entries, 7);
+    CU_ASSERT_EQUAL(idx.file.entries, 7);
+    CU_ASSERT_EQUAL(idx.file.max_entries, 7);
     CU_ASSERT_TRUE(offset_index_full(&idx));
-    CU_ASSERT_EQUAL(idx.last_offset, 1070);
+    CU_ASSERT_EQUAL(offset_index_last_offset(&idx), 1070);
     CU_ASSERT_PTR_NULL(offset_index_sanity_check(&idx));
     for (int i = 1; i <= 7; i++)
         ASSERT_OP(offset_index_entry(&idx, (uint32_t)(i - 1)), BASE + 10 * i, 100 * i);
     ASSERT_OP(offset_index_lookup(&idx, 1055), 1050, 500);
     CU_ASSERT_FALSE(offset_index_append(&idx, 1080, 800)); /* full */
 
-    CU_ASSERT_EQUAL(offset_index_resize(&idx, 4096), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_resize(&idx.file, 4096), KERR_NONE);
     CU_ASSERT_EQUAL(file_size(path), 4096);
-    CU_ASSERT_EQUAL(idx.entries, 7);
-    CU_ASSERT_EQUAL(idx.max_entries, 512);
+    CU_ASSERT_EQUAL(idx.file.entries, 7);
+    CU_ASSERT_EQUAL(idx.file.max_entries, 512);
     CU_ASSERT_TRUE(offset_index_append(&idx, 1080, 800));
     ASSERT_OP(offset_index_lookup(&idx, 1085), 1080, 800);
     ASSERT_OP(offset_index_lookup(&idx, 1079), 1070, 700);
 
     /* trim on roll */
-    CU_ASSERT_EQUAL(offset_index_trim_to_valid_size(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_trim_to_valid_size(&idx.file), KERR_NONE);
     CU_ASSERT_EQUAL(file_size(path), 64);
-    CU_ASSERT_EQUAL(idx.max_entries, 8);
+    CU_ASSERT_EQUAL(idx.file.max_entries, 8);
     CU_ASSERT_TRUE(offset_index_full(&idx));
     ASSERT_OP(offset_index_lookup(&idx, 1085), 1080, 800);
 
     /* reset: no entries, maximum size */
-    CU_ASSERT_EQUAL(offset_index_reset(&idx), KERR_NONE);
-    CU_ASSERT_EQUAL(idx.entries, 0);
+    CU_ASSERT_EQUAL(index_file_reset(&idx.file), KERR_NONE);
+    CU_ASSERT_EQUAL(idx.file.entries, 0);
     CU_ASSERT_EQUAL(file_size(path), 4096);
     ASSERT_OP(offset_index_lookup(&idx, 1085), BASE, 0);
-    CU_ASSERT_EQUAL(offset_index_close(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_close(&idx.file), KERR_NONE);
     CU_ASSERT_EQUAL(file_size(path), 0);
 
     /* an empty file loads as an empty index */
     CU_ASSERT_EQUAL_FATAL(offset_index_open(&idx, path, BASE, 4096, NULL), KERR_NONE);
-    CU_ASSERT_EQUAL(idx.entries, 0);
+    CU_ASSERT_EQUAL(idx.file.entries, 0);
     CU_ASSERT_PTR_NULL(offset_index_sanity_check(&idx));
     ASSERT_OP(offset_index_lookup(&idx, 1085), BASE, 0);
-    CU_ASSERT_EQUAL(offset_index_close(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_close(&idx.file), KERR_NONE);
     free(path);
     unit_rmtree(dir);
     free(dir);
@@ -224,22 +223,22 @@ static void test_offset_truncate_to(void) {
     CU_ASSERT_EQUAL_FATAL(offset_index_open(&idx, path, BASE, 4096, NULL), KERR_NONE);
     /* truncate to every offset around the entries 1010..1050 */
     for (int64_t t = BASE - 1; t <= 1062; t++) {
-        offset_index_truncate_to(&idx, BASE - 100); /* empty it */
-        CU_ASSERT_EQUAL(idx.entries, 0);
+        index_file_truncate_to(&idx.file, BASE - 100); /* empty it */
+        CU_ASSERT_EQUAL(idx.file.entries, 0);
         fill_offsets(&idx, 5);
-        offset_index_truncate_to(&idx, t);
+        index_file_truncate_to(&idx.file, t);
         /* entries with offset >= t are gone */
         uint32_t want = t <= 1010 ? 0 : t > 1050 ? 5 : (uint32_t)((t - 1001) / 10);
-        CU_ASSERT_EQUAL(idx.entries, want);
-        CU_ASSERT_EQUAL(idx.last_offset, want ? BASE + 10 * (int64_t)want : BASE);
+        CU_ASSERT_EQUAL(idx.file.entries, want);
+        CU_ASSERT_EQUAL(offset_index_last_offset(&idx), want ? BASE + 10 * (int64_t)want : BASE);
         ASSERT_OP(offset_index_lookup(&idx, 2000), want ? BASE + 10 * (int64_t)want : BASE, 100 * want);
     }
     /* appends continue after a truncation, from the new last entry */
-    offset_index_truncate_to(&idx, 1030);
+    index_file_truncate_to(&idx.file, 1030);
     CU_ASSERT_FALSE(offset_index_append(&idx, 1020, 250));
     CU_ASSERT_TRUE(offset_index_append(&idx, 1025, 250));
     ASSERT_OP(offset_index_lookup(&idx, 1049), 1025, 250);
-    CU_ASSERT_EQUAL(offset_index_close(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_close(&idx.file), KERR_NONE);
     CU_ASSERT_EQUAL(file_size(path), 24);
     free(path);
     unit_rmtree(dir);
@@ -258,18 +257,18 @@ static void test_offset_sanity(void) {
     be32_store(raw + 4, 100);
     write_file(path, raw, 12);
     CU_ASSERT_EQUAL_FATAL(offset_index_open(&idx, path, BASE, 4096, NULL), KERR_NONE);
-    CU_ASSERT_EQUAL(idx.entries, 1);
+    CU_ASSERT_EQUAL(idx.file.entries, 1);
     CU_ASSERT_PTR_NOT_NULL(offset_index_sanity_check(&idx));
-    offset_index_mmap_close(&idx.file);
+    index_file_release(&idx.file);
 
     /* last offset below the base (negative relative offset) */
     be32_store(raw + 8, (uint32_t)-3);
     be32_store(raw + 12, 200);
     write_file(path, raw, 16);
     CU_ASSERT_EQUAL_FATAL(offset_index_open(&idx, path, BASE, 4096, NULL), KERR_NONE);
-    CU_ASSERT_EQUAL(idx.last_offset, BASE - 3);
+    CU_ASSERT_EQUAL(offset_index_last_offset(&idx), BASE - 3);
     CU_ASSERT_PTR_NOT_NULL(offset_index_sanity_check(&idx));
-    offset_index_mmap_close(&idx.file);
+    index_file_release(&idx.file);
 
     /* a sane file: (5, 100), (9, 200), (12, 300) */
     be32_store(raw + 8, 9);
@@ -278,22 +277,22 @@ static void test_offset_sanity(void) {
     write_file(path, raw, 24);
     CU_ASSERT_EQUAL_FATAL(offset_index_open(&idx, path, BASE, 4096, NULL), KERR_NONE);
     CU_ASSERT_PTR_NULL(offset_index_sanity_check(&idx));
-    offset_index_mmap_close(&idx.file);
+    index_file_release(&idx.file);
 
     /* a crash before the trim leaves the preallocated zero tail: every byte
      * loads as an entry and the tail does not increase */
     unlink(path);
     CU_ASSERT_EQUAL_FATAL(offset_index_open(&idx, path, BASE, 800, NULL), KERR_NONE);
     fill_offsets(&idx, 3);
-    offset_index_mmap_close(&idx.file); /* no trim */
+    index_file_release(&idx.file); /* no trim */
     CU_ASSERT_EQUAL_FATAL(offset_index_open(&idx, path, BASE, 800, NULL), KERR_NONE);
-    CU_ASSERT_EQUAL(idx.entries, 100);
+    CU_ASSERT_EQUAL(idx.file.entries, 100);
     CU_ASSERT_PTR_NOT_NULL(offset_index_sanity_check(&idx));
     /* reset makes it usable again */
-    CU_ASSERT_EQUAL(offset_index_reset(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_reset(&idx.file), KERR_NONE);
     CU_ASSERT_PTR_NULL(offset_index_sanity_check(&idx));
-    CU_ASSERT_EQUAL(idx.entries, 0);
-    CU_ASSERT_EQUAL(offset_index_close(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(idx.file.entries, 0);
+    CU_ASSERT_EQUAL(index_file_close(&idx.file), KERR_NONE);
     free(path);
     unit_rmtree(dir);
     free(dir);
@@ -309,11 +308,11 @@ static void test_time_append_rules(void) {
     CU_ASSERT_EQUAL_FATAL(time_index_open(&idx, path, BASE, 12 * 100 + 11, &created), KERR_NONE);
     CU_ASSERT_TRUE(created);
     CU_ASSERT_EQUAL(file_size(path), 1200);
-    CU_ASSERT_EQUAL(idx.max_entries, 100);
+    CU_ASSERT_EQUAL(idx.file.max_entries, 100);
     ASSERT_TO(time_index_last_entry(&idx), -1, BASE);
 
     CU_ASSERT_EQUAL(time_index_maybe_append(&idx, -1, BASE, false), 0); /* not > -1 */
-    CU_ASSERT_EQUAL(idx.entries, 0);
+    CU_ASSERT_EQUAL(idx.file.entries, 0);
     CU_ASSERT_EQUAL(time_index_maybe_append(&idx, 0, BASE + 2, false), 1);
     CU_ASSERT_EQUAL(time_index_maybe_append(&idx, 0, BASE + 5, false), 0); /* equal timestamp */
     CU_ASSERT_EQUAL(time_index_maybe_append(&idx, 500, BASE + 5, false), 1);
@@ -322,13 +321,13 @@ static void test_time_append_rules(void) {
     CU_ASSERT_EQUAL(time_index_maybe_append(&idx, 600, BASE + 4, false), -1); /* offset backwards */
     CU_ASSERT_EQUAL(time_index_maybe_append(&idx, 600, BASE + 5, false), 1); /* same offset, larger ts */
     CU_ASSERT_EQUAL(time_index_maybe_append(&idx, 700, BASE - 1, false), -1);
-    CU_ASSERT_EQUAL(idx.entries, 3);
+    CU_ASSERT_EQUAL(idx.file.entries, 3);
     ASSERT_TO(time_index_last_entry(&idx), 600, BASE + 5);
     ASSERT_TO(time_index_entry(&idx, 0), 0, BASE + 2);
     /* Kafka's bytes: int64 timestamp, int32 relative offset */
     CU_ASSERT_EQUAL(be64_load(idx.file.data + 12), 500u);
     CU_ASSERT_EQUAL(be32_load(idx.file.data + 20), 5u);
-    CU_ASSERT_EQUAL(time_index_delete(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_delete(&idx.file), KERR_NONE);
     CU_ASSERT_EQUAL(file_size(path), -1);
     free(path);
     unit_rmtree(dir);
@@ -358,7 +357,7 @@ static void test_time_lookup(void) {
                 ASSERT_TO(time_index_lookup(&idx, t), 100 * k, BASE + 10 * k);
         }
         ASSERT_TO(time_index_lookup(&idx, INT64_MIN), -1, BASE);
-        CU_ASSERT_EQUAL(time_index_delete(&idx), KERR_NONE);
+        CU_ASSERT_EQUAL(index_file_delete(&idx.file), KERR_NONE);
     }
     free(path);
     unit_rmtree(dir);
@@ -377,10 +376,10 @@ static void test_time_full(void) {
     CU_ASSERT_EQUAL(time_index_maybe_append(&idx, 400, 1040, false), -1);
     CU_ASSERT_EQUAL(time_index_maybe_append(&idx, 400, 1040, true), 1);
     CU_ASSERT_EQUAL(time_index_maybe_append(&idx, 500, 1050, true), -1);
-    CU_ASSERT_EQUAL(idx.entries, 4);
+    CU_ASSERT_EQUAL(idx.file.entries, 4);
     ASSERT_TO(time_index_lookup(&idx, 450), 400, 1040);
     ASSERT_TO(time_index_lookup(&idx, 150), 100, 1010);
-    CU_ASSERT_EQUAL(time_index_close(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_close(&idx.file), KERR_NONE);
     CU_ASSERT_EQUAL(file_size(path), 48);
     free(path);
     unit_rmtree(dir);
@@ -393,38 +392,38 @@ static void test_time_persistence_and_truncate(void) {
     time_index_t idx;
     CU_ASSERT_EQUAL_FATAL(time_index_open(&idx, path, BASE, 1200, NULL), KERR_NONE);
     fill_times(&idx, 6);
-    CU_ASSERT_EQUAL(time_index_close(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_close(&idx.file), KERR_NONE);
     CU_ASSERT_EQUAL(file_size(path), 72);
 
     CU_ASSERT_EQUAL_FATAL(time_index_open(&idx, path, BASE, 1200, NULL), KERR_NONE);
-    CU_ASSERT_EQUAL(idx.entries, 6);
-    CU_ASSERT_EQUAL(idx.max_entries, 6);
+    CU_ASSERT_EQUAL(idx.file.entries, 6);
+    CU_ASSERT_EQUAL(idx.file.max_entries, 6);
     CU_ASSERT_PTR_NULL(time_index_sanity_check(&idx));
     ASSERT_TO(time_index_last_entry(&idx), 600, 1060);
     ASSERT_TO(time_index_lookup(&idx, 349), 300, 1030);
-    CU_ASSERT_EQUAL(time_index_resize(&idx, 1200), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_resize(&idx.file, 1200), KERR_NONE);
     CU_ASSERT_EQUAL(file_size(path), 1200);
-    CU_ASSERT_EQUAL(idx.entries, 6);
+    CU_ASSERT_EQUAL(idx.file.entries, 6);
 
     /* truncate_to removes entries whose offset is >= the target */
     for (int64_t t = BASE; t <= 1070; t++) {
-        time_index_truncate_to(&idx, 0);
-        CU_ASSERT_EQUAL(idx.entries, 0);
+        index_file_truncate_to(&idx.file, 0);
+        CU_ASSERT_EQUAL(idx.file.entries, 0);
         fill_times(&idx, 6);
-        time_index_truncate_to(&idx, t);
+        index_file_truncate_to(&idx.file, t);
         uint32_t want = t <= 1010 ? 0 : t > 1060 ? 6 : (uint32_t)((t - 1001) / 10);
-        CU_ASSERT_EQUAL(idx.entries, want);
+        CU_ASSERT_EQUAL(idx.file.entries, want);
         ASSERT_TO(time_index_last_entry(&idx), want ? 100 * (int64_t)want : -1, BASE + 10 * (int64_t)want);
     }
-    time_index_truncate_to(&idx, 1035);
+    index_file_truncate_to(&idx.file, 1035);
     CU_ASSERT_EQUAL(time_index_maybe_append(&idx, 350, 1034, false), 1);
-    CU_ASSERT_EQUAL(time_index_trim_to_valid_size(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_trim_to_valid_size(&idx.file), KERR_NONE);
     CU_ASSERT_EQUAL(file_size(path), 48);
-    CU_ASSERT_EQUAL(time_index_reset(&idx), KERR_NONE);
-    CU_ASSERT_EQUAL(idx.entries, 0);
+    CU_ASSERT_EQUAL(index_file_reset(&idx.file), KERR_NONE);
+    CU_ASSERT_EQUAL(idx.file.entries, 0);
     CU_ASSERT_EQUAL(file_size(path), 1200);
     ASSERT_TO(time_index_last_entry(&idx), -1, BASE);
-    CU_ASSERT_EQUAL(time_index_close(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_close(&idx.file), KERR_NONE);
     CU_ASSERT_EQUAL(file_size(path), 0);
     free(path);
     unit_rmtree(dir);
@@ -444,20 +443,20 @@ static void test_time_sanity(void) {
     write_file(path, raw, 24);
     CU_ASSERT_EQUAL_FATAL(time_index_open(&idx, path, BASE, 1200, NULL), KERR_NONE);
     CU_ASSERT_PTR_NOT_NULL(time_index_sanity_check(&idx));
-    offset_index_mmap_close(&idx.file);
+    index_file_release(&idx.file);
 
     write_file(path, raw, 13); /* not a multiple of 12 */
     CU_ASSERT_EQUAL_FATAL(time_index_open(&idx, path, BASE, 1200, NULL), KERR_NONE);
-    CU_ASSERT_EQUAL(idx.entries, 1);
+    CU_ASSERT_EQUAL(idx.file.entries, 1);
     CU_ASSERT_PTR_NOT_NULL(time_index_sanity_check(&idx));
-    offset_index_mmap_close(&idx.file);
+    index_file_release(&idx.file);
 
     be64_store(raw + 12, 600);
     be32_store(raw + 20, (uint32_t)-1); /* last offset below the base */
     write_file(path, raw, 24);
     CU_ASSERT_EQUAL_FATAL(time_index_open(&idx, path, BASE, 1200, NULL), KERR_NONE);
     CU_ASSERT_PTR_NOT_NULL(time_index_sanity_check(&idx));
-    offset_index_mmap_close(&idx.file);
+    index_file_release(&idx.file);
 
     be32_store(raw + 20, 2); /* sane: (500, 1001), (600, 1002), (700, 1002) */
     be64_store(raw + 24, 700);
@@ -465,17 +464,17 @@ static void test_time_sanity(void) {
     write_file(path, raw, 36);
     CU_ASSERT_EQUAL_FATAL(time_index_open(&idx, path, BASE, 1200, NULL), KERR_NONE);
     CU_ASSERT_PTR_NULL(time_index_sanity_check(&idx));
-    offset_index_mmap_close(&idx.file);
+    index_file_release(&idx.file);
 
     /* untrimmed preallocated file after a crash */
     unlink(path);
     CU_ASSERT_EQUAL_FATAL(time_index_open(&idx, path, BASE, 120, NULL), KERR_NONE);
     fill_times(&idx, 2);
-    offset_index_mmap_close(&idx.file);
+    index_file_release(&idx.file);
     CU_ASSERT_EQUAL_FATAL(time_index_open(&idx, path, BASE, 120, NULL), KERR_NONE);
-    CU_ASSERT_EQUAL(idx.entries, 10);
+    CU_ASSERT_EQUAL(idx.file.entries, 10);
     CU_ASSERT_PTR_NOT_NULL(time_index_sanity_check(&idx));
-    CU_ASSERT_EQUAL(time_index_close(&idx), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_close(&idx.file), KERR_NONE);
     free(path);
     unit_rmtree(dir);
     free(dir);
@@ -487,10 +486,10 @@ static void test_mmap_rename(void) {
     offset_index_t idx;
     CU_ASSERT_EQUAL_FATAL(offset_index_open(&idx, a, BASE, 800, NULL), KERR_NONE);
     fill_offsets(&idx, 2);
-    CU_ASSERT_EQUAL(offset_index_mmap_rename(&idx.file, b, true), KERR_NONE);
+    CU_ASSERT_EQUAL(index_file_rename(&idx.file, b, true), KERR_NONE);
     CU_ASSERT_EQUAL(file_size(a), -1);
     CU_ASSERT_EQUAL(file_size(b), 800);
-    CU_ASSERT_EQUAL(offset_index_close(&idx), KERR_NONE); /* trims the renamed file */
+    CU_ASSERT_EQUAL(index_file_close(&idx.file), KERR_NONE); /* trims the renamed file */
     CU_ASSERT_EQUAL(file_size(b), 16);
     CU_ASSERT_EQUAL(file_size(a), -1);
     free(a);

@@ -286,14 +286,14 @@ static void test_recovery_rebuilds_deleted_index(void) {
         append(&fx, 3, 3 * i, T0 + i);
     log_roll(fx.log, T0);
     append(&fx, 1, 120, T0);
-    size_t entries_before = log_segment_offset_index(log_nth_segment(fx.log, 0))->entries;
+    size_t entries_before = log_segment_offset_index(log_nth_segment(fx.log, 0))->file.entries;
     CU_ASSERT(entries_before > 10);
     log_close(fx.log);
     char path[4300];
     snprintf(path, sizeof path, "%s/00000000000000000000.index", fx.dir);
     CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
     fx_open_clean(&fx);
-    CU_ASSERT_EQUAL(log_segment_offset_index(log_nth_segment(fx.log, 0))->entries, entries_before);
+    CU_ASSERT_EQUAL(log_segment_offset_index(log_nth_segment(fx.log, 0))->file.entries, entries_before);
     CU_ASSERT_EQUAL(access(path, F_OK), 0);
     char v[32];
     for (int64_t o = 0; o < 120; o += 7) {

@@ -139,8 +139,8 @@ static void check_indexes(const log_segment_t *seg, int batches, bool closed_tim
     const offset_index_t *oi = log_segment_offset_index(seg);
     const time_index_t *ti = log_segment_time_index(seg);
     uint32_t want = batches > 0 ? (uint32_t)((batches - 1) / 3) : 0;
-    CU_ASSERT_EQUAL(oi->entries, want);
-    for (uint32_t j = 0; j < oi->entries && j < want; j++) {
+    CU_ASSERT_EQUAL(oi->file.entries, want);
+    for (uint32_t j = 0; j < oi->file.entries && j < want; j++) {
         int k = 3 * (int)(j + 1);
         offset_position_t e = offset_index_entry(oi, j);
         CU_ASSERT_EQUAL(e.offset, batch_last(k));
@@ -149,8 +149,8 @@ static void check_indexes(const log_segment_t *seg, int batches, bool closed_tim
     uint32_t want_t = want + (closed_time_entry && batches > 0 && (batches - 1) % 3 != 0 ? 1 : 0);
     if (closed_time_entry && batches == 1)
         want_t = 1;
-    CU_ASSERT_EQUAL(ti->entries, want_t);
-    for (uint32_t j = 0; j < ti->entries && j < want; j++) {
+    CU_ASSERT_EQUAL(ti->file.entries, want_t);
+    for (uint32_t j = 0; j < ti->file.entries && j < want; j++) {
         int k = 3 * (int)(j + 1);
         timestamp_offset_t e = time_index_entry(ti, j);
         CU_ASSERT_EQUAL(e.timestamp, batch_max_ts(k));
@@ -393,7 +393,7 @@ static void test_persistence(void) {
     /* after a reopen, bytes since the last entry start at 0 (Kafka) */
     append_batch(seg, 29);
     append_batch(seg, 30);
-    CU_ASSERT_EQUAL(log_segment_offset_index(seg)->entries, 9);
+    CU_ASSERT_EQUAL(log_segment_offset_index(seg)->file.entries, 9);
     check_reads(seg, 31);
     CU_ASSERT_EQUAL(log_segment_close(seg), KERR_NONE);
     unit_rmtree(dir);
@@ -404,7 +404,7 @@ static void test_persistence(void) {
 static void test_roll_trims(void) {
     char *dir = unit_mkdtemp();
     log_segment_t *seg = make_segment(dir, 8);
-    CU_ASSERT_EQUAL(log_segment_time_index(seg)->entries, 2);
+    CU_ASSERT_EQUAL(log_segment_time_index(seg)->file.entries, 2);
     CU_ASSERT_EQUAL(log_segment_on_roll(seg), KERR_NONE);
     char path[PATH_MAX];
     seg_file(path, sizeof path, dir, LOG_SEGMENT_INDEX_EXT);
@@ -510,8 +510,8 @@ static void test_recover_flipped_byte(void) {
     CU_ASSERT_EQUAL(log_segment_recover(seg, B - 1, NULL, NULL, &cut), KERR_NONE);
     CU_ASSERT_EQUAL(cut, 4 * B);
     CU_ASSERT_EQUAL(log_segment_size(seg), 0);
-    CU_ASSERT_EQUAL(log_segment_offset_index(seg)->entries, 0);
-    CU_ASSERT_EQUAL(log_segment_time_index(seg)->entries, 0);
+    CU_ASSERT_EQUAL(log_segment_offset_index(seg)->file.entries, 0);
+    CU_ASSERT_EQUAL(log_segment_time_index(seg)->file.entries, 0);
     CU_ASSERT_EQUAL(log_segment_max_timestamp(seg), -1);
     CU_ASSERT_EQUAL(log_segment_next_offset(seg, &next), KERR_NONE);
     CU_ASSERT_EQUAL(next, BASE);
@@ -563,11 +563,11 @@ typedef struct index_copy {
 static void copy_indexes(const log_segment_t *seg, index_copy_t *c) {
     const offset_index_t *oi = log_segment_offset_index(seg);
     const time_index_t *ti = log_segment_time_index(seg);
-    c->n_off = oi->entries;
-    c->n_time = ti->entries;
-    for (uint32_t i = 0; i < oi->entries && i < 64; i++)
+    c->n_off = oi->file.entries;
+    c->n_time = ti->file.entries;
+    for (uint32_t i = 0; i < oi->file.entries && i < 64; i++)
         c->off[i] = offset_index_entry(oi, i);
-    for (uint32_t i = 0; i < ti->entries && i < 64; i++)
+    for (uint32_t i = 0; i < ti->file.entries && i < 64; i++)
         c->time[i] = time_index_entry(ti, i);
 }
 
@@ -687,7 +687,7 @@ static void test_corrupt_framing(void) {
     uint32_t cut = 0;
     CU_ASSERT_EQUAL(log_segment_truncate_to(seg, batch_base(2) + 1, &cut), KERR_CORRUPT_MESSAGE);
     CU_ASSERT_EQUAL(log_segment_size(seg), 6 * B);
-    CU_ASSERT_EQUAL(log_segment_offset_index(seg)->entries, 1);
+    CU_ASSERT_EQUAL(log_segment_offset_index(seg)->file.entries, 1);
     CU_ASSERT_EQUAL(log_segment_recover(seg, INT32_MAX, NULL, NULL, &cut), KERR_NONE);
     CU_ASSERT_EQUAL(cut, 4 * B);
     CU_ASSERT_EQUAL(log_segment_next_offset(seg, &next), KERR_NONE);
@@ -717,8 +717,8 @@ static void test_truncate_to_every_offset(void) {
         uint32_t want = 0;
         for (int e = 3; e < N; e += 3)
             want += batch_last(e) < t;
-        CU_ASSERT_EQUAL(log_segment_offset_index(seg)->entries, want);
-        CU_ASSERT_EQUAL(log_segment_time_index(seg)->entries, want);
+        CU_ASSERT_EQUAL(log_segment_offset_index(seg)->file.entries, want);
+        CU_ASSERT_EQUAL(log_segment_time_index(seg)->file.entries, want);
         CU_ASSERT_EQUAL(log_segment_max_timestamp(seg), k > 0 ? batch_max_ts(k - 1) : -1);
         CU_ASSERT_EQUAL(log_segment_offset_of_max_timestamp(seg), k > 0 ? batch_last(k - 1) : BASE);
         CU_ASSERT_FALSE(log_segment_indexes_full(seg)); /* resized to the maximum */
@@ -748,7 +748,7 @@ static void test_truncate_then_reopen(void) {
     /* entries 3, 6, 9 kept; then bytes since the last entry restart at 0 at
      * batch 10, so the next entries are at 13, 16, 19 */
     const offset_index_t *oi = log_segment_offset_index(seg);
-    CU_ASSERT_EQUAL(oi->entries, 6);
+    CU_ASSERT_EQUAL(oi->file.entries, 6);
     offset_position_t e = offset_index_entry(oi, 3);
     CU_ASSERT_EQUAL(e.offset, batch_last(13));
     CU_ASSERT_EQUAL(e.position, 13 * B);
@@ -756,7 +756,7 @@ static void test_truncate_then_reopen(void) {
     CU_ASSERT_EQUAL(log_segment_close(seg), KERR_NONE);
     CU_ASSERT_EQUAL_FATAL(log_segment_open(dir, BASE, &test_cfg, NULL, &seg), KERR_NONE);
     CU_ASSERT_PTR_NULL(log_segment_needs_recovery(seg));
-    CU_ASSERT_EQUAL(log_segment_offset_index(seg)->entries, 6);
+    CU_ASSERT_EQUAL(log_segment_offset_index(seg)->file.entries, 6);
     check_reads(seg, 20);
     CU_ASSERT_EQUAL(log_segment_max_timestamp(seg), batch_max_ts(19));
     CU_ASSERT_EQUAL(log_segment_close(seg), KERR_NONE);
@@ -891,8 +891,8 @@ static void test_roll_decisions(void) {
     /* appends on a full index still work; entries stop */
     for (int k = 4; k < 15; k++)
         append_batch(seg, k);
-    CU_ASSERT_EQUAL(log_segment_offset_index(seg)->entries, 3);
-    CU_ASSERT_EQUAL(log_segment_time_index(seg)->entries, 1);
+    CU_ASSERT_EQUAL(log_segment_offset_index(seg)->file.entries, 3);
+    CU_ASSERT_EQUAL(log_segment_time_index(seg)->file.entries, 1);
     check_reads(seg, 15);
     CU_ASSERT_EQUAL(log_segment_close(seg), KERR_NONE);
     unit_rmtree(dir);
@@ -922,7 +922,7 @@ static void test_no_timestamps(void) {
     CU_ASSERT_FALSE(r.found);
     CU_ASSERT_EQUAL(log_segment_close(seg), KERR_NONE);
     CU_ASSERT_EQUAL_FATAL(log_segment_open(dir, BASE, &test_cfg, NULL, &seg), KERR_NONE);
-    CU_ASSERT_EQUAL(log_segment_time_index(seg)->entries, 0);
+    CU_ASSERT_EQUAL(log_segment_time_index(seg)->file.entries, 0);
     CU_ASSERT_EQUAL(log_segment_largest_timestamp(seg), mtime);
     CU_ASSERT_EQUAL(log_segment_close(seg), KERR_NONE);
     unit_rmtree(dir);
@@ -957,7 +957,7 @@ static void test_suffix_and_delete(void) {
     CU_ASSERT_EQUAL(log_segment_close(seg), KERR_NONE);
     seg = make_segment(dir, 1);
     CU_ASSERT_EQUAL(log_segment_size(seg), batch_bytes());
-    CU_ASSERT_EQUAL(log_segment_offset_index(seg)->entries, 0);
+    CU_ASSERT_EQUAL(log_segment_offset_index(seg)->file.entries, 0);
     CU_ASSERT_EQUAL(log_segment_close(seg), KERR_NONE);
 
     /* set_dir follows a directory rename */

@@ -103,6 +103,36 @@ static void test_name_invalid(void) {
                                 "alphanumerics, '.', '_' and '-'");
 }
 
+/* The yes/no form: the same rule on (pointer, length), as checkpoints,
+ * partition directories and Metadata requests use it. */
+static void test_name_valid_bool(void) {
+    char long_name[251];
+    memset(long_name, 'x', 250);
+    long_name[250] = '\0';
+    CU_ASSERT_FALSE(topic_name_valid(long_name, strlen(long_name)));
+    long_name[249] = '\0';
+    CU_ASSERT_TRUE(topic_name_valid(long_name, strlen(long_name)));
+    CU_ASSERT_TRUE(topic_name_valid("__consumer_offsets", sizeof "__consumer_offsets" - 1));
+    CU_ASSERT_TRUE(topic_name_valid("a.b-C_9", sizeof "a.b-C_9" - 1));
+    CU_ASSERT_TRUE(topic_name_valid("...", sizeof "..." - 1));
+    CU_ASSERT_FALSE(topic_name_valid("", sizeof "" - 1));
+    CU_ASSERT_FALSE(topic_name_valid(".", sizeof "." - 1));
+    CU_ASSERT_FALSE(topic_name_valid("..", sizeof ".." - 1));
+    CU_ASSERT_FALSE(topic_name_valid("a b", sizeof "a b" - 1));
+    CU_ASSERT_FALSE(topic_name_valid("a/b", sizeof "a/b" - 1));
+    CU_ASSERT_FALSE(topic_name_valid("a\nb", sizeof "a\nb" - 1));
+    /* bounded by len, not by a NUL; a NUL inside is an illegal character */
+    CU_ASSERT_TRUE(topic_name_valid("orders-0", 6));
+    CU_ASSERT_FALSE(topic_name_valid("..x", 2));
+    CU_ASSERT_FALSE(topic_name_valid("a\0b", 3));
+    /* agrees with topic_name_validate */
+    const char *names[] = {"orders", ".", "..", "...", "", "a b", "caf\xc3\xa9", "__consumer_offsets"};
+    char err[256];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        CU_ASSERT_EQUAL(topic_name_valid(names[i], strlen(names[i])),
+                        topic_name_validate(names[i], err, sizeof err) == 0);
+}
+
 /* Java counts UTF-16 units: 200 two-byte characters are 400 bytes but only
  * 200 characters, so Kafka reports the characters, not the length. */
 static void test_name_length_in_characters(void) {
@@ -446,6 +476,7 @@ void unit_register(void) {
         {"valid names", test_name_valid},
         {"invalid names", test_name_invalid},
         {"length in characters", test_name_length_in_characters},
+        {"valid as yes/no", test_name_valid_bool},
         {"collisions", test_name_collisions},
         {NULL, NULL},
     };
