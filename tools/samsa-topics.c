@@ -31,7 +31,7 @@
 #include "util/mem.h"
 #include "admin/replica_assign.h"
 #include "admin/topic_admin.h"
-#include "admin/topic_name.h"
+#include "proto/topic_name.h"
 #include "zk/zkc.h"
 #include "zk/zkdata.h"
 

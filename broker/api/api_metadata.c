@@ -3,7 +3,7 @@
  * the metadata cache. Unknown topics are created when auto-creation is on. */
 #include "api/api.h"
 #include "admin/topic_admin.h"
-#include "admin/topic_name.h"
+#include "proto/topic_name.h"
 
 #include "util/clock.h"
 #include "util/logger.h"

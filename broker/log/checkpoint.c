@@ -1,6 +1,6 @@
 #include "log/checkpoint.h"
 
-#include "admin/topic_name.h"
+#include "proto/topic_name.h"
 
 #include "util/errmsg.h"
 #include "util/buf.h"

@@ -5,7 +5,7 @@
 #include "util/logger.h"
 #include "util/mem.h"
 #include "log/record_batch.h"
-#include "admin/topic_name.h"
+#include "proto/topic_name.h"
 
 #include <dirent.h>
 #include <errno.h>

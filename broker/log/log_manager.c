@@ -2,7 +2,7 @@
 
 #include "util/errmsg.h"
 #include "log/checkpoint.h"
-#include "admin/topic_name.h"
+#include "proto/topic_name.h"
 #include "util/clock.h"
 #include "util/file.h"
 #include "util/logger.h"

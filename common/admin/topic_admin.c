@@ -5,7 +5,7 @@
 #include "util/errmsg.h"
 #include "util/logger.h"
 #include "util/mem.h"
-#include "admin/topic_name.h"
+#include "proto/topic_name.h"
 
 #include <errno.h>
 #include <inttypes.h>

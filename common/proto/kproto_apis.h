@@ -20,8 +20,8 @@
  *   DeleteTopics 0-3, OffsetForLeaderEpoch 0-3, DescribeConfigs 0-2,
  *   CreatePartitions 0-1, DeleteGroups 0-1.
  * The codec covers more than the broker serves. The broker advertises in
- * ApiVersions, with the ranges above, only the APIs it serves (api_served
- * in broker/api/api.c: Produce, Fetch, ListOffsets, Metadata,
+ * ApiVersions, with the ranges above, only the APIs it serves (the
+ * routing table in broker/api/api.c: Produce, Fetch, ListOffsets, Metadata,
  * LeaderAndIsr, StopReplica, UpdateMetadata, ControlledShutdown,
  * ApiVersions, CreateTopics, DeleteTopics, CreatePartitions,
  * DescribeConfigs), as protocol.md §5 asks. The group and offset APIs and

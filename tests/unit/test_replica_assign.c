@@ -6,7 +6,7 @@
 
 #include "admin/replica_assign.h"
 #include "admin/topic_admin.h"
-#include "admin/topic_name.h"
+#include "proto/topic_name.h"
 #include "zk/zkdata.h"
 
 #include <stdio.h>

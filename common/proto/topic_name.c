@@ -1,4 +1,4 @@
-#include "admin/topic_name.h"
+#include "proto/topic_name.h"
 
 #include "util/errmsg.h"
 
