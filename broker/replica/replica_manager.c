@@ -87,14 +87,14 @@ partition_t *replica_manager_get(replica_manager_t *rm, const char *topic, int32
 kerr_t replica_manager_check_controller_epoch(replica_manager_t *rm, int32_t controller_epoch) {
     pthread_rwlock_wrlock(&rm->lock);
     kerr_t e = KERR_NONE;
-    if (controller_epoch < rm->controller_epoch)
+    int32_t newest = rm->controller_epoch;
+    if (controller_epoch < newest)
         e = KERR_STALE_CONTROLLER_EPOCH;
     else
         rm->controller_epoch = controller_epoch;
     pthread_rwlock_unlock(&rm->lock);
     if (e != KERR_NONE)
-        log_warn(RM_TAG, "ignoring a request from a deposed controller (epoch %d < %d)", controller_epoch,
-                 rm->controller_epoch);
+        log_warn(RM_TAG, "ignoring a request from a deposed controller (epoch %d < %d)", controller_epoch, newest);
     return e;
 }
 

@@ -328,6 +328,8 @@ int broker_run(const config_t *cfg) {
         broker_controlled_shutdown(&b);
     net_stop(b.net);
     evloop_stop(b.admin_loop); /* no handler may touch the logs while they close */
+    if (b.config_watcher) /* nor a topic config change, applied on the ZooKeeper loop */
+        config_watcher_stop(b.config_watcher);
     kerr_t e = log_manager_close(b.logs, true);
     b.logs = NULL;
     broker_free(&b);

@@ -101,14 +101,11 @@
  * serves), never again; "atomic".
  *
  * Known departures from this map (not yet fixed):
- *   - broker_run closes the logs (log_manager_close frees every log_t)
- *     while the ZooKeeper loop still runs the config watcher: a topic config
- *     change in that window reaches partition_set_config with a freed log.
  *   - registered and config_watcher are written by the main thread during
  *     start-up while the ZooKeeper loop may read them (broker_on_session).
- *   - replica_manager_for_each tests each partition's log without its lock;
- *     replica_manager_check_controller_epoch logs the newest epoch after
- *     releasing the table lock.
+ *   - replica_manager_for_each tests each partition's log without its lock
+ *     (only the count it returns can be off: the callback re-checks under
+ *     the lock).
  *   - A fetch uses a segment's fd after partition.lock is released, until
  *     net_respond dup()s or reads it; a StopReplica deleting that log on
  *     another loop closes the fd in between (partition.h).
