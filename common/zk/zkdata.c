@@ -366,18 +366,28 @@ static int zk_decode(const void *data, size_t len, const char *what, zk_fields_f
     return rc;
 }
 
+/* obj[key] into *v: 1 when present, 0 when absent (or null) and not
+ * required, -1 with a message when absent and required. */
+static int zk_get_field(const json_t *obj, const char *key, bool required, const json_t **v, const char *what,
+                        char *err, size_t errlen) {
+    *v = json_object_get(obj, key);
+    if (*v && !json_is_null(*v))
+        return 1;
+    if (!required)
+        return 0;
+    errmsg_set(err, errlen, "%s: field \"%s\" is missing", what, key);
+    return -1;
+}
+
 /* Reads obj[key] as an int32 (a JSON integer in range, as Jackson's
  * isInt). Returns 1 when read, 0 when absent (or null) and not required,
  * -1 on an error (also when absent and required). */
 static int zk_get_i32(const json_t *obj, const char *key, bool required, int32_t *out, const char *what,
                       char *err, size_t errlen) {
-    json_t *v = json_object_get(obj, key);
-    if (!v || json_is_null(v)) {
-        if (!required)
-            return 0;
-        errmsg_set(err, errlen, "%s: field \"%s\" is missing", what, key);
-        return -1;
-    }
+    const json_t *v;
+    int present = zk_get_field(obj, key, required, &v, what, err, errlen);
+    if (present <= 0)
+        return present;
     if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN || json_integer_value(v) > INT32_MAX) {
         errmsg_set(err, errlen, "%s: field \"%s\" is not a 32-bit integer", what, key);
         return -1;
@@ -389,13 +399,10 @@ static int zk_get_i32(const json_t *obj, const char *key, bool required, int32_t
 /* Reads obj[key] as a string (borrowed). Same returns as zk_get_i32. */
 static int zk_get_str(const json_t *obj, const char *key, bool required, const char **out, const char *what,
                       char *err, size_t errlen) {
-    json_t *v = json_object_get(obj, key);
-    if (!v || json_is_null(v)) {
-        if (!required)
-            return 0;
-        errmsg_set(err, errlen, "%s: field \"%s\" is missing", what, key);
-        return -1;
-    }
+    const json_t *v;
+    int present = zk_get_field(obj, key, required, &v, what, err, errlen);
+    if (present <= 0)
+        return present;
     if (!json_is_string(v)) {
         errmsg_set(err, errlen, "%s: field \"%s\" is not a string", what, key);
         return -1;
