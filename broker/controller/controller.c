@@ -84,6 +84,14 @@ static void ctrl_round_begin(controller_t *c, const char *what) {
     snprintf(c->round_what, sizeof c->round_what, "%s", what);
 }
 
+/* A round about brokers coming or going, named into what (for the
+ * caller's own log lines): "broker 2 (and others) failure". */
+static void ctrl_round_begin_brokers(controller_t *c, const int32_t *ids, size_t n, const char *event, char *what,
+                                     size_t whatlen) {
+    snprintf(what, whatlen, "broker %d%s %s", ids[0], n > 1 ? " (and others)" : "", event);
+    ctrl_round_begin(c, what);
+}
+
 static void ctrl_on_lai_done(void *arg, int32_t broker_id, kerr_t err) {
     controller_t *c = arg;
     (void)broker_id, (void)err;
@@ -212,45 +220,34 @@ static void ctrl_register_watch(controller_t *c, int kind, const char *topic) {
 
 /* The live brokers registered now (ids, data, epochs), into a fresh list. */
 static int ctrl_read_brokers(controller_t *c, ctrl_broker_t ***out, size_t *nout) {
-    zkc_strings_t ids;
-    zkc_err_t e = zkc_children(c->zk, ZKDATA_PATH_BROKER_IDS, &ids);
+    zkc_children_data_t regs;
+    zkc_err_t e = zkc_get_children_data(c->zk, ZKDATA_PATH_BROKER_IDS, &regs);
     *out = NULL;
     *nout = 0;
     if (e != ZKC_OK) {
         log_warn(CTRL_TAG, "cannot list %s: %s", ZKDATA_PATH_BROKER_IDS, zkc_strerror(e));
-        zkc_strings_free(&ids);
         return -1;
     }
-    zkc_batch_item_t *items = mem_calloc(ids.n + 1, sizeof *items);
-    char (*paths)[ZKDATA_PATH_MAX] = mem_calloc(ids.n + 1, sizeof *paths);
-    for (size_t i = 0; i < ids.n; i++) {
-        snprintf(paths[i], sizeof paths[i], "%s/%s", ZKDATA_PATH_BROKER_IDS, ids.items[i]);
-        items[i] = (zkc_batch_item_t){.kind = ZKC_BATCH_GET, .path = paths[i]};
-    }
-    zkc_batch(c->zk, items, ids.n);
-    ctrl_broker_t **list = mem_calloc(ids.n + 1, sizeof *list);
+    ctrl_broker_t **list = mem_calloc(regs.n + 1, sizeof *list);
     size_t n = 0;
-    for (size_t i = 0; i < ids.n; i++) {
+    for (size_t i = 0; i < regs.n; i++) {
+        const zkc_child_t *reg = &regs.v[i];
         char *end;
-        long id = strtol(ids.items[i], &end, 10);
-        if (items[i].err != ZKC_OK || *end || id < 0 || id > INT32_MAX)
+        long id = strtol(reg->name, &end, 10);
+        if (reg->err != ZKC_OK || *end || id < 0 || id > INT32_MAX)
             continue;
         ctrl_broker_t *b = mem_calloc(1, sizeof *b);
         char err[256];
-        if (zkdata_broker_decode(items[i].out_data, items[i].out_len < 0 ? 0 : (size_t)items[i].out_len, &b->info,
-                                 err, sizeof err) != 0) {
+        if (zkdata_broker_decode(reg->data, reg->len < 0 ? 0 : (size_t)reg->len, &b->info, err, sizeof err) != 0) {
             log_warn(CTRL_TAG, "ignoring broker %ld: %s", id, err);
             ctrl_broker_free(b);
             continue;
         }
         b->id = (int32_t)id;
-        b->epoch = items[i].stat.czxid;
+        b->epoch = reg->stat.czxid;
         list[n++] = b;
     }
-    zkc_batch_release(items, ids.n);
-    free(items);
-    free(paths);
-    zkc_strings_free(&ids);
+    zkc_children_data_free(&regs);
     *out = list;
     *nout = n;
     return 0;
@@ -721,8 +718,7 @@ static void ctrl_on_brokers_started(controller_t *c, const int32_t *ids, size_t 
     if (n == 0)
         return;
     char what[96];
-    snprintf(what, sizeof what, "broker %d%s start-up", ids[0], n > 1 ? " (and others)" : "");
-    ctrl_round_begin(c, what);
+    ctrl_round_begin_brokers(c, ids, n, "start-up", what, sizeof what);
     /* everyone learns of the new brokers; new brokers learn everything */
     for (size_t i = 0; i < c->ctx.nbrokers; i++) {
         bool is_new = false;
@@ -782,8 +778,7 @@ static void ctrl_on_brokers_failed(controller_t *c, const int32_t *ids, size_t n
     if (n == 0)
         return;
     char what[96];
-    snprintf(what, sizeof what, "broker %d%s failure", ids[0], n > 1 ? " (and others)" : "");
-    ctrl_round_begin(c, what);
+    ctrl_round_begin_brokers(c, ids, n, "failure", what, sizeof what);
     int64_t t0 = clock_mono_ns() / 1000;
     size_t leaderless = 0;
     for (size_t i = 0; i < c->ctx.ntopics; i++) {
@@ -1098,14 +1093,10 @@ static void ctrl_on_deletion_change(controller_t *c) {
  * ISR change notifications and preferred leader elections
  * ========================================================================== */
 
-/* The partitions a znode of Kafka's partition-list JSON names
- * (/isr_change_notification/..., /admin/preferred_replica_election) that
- * the context knows, added to out. False when the znode cannot be read. */
-static bool ctrl_read_tp_list(controller_t *c, const char *path, ctrl_tps_t *out) {
-    char *data;
-    int len;
-    if (zkc_get(c->zk, path, &data, &len, NULL) != ZKC_OK)
-        return false;
+/* Adds to out the partitions that a znode of Kafka's partition-list JSON
+ * (/isr_change_notification/..., /admin/preferred_replica_election) names
+ * and the context knows; an undecodable znode is logged and skipped. */
+static void ctrl_add_tp_list(controller_t *c, const char *path, const char *data, int len, ctrl_tps_t *out) {
     zkdata_tp_list_t l;
     char err[256];
     if (zkdata_tp_list_decode(data, len < 0 ? 0 : (size_t)len, &l, err, sizeof err) == 0) {
@@ -1118,24 +1109,34 @@ static bool ctrl_read_tp_list(controller_t *c, const char *path, ctrl_tps_t *out
         log_warn(CTRL_TAG, "ignoring %s: %s", path, err);
     }
     zkdata_tp_list_free(&l);
+}
+
+/* ctrl_add_tp_list of the znode at path; false when it cannot be read. */
+static bool ctrl_read_tp_list(controller_t *c, const char *path, ctrl_tps_t *out) {
+    char *data;
+    int len;
+    if (zkc_get(c->zk, path, &data, &len, NULL) != ZKC_OK)
+        return false;
+    ctrl_add_tp_list(c, path, data, len, out);
     free(data);
     return true;
 }
 
+/* Every notification is read (in one batch) and deleted, also one that
+ * could not be read. */
 static void ctrl_on_isr_change(controller_t *c) {
     if (!c->active)
         return;
-    zkc_strings_t kids;
-    if (zkc_children(c->zk, ZKDATA_PATH_ISR_CHANGE_NOTIFICATION, &kids) != ZKC_OK || kids.n == 0) {
-        zkc_strings_free(&kids);
+    zkc_children_data_t notes;
+    if (zkc_get_children_data(c->zk, ZKDATA_PATH_ISR_CHANGE_NOTIFICATION, &notes) != ZKC_OK || notes.n == 0) {
+        zkc_children_data_free(&notes);
         return;
     }
     ctrl_tps_t tps = {0};
-    for (size_t i = 0; i < kids.n; i++) {
-        char path[ZKDATA_PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", ZKDATA_PATH_ISR_CHANGE_NOTIFICATION, kids.items[i]);
-        ctrl_read_tp_list(c, path, &tps);
-        zkc_delete(c->zk, path, ZKC_ANY_VERSION);
+    for (size_t i = 0; i < notes.n; i++) {
+        if (notes.v[i].err == ZKC_OK)
+            ctrl_add_tp_list(c, notes.v[i].path, notes.v[i].data, notes.v[i].len, &tps);
+        zkc_delete(c->zk, notes.v[i].path, ZKC_ANY_VERSION);
     }
     ctrl_read_states(c, &tps);
     for (size_t i = 0; i < tps.n; i++)
@@ -1144,7 +1145,7 @@ static void ctrl_on_isr_change(controller_t *c) {
         ctrl_batch_um_all_brokers(c->batch, &c->ctx);
     ctrl_send(c);
     ctrl_tps_free(&tps);
-    zkc_strings_free(&kids);
+    zkc_children_data_free(&notes);
 }
 
 static void ctrl_elect_preferred(controller_t *c, ctrl_tps_t *tps) {

@@ -160,92 +160,99 @@ void ctrl_batch_um_all(ctrl_batch_t *b) {
 
 /* --- responses --------------------------------------------------------------------- */
 
-typedef struct chan_call {
+/* A request in flight: on_response gets its decoded body (NULL when err
+ * says it failed: not sent, no answer, malformed) and may read it during
+ * the call only. */
+typedef struct chan_call chan_call_t;
+typedef void (*chan_response_fn)(const chan_call_t *call, kerr_t err, const void *body);
+
+struct chan_call {
     const ctrl_channel_env_t *env;
     int32_t broker_id;
     int16_t api_key;
+    int16_t version;
     bool delete_log;
-} chan_call_t;
+    chan_response_fn on_response;
+};
 
-static kerr_t chan_decode(const chan_call_t *call, int16_t version, const uint8_t *payload, size_t len,
-                          kp_arena_t *arena, void **body) {
+static kerr_t chan_decode(const chan_call_t *call, const uint8_t *payload, size_t len, kp_arena_t *arena,
+                          void **body) {
     int32_t corr;
     char err[256];
-    if (kp_response_decode(payload, len, call->api_key, version, arena, &corr, body, err, sizeof err) != KP_OK) {
+    if (kp_response_decode(payload, len, call->api_key, call->version, arena, &corr, body, err, sizeof err) !=
+        KP_OK) {
         log_warn(CHAN_TAG, "broker %d sent a malformed response to api %d: %s", call->broker_id, call->api_key, err);
         return KERR_CORRUPT_MESSAGE;
     }
     return KERR_NONE;
 }
 
-static void chan_on_lai(void *arg, kerr_t err, const uint8_t *payload, size_t len) {
+/* kclient's callback for every request: decodes, then the call's own
+ * handler; owns the call. */
+static void chan_on_reply(void *arg, kerr_t err, const uint8_t *payload, size_t len) {
     chan_call_t *call = arg;
     kp_arena_t arena;
     kp_arena_init(&arena);
     void *body = NULL;
     if (err == KERR_NONE)
-        err = chan_decode(call, CHAN_LAI_VERSION, payload, len, &arena, &body);
+        err = chan_decode(call, payload, len, &arena, &body);
+    call->on_response(call, err, err == KERR_NONE ? body : NULL);
+    kp_arena_free(&arena);
+    free(call);
+}
+
+static void chan_on_lai(const chan_call_t *call, kerr_t err, const void *body) {
     if (err == KERR_NONE)
-        err = (kerr_t)((kp_leader_and_isr_resp_t *)body)->error_code;
+        err = (kerr_t)((const kp_leader_and_isr_resp_t *)body)->error_code;
     if (err != KERR_NONE && err != KERR_BROKER_NOT_AVAILABLE)
         log_warn(CHAN_TAG, "LeaderAndIsr to broker %d failed: %s", call->broker_id, kerr_name(err));
     if (call->env->on_lai_done)
         call->env->on_lai_done(call->env->arg, call->broker_id, err);
-    kp_arena_free(&arena);
-    free(call);
 }
 
-static void chan_on_stop(void *arg, kerr_t err, const uint8_t *payload, size_t len) {
-    chan_call_t *call = arg;
-    kp_arena_t arena;
-    kp_arena_init(&arena);
-    void *body = NULL;
-    if (err == KERR_NONE)
-        err = chan_decode(call, CHAN_STOP_VERSION, payload, len, &arena, &body);
-    if (err == KERR_NONE) {
-        const kp_stop_replica_resp_t *r = body;
-        const kp_stop_replica_partition_error_t *pe = r->partition_errors.items;
-        for (int32_t i = 0; i < r->partition_errors.count && call->env->on_stop_done; i++) {
-            char topic[256];
-            snprintf(topic, sizeof topic, "%.*s", pe[i].topic_name.len, pe[i].topic_name.ptr);
-            kerr_t e = r->error_code ? (kerr_t)r->error_code : (kerr_t)pe[i].error_code;
-            call->env->on_stop_done(call->env->arg, call->broker_id, topic, pe[i].partition_index, call->delete_log, e);
-        }
-    } else if (err != KERR_BROKER_NOT_AVAILABLE) {
-        log_warn(CHAN_TAG, "StopReplica to broker %d failed: %s", call->broker_id, kerr_name(err));
+static void chan_on_stop(const chan_call_t *call, kerr_t err, const void *body) {
+    if (err != KERR_NONE) {
+        if (err != KERR_BROKER_NOT_AVAILABLE)
+            log_warn(CHAN_TAG, "StopReplica to broker %d failed: %s", call->broker_id, kerr_name(err));
+        return;
     }
-    kp_arena_free(&arena);
-    free(call);
+    const kp_stop_replica_resp_t *r = body;
+    const kp_stop_replica_partition_error_t *pe = r->partition_errors.items;
+    for (int32_t i = 0; i < r->partition_errors.count && call->env->on_stop_done; i++) {
+        char topic[256];
+        snprintf(topic, sizeof topic, "%.*s", pe[i].topic_name.len, pe[i].topic_name.ptr);
+        kerr_t e = r->error_code ? (kerr_t)r->error_code : (kerr_t)pe[i].error_code;
+        call->env->on_stop_done(call->env->arg, call->broker_id, topic, pe[i].partition_index, call->delete_log, e);
+    }
 }
 
-static void chan_on_um(void *arg, kerr_t err, const uint8_t *payload, size_t len) {
-    chan_call_t *call = arg;
-    kp_arena_t arena;
-    kp_arena_init(&arena);
-    void *body = NULL;
+static void chan_on_um(const chan_call_t *call, kerr_t err, const void *body) {
     if (err == KERR_NONE)
-        err = chan_decode(call, CHAN_UM_VERSION, payload, len, &arena, &body);
-    if (err == KERR_NONE)
-        err = (kerr_t)((kp_update_metadata_resp_t *)body)->error_code;
+        err = (kerr_t)((const kp_update_metadata_resp_t *)body)->error_code;
     if (err != KERR_NONE && err != KERR_BROKER_NOT_AVAILABLE)
         log_warn(CHAN_TAG, "UpdateMetadata to broker %d failed: %s", call->broker_id, kerr_name(err));
-    kp_arena_free(&arena);
-    free(call);
 }
 
 static bool chan_send(const ctrl_channel_env_t *env, int32_t broker_id, int16_t key, int16_t version, const void *body,
-                      void (*cb)(void *, kerr_t, const uint8_t *, size_t), bool delete_log) {
+                      chan_response_fn on_response, bool delete_log) {
     ctrl_broker_t *br = ctrl_broker_find(env->ctx, broker_id);
     if (!br || !br->client)
         return false;
     chan_call_t *call = mem_alloc(sizeof *call);
-    *call = (chan_call_t){env, broker_id, key, delete_log};
-    if (kclient_send(br->client, key, version, body, cb, call) != 0) {
+    *call = (chan_call_t){env, broker_id, key, version, delete_log, on_response};
+    if (kclient_send(br->client, key, version, body, chan_on_reply, call) != 0) {
         log_error(CHAN_TAG, "cannot encode api %d v%d for broker %d", key, version, broker_id);
         free(call);
         return false;
     }
     return true;
+}
+
+/* The epoch the target broker registered with (-1 when it is not known):
+ * a broker ignores control requests meant for an older registration. */
+static int64_t chan_broker_epoch(const ctrl_channel_env_t *env, int32_t broker_id) {
+    const ctrl_broker_t *target = ctrl_broker_find(env->ctx, broker_id);
+    return target ? target->epoch : -1;
 }
 
 /* --- building requests --------------------------------------------------------------- */
@@ -272,8 +279,7 @@ static bool chan_send_lai(const ctrl_channel_env_t *env, chan_entry_t *e, size_t
     kp_set_defaults(kp_api_find(4)->request, CHAN_LAI_VERSION, &rq);
     rq.controller_id = env->controller_id;
     rq.controller_epoch = env->controller_epoch;
-    ctrl_broker_t *target = ctrl_broker_find(env->ctx, e[0].broker_id);
-    rq.broker_epoch = target ? target->epoch : -1;
+    rq.broker_epoch = chan_broker_epoch(env, e[0].broker_id);
     kp_leader_and_isr_topic_state_t *ts = kp_arena_alloc(&a, n * sizeof *ts);
     kp_leader_and_isr_live_leader_t *ll = kp_arena_alloc(&a, (env->ctx->nbrokers + 1) * sizeof *ll);
     bool *leader_seen = kp_arena_alloc(&a, (env->ctx->nbrokers + 1) * sizeof *leader_seen);
@@ -322,8 +328,7 @@ static bool chan_send_stop(const ctrl_channel_env_t *env, chan_entry_t *e, size_
     kp_set_defaults(kp_api_find(5)->request, CHAN_STOP_VERSION, &rq);
     rq.controller_id = env->controller_id;
     rq.controller_epoch = env->controller_epoch;
-    ctrl_broker_t *target = ctrl_broker_find(env->ctx, e[0].broker_id);
-    rq.broker_epoch = target ? target->epoch : -1;
+    rq.broker_epoch = chan_broker_epoch(env, e[0].broker_id);
     rq.delete_partitions = delete_log;
     kp_stop_replica_req_topic_v1_t *ts = kp_arena_alloc(&a, n * sizeof *ts);
     int32_t nts = 0;
@@ -439,8 +444,7 @@ static void chan_send_um(const ctrl_channel_env_t *env, ctrl_batch_t *b) {
     rq.topic_states = chan_um_topics(env, b, &a);
     rq.live_brokers = chan_live_brokers(env, &a);
     for (size_t i = 0; i < b->n_um_brokers; i++) {
-        ctrl_broker_t *target = ctrl_broker_find(env->ctx, b->um_brokers[i]);
-        rq.broker_epoch = target ? target->epoch : -1;
+        rq.broker_epoch = chan_broker_epoch(env, b->um_brokers[i]);
         chan_send(env, b->um_brokers[i], 6, CHAN_UM_VERSION, &rq, chan_on_um, false);
     }
     kp_arena_free(&a);

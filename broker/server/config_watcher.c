@@ -7,7 +7,6 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,36 +68,25 @@ static void cfgw_process(config_watcher_t *w) {
     *cw = (cfgw_watch_t){w, w->gen};
     if (zkc_achildren(w->zk, ZKDATA_PATH_CONFIG_CHANGES, cfgw_on_watch, cw, NULL, NULL) != ZKC_OK)
         free(cw);
-    zkc_strings_t kids;
-    if (zkc_children(w->zk, ZKDATA_PATH_CONFIG_CHANGES, &kids) != ZKC_OK) {
-        zkc_strings_free(&kids);
-        return;
-    }
     /* One pipelined read of every notification (ZooKeeper sorts nothing,
      * zkc does: the 10-digit sequence sorts as text). */
-    zkc_batch_item_t *items = mem_calloc(kids.n + 1, sizeof *items);
-    char (*paths)[ZKDATA_PATH_MAX] = mem_calloc(kids.n + 1, sizeof *paths);
-    for (size_t i = 0; i < kids.n; i++) {
-        snprintf(paths[i], sizeof paths[i], "%s/%s", ZKDATA_PATH_CONFIG_CHANGES, kids.items[i]);
-        items[i] = (zkc_batch_item_t){.kind = ZKC_BATCH_GET, .path = paths[i]};
-    }
-    zkc_batch(w->zk, items, kids.n);
+    zkc_children_data_t changes;
+    if (zkc_get_children_data(w->zk, ZKDATA_PATH_CONFIG_CHANGES, &changes) != ZKC_OK)
+        return;
     int64_t now = clock_wall_ms();
-    for (size_t i = 0; i < kids.n; i++) {
-        int64_t seq = zkdata_sequence_number(kids.items[i], ZKDATA_CONFIG_CHANGE_SEQ_PREFIX);
-        if (seq < 0 || items[i].err != ZKC_OK)
+    for (size_t i = 0; i < changes.n; i++) {
+        const zkc_child_t *change = &changes.v[i];
+        int64_t seq = zkdata_sequence_number(change->name, ZKDATA_CONFIG_CHANGE_SEQ_PREFIX);
+        if (seq < 0 || change->err != ZKC_OK)
             continue;
         if (seq > atomic_load(&w->last_seq)) {
-            cfgw_apply(w, kids.items[i], items[i].out_data, items[i].out_len);
+            cfgw_apply(w, change->name, change->data, change->len);
             atomic_store(&w->last_seq, seq);
         }
-        if (items[i].stat.ctime < now - CFGW_EXPIRATION_MS)
-            zkc_delete(w->zk, paths[i], ZKC_ANY_VERSION);
+        if (change->stat.ctime < now - CFGW_EXPIRATION_MS)
+            zkc_delete(w->zk, change->path, ZKC_ANY_VERSION);
     }
-    zkc_batch_release(items, kids.n);
-    free(items);
-    free(paths);
-    zkc_strings_free(&kids);
+    zkc_children_data_free(&changes);
 }
 
 config_watcher_t *config_watcher_new(zkc_t *zk, evloop_t *loop, config_watcher_topic_fn fn, void *ctx) {

@@ -127,54 +127,46 @@ static int tadmin_cmp_row(const void *a, const void *b) {
     return tadmin_cmp_int32(&((const tadmin_broker_row_t *)a)->id, &((const tadmin_broker_row_t *)b)->id);
 }
 
-/* Reads the registration of child into row. *usable is false when the
- * child is to be skipped (not an id, gone, undecodable); the result is a
- * ZooKeeper failure other than a missing node. */
-static zkc_err_t tadmin_read_broker(zkc_t *zk, const char *child, tadmin_broker_row_t *row, bool *usable) {
+/* The registration reg (a child of /brokers/ids) into row. *usable is
+ * false when it is to be skipped (not an id, gone since the listing,
+ * undecodable); the result is a ZooKeeper failure other than a missing
+ * node. */
+static zkc_err_t tadmin_broker_row(const zkc_child_t *reg, tadmin_broker_row_t *row, bool *usable) {
     *usable = false;
-    if (!tadmin_parse_broker_id(child, &row->id)) {
-        log_warn("topic_admin", "ignoring /brokers/ids/%s: not a broker id", child);
+    if (!tadmin_parse_broker_id(reg->name, &row->id)) {
+        log_warn("topic_admin", "ignoring /brokers/ids/%s: not a broker id", reg->name);
         return ZKC_OK;
     }
-    char path[ZKDATA_PATH_MAX];
-    zkdata_path_broker(path, sizeof path, row->id);
-    char *data = NULL;
-    int len = 0;
-    zkc_err_t rc = zkc_get(zk, path, &data, &len, NULL);
-    if (rc == ZKC_NONODE)
-        return ZKC_OK; /* the broker went away */
-    if (rc != ZKC_OK)
-        return rc;
+    if (reg->err != ZKC_OK)
+        return reg->err == ZKC_NONODE ? ZKC_OK : reg->err;
     zkdata_broker_t b;
     char err[256];
-    if (zkdata_broker_decode(data, len < 0 ? 0 : (size_t)len, &b, err, sizeof err) != 0) {
+    if (zkdata_broker_decode(reg->data, reg->len < 0 ? 0 : (size_t)reg->len, &b, err, sizeof err) != 0) {
         log_warn("topic_admin", "ignoring broker %" PRId32 ": %s", row->id, err);
     } else {
         row->rack = b.rack ? mem_strdup(b.rack) : NULL;
         *usable = true;
     }
     zkdata_broker_free(&b);
-    free(data);
     return ZKC_OK;
 }
 
 kerr_t tadmin_live_brokers(zkc_t *zk, tadmin_brokers_t *out, char *msg, size_t msglen) {
     memset(out, 0, sizeof *out);
-    zkc_strings_t ids;
-    zkc_err_t rc = zkc_children(zk, ZKDATA_PATH_BROKER_IDS, &ids);
+    zkc_children_data_t regs;
+    zkc_err_t rc = zkc_get_children_data(zk, ZKDATA_PATH_BROKER_IDS, &regs);
     if (rc == ZKC_NONODE)
         rc = ZKC_OK;
-    if (rc != ZKC_OK) {
-        zkc_strings_free(&ids);
+    if (rc != ZKC_OK)
         return tadmin_zk_fail(rc, "listing", ZKDATA_PATH_BROKER_IDS, msg, msglen);
-    }
-    tadmin_broker_row_t *rows = mem_calloc(ids.n ? ids.n : 1, sizeof *rows);
+    tadmin_broker_row_t *rows = mem_calloc(regs.n ? regs.n : 1, sizeof *rows);
     size_t n = 0;
-    for (size_t i = 0; i < ids.n && rc == ZKC_OK; i++) {
+    for (size_t i = 0; i < regs.n && rc == ZKC_OK; i++) {
         bool usable;
-        rc = tadmin_read_broker(zk, ids.items[i], &rows[n], &usable);
+        rc = tadmin_broker_row(&regs.v[i], &rows[n], &usable);
         n += usable;
     }
+    zkc_children_data_free(&regs);
     kerr_t kerr = KERR_NONE;
     if (rc != ZKC_OK)
         kerr = tadmin_zk_fail(rc, "reading", ZKDATA_PATH_BROKER_IDS, msg, msglen);
@@ -188,7 +180,6 @@ kerr_t tadmin_live_brokers(zkc_t *zk, tadmin_brokers_t *out, char *msg, size_t m
         out->racks[i] = rows[i].rack;
     }
     free(rows);
-    zkc_strings_free(&ids);
     if (kerr != KERR_NONE)
         tadmin_brokers_free(out);
     return kerr;
@@ -214,6 +205,27 @@ static kerr_t tadmin_placement_brokers(const tadmin_brokers_t *live, tadmin_rack
         (*out)[i].rack = drop_racks ? NULL : live->v[i].rack;
     }
     return KERR_NONE;
+}
+
+/* Kafka's assignReplicasToBrokers over the brokers a rack mode admits: p
+ * holds the counts (its broker list is filled here). With a
+ * partition0_first_replica (addPartitions) the start index is derived from
+ * it; with NULL (createTopic) it is p's. */
+static kerr_t tadmin_assign_replicas(const tadmin_brokers_t *live, tadmin_rack_mode_t mode, rassign_params_t *p,
+                                     const int32_t *partition0_first_replica, zkdata_topic_assignment_t *out,
+                                     char *msg, size_t msglen) {
+    rassign_broker_t *brokers;
+    kerr_t rc = tadmin_placement_brokers(live, mode, &brokers, msg, msglen);
+    if (rc != KERR_NONE)
+        return rc;
+    p->brokers = brokers;
+    p->n_brokers = live->n;
+    if (partition0_first_replica)
+        p->fixed_start_index = rassign_add_start_index(brokers, live->n, *partition0_first_replica);
+    rc = rassign_assign(p, out, msg, msglen);
+    free(brokers);
+    p->brokers = NULL;
+    return rc;
 }
 
 /* --- configs --------------------------------------------------------------------------- */
@@ -494,21 +506,13 @@ static kerr_t tadmin_check_assignment(const zkdata_topic_assignment_t *a, const 
 /* Kafka's createTopic: the automatic assignment over the live brokers. */
 static kerr_t tadmin_auto_assign(const tadmin_create_t *req, const tadmin_brokers_t *live,
                                  zkdata_topic_assignment_t *a, char *msg, size_t msglen) {
-    rassign_broker_t *brokers;
-    kerr_t rc = tadmin_placement_brokers(live, req->rack_mode, &brokers, msg, msglen);
-    if (rc != KERR_NONE)
-        return rc;
     rassign_params_t p;
     rassign_params_init(&p);
-    p.brokers = brokers;
-    p.n_brokers = live->n;
     p.n_partitions = req->partitions;
     p.replication_factor = req->replication_factor;
     p.rand = req->rand;
     p.rand_ctx = req->rand_ctx;
-    rc = rassign_assign(&p, a, msg, msglen);
-    free(brokers);
-    return rc;
+    return tadmin_assign_replicas(live, req->rack_mode, &p, NULL, a, msg, msglen);
 }
 
 /* Config and topic znode in one transaction (see the header comment). If
@@ -800,21 +804,12 @@ static kerr_t tadmin_new_partitions(const tadmin_add_partitions_t *req, zkdata_t
     }
     if (req->assignment)
         return tadmin_assigned_partitions(req->assignment, to_add, cur, live, msg, msglen);
-    rassign_broker_t *brokers;
-    kerr_t rc = tadmin_placement_brokers(live, req->rack_mode, &brokers, msg, msglen);
-    if (rc != KERR_NONE)
-        return rc;
     rassign_params_t p;
     rassign_params_init(&p);
-    p.brokers = brokers;
-    p.n_brokers = live->n;
     p.n_partitions = (int32_t)to_add;
     p.replication_factor = (int32_t)p0->n_replicas;
-    p.fixed_start_index = rassign_add_start_index(brokers, live->n, p0->replicas[0]);
     p.start_partition_id = (int32_t)existing;
-    rc = rassign_assign(&p, cur, msg, msglen);
-    free(brokers);
-    return rc;
+    return tadmin_assign_replicas(live, req->rack_mode, &p, &p0->replicas[0], cur, msg, msglen);
 }
 
 /* Writes cur over the topic znode, conditional on the version read. */

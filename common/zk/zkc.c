@@ -682,20 +682,30 @@ static zkc_err_t zkc_req_start(zkc_t *zkc, zkc_req_t *r) {
 }
 
 /* Sends r and waits for its result (sync calls); r stays the caller's. */
-static zkc_err_t zkc_req_wait(zkc_t *zkc, zkc_req_t *r) {
+/* Sends a synchronous request; false when it was not sent (r->err says
+ * why and nothing will complete it). Split from the wait so that a batch
+ * sends all its requests before waiting for the first. */
+static bool zkc_req_send_sync(zkc_t *zkc, zkc_req_t *r) {
     r->sync = true;
     pthread_mutex_init(&r->sync_mu, NULL);
     pthread_cond_init(&r->sync_cond, NULL);
     r->deadline_ms = zkc_retry_deadline(zkc);
     int rc = zkc_req_send(zkc, r);
-    if (rc != ZOK) {
+    if (rc != ZOK)
         r->err = zkc_err_from_zoo(rc);
-        return r->err;
-    }
+    return rc == ZOK;
+}
+
+static void zkc_req_await(zkc_req_t *r) {
     pthread_mutex_lock(&r->sync_mu);
     while (!r->done)
         pthread_cond_wait(&r->sync_cond, &r->sync_mu);
     pthread_mutex_unlock(&r->sync_mu);
+}
+
+static zkc_err_t zkc_req_wait(zkc_t *zkc, zkc_req_t *r) {
+    if (zkc_req_send_sync(zkc, r))
+        zkc_req_await(r);
     return r->err;
 }
 
@@ -1287,17 +1297,23 @@ static zkc_req_t *zkc_multi_req(zkc_t *zkc, const zkc_op_t *ops, size_t n) {
     return r;
 }
 
+/* Moves a finished multi's per-op results into the caller's ops; a multi
+ * that never completed (not sent) gives every op its error. */
+static void zkc_multi_collect(zkc_op_t *ops, size_t n, zkc_req_t *r) {
+    for (size_t i = 0; i < n; i++) {
+        ops[i].err = r->done ? r->ops[i].err : r->err;
+        ops[i].created = r->ops[i].created;
+        r->ops[i].created = NULL;
+        ops[i].stat = r->ops[i].stat;
+    }
+}
+
 zkc_err_t zkc_multi(zkc_t *zkc, zkc_op_t *ops, size_t n) {
     if (n == 0 || n > ZKC_MULTI_MAX)
         return ZKC_BADARGUMENTS;
     zkc_req_t *r = zkc_multi_req(zkc, ops, n);
     zkc_err_t err = zkc_req_wait(zkc, r);
-    for (size_t i = 0; i < n; i++) {
-        ops[i].err = r->done ? r->ops[i].err : err;
-        ops[i].created = r->ops[i].created;
-        r->ops[i].created = NULL;
-        ops[i].stat = r->ops[i].stat;
-    }
+    zkc_multi_collect(ops, n, r);
     zkc_req_free(r);
     return err;
 }
@@ -1332,14 +1348,8 @@ static void zkc_batch_collect(zkc_batch_item_t *it, zkc_req_t *r) {
     it->children = r->children;
     r->children.items = NULL;
     r->children.n = 0;
-    if (it->kind == ZKC_BATCH_MULTI) {
-        for (size_t i = 0; i < it->n_ops; i++) {
-            it->ops[i].err = r->done ? r->ops[i].err : r->err;
-            it->ops[i].created = r->ops[i].created;
-            r->ops[i].created = NULL;
-            it->ops[i].stat = r->ops[i].stat;
-        }
-    }
+    if (it->kind == ZKC_BATCH_MULTI)
+        zkc_multi_collect(it->ops, it->n_ops, r);
 }
 
 void zkc_batch(zkc_t *zkc, zkc_batch_item_t *items, size_t n) {
@@ -1355,25 +1365,15 @@ void zkc_batch(zkc_t *zkc, zkc_batch_item_t *items, size_t n) {
             it->err = ZKC_BADARGUMENTS;
             continue;
         }
-        zkc_req_t *r = zkc_batch_req(zkc, it);
-        r->sync = true;
-        pthread_mutex_init(&r->sync_mu, NULL);
-        pthread_cond_init(&r->sync_cond, NULL);
-        r->deadline_ms = zkc_retry_deadline(zkc);
-        int rc = zkc_req_send(zkc, r);
-        if (rc != ZOK)
-            r->err = zkc_err_from_zoo(rc); /* not sent: nothing will complete it */
-        sent[i] = rc == ZOK;
-        reqs[i] = r;
+        reqs[i] = zkc_batch_req(zkc, it);
+        sent[i] = zkc_req_send_sync(zkc, reqs[i]);
     }
     for (size_t i = 0; i < n; i++) {
         zkc_req_t *r = reqs[i];
         if (!r)
             continue;
-        pthread_mutex_lock(&r->sync_mu);
-        while (sent[i] && !r->done)
-            pthread_cond_wait(&r->sync_cond, &r->sync_mu);
-        pthread_mutex_unlock(&r->sync_mu);
+        if (sent[i])
+            zkc_req_await(r);
         zkc_batch_collect(&items[i], r);
         zkc_req_free(r);
     }
@@ -1389,6 +1389,52 @@ void zkc_batch_release(zkc_batch_item_t *items, size_t n) {
         if (items[i].kind == ZKC_BATCH_MULTI && items[i].ops)
             zkc_ops_release(items[i].ops, items[i].n_ops);
     }
+}
+
+/* ============================================================================
+ * A znode's children with their data
+ * ========================================================================== */
+
+zkc_err_t zkc_get_children_data(zkc_t *zkc, const char *path, zkc_children_data_t *out) {
+    *out = (zkc_children_data_t){NULL, 0};
+    zkc_strings_t names;
+    zkc_err_t err = zkc_children(zkc, path, &names);
+    if (err != ZKC_OK) {
+        zkc_strings_free(&names);
+        return err;
+    }
+    /* The root's children are "/name", not "//name". */
+    const char *parent = strcmp(path, "/") == 0 ? "" : path;
+    zkc_child_t *children = mem_calloc(names.n ? names.n : 1, sizeof *children);
+    zkc_batch_item_t *items = mem_calloc(names.n ? names.n : 1, sizeof *items);
+    for (size_t i = 0; i < names.n; i++) {
+        size_t size = strlen(parent) + 1 + strlen(names.items[i]) + 1;
+        children[i].name = names.items[i]; /* taken from names */
+        children[i].path = mem_alloc(size);
+        snprintf(children[i].path, size, "%s/%s", parent, names.items[i]);
+        items[i] = (zkc_batch_item_t){.kind = ZKC_BATCH_GET, .path = children[i].path};
+    }
+    zkc_batch(zkc, items, names.n);
+    for (size_t i = 0; i < names.n; i++) {
+        children[i].err = items[i].err;
+        children[i].data = items[i].out_data; /* taken from the item */
+        children[i].len = items[i].out_len;
+        children[i].stat = items[i].stat;
+    }
+    free(items);
+    free(names.items);
+    *out = (zkc_children_data_t){children, names.n};
+    return ZKC_OK;
+}
+
+void zkc_children_data_free(zkc_children_data_t *children) {
+    for (size_t i = 0; i < children->n; i++) {
+        free(children->v[i].name);
+        free(children->v[i].path);
+        free(children->v[i].data);
+    }
+    free(children->v);
+    *children = (zkc_children_data_t){NULL, 0};
 }
 
 /* ============================================================================

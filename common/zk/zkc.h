@@ -5,11 +5,11 @@
  * Threads. The C client runs its own I/O and completion threads. No zkc
  * callback ever runs on them: every result, watch event and session event
  * is handed to the owner's executor (zkc_config_t.post), which runs it
- * where the owner's state lives (the broker passes one that does
- * net_loop_run onto a libevent loop). Synchronous calls block the calling
- * thread and never go through the executor, so tools can use them without
- * one, and callbacks may make them (they then block that executor thread
- * for one round trip).
+ * where the owner's state lives (the broker passes evloop_post with its
+ * "zk-events" evloop: each callback is an evloop_run task on that loop's
+ * thread). Synchronous calls block the calling thread and never go through
+ * the executor, so tools can use them without one, and callbacks may make
+ * them (they then block that executor thread for one round trip).
  *
  * Connecting. zookeeper.connect is "host:port[,host:port...][/chroot]".
  * zkc_open waits up to the connection timeout for the session, and fails
@@ -263,6 +263,33 @@ typedef struct zkc_batch_item {
 void zkc_batch(zkc_t *zkc, zkc_batch_item_t *items, size_t n);
 /* Frees the results of n items (out_data, children, multi results). */
 void zkc_batch_release(zkc_batch_item_t *items, size_t n);
+
+/* --- a znode's children with their data -------------------------------------------------- */
+
+/* One child as zkc_get_children_data read it; the strings and data are
+ * owned by the list (zkc_children_data_free). */
+typedef struct zkc_child {
+    char *name;      /* the child's name */
+    char *path;      /* the parent's path + "/" + name, e.g. to delete it */
+    zkc_err_t err;   /* its get; ZKC_NONODE when it went away after the listing */
+    char *data;      /* as zkc_get: NULL with len -1 for a null node */
+    int len;
+    zkc_stat_t stat;
+} zkc_child_t;
+
+typedef struct zkc_children_data {
+    zkc_child_t *v; /* sorted by name, as zkc_children */
+    size_t n;
+} zkc_children_data_t;
+
+/* Lists path's children, then reads them all in one zkc_batch: two round
+ * trips however many there are (what the controller does with the broker
+ * registrations, the config watcher with change notifications). Returns
+ * the listing's error, and then out is empty; each child has its own err.
+ * Synchronous like zkc_batch, no watches. */
+zkc_err_t zkc_get_children_data(zkc_t *zkc, const char *path, zkc_children_data_t *out);
+/* Frees what the list owns and empties it. */
+void zkc_children_data_free(zkc_children_data_t *children);
 
 /* --- asynchronous calls and watches ---------------------------------------------------- */
 

@@ -350,18 +350,44 @@ static json_t *zk_parse(const void *data, size_t len, const char *what, char *er
     return root;
 }
 
+/* Reads the fields of a parsed znode into out: 0, or -1 with a message in
+ * err (what names the znode in it). The tree lives for the call only. */
+typedef int (*zk_fields_fn)(const json_t *root, void *out, const char *what, char *err, size_t errlen);
+
+/* Every decoder of a JSON znode: zk_parse, the decoder's fields, the tree
+ * freed whatever the outcome. */
+static int zk_decode(const void *data, size_t len, const char *what, zk_fields_fn fields, void *out, char *err,
+                     size_t errlen) {
+    json_t *root = zk_parse(data, len, what, err, errlen);
+    if (!root)
+        return -1;
+    int rc = fields(root, out, what, err, errlen);
+    json_decref(root);
+    return rc;
+}
+
+/* obj[key] into *v: 1 when present, 0 when absent (or null) and not
+ * required, -1 with a message when absent and required. */
+static int zk_get_field(const json_t *obj, const char *key, bool required, const json_t **v, const char *what,
+                        char *err, size_t errlen) {
+    *v = json_object_get(obj, key);
+    if (*v && !json_is_null(*v))
+        return 1;
+    if (!required)
+        return 0;
+    errmsg_set(err, errlen, "%s: field \"%s\" is missing", what, key);
+    return -1;
+}
+
 /* Reads obj[key] as an int32 (a JSON integer in range, as Jackson's
  * isInt). Returns 1 when read, 0 when absent (or null) and not required,
  * -1 on an error (also when absent and required). */
 static int zk_get_i32(const json_t *obj, const char *key, bool required, int32_t *out, const char *what,
                       char *err, size_t errlen) {
-    json_t *v = json_object_get(obj, key);
-    if (!v || json_is_null(v)) {
-        if (!required)
-            return 0;
-        errmsg_set(err, errlen, "%s: field \"%s\" is missing", what, key);
-        return -1;
-    }
+    const json_t *v;
+    int present = zk_get_field(obj, key, required, &v, what, err, errlen);
+    if (present <= 0)
+        return present;
     if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN || json_integer_value(v) > INT32_MAX) {
         errmsg_set(err, errlen, "%s: field \"%s\" is not a 32-bit integer", what, key);
         return -1;
@@ -373,13 +399,10 @@ static int zk_get_i32(const json_t *obj, const char *key, bool required, int32_t
 /* Reads obj[key] as a string (borrowed). Same returns as zk_get_i32. */
 static int zk_get_str(const json_t *obj, const char *key, bool required, const char **out, const char *what,
                       char *err, size_t errlen) {
-    json_t *v = json_object_get(obj, key);
-    if (!v || json_is_null(v)) {
-        if (!required)
-            return 0;
-        errmsg_set(err, errlen, "%s: field \"%s\" is missing", what, key);
-        return -1;
-    }
+    const json_t *v;
+    int present = zk_get_field(obj, key, required, &v, what, err, errlen);
+    if (present <= 0)
+        return present;
     if (!json_is_string(v)) {
         errmsg_set(err, errlen, "%s: field \"%s\" is not a string", what, key);
         return -1;
@@ -648,13 +671,20 @@ void zkdata_controller_encode(buf_t *out, int32_t broker_id, int64_t timestamp_m
     zk_emit_fixed(out, zk_object(kv, 3, ZK_SCALA_IMMUTABLE, 0));
 }
 
-int zkdata_controller_decode(const void *data, size_t len, int32_t *broker_id, char *err, size_t errlen) {
-    json_t *root = zk_parse(data, len, "controller", err, errlen);
+/* A znode whose one field read is a required int32 (the controller's and a
+ * log dir event's broker id). */
+static int zk_decode_i32(const void *data, size_t len, const char *what, const char *key, int32_t *out, char *err,
+                         size_t errlen) {
+    json_t *root = zk_parse(data, len, what, err, errlen);
     if (!root)
         return -1;
-    int rc = zk_get_i32(root, "brokerid", true, broker_id, "controller", err, errlen);
+    int rc = zk_get_i32(root, key, true, out, what, err, errlen);
     json_decref(root);
     return rc < 0 ? -1 : 0;
+}
+
+int zkdata_controller_decode(const void *data, size_t len, int32_t *broker_id, char *err, size_t errlen) {
+    return zk_decode_i32(data, len, "controller", "brokerid", broker_id, err, errlen);
 }
 
 void zkdata_controller_epoch_encode(buf_t *out, int32_t epoch) { buf_appendf(out, "%" PRId32, epoch); }
@@ -918,49 +948,47 @@ static int zk_broker_endpoints(const json_t *root, zkdata_broker_t *out, char *e
     return 0;
 }
 
-int zkdata_broker_decode(const void *data, size_t len, zkdata_broker_t *out, char *err, size_t errlen) {
-    static const char *const what = "broker registration";
-    zkdata_broker_init(out);
-    json_t *root = zk_parse(data, len, what, err, errlen);
-    if (!root)
-        return -1;
-    int rc = -1;
+static int zk_broker_fields(const json_t *root, void *arg, const char *what, char *err, size_t errlen) {
+    zkdata_broker_t *out = arg;
     const char *s = NULL;
     if (zk_get_i32(root, "version", true, &out->version, what, err, errlen) < 0 ||
         zk_get_i32(root, "jmx_port", true, &out->jmx_port, what, err, errlen) < 0)
-        goto done;
+        return -1;
     if (out->version < 1) {
         errmsg_set(err, errlen, "%s: unsupported version %" PRId32, what, out->version);
-        goto done;
+        return -1;
     }
     int has_host = zk_get_str(root, "host", out->version == 1, &s, what, err, errlen);
     if (has_host < 0 || zk_get_i32(root, "port", out->version == 1, &out->port, what, err, errlen) < 0)
-        goto done;
+        return -1;
     if (has_host > 0)
         out->host = mem_strdup(s);
     if (out->version == 1)
         zkdata_broker_add_endpoint(out, "PLAINTEXT", "PLAINTEXT", out->host, out->port);
     else if (zk_broker_endpoints(root, out, err, errlen) != 0)
-        goto done;
+        return -1;
     int has_rack = zk_get_str(root, "rack", false, &s, what, err, errlen);
     if (has_rack < 0)
-        goto done;
+        return -1;
     if (has_rack > 0)
         out->rack = mem_strdup(s);
     const json_t *features = json_object_get(root, "features");
     if (features && !json_is_null(features) && !json_is_object(features)) {
         errmsg_set(err, errlen, "%s: features is not an object", what);
-        goto done;
+        return -1;
     }
     const json_t *ts = json_object_get(root, "timestamp");
     int64_t t;
     if (ts && json_is_string(ts) &&
         zk_parse_long(json_string_value(ts), json_string_length(ts), INT64_MIN, INT64_MAX, &t))
         out->timestamp_ms = t; /* informational: Kafka does not read it */
-    rc = 0;
-done:
-    json_decref(root);
-    return rc;
+
+    return 0;
+}
+
+int zkdata_broker_decode(const void *data, size_t len, zkdata_broker_t *out, char *err, size_t errlen) {
+    zkdata_broker_init(out);
+    return zk_decode(data, len, "broker registration", zk_broker_fields, out, err, errlen);
 }
 
 /* ============================================================================
@@ -1065,26 +1093,19 @@ static const json_t *zk_opt_object(const json_t *root, const char *key, bool *ba
     return v;
 }
 
-int zkdata_topic_assignment_decode(const void *data, size_t len, zkdata_topic_assignment_t *out, char *err,
-                                   size_t errlen) {
-    static const char *const what = "topic assignment";
-    zkdata_topic_assignment_init(out);
-    out->version = 1;
-    json_t *root = zk_parse(data, len, what, err, errlen);
-    if (!root)
-        return -1;
-    int rc = -1;
+static int zk_topic_assignment_fields(const json_t *root, void *arg, const char *what, char *err, size_t errlen) {
+    zkdata_topic_assignment_t *out = arg;
     const char *id = NULL;
     bool bad = false;
     if (zk_get_i32(root, "version", false, &out->version, what, err, errlen) < 0)
-        goto done;
+        return -1;
     int has_id = zk_get_str(root, "topic_id", false, &id, what, err, errlen);
     if (has_id < 0)
-        goto done;
+        return -1;
     if (has_id > 0) {
         if (!zkdata_uuid_valid(id)) {
             errmsg_set(err, errlen, "%s: topic_id \"%s\" is not a base64 UUID", what, id);
-            goto done;
+            return -1;
         }
         memcpy(out->topic_id, id, ZKDATA_UUID_LEN + 1);
     }
@@ -1093,7 +1114,7 @@ int zkdata_topic_assignment_decode(const void *data, size_t len, zkdata_topic_as
     const json_t *removing = zk_opt_object(root, "removing_replicas", &bad);
     if (bad) {
         errmsg_set(err, errlen, "%s: partitions, adding_replicas or removing_replicas is not an object", what);
-        goto done;
+        return -1;
     }
     size_t count = parts ? json_object_size(parts) : 0;
     out->partitions = mem_calloc(count ? count : 1, sizeof *out->partitions);
@@ -1104,20 +1125,24 @@ int zkdata_topic_assignment_decode(const void *data, size_t len, zkdata_topic_as
         int64_t pid;
         if (!zk_parse_long(key, strlen(key), INT32_MIN, INT32_MAX, &pid)) {
             errmsg_set(err, errlen, "%s: partition \"%s\" is not an integer", what, key);
-            goto done;
+            return -1;
         }
         p->partition = (int32_t)pid;
         out->n_partitions++;
         if (zk_int_list(value, &p->replicas, &p->n_replicas, what, "a replica list", err, errlen) != 0 ||
             zk_delta(adding, key, &p->adding, &p->n_adding, "adding_replicas", err, errlen) != 0 ||
             zk_delta(removing, key, &p->removing, &p->n_removing, "removing_replicas", err, errlen) != 0)
-            goto done;
+            return -1;
     }
     qsort(out->partitions, out->n_partitions, sizeof *out->partitions, zk_cmp_partition);
-    rc = 0;
-done:
-    json_decref(root);
-    return rc;
+    return 0;
+}
+
+int zkdata_topic_assignment_decode(const void *data, size_t len, zkdata_topic_assignment_t *out, char *err,
+                                   size_t errlen) {
+    zkdata_topic_assignment_init(out);
+    out->version = 1;
+    return zk_decode(data, len, "topic assignment", zk_topic_assignment_fields, out, err, errlen);
 }
 
 /* ============================================================================
@@ -1147,29 +1172,26 @@ void zkdata_partition_state_encode(buf_t *out, const zkdata_partition_state_t *s
     zk_emit_fixed(out, zk_object(kv, 5, ZK_SCALA_IMMUTABLE, 0));
 }
 
-int zkdata_partition_state_decode(const void *data, size_t len, zkdata_partition_state_t *out, char *err,
-                                  size_t errlen) {
-    static const char *const what = "partition state";
-    zkdata_partition_state_init(out);
-    json_t *root = zk_parse(data, len, what, err, errlen);
-    if (!root)
-        return -1;
-    int rc = -1;
+static int zk_partition_state_fields(const json_t *root, void *arg, const char *what, char *err, size_t errlen) {
+    zkdata_partition_state_t *out = arg;
     const json_t *isr = json_object_get(root, "isr");
     if (zk_get_i32(root, "leader", true, &out->leader, what, err, errlen) < 0 ||
         zk_get_i32(root, "leader_epoch", true, &out->leader_epoch, what, err, errlen) < 0 ||
         zk_get_i32(root, "controller_epoch", true, &out->controller_epoch, what, err, errlen) < 0)
-        goto done;
+        return -1;
     if (!isr) {
         errmsg_set(err, errlen, "%s: field \"isr\" is missing", what);
-        goto done;
+        return -1;
     }
     if (zk_int_list(isr, &out->isr, &out->n_isr, what, "isr", err, errlen) != 0)
-        goto done;
-    rc = 0;
-done:
-    json_decref(root);
-    return rc;
+        return -1;
+    return 0;
+}
+
+int zkdata_partition_state_decode(const void *data, size_t len, zkdata_partition_state_t *out, char *err,
+                                  size_t errlen) {
+    zkdata_partition_state_init(out);
+    return zk_decode(data, len, "partition state", zk_partition_state_fields, out, err, errlen);
 }
 
 /* ============================================================================
@@ -1227,32 +1249,32 @@ int zkdata_config_encode(buf_t *out, const zkdata_config_t *c, char *err, size_t
     return zk_emit(out, zk_object(top, 2, ZK_SCALA_IMMUTABLE, 0), "config", err, errlen);
 }
 
-int zkdata_config_decode(const void *data, size_t len, zkdata_config_t *out, char *err, size_t errlen) {
-    zkdata_config_init(out);
-    if (!data || len == 0)
-        return 0; /* a null znode: no overrides */
-    json_t *root = zk_parse(data, len, "config", err, errlen);
-    if (!root)
-        return -1;
-    int rc = -1;
+static int zk_config_fields(const json_t *root, void *arg, const char *what, char *err, size_t errlen) {
+    zkdata_config_t *out = arg;
+    (void)what; /* the messages say "config" as the field does */
     const json_t *config = json_object_get(root, "config");
     if (config && !json_is_null(config) && !json_is_object(config)) {
         errmsg_set(err, errlen, "config: field \"config\" is not an object");
-        goto done;
+        return -1;
     }
     const char *key;
     json_t *value;
     json_object_foreach((json_t *)config, key, value) {
         if (!json_is_string(value)) {
             errmsg_set(err, errlen, "config: the value of \"%s\" is not a string", key);
-            goto done;
+            return -1;
         }
         zkdata_config_set(out, key, json_string_value(value));
     }
-    rc = 0;
-done:
-    json_decref(root);
-    return rc;
+
+    return 0;
+}
+
+int zkdata_config_decode(const void *data, size_t len, zkdata_config_t *out, char *err, size_t errlen) {
+    zkdata_config_init(out);
+    if (!data || len == 0)
+        return 0; /* a null znode: no overrides */
+    return zk_decode(data, len, "config", zk_config_fields, out, err, errlen);
 }
 
 int zkdata_config_change_encode(buf_t *out, const char *entity_path, char *err, size_t errlen) {
@@ -1260,47 +1282,45 @@ int zkdata_config_change_encode(buf_t *out, const char *entity_path, char *err, 
     return zk_emit(out, zk_object(kv, 2, ZK_SCALA_IMMUTABLE, 0), "config change", err, errlen);
 }
 
-int zkdata_config_change_decode(const void *data, size_t len, char **entity_path, char *err, size_t errlen) {
-    static const char *const what = "config change";
-    *entity_path = NULL;
-    json_t *root = zk_parse(data, len, what, err, errlen);
-    if (!root)
-        return -1;
-    int rc = -1;
+static int zk_config_change_fields(const json_t *root, void *arg, const char *what, char *err, size_t errlen) {
+    char **entity_path = arg;
     int32_t version;
     const char *type = NULL, *name = NULL, *path = NULL;
     if (zk_get_i32(root, "version", true, &version, what, err, errlen) < 0)
-        goto done;
+        return -1;
     if (version == 1) {
         if (zk_get_str(root, "entity_type", false, &type, what, err, errlen) <= 0 ||
             (strcmp(type, ZKDATA_CONFIG_TOPICS) != 0 && strcmp(type, ZKDATA_CONFIG_CLIENTS) != 0)) {
             errmsg_set(err, errlen, "%s: version 1 needs entity_type \"topics\" or \"clients\"", what);
-            goto done;
+            return -1;
         }
         if (zk_get_str(root, "entity_name", false, &name, what, err, errlen) <= 0) {
             errmsg_set(err, errlen, "%s: version 1 needs entity_name", what);
-            goto done;
+            return -1;
         }
         size_t n = strlen(type) + 1 + strlen(name) + 1;
         *entity_path = mem_alloc(n);
         snprintf(*entity_path, n, "%s/%s", type, name);
     } else if (version == 2) {
         if (zk_get_str(root, "entity_path", true, &path, what, err, errlen) < 0)
-            goto done;
+            return -1;
         const char *slash = strchr(path, '/');
         if (!slash || slash == path || !slash[1]) {
             errmsg_set(err, errlen, "%s: entity_path \"%s\" is not <type>/<name>", what, path);
-            goto done;
+            return -1;
         }
         *entity_path = mem_strdup(path);
     } else {
         errmsg_set(err, errlen, "%s: unsupported version %" PRId32 " (1 and 2 are)", what, version);
-        goto done;
+        return -1;
     }
-    rc = 0;
-done:
-    json_decref(root);
-    return rc;
+
+    return 0;
+}
+
+int zkdata_config_change_decode(const void *data, size_t len, char **entity_path, char *err, size_t errlen) {
+    *entity_path = NULL;
+    return zk_decode(data, len, "config change", zk_config_change_fields, entity_path, err, errlen);
 }
 
 /* ============================================================================
@@ -1367,17 +1387,12 @@ int zkdata_preferred_election_encode(buf_t *out, const zkdata_tp_list_t *l, char
     return zk_tp_list_encode(out, l, false, "preferred replica election", err, errlen);
 }
 
-int zkdata_tp_list_decode(const void *data, size_t len, zkdata_tp_list_t *out, char *err, size_t errlen) {
-    static const char *const what = "partition list";
-    zkdata_tp_list_init(out);
-    json_t *root = zk_parse(data, len, what, err, errlen);
-    if (!root)
-        return -1;
-    int rc = -1;
+static int zk_tp_list_fields(const json_t *root, void *arg, const char *what, char *err, size_t errlen) {
+    zkdata_tp_list_t *out = arg;
     const json_t *arr = json_object_get(root, "partitions");
     if (!arr || !json_is_array(arr)) {
         errmsg_set(err, errlen, "%s: field \"partitions\" is missing or not an array", what);
-        goto done;
+        return -1;
     }
     for (size_t i = 0; i < json_array_size(arr); i++) {
         const json_t *e = json_array_get(arr, i);
@@ -1385,17 +1400,20 @@ int zkdata_tp_list_decode(const void *data, size_t len, zkdata_tp_list_t *out, c
         int32_t partition;
         if (!json_is_object(e)) {
             errmsg_set(err, errlen, "%s: entry %zu is not an object", what, i);
-            goto done;
+            return -1;
         }
         if (zk_get_str(e, "topic", true, &topic, what, err, errlen) < 0 ||
             zk_get_i32(e, "partition", true, &partition, what, err, errlen) < 0)
-            goto done;
+            return -1;
         zkdata_tp_list_add(out, topic, partition);
     }
-    rc = 0;
-done:
-    json_decref(root);
-    return rc;
+
+    return 0;
+}
+
+int zkdata_tp_list_decode(const void *data, size_t len, zkdata_tp_list_t *out, char *err, size_t errlen) {
+    zkdata_tp_list_init(out);
+    return zk_decode(data, len, "partition list", zk_tp_list_fields, out, err, errlen);
 }
 
 /* ============================================================================
@@ -1412,12 +1430,7 @@ void zkdata_log_dir_event_encode(buf_t *out, int32_t broker_id) {
 }
 
 int zkdata_log_dir_event_decode(const void *data, size_t len, int32_t *broker_id, char *err, size_t errlen) {
-    json_t *root = zk_parse(data, len, "log dir event", err, errlen);
-    if (!root)
-        return -1;
-    int rc = zk_get_i32(root, "broker", true, broker_id, "log dir event", err, errlen);
-    json_decref(root);
-    return rc < 0 ? -1 : 0;
+    return zk_decode_i32(data, len, "log dir event", "broker", broker_id, err, errlen);
 }
 
 void zkdata_producer_id_block_encode(buf_t *out, const zkdata_producer_id_block_t *b) {
@@ -1442,26 +1455,24 @@ static int zk_get_long_string(const json_t *obj, const char *key, int64_t *out, 
     return 0;
 }
 
-int zkdata_producer_id_block_decode(const void *data, size_t len, zkdata_producer_id_block_t *out, char *err,
-                                    size_t errlen) {
-    static const char *const what = "producer id block";
-    json_t *root = zk_parse(data, len, what, err, errlen);
-    if (!root)
-        return -1;
-    int rc = -1;
+static int zk_producer_id_block_fields(const json_t *root, void *arg, const char *what, char *err, size_t errlen) {
+    zkdata_producer_id_block_t *out = arg;
     int32_t version;
     if (zk_get_i32(root, "version", true, &version, what, err, errlen) < 0)
-        goto done;
+        return -1;
     if (version != 1) {
         errmsg_set(err, errlen, "%s: unknown version %" PRId32, what, version);
-        goto done;
+        return -1;
     }
     if (zk_get_i32(root, "broker", true, &out->broker_id, what, err, errlen) < 0 ||
         zk_get_long_string(root, "block_start", &out->block_start, what, err, errlen) != 0 ||
         zk_get_long_string(root, "block_end", &out->block_end, what, err, errlen) != 0)
-        goto done;
-    rc = 0;
-done:
-    json_decref(root);
-    return rc;
+        return -1;
+    return 0;
+}
+
+int zkdata_producer_id_block_decode(const void *data, size_t len, zkdata_producer_id_block_t *out, char *err,
+                                    size_t errlen) {
+
+    return zk_decode(data, len, "producer id block", zk_producer_id_block_fields, out, err, errlen);
 }

@@ -36,6 +36,7 @@ def test_create_get_set_delete_with_versions(shared_zookeeper):
     out = check("basic", shared_zookeeper.address)
     assert "set with versions: BADVERSION on a stale version" in out
     assert "sequential nodes get 10-digit counters" in out
+    assert "children with their data in one batch: names, paths, data, stats; NONODE for a missing parent" in out
 
 
 def test_multi_is_atomic(shared_zookeeper):

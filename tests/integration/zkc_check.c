@@ -349,6 +349,33 @@ static void scenario_basic(const char *connect) {
     CHECK_ERR(zkc_delete(zkc, join(b, "/seq"), ZKC_ANY_VERSION), ZKC_NOTEMPTY);
     step("children sorted; NOTEMPTY");
 
+    zkc_children_data_t kd;
+    CHECK_ERR(zkc_get_children_data(zkc, join(b, "/seq"), &kd), ZKC_OK);
+    CHECK(kd.n == 3);
+    CHECK(strcmp(kd.v[0].name, "a") == 0 && strcmp(kd.v[0].path, join(b, "/seq/a")) == 0);
+    CHECK_ERR(kd.v[0].err, ZKC_OK);
+    CHECK(kd.v[0].data == NULL && kd.v[0].len == -1);
+    CHECK(strcmp(kd.v[2].name, "n_0000000001") == 0 && strcmp(kd.v[2].path, join(b, "/seq/n_0000000001")) == 0);
+    CHECK_ERR(kd.v[2].err, ZKC_OK);
+    CHECK(kd.v[2].len == 1 && memcmp(kd.v[2].data, "b", 1) == 0 && kd.v[2].stat.version == 0);
+    CHECK(kd.v[2].stat.ctime > 0 && kd.v[2].stat.czxid > kd.v[1].stat.czxid);
+    zkc_children_data_free(&kd);
+    CHECK(kd.v == NULL && kd.n == 0);
+    CHECK_ERR(zkc_get_children_data(zkc, join(b, "/p/q/r"), &kd), ZKC_OK);
+    CHECK(kd.n == 0);
+    zkc_children_data_free(&kd);
+    CHECK_ERR(zkc_get_children_data(zkc, join(b, "/none"), &kd), ZKC_NONODE);
+    CHECK(kd.n == 0 && kd.v == NULL);
+    CHECK_ERR(zkc_get_children_data(zkc, "/", &kd), ZKC_OK);
+    bool found = false;
+    for (size_t k = 0; k < kd.n; k++) {
+        CHECK(kd.v[k].path[0] == '/' && kd.v[k].path[1] != '/');
+        found |= strcmp(kd.v[k].path, b) == 0 && kd.v[k].err == ZKC_OK && kd.v[k].data == NULL;
+    }
+    CHECK(found);
+    zkc_children_data_free(&kd);
+    step("children with their data in one batch: names, paths, data, stats; NONODE for a missing parent");
+
     CHECK_ERR(zkc_create(zkc, join(b, "/eph"), NULL, -1, ZKC_EPHEMERAL, NULL), ZKC_OK);
     CHECK_ERR(zkc_exists(zkc, join(b, "/eph"), &st), ZKC_OK);
     CHECK(st.ephemeral_owner == zkc_session_id(zkc, NULL));
