@@ -56,14 +56,14 @@ struct evloop_timer {
 
 /* --- tasks ----------------------------------------------------------------- */
 
-/* Takes the whole queue under the lock and runs it outside, so a task may
- * queue further tasks (they run on the next activation). */
-static void evloop_on_tasks(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
-    evloop_t *l = arg;
+/* Takes the whole queue under the lock (closing it if asked) and runs it
+ * outside, so a task may queue further tasks: they run on the next
+ * activation, or are refused once closed. */
+static void evloop_run_queue(evloop_t *l, bool close) {
     pthread_mutex_lock(&l->mu);
     evloop_task_t *t = l->head;
     l->head = l->tail = NULL;
+    l->closed = l->closed || close;
     pthread_mutex_unlock(&l->mu);
     while (t) {
         evloop_task_t *next = t->next;
@@ -71,6 +71,11 @@ static void evloop_on_tasks(evutil_socket_t fd, short what, void *arg) {
         free(t);
         t = next;
     }
+}
+
+static void evloop_on_tasks(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    evloop_run_queue(arg, false);
 }
 
 /* Caller holds mu. The first task of an empty queue wakes the loop. */
@@ -152,9 +157,19 @@ static void evloop_link_remove(evloop_link_t *n) {
     n->prev = n->next = n;
 }
 
+/* A misused handle would free a timer twice or leak it: stop at once. */
 static void evloop_timer_check(const evloop_timer_t *t, bool after, const char *fn) {
     if (t->after != after) {
         log_error(EVLOOP_TAG, "%s: %s on %s timer", t->loop->name, fn, t->after ? "a fire-and-forget" : "an owned");
+        abort();
+    }
+}
+
+/* Fire-and-forget timers live on the loop's list: another thread touching
+ * it would corrupt it silently. */
+static void evloop_assert_in_loop(const evloop_t *l, const char *fn) {
+    if (!evloop_in_loop(l)) {
+        log_error(EVLOOP_TAG, "%s: %s called off the loop's thread", l->name, fn);
         abort();
     }
 }
@@ -233,6 +248,7 @@ void evloop_timer_free(evloop_timer_t *t) {
 }
 
 evloop_timer_t *evloop_after(evloop_t *l, int64_t delay_ms, evloop_fn fn, void *arg) {
+    evloop_assert_in_loop(l, "evloop_after");
     evloop_timer_t *t = evloop_timer_create(l, fn, arg, true);
     evloop_link_append(&l->afters, &t->link);
     evloop_timer_schedule(t, delay_ms);
@@ -243,6 +259,7 @@ void evloop_after_cancel(evloop_timer_t *t) {
     if (!t)
         return;
     evloop_timer_check(t, true, "evloop_after_cancel");
+    evloop_assert_in_loop(t->loop, "evloop_after_cancel");
     evloop_timer_destroy(t);
 }
 
@@ -284,17 +301,7 @@ static void evloop_finish(evloop_t *l) {
     }
     while (!evloop_link_empty(&due))
         evloop_fire_after((evloop_timer_t *)due.next);
-    pthread_mutex_lock(&l->mu);
-    l->closed = true;
-    evloop_task_t *t = l->head;
-    l->head = l->tail = NULL;
-    pthread_mutex_unlock(&l->mu);
-    while (t) {
-        evloop_task_t *next = t->next;
-        t->fn(t->arg);
-        free(t);
-        t = next;
-    }
+    evloop_run_queue(l, true);
     while (!evloop_link_empty(&l->afters))
         evloop_timer_destroy((evloop_timer_t *)l->afters.next);
 }

@@ -60,15 +60,16 @@ typedef enum conn_state {
     CONN_CLOSED,  /* socket closed; struct alive while referenced */
 } conn_state_t;
 
-/* Every field belongs to the connection's loop thread; other threads only
- * read `loop` (immutable) through net_conn_evloop. */
+/* owner: the loop thread, except the immutable fields, which any thread
+ * holding a reference (a request in flight) may read: the admin worker
+ * logs the peer and finds the loop through net_conn_evloop. */
 struct net_conn {
     net_loop_t *loop;        /* immutable */
     net_conn_t *prev, *next; /* loop->conns, until freed */
-    uint64_t id;
+    uint64_t id;             /* immutable */
     int fd;
-    size_t listener;
-    char peer[64];
+    size_t listener;         /* immutable */
+    char peer[64];           /* immutable */
     conn_state_t state;
     int refs;
     void *user;
