@@ -118,11 +118,12 @@ static void api_deferred_send(void *arg) {
 }
 
 /* Sends r (or closes) on the connection's loop thread, from whichever
- * thread the handler runs on. If the network is already stopping the
- * answer is dropped and the request freed. */
+ * thread the handler runs on: inline on the loop itself (the produce and
+ * fetch path: no hop, no allocation), else through its task queue. If the
+ * loop has ended the answer is dropped and the request freed. */
 static void api_send(api_request_t *req, net_response_t *r, bool close) {
-    net_loop_t *loop = net_conn_loop(req->conn);
-    if (net_loop_in_thread(loop)) {
+    evloop_t *loop = net_conn_evloop(req->conn);
+    if (evloop_in_loop(loop)) {
         if (close)
             net_close(req->conn);
         else
@@ -137,7 +138,7 @@ static void api_send(api_request_t *req, net_response_t *r, bool close) {
         d->r = *r;
     else
         net_response_init(&d->r);
-    if (net_loop_run(loop, api_deferred_send, d) != 0) {
+    if (evloop_run(loop, api_deferred_send, d) != 0) {
         net_response_free(&d->r);
         api_request_free(req);
         free(d);

@@ -103,7 +103,7 @@ static void api_admin_wait_check(void *arg) {
     bool expired = clock_mono_ms() >= w->deadline_ms || !net_conn_is_open(w->req->conn);
     if (pending && !expired) {
         metadata_cache_release(mc, s);
-        net_timer_add(net_conn_loop(w->req->conn), API_ADMIN_RECHECK_MS, api_admin_wait_check, w);
+        evloop_after(net_conn_evloop(w->req->conn), API_ADMIN_RECHECK_MS, api_admin_wait_check, w);
         return;
     }
     if (pending)
@@ -136,7 +136,7 @@ static void api_admin_answer(api_request_t *req, void *resp, api_wait_topic_t *t
     }
     /* the wait's timers live on the connection's loop (this handler runs on
      * the admin worker) */
-    if (net_loop_run(net_conn_loop(req->conn), api_admin_wait_check, w) != 0)
+    if (evloop_run(net_conn_evloop(req->conn), api_admin_wait_check, w) != 0)
         api_admin_wait_free_and_answer(w);
 }
 

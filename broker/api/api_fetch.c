@@ -27,12 +27,12 @@ typedef struct fetch_watch {
  * it (taking a reference for the task they queue). References: one for
  * being pending, one for the timer, one per queued wake-up. */
 struct fetch_op {
-    api_request_t *req;
-    net_loop_t *loop;
-    net_timer_t *timer;
-    atomic_int refs;
-    bool done;
-    fetch_watch_t *watches;
+    api_request_t *req;       /* owner: loop thread; NULL once answered */
+    evloop_t *loop;           /* immutable: the connection's loop */
+    evloop_timer_t *timer;    /* owner: loop thread; evloop_after's, NULL once fired or cancelled */
+    atomic_int refs;          /* any thread */
+    bool done;                /* owner: loop thread */
+    fetch_watch_t *watches;   /* owner: loop thread (the partitions call wake) */
     int32_t nwatches;
 };
 
@@ -132,7 +132,7 @@ static void fetch_op_complete(fetch_op_t *op) {
     for (int32_t i = 0; i < op->nwatches; i++)
         partition_unwatch(op->watches[i].partition, &op->watches[i].waiter);
     if (op->timer) {
-        net_timer_cancel(op->timer);
+        evloop_after_cancel(op->timer);
         op->timer = NULL;
         fetch_op_unref(op); /* the timer's reference */
     }
@@ -150,7 +150,7 @@ static void fetch_op_recheck(void *arg) {
 
 static void fetch_op_timeout(void *arg) {
     fetch_op_t *op = arg;
-    op->timer = NULL; /* fired: net frees it */
+    op->timer = NULL; /* fired: evloop frees it */
     if (!op->done)
         fetch_op_complete(op);
     fetch_op_unref(op);
@@ -161,7 +161,7 @@ static void fetch_op_timeout(void *arg) {
 static void fetch_op_wake(partition_waiter_t *w) {
     fetch_op_t *op = ((fetch_watch_t *)w)->op;
     atomic_fetch_add(&op->refs, 1);
-    if (net_loop_run(op->loop, fetch_op_recheck, op) != 0)
+    if (evloop_run(op->loop, fetch_op_recheck, op) != 0)
         atomic_fetch_sub(&op->refs, 1); /* the loop is gone: shutting down */
 }
 
@@ -169,7 +169,7 @@ static void fetch_wait(api_request_t *req) {
     const kp_fetch_req_t *rq = req->body;
     fetch_op_t *op = mem_calloc(1, sizeof *op);
     op->req = req;
-    op->loop = net_conn_loop(req->conn);
+    op->loop = net_conn_evloop(req->conn);
     atomic_init(&op->refs, 2); /* pending + timer */
     int32_t n = 0;
     const kp_fetch_req_topic_t *topics = rq->topics.items;
@@ -191,7 +191,7 @@ static void fetch_wait(api_request_t *req) {
             partition_watch(p, &w->waiter);
         }
     }
-    op->timer = net_timer_add(op->loop, rq->max_wait_ms, fetch_op_timeout, op);
+    op->timer = evloop_after(op->loop, rq->max_wait_ms, fetch_op_timeout, op);
     /* Data may have arrived between the first read and the watch. */
     if (fetch_op_ready(op))
         fetch_op_complete(op);

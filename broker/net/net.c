@@ -1,5 +1,6 @@
 #include "net/net.h"
 
+#include "net/evloop.h"
 #include "util/clock.h"
 #include "util/endian.h"
 #include "util/errmsg.h"
@@ -59,13 +60,16 @@ typedef enum conn_state {
     CONN_CLOSED,  /* socket closed; struct alive while referenced */
 } conn_state_t;
 
+/* owner: the loop thread, except the immutable fields, which any thread
+ * holding a reference (a request in flight) may read: the admin worker
+ * logs the peer and finds the loop through net_conn_evloop. */
 struct net_conn {
-    net_loop_t *loop;
+    net_loop_t *loop;        /* immutable */
     net_conn_t *prev, *next; /* loop->conns, until freed */
-    uint64_t id;
+    uint64_t id;             /* immutable */
     int fd;
-    size_t listener;
-    char peer[64];
+    size_t listener;         /* immutable */
+    char peer[64];           /* immutable */
     conn_state_t state;
     int refs;
     void *user;
@@ -88,40 +92,21 @@ struct net_conn {
     uint64_t requests, bytes_in, bytes_out;
 };
 
-typedef struct net_task {
-    net_task_fn fn;
-    void *arg;
-    struct net_task *next;
-} net_task_t;
-
-struct net_timer {
-    net_loop_t *loop;
-    struct event *ev;
-    net_task_fn fn;
-    void *arg;
-    net_timer_t *prev, *next;
-};
-
+/* A network loop: an evloop (thread, event_base, task queue, timers) with
+ * the connections it serves on top. */
 struct net_loop {
-    net_t *net;
-    size_t index;
-    struct event_base *base;
-    pthread_t thread;   /* for pthread_join, written by net_start */
-    pthread_t self;     /* written by the loop thread itself */
-    bool started;
+    net_t *net;                 /* immutable after net_new */
+    size_t index;               /* immutable after net_new */
+    evloop_t *ev;               /* immutable after net_new; thread-safe calls only off the loop */
+    bool started;               /* owner: the net_start / net_stop caller's thread */
 
-    pthread_mutex_t mu; /* guards: tasks, stopped, stats */
-    net_task_t *tasks_head, *tasks_tail;
-    bool stopped;
-    net_loop_stats_t stats;
-    struct event *ev_tasks;
+    pthread_mutex_t stats_mu;
+    net_loop_stats_t stats;     /* under: stats_mu (net_loop_stats reads it from any thread) */
 
-    /* loop thread only */
-    net_conn_t *conns;
-    uint64_t nopen;
-    net_timer_t *timers;
-    bool draining;
-    struct event *ev_deadline;
+    net_conn_t *conns;          /* owner: loop thread */
+    uint64_t nopen;             /* owner: loop thread; OPEN and CLOSING connections */
+    bool draining;              /* owner: loop thread; shutting down */
+    evloop_timer_t *deadline;   /* owner: loop thread; the shutdown deadline, while draining */
 };
 
 typedef struct net_listener {
@@ -168,14 +153,10 @@ static void loop_check_drained(net_loop_t *loop);
 /* --- small helpers ----------------------------------------------------------- */
 
 static void loop_assert_thread(const net_loop_t *loop, const char *fn) {
-    if (!pthread_equal(pthread_self(), loop->self)) {
+    if (!evloop_in_loop(loop->ev)) {
         log_error(NET_COMPONENT, "%s called off loop %zu's thread", fn, loop->index);
         abort();
     }
-}
-
-bool net_loop_in_thread(const net_loop_t *loop) {
-    return pthread_equal(pthread_self(), loop->self);
 }
 
 static size_t out_len(const net_conn_t *c) { return c->out ? evbuffer_get_length(c->out) : 0; }
@@ -463,10 +444,10 @@ static void conn_close_now(net_conn_t *c, const char *why) {
     c->fd = -1;
     evbuffer_free(c->out); /* releases file segments and referenced bytes */
     c->out = NULL;
-    pthread_mutex_lock(&loop->mu);
+    pthread_mutex_lock(&loop->stats_mu);
     loop->stats.closed++;
     loop->stats.open--;
-    pthread_mutex_unlock(&loop->mu);
+    pthread_mutex_unlock(&loop->stats_mu);
     loop->nopen--;
     if (loop->net->cfg.on_close)
         loop->net->cfg.on_close(loop->net->cfg.ctx, c);
@@ -799,7 +780,7 @@ void net_close(net_conn_t *c) {
 
 /* --- connection accessors ---------------------------------------------------- */
 
-net_loop_t *net_conn_loop(const net_conn_t *c) { return c->loop; }
+evloop_t *net_conn_evloop(const net_conn_t *c) { return c->loop->ev; }
 uint64_t net_conn_id(const net_conn_t *c) { return c->id; }
 const char *net_conn_peer(const net_conn_t *c) { return c->peer; }
 size_t net_conn_listener(const net_conn_t *c) { return c->listener; }
@@ -843,10 +824,11 @@ static void conn_open(net_loop_t *loop, net_accepted_t *a) {
     c->last_active_ms = clock_mono_ms();
     c->out = evbuffer_new();
     evbuffer_set_flags(c->out, EVBUFFER_FLAG_DRAINS_TO_FD); /* lets file segments use sendfile */
-    c->ev_read = event_new(loop->base, c->fd, EV_READ | EV_PERSIST, conn_on_read, c);
-    c->ev_write = event_new(loop->base, c->fd, EV_WRITE | EV_PERSIST, conn_on_write, c);
-    c->ev_service = event_new(loop->base, -1, 0, conn_on_service, c);
-    c->ev_idle = evtimer_new(loop->base, conn_on_idle, c);
+    struct event_base *base = evloop_base(loop->ev);
+    c->ev_read = event_new(base, c->fd, EV_READ | EV_PERSIST, conn_on_read, c);
+    c->ev_write = event_new(base, c->fd, EV_WRITE | EV_PERSIST, conn_on_write, c);
+    c->ev_service = event_new(base, -1, 0, conn_on_service, c);
+    c->ev_idle = evtimer_new(base, conn_on_idle, c);
     if (!c->out || !c->ev_read || !c->ev_write || !c->ev_service || !c->ev_idle) {
         log_error(NET_COMPONENT, "out of memory creating a connection");
         abort();
@@ -856,10 +838,10 @@ static void conn_open(net_loop_t *loop, net_accepted_t *a) {
         loop->conns->prev = c;
     loop->conns = c;
     loop->nopen++;
-    pthread_mutex_lock(&loop->mu);
+    pthread_mutex_lock(&loop->stats_mu);
     loop->stats.accepted++;
     loop->stats.open++;
-    pthread_mutex_unlock(&loop->mu);
+    pthread_mutex_unlock(&loop->stats_mu);
     int64_t idle_ms = loop->net->cfg.connections_max_idle_ms;
     if (idle_ms > 0) {
         struct timeval tv = ms_to_tv(idle_ms);
@@ -879,103 +861,16 @@ static void conn_open_task(void *arg) {
     free(a);
 }
 
-/* --- loops: tasks, timers, draining ------------------------------------------ */
-
-static void run_tasks(net_task_t *t) {
-    while (t) {
-        net_task_t *next = t->next;
-        t->fn(t->arg);
-        free(t);
-        t = next;
-    }
-}
-
-static void loop_on_tasks(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
-    net_loop_t *loop = arg;
-    pthread_mutex_lock(&loop->mu);
-    net_task_t *t = loop->tasks_head;
-    loop->tasks_head = loop->tasks_tail = NULL;
-    pthread_mutex_unlock(&loop->mu);
-    run_tasks(t);
-}
-
-int net_loop_run(net_loop_t *loop, net_task_fn fn, void *arg) {
-    net_task_t *t = mem_alloc(sizeof *t);
-    *t = (net_task_t){.fn = fn, .arg = arg, .next = NULL};
-    pthread_mutex_lock(&loop->mu);
-    if (loop->stopped) {
-        pthread_mutex_unlock(&loop->mu);
-        free(t);
-        return -1;
-    }
-    if (loop->tasks_tail) {
-        loop->tasks_tail->next = t;
-    } else {
-        loop->tasks_head = t;
-        event_active(loop->ev_tasks, EV_READ, 0); /* thread-safe: evthread wakes the base */
-    }
-    loop->tasks_tail = t;
-    pthread_mutex_unlock(&loop->mu);
-    return 0;
-}
-
-static void timer_unlink_free(net_timer_t *t) {
-    net_loop_t *loop = t->loop;
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        loop->timers = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    event_free(t->ev);
-    free(t);
-}
-
-static void timer_on_fire(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
-    net_timer_t *t = arg;
-    net_task_fn fn = t->fn;
-    void *fn_arg = t->arg;
-    timer_unlink_free(t);
-    fn(fn_arg);
-}
-
-net_timer_t *net_timer_add(net_loop_t *loop, int64_t delay_ms, net_task_fn fn, void *arg) {
-    loop_assert_thread(loop, "net_timer_add");
-    net_timer_t *t = mem_calloc(1, sizeof *t);
-    t->loop = loop;
-    t->fn = fn;
-    t->arg = arg;
-    t->ev = evtimer_new(loop->base, timer_on_fire, t);
-    if (!t->ev) {
-        log_error(NET_COMPONENT, "out of memory creating a timer");
-        abort();
-    }
-    t->next = loop->timers;
-    if (loop->timers)
-        loop->timers->prev = t;
-    loop->timers = t;
-    struct timeval tv = ms_to_tv(delay_ms);
-    evtimer_add(t->ev, &tv);
-    return t;
-}
-
-void net_timer_cancel(net_timer_t *t) {
-    if (!t)
-        return;
-    loop_assert_thread(t->loop, "net_timer_cancel");
-    timer_unlink_free(t);
-}
+/* --- loops: stats, draining ------------------------------------------------- */
 
 size_t net_loop_count(const net_t *net) { return net->nloops; }
 net_loop_t *net_loop(net_t *net, size_t i) { return i < net->nloops ? &net->loops[i] : NULL; }
 size_t net_loop_index(const net_loop_t *loop) { return loop->index; }
 
 void net_loop_stats(net_loop_t *loop, net_loop_stats_t *out) {
-    pthread_mutex_lock(&loop->mu);
+    pthread_mutex_lock(&loop->stats_mu);
     *out = loop->stats;
-    pthread_mutex_unlock(&loop->mu);
+    pthread_mutex_unlock(&loop->stats_mu);
 }
 
 /* Calls fn for every open connection, each held so that closing one (or the
@@ -1000,19 +895,23 @@ static void loop_for_each_open(net_loop_t *loop, void (*fn)(net_conn_t *)) {
 
 static void conn_close_shutdown(net_conn_t *c) { conn_close_now(c, "shut down"); }
 
+/* The loop ends with no connection open; evloop then fires the timers
+ * still pending (a long-poll fetch whose client left answers now, into its
+ * closed connection, instead of holding its request forever) and runs the
+ * tasks queued (answers from the admin worker: dropped, their requests
+ * freed; hand-overs from the acceptor: conn_open_task closes them). */
 static void loop_check_drained(net_loop_t *loop) {
     if (loop->draining && loop->nopen == 0)
-        event_base_loopbreak(loop->base);
+        evloop_break(loop->ev);
 }
 
-static void loop_on_deadline(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
+static void loop_on_deadline(void *arg) {
     net_loop_t *loop = arg;
     if (loop->nopen > 0)
         log_warn(NET_COMPONENT, "loop %zu: closing %" PRIu64 " connection(s) with requests unanswered after %" PRId64
                  " ms", loop->index, loop->nopen, loop->net->cfg.shutdown_timeout_ms);
     loop_for_each_open(loop, conn_close_shutdown);
-    event_base_loopbreak(loop->base);
+    evloop_break(loop->ev);
 }
 
 /* Shutdown, on the loop's thread: connections stop reading; idle ones close
@@ -1023,46 +922,10 @@ static void loop_drain_task(void *arg) {
     if (loop->draining)
         return;
     loop->draining = true;
-    loop->ev_deadline = evtimer_new(loop->base, loop_on_deadline, loop);
-    struct timeval tv = ms_to_tv(loop->net->cfg.shutdown_timeout_ms);
-    evtimer_add(loop->ev_deadline, &tv);
+    loop->deadline = evloop_timer_new(loop->ev, loop_on_deadline, loop);
+    evloop_timer_arm(loop->deadline, loop->net->cfg.shutdown_timeout_ms);
     loop_for_each_open(loop, conn_service);
     loop_check_drained(loop);
-}
-
-/* After the loop ended: close what is left, fire the timers still pending
- * (a long-poll fetch whose client left answers now, into a closed
- * connection, instead of holding its request forever), refuse further
- * tasks, and run the ones queued so that their arguments are not lost. */
-static void loop_finish(net_loop_t *loop) {
-    loop->draining = true;
-    loop_for_each_open(loop, conn_close_shutdown);
-    size_t n = 0;
-    for (net_timer_t *tm = loop->timers; tm; tm = tm->next)
-        n++;
-    for (; n > 0 && loop->timers; n--) { /* timers added meanwhile are freed uncalled */
-        net_timer_t *tm = loop->timers;
-        while (tm->next)
-            tm = tm->next; /* the oldest first */
-        net_task_fn fn = tm->fn;
-        void *fn_arg = tm->arg;
-        timer_unlink_free(tm);
-        fn(fn_arg);
-    }
-    pthread_mutex_lock(&loop->mu);
-    loop->stopped = true;
-    net_task_t *t = loop->tasks_head;
-    loop->tasks_head = loop->tasks_tail = NULL;
-    pthread_mutex_unlock(&loop->mu);
-    run_tasks(t);
-}
-
-static void *loop_main(void *arg) {
-    net_loop_t *loop = arg;
-    loop->self = pthread_self();
-    event_base_loop(loop->base, EVLOOP_NO_EXIT_ON_EMPTY);
-    loop_finish(loop);
-    return NULL;
 }
 
 /* --- acceptor ---------------------------------------------------------------- */
@@ -1099,7 +962,7 @@ static void acc_hand_over(net_t *net, size_t listener, int fd, const struct sock
     a->listener = listener;
     a->id = ++net->next_conn_id;
     format_addr(peer, a->peer, sizeof a->peer);
-    if (net_loop_run(a->loop, conn_open_task, a) != 0) {
+    if (evloop_run(a->loop->ev, conn_open_task, a) != 0) {
         close(fd);
         free(a);
     }
@@ -1150,7 +1013,7 @@ static void acc_on_stop(evutil_socket_t fd, short what, void *arg) {
     }
     evtimer_del(net->ev_backoff);
     for (size_t i = 0; i < net->nloops; i++)
-        (void)net_loop_run(&net->loops[i], loop_drain_task, &net->loops[i]);
+        (void)evloop_run(net->loops[i].ev, loop_drain_task, &net->loops[i]);
     event_base_loopbreak(net->acc_base);
 }
 
@@ -1256,15 +1119,14 @@ static int config_check(const net_config_t *cfg, char *err, size_t errlen) {
     return -1;
 }
 
-static int loop_init(net_t *net, net_loop_t *loop, size_t index) {
+static int loop_init(net_t *net, net_loop_t *loop, size_t index, char *err, size_t errlen) {
     loop->net = net;
     loop->index = index;
-    pthread_mutex_init(&loop->mu, NULL);
-    loop->base = event_base_new();
-    if (!loop->base)
-        return -1;
-    loop->ev_tasks = event_new(loop->base, -1, 0, loop_on_tasks, loop);
-    return loop->ev_tasks ? 0 : -1;
+    pthread_mutex_init(&loop->stats_mu, NULL);
+    char name[32]; /* evloop keeps 15 characters */
+    snprintf(name, sizeof name, "net-%zu", index);
+    loop->ev = evloop_new(name, err, errlen);
+    return loop->ev ? 0 : -1;
 }
 
 net_t *net_new(const net_config_t *cfg, char *err, size_t errlen) {
@@ -1290,10 +1152,8 @@ net_t *net_new(const net_config_t *cfg, char *err, size_t errlen) {
     net->nloops = (size_t)cfg->num_network_threads;
     net->loops = mem_calloc(net->nloops, sizeof *net->loops);
     for (size_t i = 0; i < net->nloops; i++) {
-        if (loop_init(net, &net->loops[i], i) != 0) {
-            errmsg_set(err, errlen, "net: cannot create an event loop");
+        if (loop_init(net, &net->loops[i], i, err, errlen) != 0)
             goto fail;
-        }
     }
     if (pipe2(net->stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         errmsg_set(err, errlen, "net: pipe: %s", strerror(errno));
@@ -1326,11 +1186,8 @@ int net_start(net_t *net, char *err, size_t errlen) {
     net->started = true;
     for (size_t i = 0; i < net->nloops; i++) {
         net_loop_t *loop = &net->loops[i];
-        int rc = pthread_create(&loop->thread, NULL, loop_main, loop);
-        if (rc != 0) {
-            errmsg_set(err, errlen, "net: cannot start a network thread: %s", strerror(rc));
+        if (evloop_start(loop->ev, err, errlen) != 0)
             return -1; /* net_stop drains and joins the ones started */
-        }
         loop->started = true;
     }
     event_add(net->ev_stop, NULL);
@@ -1365,7 +1222,7 @@ void net_stop(net_t *net) {
     if (!net || net->stopped)
         return;
     for (size_t i = 0; i < net->nloops; i++) {
-        if (net->loops[i].started && pthread_equal(pthread_self(), net->loops[i].thread)) {
+        if (net->loops[i].started && evloop_in_loop(net->loops[i].ev)) {
             log_error(NET_COMPONENT, "net_stop called from network thread %zu: ignored", i);
             return;
         }
@@ -1377,11 +1234,10 @@ void net_stop(net_t *net) {
     } else {
         for (size_t i = 0; i < net->nloops; i++)
             if (net->loops[i].started)
-                (void)net_loop_run(&net->loops[i], loop_drain_task, &net->loops[i]);
+                (void)evloop_run(net->loops[i].ev, loop_drain_task, &net->loops[i]);
     }
     for (size_t i = 0; i < net->nloops; i++)
-        if (net->loops[i].started)
-            pthread_join(net->loops[i].thread, NULL);
+        evloop_join(net->loops[i].ev); /* each ends itself once drained */
     if (net->started)
         log_info(NET_COMPONENT, "network stopped");
 }
@@ -1401,22 +1257,11 @@ static void conn_destroy(net_conn_t *c) {
 static void loop_destroy(net_loop_t *loop) {
     while (loop->conns)
         conn_destroy(loop->conns);
-    while (loop->timers)
-        timer_unlink_free(loop->timers);
-    for (net_task_t *t = loop->tasks_head, *next; t; t = next) {
-        next = t->next;
-        if (t->fn == conn_open_task) {
-            net_accepted_t *a = t->arg;
-            close(a->fd);
-            free(a);
-        }
-        free(t);
-    }
-    event_free_clear(&loop->ev_tasks);
-    event_free_clear(&loop->ev_deadline);
-    if (loop->base)
-        event_base_free(loop->base);
-    pthread_mutex_destroy(&loop->mu);
+    evloop_timer_free(loop->deadline);
+    /* A loop that ran has run every task queued; only the acceptor queues
+     * hand-overs, and it starts after every loop did. */
+    evloop_free(loop->ev);
+    pthread_mutex_destroy(&loop->stats_mu);
 }
 
 void net_free(net_t *net) {

@@ -7,21 +7,23 @@
  *
  *   acceptor thread ──accept()──> round robin ──> loop 0 .. loop N-1
  *                                                  (num.network.threads: one
- *                                                   thread + event_base each)
+ *                                                   evloop each — thread,
+ *                                                   event_base, task queue)
  *
  * Framing: int32 size (big-endian, excluding itself) + payload, both ways. A
  * request whose size is negative or above socket.request.max.bytes is logged
  * (peer, size) and its connection closed (after the responses already queued
  * are written, as Kafka's would have been).
  *
- * Threads. Everything about a connection happens on its loop's thread: the
- * handler runs there, and net_respond / net_respond_none / net_close /
- * net_conn_* / net_timer_* must be called there (the answering, hold and
- * timer calls abort otherwise: a race here would corrupt streams
- * silently). Work finished on another thread gets back with
- * net_loop_run(net_conn_loop(conn), fn, arg); that, net_conn_loop,
- * net_shutdown and net_loop_stats are the thread-safe calls. The handler
- * context is shared by all loops: the caller protects its own state.
+ * Threads. Every network loop is an evloop (evloop.h) and everything about a
+ * connection happens on its loop's thread: the handler runs there, and
+ * net_respond / net_respond_none / net_close / net_conn_* must be called
+ * there (the answering and hold calls abort otherwise: a race here would
+ * corrupt streams silently). Work finished on another thread gets back with
+ * evloop_run(net_conn_evloop(conn), fn, arg); a handler that waits uses
+ * evloop_after on that loop. net_conn_evloop, net_shutdown and
+ * net_loop_stats are the thread-safe calls. The handler context is shared
+ * by all loops: the caller protects its own state.
  *
  * Ordering (Kafka's guarantee, which clients rely on): a connection has at
  * most one request in flight. After a frame is delivered, no further frame of
@@ -70,15 +72,19 @@
  * net_stop()) stops accepting, gives requests in flight up to
  * shutdown_timeout_ms to be answered and their responses written, closes
  * every connection and joins the threads. Queued but undelivered pipelined
- * requests are dropped. After net_stop() no net_* call may be made for its
- * connections, loops or timers. Timers still pending when a loop ends
- * fire then, early, on the loop's thread (a long poll whose client left
- * answers into its closed connection and frees its request); timers added
- * by those callbacks are freed uncalled.
+ * requests are dropped. After net_stop() no net_* or evloop_* call may be
+ * made for its connections or loops. A loop ends as every evloop does
+ * (evloop.h): the evloop_after timers still pending fire then, early, on
+ * the loop's thread (a long poll whose client left answers into its closed
+ * connection and frees its request; timers added by those callbacks are
+ * freed uncalled), and the tasks queued until then run (an admin-worker
+ * answer to a closed connection is dropped and its request freed); later
+ * evloop_run calls fail.
  */
 #ifndef SAMSA_NET_H
 #define SAMSA_NET_H
 
+#include "net/evloop.h"
 #include "util/buf.h"
 
 #include <stdbool.h>
@@ -88,7 +94,6 @@
 typedef struct net net_t;
 typedef struct net_loop net_loop_t;
 typedef struct net_conn net_conn_t;
-typedef struct net_timer net_timer_t;
 
 /* --- responses ----------------------------------------------------------- */
 
@@ -152,7 +157,6 @@ typedef void (*net_request_fn)(void *ctx, net_conn_t *conn, uint8_t *frame, size
 /* Runs once per connection as it closes, on its loop thread (possibly
  * inside net_close); conn is valid during the call. */
 typedef void (*net_close_fn)(void *ctx, net_conn_t *conn);
-typedef void (*net_task_fn)(void *arg);
 
 typedef struct net_listen {
     const char *name; /* listener name for the handler ("PLAINTEXT"); may be NULL */
@@ -185,8 +189,8 @@ void net_config_init(net_config_t *cfg);
 
 /* Checks cfg and binds every listener (so that a port in use fails here and
  * bound ports can be read at once); no thread runs yet. Calls
- * evthread_use_pthreads(), which must precede any other event_base of the
- * process. NULL with a message on error. */
+ * evthread_use_pthreads() (as evloop_new does), which must precede any
+ * other event_base of the process. NULL with a message on error. */
 net_t *net_new(const net_config_t *cfg, char *err, size_t errlen);
 
 /* Starts the loop threads and the acceptor. 0, or -1 with a message. */
@@ -207,22 +211,11 @@ void net_stop(net_t *net);
  * requests were never answered. NULL is a no-op. */
 void net_free(net_t *net);
 
-/* --- loops, tasks, timers ------------------------------------------------ */
+/* --- loops ------------------------------------------------------------- */
 
 size_t net_loop_count(const net_t *net);
 net_loop_t *net_loop(net_t *net, size_t i);
 size_t net_loop_index(const net_loop_t *loop);
-
-/* Runs fn(arg) on loop's thread soon (FIFO per loop). Thread-safe. 0, or -1
- * when the loop has stopped (fn will not run: the caller keeps arg). Tasks
- * queued before the loop stops run before it exits. */
-int net_loop_run(net_loop_t *loop, net_task_fn fn, void *arg);
-
-/* A one-shot timer on loop's thread: fn(arg) after delay_ms. The handle is
- * net's and invalid once fn starts; net_timer_cancel frees a timer that has
- * not fired (fn is not called). Loop thread only, both. */
-net_timer_t *net_timer_add(net_loop_t *loop, int64_t delay_ms, net_task_fn fn, void *arg);
-void net_timer_cancel(net_timer_t *timer);
 
 typedef struct net_loop_stats {
     uint64_t accepted; /* connections handed to this loop */
@@ -232,7 +225,7 @@ typedef struct net_loop_stats {
 /* Thread-safe snapshot. */
 void net_loop_stats(net_loop_t *loop, net_loop_stats_t *out);
 
-/* --- connections (loop thread only, except net_conn_loop) ----------------- */
+/* --- connections (loop thread only, except net_conn_evloop) --------------- */
 
 /* Answers the request in flight with r (its memory is taken, r left empty;
  * r is freed if the connection has died). */
@@ -246,8 +239,9 @@ void net_respond_none(net_conn_t *conn);
  * drops the requests read ahead. A dead connection: no-op. */
 void net_close(net_conn_t *conn);
 
-net_loop_t *net_conn_loop(const net_conn_t *conn); /* any thread */
-bool net_loop_in_thread(const net_loop_t *loop);   /* any thread: is the caller that loop's? */
+/* Any thread: the connection's loop, for evloop_run / evloop_in_loop (and,
+ * on it, evloop_after). Valid while the connection is referenced. */
+evloop_t *net_conn_evloop(const net_conn_t *conn);
 uint64_t net_conn_id(const net_conn_t *conn);     /* unique per net_t */
 const char *net_conn_peer(const net_conn_t *conn); /* "127.0.0.1:50412", "[::1]:50412" */
 size_t net_conn_listener(const net_conn_t *conn);  /* index into cfg.listeners */

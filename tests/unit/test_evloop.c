@@ -1,6 +1,8 @@
 /* evloop: tasks run on the loop's thread in order, stopping runs what was
- * queued and refuses the rest, timers fire once per arm. Waits are
- * event-driven (a semaphore the loop posts), never timed guesses. */
+ * queued and refuses the rest, owned timers fire once per arm,
+ * fire-and-forget timers fire once, or early when the loop ends. Waits are
+ * event-driven (a semaphore the loop posts, or the join), never timed
+ * guesses. */
 #include "unit.h"
 
 #include "net/evloop.h"
@@ -204,6 +206,164 @@ static void test_timers(void) {
     sem_destroy(&p.done);
 }
 
+/* --- fire-and-forget timers ------------------------------------------------------ */
+
+typedef struct after_probe {
+    probe_t *p;
+    int fired[4];          /* calls per timer */
+    bool in_loop[4];       /* each call ran on the loop thread */
+    int order[8];          /* timer ids in firing order */
+    int n;
+    evloop_timer_t *other; /* cancelled by timer 0's callback */
+    int late_fired;        /* timers added while the loop ended */
+    int tasks_run;
+} after_probe_t;
+
+typedef struct after_arg {
+    after_probe_t *ap;
+    int id;
+} after_arg_t;
+
+static void after_record(after_arg_t *a) {
+    after_probe_t *ap = a->ap;
+    ap->fired[a->id]++;
+    ap->in_loop[a->id] = evloop_in_loop(ap->p->loop);
+    ap->order[ap->n++] = a->id;
+}
+
+static void after_post(void *arg) {
+    after_arg_t *a = arg;
+    after_record(a);
+    sem_post(&a->ap->p->done);
+}
+
+static void after_never(void *arg) {
+    after_arg_t *a = arg;
+    a->ap->fired[a->id] += 100;
+}
+
+static void after_late(void *arg) {
+    after_probe_t *ap = arg;
+    ap->late_fired++;
+}
+
+static void after_task(void *arg) {
+    after_probe_t *ap = arg;
+    ap->tasks_run++;
+}
+
+/* Timer 1 is cancelled before it fires; timer 0 fires once and frees
+ * itself (ASan would report a leak or a double free). */
+static void add_fire_and_cancel(void *arg) {
+    after_arg_t *a = arg; /* a[0] fires, a[1] is cancelled */
+    evloop_timer_t *doomed = evloop_after(a[0].ap->p->loop, 1, after_never, &a[1]);
+    evloop_after(a[0].ap->p->loop, 5, after_post, &a[0]);
+    evloop_after_cancel(doomed);
+    evloop_after_cancel(NULL); /* no-op */
+}
+
+static void test_after_fires_once_cancel(void) {
+    probe_t p = {0};
+    sem_init(&p.done, 0, 0);
+    p.loop = started_loop();
+    after_probe_t ap = {.p = &p};
+    after_arg_t a[2] = {{&ap, 0}, {&ap, 1}};
+    CU_ASSERT_EQUAL(evloop_run(p.loop, add_fire_and_cancel, a), 0);
+    sem_wait(&p.done);
+    evloop_free(p.loop);
+    CU_ASSERT_EQUAL(ap.fired[0], 1);
+    CU_ASSERT_TRUE(ap.in_loop[0]);
+    CU_ASSERT_EQUAL(ap.fired[1], 0);
+    sem_destroy(&p.done);
+}
+
+/* Pending when the loop ends: timer 0 fires early; its callback cancels
+ * timer 2 (pending too: never called), adds a timer (freed uncalled) and
+ * queues a task (runs: the queue is still open while timers fire). */
+static void after_at_stop(void *arg) {
+    after_arg_t *a = arg;
+    after_probe_t *ap = a->ap;
+    after_record(a);
+    evloop_after_cancel(ap->other);
+    evloop_after(ap->p->loop, 0, after_late, ap);
+    CU_ASSERT_EQUAL(evloop_run(ap->p->loop, after_task, ap), 0);
+}
+
+typedef struct after_setup {
+    after_arg_t a[3];
+    bool break_loop; /* end the loop from its own thread */
+} after_setup_t;
+
+static void add_pending(void *arg) {
+    after_setup_t *s = arg;
+    evloop_t *l = s->a[0].ap->p->loop;
+    evloop_after(l, 60000, after_at_stop, &s->a[0]); /* oldest: fires first */
+    evloop_after(l, 30000, after_post, &s->a[1]);
+    s->a[0].ap->other = evloop_after(l, 30000, after_never, &s->a[2]);
+    if (s->break_loop)
+        evloop_break(l);
+}
+
+static void check_ended(const after_probe_t *ap) {
+    CU_ASSERT_EQUAL(ap->fired[0], 1);
+    CU_ASSERT_EQUAL(ap->fired[1], 1);
+    CU_ASSERT_EQUAL(ap->fired[2], 0);
+    CU_ASSERT_TRUE(ap->in_loop[0]);
+    CU_ASSERT_TRUE(ap->in_loop[1]);
+    CU_ASSERT_EQUAL(ap->n, 2);
+    CU_ASSERT_EQUAL(ap->order[0], 0);
+    CU_ASSERT_EQUAL(ap->order[1], 1);
+    CU_ASSERT_EQUAL(ap->late_fired, 0);
+}
+
+static void test_after_fires_early_at_stop(void) {
+    probe_t p = {0};
+    sem_init(&p.done, 0, 0);
+    p.loop = started_loop();
+    after_probe_t ap = {.p = &p};
+    after_setup_t s = {{{&ap, 0}, {&ap, 1}, {&ap, 2}}, false};
+    CU_ASSERT_EQUAL(evloop_run(p.loop, add_pending, &s), 0);
+    evloop_stop(p.loop); /* returns after the ending: the timers fired */
+    check_ended(&ap);
+    CU_ASSERT_EQUAL(ap.tasks_run, 1);
+    CU_ASSERT_EQUAL(evloop_run(p.loop, after_task, &ap), -1);
+    evloop_free(p.loop); /* frees the timer added while ending */
+    CU_ASSERT_EQUAL(ap.late_fired, 0);
+    sem_destroy(&p.done);
+}
+
+static void wait_gate(void *arg) {
+    sem_wait(arg);
+}
+
+/* A loop that ends itself (evloop_break, as net's loops do once drained):
+ * tasks queued before the break and by the timers fired while ending run;
+ * evloop_join waits for all of it; afterwards the queue refuses. The gate
+ * holds the loop until everything is queued. */
+static void test_loop_breaks_itself(void) {
+    probe_t p = {0};
+    sem_t gate;
+    sem_init(&p.done, 0, 0);
+    sem_init(&gate, 0, 0);
+    p.loop = started_loop();
+    after_probe_t ap = {.p = &p};
+    after_setup_t s = {{{&ap, 0}, {&ap, 1}, {&ap, 2}}, true};
+    CU_ASSERT_EQUAL(evloop_run(p.loop, wait_gate, &gate), 0);
+    CU_ASSERT_EQUAL(evloop_run(p.loop, add_pending, &s), 0);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(evloop_run(p.loop, after_task, &ap), 0); /* queued behind the break: run */
+    sem_post(&gate);
+    evloop_join(p.loop);
+    check_ended(&ap);
+    CU_ASSERT_EQUAL(ap.tasks_run, 4);
+    CU_ASSERT_EQUAL(evloop_run(p.loop, after_task, &ap), -1);
+    evloop_stop(p.loop); /* already ended: returns at once */
+    evloop_free(p.loop);
+    CU_ASSERT_EQUAL(ap.tasks_run, 4);
+    sem_destroy(&gate);
+    sem_destroy(&p.done);
+}
+
 /* --- many producers ---------------------------------------------------------- */
 
 typedef struct counter {
@@ -247,6 +407,9 @@ void unit_register(void) {
         {"a loop never started frees; start twice fails", test_never_started_loop_frees},
         {"run_sync waits for the task; inline on the loop", test_run_sync},
         {"timers fire once per arm, cancel, free pending", test_timers},
+        {"a fire-and-forget timer fires once; cancel frees it uncalled", test_after_fires_once_cancel},
+        {"pending fire-and-forget timers fire early at stop, oldest first", test_after_fires_early_at_stop},
+        {"a loop that breaks itself runs its timers and tasks; join waits", test_loop_breaks_itself},
         {"four threads post 40,000 tasks", test_concurrent_posters},
         {NULL, NULL},
     };

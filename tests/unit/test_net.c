@@ -178,7 +178,7 @@ static void on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) 
     case 'D': {
         delayed_t *d = mem_alloc(sizeof *d);
         *d = (delayed_t){conn, frame, len};
-        net_timer_add(net_conn_loop(conn), arg, answer_delayed, d);
+        evloop_after(net_conn_evloop(conn), arg, answer_delayed, d);
         break;
     }
     case 'N':
@@ -222,9 +222,9 @@ static void on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) 
         pthread_mutex_unlock(&T.mu);
         break;
     case 'T': {
-        net_timer_t *bad = net_timer_add(net_conn_loop(conn), 20, timer_must_not_fire, NULL);
-        net_timer_add(net_conn_loop(conn), 60, answer_timer_test, conn);
-        net_timer_cancel(bad);
+        evloop_timer_t *bad = evloop_after(net_conn_evloop(conn), 20, timer_must_not_fire, NULL);
+        evloop_after(net_conn_evloop(conn), 60, answer_timer_test, conn);
+        evloop_after_cancel(bad);
         break;
     }
     default:
@@ -751,7 +751,7 @@ static void respond_late(void *arg) {
 }
 
 /* The peer closes while its request is held; the answer comes afterwards,
- * from another thread through net_loop_run. */
+ * from another thread through evloop_run. */
 static void test_respond_after_peer_close(void) {
     net_t *net = server_default();
     int fd = cl_connect(net);
@@ -770,7 +770,7 @@ static void test_respond_after_peer_close(void) {
     pthread_mutex_lock(&T.mu);
     CU_ASSERT(T.held_closed);
     pthread_mutex_unlock(&T.mu);
-    CU_ASSERT_EQUAL_FATAL(net_loop_run(net_conn_loop(held), respond_late, held), 0);
+    CU_ASSERT_EQUAL_FATAL(evloop_run(net_conn_evloop(held), respond_late, held), 0);
     CU_ASSERT(th_wait(&T.late_done, 1));
     CU_ASSERT_EQUAL(th_get(&T.errors), 0);
     int other = cl_connect(net);
