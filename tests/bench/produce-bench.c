@@ -37,6 +37,7 @@
  * writes a topic of its own; consume rounds all read round 1's. Exit status 0 when every
  * run delivered and read back exactly its records, 1 otherwise, 2 on usage.
  */
+#include "bench_rdk.h"
 #include "../integration/rdkafka_util.h"
 #include "util/clock.h"
 #include "util/mem.h"
@@ -45,7 +46,6 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <dirent.h>
-#include <sys/resource.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -54,8 +54,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define BENCH_TIMEOUT_MS 300000 /* a run that takes longer has failed */
 
 typedef struct bench_opts {
     const char *bootstrap; /* NULL: the mock alone */
@@ -70,7 +68,7 @@ typedef struct bench_opts {
 typedef struct bench_target {
     const char *name;
     char bootstrap[1024];
-    char stat_path[320]; /* "" when its CPU time is unknown */
+    bench_cpu_set_t cpu;            /* empty when its CPU time is unknown */
     rd_kafka_t *mock_host;          /* mock only: the handle that owns the cluster */
     rd_kafka_mock_cluster_t *mock;  /* mock only */
 } bench_target_t;
@@ -84,53 +82,7 @@ typedef struct bench_case {
     char topic[128]; /* the topic of the round running */
 } bench_case_t;
 
-typedef struct bench_result {
-    bool ok;
-    double rec_s, mb_s, p50_ms, p99_ms, cpu_s; /* cpu_s < 0: unknown */
-    double client_cores; /* the client's CPU time over the run's wall time (mock thread excluded) */
-    int64_t held; /* consume runs: records the topic held */
-} bench_result_t;
-
-/* --- CPU time from /proc ------------------------------------------------------ */
-
-/* This process's CPU seconds (the client; for mock runs the mock thread's
- * own time is subtracted by the caller). */
-static double bench_self_cpu(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* How many cores the client kept busy during a run: near the machine's
- * core count means the client, not the broker, sets the pace. */
-static double bench_client_cores(const bench_target_t *t, double self0, double self1, double tcpu, double secs) {
-    double client = self1 - self0 - (t->mock && tcpu > 0 ? tcpu : 0);
-    return secs > 0 ? client / secs : 0;
-}
-
-/* utime + stime of a process or thread, in seconds, or -1. Fields 14 and 15
- * of stat; the command name (field 2) may hold spaces, so count from the
- * last ')'. */
-static double bench_cpu_seconds(const char *stat_path) {
-    if (!stat_path[0])
-        return -1;
-    FILE *f = fopen(stat_path, "r");
-    if (!f)
-        return -1;
-    char line[2048];
-    size_t n = fread(line, 1, sizeof line - 1, f);
-    fclose(f);
-    line[n] = '\0';
-    char *p = strrchr(line, ')');
-    if (!p)
-        return -1;
-    unsigned long long utime = 0, stime = 0;
-    /* after ")": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
-    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
-        return -1;
-    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-}
+/* --- the mock's CPU time ----------------------------------------------------- */
 
 /* The mock cluster runs in one thread of this process, named "rdk:mock". */
 static void bench_find_mock_thread(char *stat_path, size_t cap) {
@@ -152,133 +104,6 @@ static void bench_find_mock_thread(char *stat_path, size_t cap) {
         fclose(f);
     }
     closedir(d);
-}
-
-/* --- clients ---------------------------------------------------------------- */
-
-static void bench_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value) {
-    char err[512];
-    if (rd_kafka_conf_set(conf, key, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "produce-bench: %s=%s: %s\n", key, value, err);
-        exit(2);
-    }
-}
-
-static rd_kafka_t *bench_new(rd_kafka_type_t type, rd_kafka_conf_t *conf) {
-    char err[512];
-    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
-    if (!rk) {
-        fprintf(stderr, "produce-bench: cannot create a client: %s\n", err);
-        exit(1);
-    }
-    return rk;
-}
-
-static rd_kafka_conf_t *bench_conf(const char *bootstrap) {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    bench_conf_set(conf, "bootstrap.servers", bootstrap);
-    bench_conf_set(conf, "log_level", "3");
-    return conf;
-}
-
-
-/* --- produce ------------------------------------------------------------------ */
-
-typedef struct bench_producer {
-    int64_t *sent_ns;    /* per record: when produce() accepted it */
-    int64_t *latency_ns; /* per delivered record, in delivery order */
-    int64_t delivered;
-    int64_t failed;
-    rd_kafka_resp_err_t first_err;
-} bench_producer_t;
-
-static void bench_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-    (void)rk;
-    bench_producer_t *bp = opaque;
-    int64_t now = clock_mono_ns();
-    intptr_t i = (intptr_t)m->_private;
-    if (m->err) {
-        if (bp->failed++ == 0)
-            bp->first_err = m->err;
-        return;
-    }
-    bp->latency_ns[bp->delivered++] = now - bp->sent_ns[i];
-}
-
-static int bench_cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static bench_result_t bench_produce(const bench_target_t *t, const bench_case_t *c) {
-    bench_result_t r = {.cpu_s = -1};
-    bench_producer_t bp = {0};
-    bp.sent_ns = mem_alloc((size_t)c->records * sizeof *bp.sent_ns);
-    bp.latency_ns = mem_alloc((size_t)c->records * sizeof *bp.latency_ns);
-    /* Values that do not compress, made once; librdkafka does not copy them. */
-    uint8_t *value = mem_alloc(c->size);
-    uint64_t x = 88172645463325252ull;
-    for (size_t k = 0; k < c->size; k++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        value[k] = (uint8_t)x;
-    }
-
-    rd_kafka_conf_t *conf = bench_conf(t->bootstrap);
-    bench_conf_set(conf, "acks", "1");
-    bench_conf_set(conf, "linger.ms", "5");
-    rd_kafka_conf_set_dr_msg_cb(conf, bench_on_delivery);
-    rd_kafka_conf_set_opaque(conf, &bp);
-    rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, conf);
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, c->topic, NULL);
-    if (rdkafka_util_partition_count(rk, c->topic, 10000) < 1) {
-        fprintf(stderr, "produce-bench: %s: no metadata for %s\n", t->name, c->topic);
-        goto out;
-    }
-
-    double cpu0 = bench_cpu_seconds(t->stat_path);
-    double self0 = bench_self_cpu();
-    int64_t t0 = clock_mono_ns();
-    for (int64_t i = 0; i < c->records; i++) {
-        for (;;) {
-            bp.sent_ns[i] = clock_mono_ns();
-            if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, value, c->size, NULL, 0, (void *)(intptr_t)i) == 0)
-                break;
-            if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                fprintf(stderr, "produce-bench: produce: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
-                goto out;
-            }
-            rd_kafka_poll(rk, 1); /* the queue is full: serve delivery reports */
-        }
-        if ((i & 1023) == 0)
-            rd_kafka_poll(rk, 0);
-    }
-    rd_kafka_flush(rk, BENCH_TIMEOUT_MS);
-    int64_t t1 = clock_mono_ns();
-    double cpu1 = bench_cpu_seconds(t->stat_path);
-    double self1 = bench_self_cpu();
-
-    if (bp.failed || bp.delivered != c->records) {
-        fprintf(stderr, "produce-bench: %s: %" PRId64 " of %" PRId64 " delivered, %" PRId64 " failed (%s)\n",
-                t->name, bp.delivered, c->records, bp.failed, bp.failed ? rd_kafka_err2str(bp.first_err) : "timeout");
-        goto out;
-    }
-    double secs = (double)(t1 - t0) / 1e9;
-    qsort(bp.latency_ns, (size_t)bp.delivered, sizeof *bp.latency_ns, bench_cmp_i64);
-    r.ok = true;
-    r.rec_s = (double)c->records / secs;
-    r.mb_s = (double)c->records * (double)c->size / 1e6 / secs;
-    r.p50_ms = (double)bp.latency_ns[bp.delivered / 2] / 1e6;
-    r.p99_ms = (double)bp.latency_ns[(bp.delivered * 99) / 100] / 1e6;
-    r.cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
-    r.client_cores = bench_client_cores(t, self0, self1, r.cpu_s, secs);
-out:
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_flush(rk, 10000);
-    rd_kafka_destroy(rk);
-    free(value);
-    free(bp.sent_ns);
-    free(bp.latency_ns);
-    return r;
 }
 
 /* --- consume ------------------------------------------------------------------ */
@@ -382,12 +207,12 @@ static bench_result_t bench_consume(const bench_target_t *t, const bench_case_t 
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, c->topic, NULL);
     rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
     int64_t bytes = 0;
-    double cpu0 = bench_cpu_seconds(t->stat_path);
+    double cpu0 = bench_cpu_set_seconds(&t->cpu);
     double self0 = bench_self_cpu();
     int64_t t0 = clock_mono_ns();
     int64_t received = bench_read(rkt, queue, ranges, partitions, c->records, &bytes);
     int64_t t1 = clock_mono_ns();
-    double cpu1 = bench_cpu_seconds(t->stat_path);
+    double cpu1 = bench_cpu_set_seconds(&t->cpu);
     double self1 = bench_self_cpu();
     rd_kafka_queue_destroy(queue);
     rd_kafka_topic_destroy(rkt);
@@ -403,7 +228,7 @@ static bench_result_t bench_consume(const bench_target_t *t, const bench_case_t 
     r.rec_s = (double)received / secs;
     r.mb_s = (double)bytes / 1e6 / secs;
     r.cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
-    r.client_cores = bench_client_cores(t, self0, self1, r.cpu_s, secs);
+    r.client_cores = bench_client_cores(&t->cpu, self0, self1, r.cpu_s, secs);
     return r;
 }
 
@@ -421,9 +246,12 @@ static void bench_mock_start(bench_target_t *t) {
     }
     snprintf(t->bootstrap, sizeof t->bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(t->mock));
     /* The thread names itself once it runs: give it a moment. */
-    for (int tries = 0; tries < 100 && !t->stat_path[0]; tries++) {
-        bench_find_mock_thread(t->stat_path, sizeof t->stat_path);
-        if (!t->stat_path[0]) {
+    t->cpu.in_process = true;
+    for (int tries = 0; tries < 100 && !t->cpu.n; tries++) {
+        bench_find_mock_thread(t->cpu.stat_path[0], sizeof t->cpu.stat_path[0]);
+        if (t->cpu.stat_path[0][0]) {
+            t->cpu.n = 1;
+        } else {
             struct timespec ts = {0, 10 * 1000000};
             nanosleep(&ts, NULL);
         }
@@ -459,13 +287,6 @@ static int bench_broker_partitions(const bench_target_t *t, const char *topic) {
 
 /* --- report ------------------------------------------------------------------- */
 
-static void bench_fmt_rate(char *out, size_t cap, double rec_s) {
-    if (rec_s >= 1e6)
-        snprintf(out, cap, "%.2fM", rec_s / 1e6);
-    else
-        snprintf(out, cap, "%.0fk", rec_s / 1e3);
-}
-
 static void bench_print_result(const char *name, const bench_case_t *c, const bench_result_t *r) {
     if (!r->ok) {
         printf("%s FAILED", name);
@@ -486,23 +307,15 @@ static void bench_print_result(const char *name, const bench_case_t *c, const be
 }
 
 static bench_result_t bench_run(const bench_target_t *t, const bench_case_t *c) {
-    return c->produce ? bench_produce(t, c) : bench_consume(t, c);
+    if (c->produce) {
+        char name[64];
+        snprintf(name, sizeof name, "produce-bench: %s", t->name);
+        return bench_produce_run(name, t->bootstrap, c->topic, c->records, c->size, "1", &t->cpu);
+    }
+    return bench_consume(t, c);
 }
 
 /* --- main --------------------------------------------------------------------- */
-
-static int bench_cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sorts v. The middle value (mean of the two middle ones), 0 when n is 0. */
-static double bench_median(double *v, int n) {
-    if (n == 0)
-        return 0;
-    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void bench_usage(void) {
     fprintf(stderr, "usage: produce-bench [--bootstrap HOST:PORT] [--broker-pid PID] [--partitions P] [--scale F] "
@@ -569,11 +382,7 @@ int main(int argc, char **argv) {
     if (o.bootstrap) {
         snprintf(broker.bootstrap, sizeof broker.bootstrap, "%s", o.bootstrap);
         if (o.broker_pid)
-            snprintf(broker.stat_path, sizeof broker.stat_path, "/proc/%d/stat", o.broker_pid);
-        if (o.broker_pid && bench_cpu_seconds(broker.stat_path) < 0) {
-            fprintf(stderr, "produce-bench: cannot read %s\n", broker.stat_path);
-            return 1;
-        }
+            bench_cpu_set_add_pid(&broker.cpu, o.broker_pid, "produce-bench");
     }
     bench_mock_start(&mock);
     printf("produce-bench: %s%s, one producer (acks=1, linger.ms=5) and one consumer, librdkafka %s, best of %d "
