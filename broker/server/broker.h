@@ -33,8 +33,8 @@
  *                                                         Produce, Fetch, ListOffsets, Metadata,
  *                                                         ApiVersions, UpdateMetadata, StopReplica
  *                                                         (log deletion included),
- *                                                         ControlledShutdown (posts to the
- *                                                         controller)
+ *                                                         ControlledShutdown and AlterIsr
+ *                                                         (post to the controller)
  *   admin worker "admin"     broker_start (evloop)        api_offload: the handlers that wait for
  *                                                         ZooKeeper (CreateTopics, DeleteTopics,
  *                                                         CreatePartitions, DescribeConfigs,
