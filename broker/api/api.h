@@ -55,6 +55,7 @@ void api_handle_leader_and_isr(api_request_t *req);
 void api_handle_update_metadata(api_request_t *req);
 void api_handle_stop_replica(api_request_t *req);
 void api_handle_controlled_shutdown(api_request_t *req);
+void api_handle_alter_isr(api_request_t *req);
 void api_handle_create_topics(api_request_t *req);
 void api_handle_delete_topics(api_request_t *req);
 void api_handle_create_partitions(api_request_t *req);

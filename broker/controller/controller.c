@@ -403,32 +403,27 @@ static bool ctrl_run_multis(controller_t *c, ctrl_write_t *w, const size_t *idx,
     return moved;
 }
 
-/* Writes each partition's new leader and ISR (leader epoch + 1, this
- * controller's epoch) conditionally on /controller_epoch's version and the
- * state znode's version — or creates the state znode for a new partition.
- * Grouped into multi-ops and pipelined; a group that fails is retried one
- * partition at a time to find the culprit. On success the context is
- * updated. A failed epoch check means another controller took over:
- * resign. A stale state version (the leader changed the ISR meanwhile)
- * re-reads that partition; the caller may retry. Returns -1 after
- * resigning. */
-static int ctrl_write_states(controller_t *c, ctrl_tps_t *tps, ctrl_change_t *ch) {
-    size_t n = tps->n;
-    ctrl_write_t *w = mem_calloc(n + 1, sizeof *w);
+/* Prepares w to write state s of partition p of topic: a set conditional
+ * on zk_version, or a create when the partition has no state znode yet. */
+static void ctrl_write_prepare(ctrl_write_t *w, const char *topic, const ctrl_partition_t *p,
+                               const zkdata_partition_state_t *s, int32_t zk_version) {
+    buf_init(&w->json);
+    zkdata_partition_state_encode(&w->json, s);
+    zkdata_path_partition_state(w->path, sizeof w->path, topic, p->index);
+    if (p->has_state)
+        zkc_op_set(&w->op, w->path, w->json.data, (int)w->json.len, zk_version);
+    else
+        zkc_op_create(&w->op, w->path, w->json.data, (int)w->json.len, ZKC_PERSISTENT);
+}
+
+/* Runs the n prepared writes in multi-ops of CTRL_WRITES_PER_MULTI, then
+ * the writes of failed groups one at a time to find the culprits; each
+ * w[i].ok and w[i].op say how it went. Returns true when an epoch check
+ * failed (another controller): then nothing counts. */
+static bool ctrl_run_writes(controller_t *c, ctrl_write_t *w, size_t n) {
     size_t *idx = mem_calloc(n + 1, sizeof *idx);
-    for (size_t i = 0; i < n; i++) {
-        ctrl_partition_t *p = tps->v[i].part;
-        zkdata_partition_state_t s = {ch[i].leader, p->has_state ? p->leader_epoch + 1 : 0, c->epoch, ch[i].isr.v,
-                                      (size_t)ch[i].isr.n};
-        buf_init(&w[i].json);
-        zkdata_partition_state_encode(&w[i].json, &s);
-        zkdata_path_partition_state(w[i].path, sizeof w[i].path, tps->v[i].topic->name, p->index);
-        if (p->has_state)
-            zkc_op_set(&w[i].op, w[i].path, w[i].json.data, (int)w[i].json.len, p->zk_version);
-        else
-            zkc_op_create(&w[i].op, w[i].path, w[i].json.data, (int)w[i].json.len, ZKC_PERSISTENT);
+    for (size_t i = 0; i < n; i++)
         idx[i] = i;
-    }
     bool moved = ctrl_run_multis(c, w, idx, n, CTRL_WRITES_PER_MULTI);
     size_t nretry = 0;
     for (size_t i = 0; i < n && !moved; i++)
@@ -436,6 +431,35 @@ static int ctrl_write_states(controller_t *c, ctrl_tps_t *tps, ctrl_change_t *ch
             idx[nretry++] = i;
     if (nretry)
         moved |= ctrl_run_multis(c, w, idx, nretry, 1);
+    free(idx);
+    return moved;
+}
+
+/* This controller has been superseded: it steps down and competes again. */
+static void ctrl_moved(controller_t *c) {
+    log_warn(CTRL_TAG, "controller epoch %d is no longer current: another broker is controller", c->epoch);
+    ctrl_resign(c);
+    ctrl_elect_controller(c);
+}
+
+/* Writes each partition's new leader and ISR (leader epoch + 1, this
+ * controller's epoch) conditionally on /controller_epoch's version and the
+ * state znode's version — or creates the state znode for a new partition.
+ * Grouped into multi-ops and pipelined (ctrl_run_writes). On success the
+ * context is updated. A failed epoch check means another controller took
+ * over: resign. A stale state version (the leader changed the ISR
+ * meanwhile) re-reads that partition; the caller may retry. Returns -1
+ * after resigning. */
+static int ctrl_write_states(controller_t *c, ctrl_tps_t *tps, ctrl_change_t *ch) {
+    size_t n = tps->n;
+    ctrl_write_t *w = mem_calloc(n + 1, sizeof *w);
+    for (size_t i = 0; i < n; i++) {
+        ctrl_partition_t *p = tps->v[i].part;
+        zkdata_partition_state_t s = {ch[i].leader, p->has_state ? p->leader_epoch + 1 : 0, c->epoch, ch[i].isr.v,
+                                      (size_t)ch[i].isr.n};
+        ctrl_write_prepare(&w[i], tps->v[i].topic->name, p, &s, p->zk_version);
+    }
+    bool moved = ctrl_run_writes(c, w, n);
     ctrl_tps_t stale = {0};
     for (size_t i = 0; i < n; i++) {
         ctrl_partition_t *p = tps->v[i].part;
@@ -451,14 +475,11 @@ static int ctrl_write_states(controller_t *c, ctrl_tps_t *tps, ctrl_change_t *ch
         buf_free(&w[i].json);
     }
     free(w);
-    free(idx);
     if (stale.n)
         ctrl_read_states(c, &stale);
     ctrl_tps_free(&stale);
     if (moved) {
-        log_warn(CTRL_TAG, "controller epoch %d is no longer current: another broker is controller", c->epoch);
-        ctrl_resign(c);
-        ctrl_elect_controller(c);
+        ctrl_moved(c);
         return -1;
     }
     return 0;
@@ -1478,6 +1499,137 @@ int controller_controlled_shutdown(controller_t *c, int32_t broker_id, int64_t b
     *st = (ctrl_shutdown_task_t){c, broker_id, broker_epoch, cb, ctx};
     if (evloop_run(c->loop, ctrl_do_controlled_shutdown, st) != 0) {
         free(st);
+        return -1;
+    }
+    return 0;
+}
+
+/* ============================================================================
+ * AlterIsr (KIP-497): a leader's ISR change, written by the controller
+ * ========================================================================== */
+
+typedef struct ctrl_alter_isr_task {
+    controller_t *c;
+    int32_t broker_id;
+    int64_t broker_epoch;
+    const controller_isr_item_t *items;
+    size_t n;
+    controller_alter_isr_fn cb;
+    void *ctx;
+} ctrl_alter_isr_task_t;
+
+static bool ctrl_ids_equal(const ctrl_ids_t *ids, const int32_t *v, int32_t n) {
+    return ids->n == n && (n == 0 || memcmp(ids->v, v, (size_t)n * sizeof *v) == 0);
+}
+
+static void ctrl_isr_result_of(controller_isr_result_t *r, const ctrl_partition_t *p) {
+    *r = (controller_isr_result_t){KERR_NONE, p->leader, p->leader_epoch, p->isr.v, p->isr.n, p->zk_version};
+}
+
+/* The partition an item names, when the controller knows its state. */
+static ctrl_partition_t *ctrl_isr_item_partition(controller_t *c, const controller_isr_item_t *it, ctrl_topic_t **t) {
+    *t = ctrl_topic_find(&c->ctx, it->topic);
+    if (!*t || it->partition < 0 || it->partition >= (*t)->nparts || !(*t)->parts[it->partition].has_state)
+        return NULL;
+    return &(*t)->parts[it->partition];
+}
+
+/* Writes the items marked in todo (results[i].err == KERR_NONE and
+ * todo[i]); the others keep the result they have. false when this
+ * controller was superseded. */
+static bool ctrl_write_isrs(controller_t *c, const ctrl_alter_isr_task_t *task, const bool *todo,
+                            controller_isr_result_t *results) {
+    ctrl_write_t *w = mem_calloc(task->n + 1, sizeof *w);
+    size_t *which = mem_calloc(task->n + 1, sizeof *which);
+    size_t k = 0;
+    for (size_t i = 0; i < task->n; i++) {
+        if (!todo[i])
+            continue;
+        const controller_isr_item_t *it = &task->items[i];
+        ctrl_topic_t *t;
+        ctrl_partition_t *p = ctrl_isr_item_partition(c, it, &t);
+        zkdata_partition_state_t s = {task->broker_id, it->leader_epoch, c->epoch, (int32_t *)it->isr,
+                                      (size_t)it->nisr};
+        ctrl_write_prepare(&w[k], t->name, p, &s, it->zk_version);
+        which[k++] = i;
+    }
+    bool moved = ctrl_run_writes(c, w, k);
+    bool announce = false;
+    for (size_t j = 0; j < k && !moved; j++) {
+        const controller_isr_item_t *it = &task->items[which[j]];
+        ctrl_topic_t *t;
+        ctrl_partition_t *p = ctrl_isr_item_partition(c, it, &t);
+        if (w[j].ok) {
+            zkdata_partition_state_t s = {task->broker_id, it->leader_epoch, c->epoch, (int32_t *)it->isr,
+                                          (size_t)it->nisr};
+            ctrl_partition_set_state(p, &s, w[j].op.stat.version);
+            ctrl_isr_result_of(&results[which[j]], p);
+            ctrl_batch_um_partition(c->batch, t, p);
+            announce = true;
+        } else {
+            /* BADVERSION: another write came first (Kafka's badVersionUpdates);
+             * NONODE: the topic is going away; anything else the leader retries. */
+            zkc_err_t e = w[j].op.err;
+            results[which[j]].err = e == ZKC_BADVERSION ? KERR_INVALID_UPDATE_VERSION
+                                    : e == ZKC_NONODE   ? KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                                        : KERR_UNKNOWN_SERVER_ERROR;
+        }
+    }
+    for (size_t j = 0; j < k; j++)
+        buf_free(&w[j].json);
+    free(w);
+    free(which);
+    if (announce)
+        ctrl_batch_um_all_brokers(c->batch, &c->ctx);
+    return !moved;
+}
+
+static void ctrl_do_alter_isr(void *arg) {
+    ctrl_alter_isr_task_t *task = arg;
+    controller_t *c = task->c;
+    const ctrl_broker_t *b = c->active ? ctrl_broker_find(&c->ctx, task->broker_id) : NULL;
+    kerr_t err = !c->active                                 ? KERR_NOT_CONTROLLER
+                 : !b || b->epoch != task->broker_epoch ? KERR_STALE_BROKER_EPOCH
+                                                            : KERR_NONE;
+    controller_isr_result_t *results = NULL;
+    bool moved = false;
+    if (err == KERR_NONE) {
+        results = mem_calloc(task->n + 1, sizeof *results);
+        bool *todo = mem_calloc(task->n + 1, sizeof *todo);
+        for (size_t i = 0; i < task->n; i++) {
+            const controller_isr_item_t *it = &task->items[i];
+            ctrl_topic_t *t;
+            ctrl_partition_t *p = ctrl_isr_item_partition(c, it, &t);
+            if (!p)
+                results[i].err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else if (it->leader_epoch < p->leader_epoch)
+                results[i].err = KERR_FENCED_LEADER_EPOCH;
+            else if (p->leader == task->broker_id && p->leader_epoch == it->leader_epoch &&
+                     ctrl_ids_equal(&p->isr, it->isr, it->nisr))
+                ctrl_isr_result_of(&results[i], p); /* already so (a retry of a write that went through) */
+            else
+                todo[i] = true;
+        }
+        moved = !ctrl_write_isrs(c, task, todo, results);
+        free(todo);
+        if (moved)
+            err = KERR_NOT_CONTROLLER;
+    }
+    task->cb(task->ctx, err, err == KERR_NONE ? results : NULL, err == KERR_NONE ? task->n : 0);
+    free(results);
+    if (moved)
+        ctrl_moved(c);
+    else if (err == KERR_NONE)
+        ctrl_send(c);
+    free(task);
+}
+
+int controller_alter_isr(controller_t *c, int32_t broker_id, int64_t broker_epoch, const controller_isr_item_t *items,
+                         size_t n, controller_alter_isr_fn cb, void *ctx) {
+    ctrl_alter_isr_task_t *task = mem_alloc(sizeof *task);
+    *task = (ctrl_alter_isr_task_t){c, broker_id, broker_epoch, items, n, cb, ctx};
+    if (evloop_run(c->loop, ctrl_do_alter_isr, task) != 0) {
+        free(task);
         return -1;
     }
     return 0;

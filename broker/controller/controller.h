@@ -94,4 +94,45 @@ typedef void (*controller_shutdown_fn)(void *ctx, kerr_t err, const controller_t
 int controller_controlled_shutdown(controller_t *c, int32_t broker_id, int64_t broker_epoch, controller_shutdown_fn cb,
                                    void *ctx);
 
+/* One partition of an AlterIsr request (KIP-497): the ISR its leader
+ * proposes for leader_epoch, against the state znode version (zk_version)
+ * the leader knows. */
+typedef struct controller_isr_item {
+    const char *topic;
+    int32_t partition;
+    int32_t leader_epoch;
+    const int32_t *isr;
+    int32_t nisr;
+    int32_t zk_version;
+} controller_isr_item_t;
+
+/* What became of one item: err, and with KERR_NONE the partition's state
+ * now (leader, leader epoch, ISR and the state znode's version). */
+typedef struct controller_isr_result {
+    kerr_t err;
+    int32_t leader_id;
+    int32_t leader_epoch;
+    const int32_t *isr;
+    int32_t nisr;
+    int32_t zk_version;
+} controller_isr_result_t;
+
+/* The AlterIsr API's outcome, on the controller's loop: a request-level err
+ * (NOT_CONTROLLER, STALE_BROKER_EPOCH; results NULL) or KERR_NONE with
+ * results[i] for items[i]. Valid during the call. */
+typedef void (*controller_alter_isr_fn)(void *ctx, kerr_t err, const controller_isr_result_t *results, size_t n);
+
+/* Kafka 2.8's KafkaController.processAlterIsr for leader broker_id: per
+ * partition, unknown (no state) -> UNKNOWN_TOPIC_OR_PARTITION, an older
+ * leader epoch -> FENCED_LEADER_EPOCH, the state it already has -> that
+ * state, else the state znode is written (leader broker_id, the item's
+ * leader epoch and ISR, this controller's epoch) conditionally on
+ * zk_version -> INVALID_UPDATE_VERSION when another write came first.
+ * The written partitions then go to every live broker in UpdateMetadata.
+ * items (and what they point at) must stay valid until cb has run.
+ * Returns 0 when posted (cb then runs exactly once), -1 when the loop has
+ * stopped. */
+int controller_alter_isr(controller_t *c, int32_t broker_id, int64_t broker_epoch, const controller_isr_item_t *items,
+                         size_t n, controller_alter_isr_fn cb, void *ctx);
+
 #endif

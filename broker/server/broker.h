@@ -33,8 +33,8 @@
  *                                                         Produce, Fetch, ListOffsets, Metadata,
  *                                                         ApiVersions, UpdateMetadata, StopReplica
  *                                                         (log deletion included),
- *                                                         ControlledShutdown (posts to the
- *                                                         controller)
+ *                                                         ControlledShutdown and AlterIsr
+ *                                                         (post to the controller)
  *   admin worker "admin"     broker_start (evloop)        api_offload: the handlers that wait for
  *                                                         ZooKeeper (CreateTopics, DeleteTopics,
  *                                                         CreatePartitions, DescribeConfigs,
@@ -46,7 +46,10 @@
  *                                                         whole controller (its kclients to every
  *                                                         broker, its timers); the config watcher
  *                                                         and broker_topic_config_changed; the
- *                                                         controlled-shutdown kclient
+ *                                                         controlled-shutdown kclient; isr_sync
+ *                                                         (a leader's ISR writes to ZooKeeper
+ *                                                         and their notifications, or its
+ *                                                         AlterIsr kclient to the controller)
  *   zkc supervisor           zkc_open                     replaces an expired session, re-sends
  *                                                         reads a disconnect lost; no callbacks
  *   ZooKeeper I/O and        zookeeper_init (zkc_open,    libzookeeper_mt's own pair, one per
@@ -72,6 +75,9 @@
  *   metadata_cache.write_lock      one update at a time              network loops (UpdateMetadata)
  *   metadata_cache.lock            the current snapshot and every    acquire / release, any thread
  *                                  snapshot's reference count
+ *   isr_sync.lock (mutex)          the ISR changes submitted and     isr_sync_submit, any thread
+ *                                  not yet taken by the ZooKeeper    (also under partition.lock);
+ *                                  loop                              the ZooKeeper loop
  *   an evloop's mutex              its task queue                    evloop_run, any thread
  *   zkc's zh_lock -> mu            zkc's handle, session state,      zkc only
  *                                  retry queue
@@ -79,8 +85,9 @@
  *                                  config_watcher.last_seq, a delayed fetch's refs
  *
  * The lock order, the only one: replica_manager.logs_lock ->
- * replica_manager.lock -> partition.lock -> an evloop's mutex (a partition
- * wakes its waiting fetches under its lock; they post to their loop).
+ * replica_manager.lock -> partition.lock -> isr_sync.lock -> an evloop's
+ * mutex (a partition wakes its waiting fetches under its lock; they post to
+ * their loop; its ISR proposals are submitted under it and posted).
  * replica_manager_lock_log drops the table lock before it takes the
  * partition's; only replica_manager_for_each holds both. The metadata
  * cache's write_lock -> lock nests with nothing else. No broker lock is

@@ -1148,6 +1148,64 @@ static const kp_field_t delete_groups_resp_f[] = {
 SCHEMA(delete_groups_resp_s, "DeleteGroupsResponse", delete_groups_resp_f)
 #undef S
 
+/* ---- AlterIsr ------------------------------------------------------------- */
+
+#define S kp_alter_isr_req_partition_t
+static const kp_field_t alter_isr_req_partition_f[] = {
+    {F_I32(partition_index, 0, P)},
+    {F_I32(leader_epoch, 0, P)},
+    {F_ARR_I32(new_isr, 0, P)},
+    {F_I32(current_isr_version, 0, P)},
+};
+SCHEMA(alter_isr_req_partition_s, "PartitionData", alter_isr_req_partition_f)
+#undef S
+
+#define S kp_alter_isr_req_topic_t
+static const kp_field_t alter_isr_req_topic_f[] = {
+    {F_STR(name, 0, P)},
+    {F_ARR(partitions, 0, P, alter_isr_req_partition_s)},
+};
+SCHEMA(alter_isr_req_topic_s, "TopicData", alter_isr_req_topic_f)
+#undef S
+
+#define S kp_alter_isr_req_t
+static const kp_field_t alter_isr_req_f[] = {
+    {F_I32(broker_id, 0, P)},
+    {F_I64(broker_epoch, 0, P), DEF(-1)},
+    {F_ARR(topics, 0, P, alter_isr_req_topic_s)},
+};
+SCHEMA(alter_isr_req_s, "AlterIsrRequest", alter_isr_req_f)
+#undef S
+
+#define S kp_alter_isr_resp_partition_t
+static const kp_field_t alter_isr_resp_partition_f[] = {
+    {F_I32(partition_index, 0, P)},
+    {F_I16(error_code, 0, P)},
+    {F_I32(leader_id, 0, P)},
+    {F_I32(leader_epoch, 0, P)},
+    {F_ARR_I32(isr, 0, P)},
+    {F_I32(current_isr_version, 0, P)},
+};
+SCHEMA(alter_isr_resp_partition_s, "PartitionData", alter_isr_resp_partition_f)
+#undef S
+
+#define S kp_alter_isr_resp_topic_t
+static const kp_field_t alter_isr_resp_topic_f[] = {
+    {F_STR(name, 0, P)},
+    {F_ARR(partitions, 0, P, alter_isr_resp_partition_s)},
+};
+SCHEMA(alter_isr_resp_topic_s, "TopicData", alter_isr_resp_topic_f)
+#undef S
+
+#define S kp_alter_isr_resp_t
+static const kp_field_t alter_isr_resp_f[] = {
+    {F_I32(throttle_time_ms, 0, P)},
+    {F_I16(error_code, 0, P)},
+    {F_ARR(topics, 0, P, alter_isr_resp_topic_s)},
+};
+SCHEMA(alter_isr_resp_s, "AlterIsrResponse", alter_isr_resp_f)
+#undef S
+
 /* ---- the registry --------------------------------------------------------- */
 
 /* Sorted by key. min/max = what samsa supports and advertises (protocol.md
@@ -1179,6 +1237,7 @@ static const kp_api_t kp_apis[] = {
     {KP_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 2, 4, &describe_configs_req_s, &describe_configs_resp_s},
     {KP_API_CREATE_PARTITIONS, "CreatePartitions", 0, 1, 2, &create_partitions_req_s, &create_partitions_resp_s},
     {KP_API_DELETE_GROUPS, "DeleteGroups", 0, 1, 2, &delete_groups_req_s, &delete_groups_resp_s},
+    {KP_API_ALTER_ISR, "AlterIsr", 0, 0, 0, &alter_isr_req_s, &alter_isr_resp_s},
 };
 
 const kp_api_t *kp_api_find(int16_t api_key) {

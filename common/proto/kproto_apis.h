@@ -18,13 +18,16 @@
  *   Heartbeat 0-3, LeaveGroup 0-3, SyncGroup 0-3, DescribeGroups 0-4,
  *   ListGroups 0-2, ApiVersions 0-3 (v3 flexible), CreateTopics 0-4,
  *   DeleteTopics 0-3, OffsetForLeaderEpoch 0-3, DescribeConfigs 0-2,
- *   CreatePartitions 0-1, DeleteGroups 0-1.
+ *   CreatePartitions 0-1, DeleteGroups 0-1, AlterIsr 0 (flexible: every
+ *   version of it is).
  * The codec covers more than the broker serves. The broker advertises in
  * ApiVersions, with the ranges above, only the APIs it serves (the
  * routing table in broker/api/api.c: Produce, Fetch, ListOffsets, Metadata,
  * LeaderAndIsr, StopReplica, UpdateMetadata, ControlledShutdown,
  * ApiVersions, CreateTopics, DeleteTopics, CreatePartitions,
- * DescribeConfigs), as protocol.md §5 asks. The group and offset APIs and
+ * DescribeConfigs, AlterIsr), as protocol.md §5 asks — AlterIsr included,
+ * as Kafka 2.8 lists it: an inter-broker API, but advertised like the
+ * controller's own LeaderAndIsr. The group and offset APIs and
  * OffsetForLeaderEpoch are encoded and decoded but not served: a request
  * for one of them closes the connection, as an unknown API does.
  */
@@ -58,6 +61,7 @@ typedef enum kp_api_key {
     KP_API_DESCRIBE_CONFIGS = 32,
     KP_API_CREATE_PARTITIONS = 37,
     KP_API_DELETE_GROUPS = 42,
+    KP_API_ALTER_ISR = 56,
 } kp_api_key_t;
 
 /* protocol.md §4: the answer to an ApiVersions request of a version samsa
@@ -834,5 +838,47 @@ typedef struct kp_delete_groups_resp {
     int32_t throttle_time_ms;
     kp_array_t results; /* kp_delete_groups_resp_result_t */
 } kp_delete_groups_resp_t;
+
+/* ---- AlterIsr (56) ---------------------------------------------------------
+ * KIP-497: a partition leader asks the controller to write its new ISR
+ * (inter.broker.protocol.version >= 2.7-IV2). */
+
+typedef struct kp_alter_isr_req_partition {
+    int32_t partition_index;
+    int32_t leader_epoch;
+    kp_array_t new_isr;          /* int32_t */
+    int32_t current_isr_version; /* the state znode's version the leader knows */
+} kp_alter_isr_req_partition_t;
+
+typedef struct kp_alter_isr_req_topic {
+    kp_str_t name;
+    kp_array_t partitions; /* kp_alter_isr_req_partition_t */
+} kp_alter_isr_req_topic_t;
+
+typedef struct kp_alter_isr_req {
+    int32_t broker_id;
+    int64_t broker_epoch; /* def -1 */
+    kp_array_t topics;    /* kp_alter_isr_req_topic_t */
+} kp_alter_isr_req_t;
+
+typedef struct kp_alter_isr_resp_partition {
+    int32_t partition_index;
+    int16_t error_code;
+    int32_t leader_id;
+    int32_t leader_epoch;
+    kp_array_t isr;              /* int32_t */
+    int32_t current_isr_version; /* the state znode's version after the write */
+} kp_alter_isr_resp_partition_t;
+
+typedef struct kp_alter_isr_resp_topic {
+    kp_str_t name;
+    kp_array_t partitions; /* kp_alter_isr_resp_partition_t */
+} kp_alter_isr_resp_topic_t;
+
+typedef struct kp_alter_isr_resp {
+    int32_t throttle_time_ms;
+    int16_t error_code;
+    kp_array_t topics; /* kp_alter_isr_resp_topic_t */
+} kp_alter_isr_resp_t;
 
 #endif

@@ -354,6 +354,79 @@ static void test_controlled_shutdown_v0_header(void) {
     kp_arena_free(&a);
 }
 
+/* AlterIsr v0, flexible from its first version: request header v2 (client
+ * id still a plain string), compact strings and arrays, a tagged-field
+ * section per struct; the response has header v1. */
+static void test_alter_isr_v0_bytes(void) {
+    int32_t isr[] = {1, 2};
+    kp_alter_isr_req_partition_t part = {.partition_index = 0, .leader_epoch = 3, .new_isr = {2, isr},
+                                         .current_isr_version = 7};
+    kp_alter_isr_req_topic_t topic = {kp_str("t"), {1, &part}};
+    kp_alter_isr_req_t r = {.broker_id = 1, .broker_epoch = 0x25, .topics = {1, &topic}};
+    kp_writer_t w;
+    kp_writer_init(&w);
+    CU_ASSERT_EQUAL_FATAL(kp_request_encode(KP_API_ALTER_ISR, 0, 9, kp_str("b"), &r, &w, NULL, 0), KP_OK);
+    static const uint8_t want[] = {
+        0, 0, 0, 52,                         /* size */
+        0, 56, 0, 0, 0, 0, 0, 9, 0, 1, 'b', 0, /* header v2: key, version, correlation, client id, tags */
+        0, 0, 0, 1,                          /* broker_id */
+        0, 0, 0, 0, 0, 0, 0, 0x25,           /* broker_epoch */
+        2, 2, 't', 2,                        /* one topic "t", one partition */
+        0, 0, 0, 0, 0, 0, 0, 3,              /* partition_index, leader_epoch */
+        3, 0, 0, 0, 1, 0, 0, 0, 2,           /* new_isr [1, 2] */
+        0, 0, 0, 7,                          /* current_isr_version */
+        0, 0, 0,                             /* tags: partition, topic, request */
+    };
+    assert_bytes(w.buf.data, w.buf.len, want, sizeof want);
+    kp_arena_t a = KP_ARENA_INIT;
+    kp_req_header_t h;
+    void *body;
+    CU_ASSERT_EQUAL_FATAL(decode_copy(w.buf.data + 4, w.buf.len - 4, &a, &h, &body), KP_OK);
+    CU_ASSERT_EQUAL(h.header_version, 2);
+    const kp_alter_isr_req_t *got = body;
+    CU_ASSERT_EQUAL(got->broker_epoch, 0x25);
+    CU_ASSERT_EQUAL_FATAL(got->topics.count, 1);
+    const kp_alter_isr_req_topic_t *gt = got->topics.items;
+    CU_ASSERT_EQUAL_FATAL(gt->partitions.count, 1);
+    const kp_alter_isr_req_partition_t *gp = gt->partitions.items;
+    CU_ASSERT_EQUAL(gp->current_isr_version, 7);
+    CU_ASSERT_EQUAL_FATAL(gp->new_isr.count, 2);
+    CU_ASSERT_EQUAL(((const int32_t *)gp->new_isr.items)[1], 2);
+    kp_arena_free(&a);
+    kp_writer_free(&w);
+
+    kp_alter_isr_resp_partition_t rp = {.partition_index = 0, .error_code = 0, .leader_id = 1, .leader_epoch = 3,
+                                        .isr = {2, isr}, .current_isr_version = 8};
+    kp_alter_isr_resp_topic_t rt = {kp_str("t"), {1, &rp}};
+    kp_alter_isr_resp_t resp = {.throttle_time_ms = 0, .error_code = 0, .topics = {1, &rt}};
+    kp_writer_init(&w);
+    CU_ASSERT_EQUAL_FATAL(kp_response_encode(KP_API_ALTER_ISR, 0, 9, &resp, &w, NULL, 0), KP_OK);
+    static const uint8_t want_resp[] = {
+        0, 0, 0, 45,             /* size */
+        0, 0, 0, 9, 0,           /* header v1: correlation, tags */
+        0, 0, 0, 0, 0, 0,        /* throttle_time_ms, error_code */
+        2, 2, 't', 2,            /* one topic "t", one partition */
+        0, 0, 0, 0, 0, 0,        /* partition_index, error_code */
+        0, 0, 0, 1, 0, 0, 0, 3,  /* leader_id, leader_epoch */
+        3, 0, 0, 0, 1, 0, 0, 0, 2, /* isr */
+        0, 0, 0, 8,              /* current_isr_version */
+        0, 0, 0,                 /* tags */
+    };
+    assert_bytes(w.buf.data, w.buf.len, want_resp, sizeof want_resp);
+    size_t plen;
+    const uint8_t *payload = frame_payload(&w, &plen);
+    int32_t corr;
+    CU_ASSERT_EQUAL_FATAL(kp_response_decode(payload, plen, KP_API_ALTER_ISR, 0, &a, &corr, &body, NULL, 0), KP_OK);
+    CU_ASSERT_EQUAL(corr, 9);
+    const kp_alter_isr_resp_t *gr = body;
+    CU_ASSERT_EQUAL_FATAL(gr->topics.count, 1);
+    const kp_alter_isr_resp_partition_t *grp = ((const kp_alter_isr_resp_topic_t *)gr->topics.items)->partitions.items;
+    CU_ASSERT_EQUAL(grp->current_isr_version, 8);
+    CU_ASSERT_EQUAL(grp->leader_id, 1);
+    kp_arena_free(&a);
+    kp_writer_free(&w);
+}
+
 /* ---- table-driven round trip -------------------------------------------- */
 
 /* Mirrors the codec's rule: tagged fields exist only in flexible versions. */
@@ -610,7 +683,9 @@ static void test_tables_consistent(void) {
         prev = api->key;
         CU_ASSERT_PTR_EQUAL(kp_api_find(api->key), api);
         CU_ASSERT(api->min_version <= api->max_version);
-        CU_ASSERT(api->flex_min == -1 || api->flex_min > api->min_version);
+        /* AlterIsr is the one API born flexible (its v0 is flexible). */
+        CU_ASSERT(api->flex_min == -1 || api->flex_min > api->min_version ||
+                  (api->key == KP_API_ALTER_ISR && api->flex_min == api->min_version));
         const kp_schema_t *ss[2] = {api->request, api->response};
         for (int k = 0; k < 2; k++) {
             int last_tag = -1;
@@ -641,7 +716,8 @@ static void test_advertised_and_flexible(void) {
     } want[] = {{0, 3, 8, 9},   {1, 4, 11, 12}, {2, 0, 5, 6},   {3, 0, 8, 9},   {4, 0, 2, 4},   {5, 0, 1, 2},
                 {6, 0, 5, 6},   {7, 0, 2, 3},   {8, 0, 7, 8},   {9, 0, 5, 6},   {10, 0, 2, 3},  {11, 0, 5, 6},
                 {12, 0, 3, 4},  {13, 0, 3, 4},  {14, 0, 3, 4},  {15, 0, 4, 5},  {16, 0, 2, 3},  {18, 0, 3, 3},
-                {19, 0, 4, 5},  {20, 0, 3, 4},  {23, 0, 3, 4},  {32, 0, 2, 4},  {37, 0, 1, 2},  {42, 0, 1, 2}};
+                {19, 0, 4, 5},  {20, 0, 3, 4},  {23, 0, 3, 4},  {32, 0, 2, 4},  {37, 0, 1, 2},  {42, 0, 1, 2},
+                {56, 0, 0, 0}};
     CU_ASSERT_EQUAL(kp_api_count(), sizeof want / sizeof want[0]);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const kp_api_t *api = kp_api_find(want[i].key);
@@ -650,7 +726,8 @@ static void test_advertised_and_flexible(void) {
         CU_ASSERT_EQUAL(api->max_version, want[i].max);
         CU_ASSERT_EQUAL(api->flex_min, want[i].flex);
     }
-    /* Only ApiVersions v3 is flexible among the supported versions. */
+    /* Only ApiVersions v3 and AlterIsr are flexible among the supported
+     * versions. */
     const kp_api_t *av = kp_api_find(18);
     CU_ASSERT_EQUAL(kp_request_header_version(av, 3), 2);
     CU_ASSERT_EQUAL(kp_response_header_version(av, 3), 0);
@@ -1031,6 +1108,7 @@ void unit_register(void) {
         {"produce v3 request with a batch", test_produce_v3_request},
         {"fetch v4 response with spliced records", test_fetch_v4_spliced_records},
         {"controlled shutdown v0 uses header v0", test_controlled_shutdown_v0_header},
+        {"alter isr v0: flexible bytes, both ways", test_alter_isr_v0_bytes},
         {NULL, NULL},
     };
     static const unit_test_t tables[] = {
