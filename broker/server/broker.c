@@ -258,7 +258,7 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
         return -1;
     if (broker_check_log_dirs(b, err, errlen) != 0 || broker_resolve_advertised(b, err, errlen) != 0)
         return -1;
-    b->replicas = replica_manager_new(b->logs, b->id);
+    b->replicas = replica_manager_new(b->logs, b->id, b->cfg);
     b->metadata = metadata_cache_new();
     b->admin_loop = evloop_new("admin", err, errlen);
     if (!b->admin_loop || evloop_start(b->admin_loop, err, errlen) != 0)
@@ -289,6 +289,7 @@ static void broker_wait_for_signal(broker_t *b, const sigset_t *stop) {
         if (sig < 0 && errno != EAGAIN && errno != EINTR)
             return;
         replica_manager_tick_logs(b->replicas, clock_wall_ms());
+        replica_manager_maybe_shrink_isrs(b->replicas, clock_wall_ms());
     }
 }
 

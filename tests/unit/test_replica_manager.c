@@ -28,7 +28,7 @@ static void fx_init(rm_fixture_t *fx) {
     CU_ASSERT_EQUAL_FATAL(config_set(fx->cfg, "log.dirs", fx->root, err, sizeof err), 0);
     log_manager_opts_t o = {.now_ms = T0, .log_lock = replica_manager_lock_log, .log_lock_ctx = &fx->rm};
     CU_ASSERT_EQUAL_FATAL(log_manager_open(fx->cfg, 1, &o, &fx->lm, err, sizeof err), KERR_NONE);
-    fx->rm = replica_manager_new(fx->lm, 1);
+    fx->rm = replica_manager_new(fx->lm, 1, fx->cfg);
 }
 
 static void fx_done(rm_fixture_t *fx) {
@@ -77,7 +77,7 @@ static void test_leader_alone_hw_follows_leo(void) {
     CU_ASSERT_EQUAL(produce(p, 2, &base), KERR_NONE);
     CU_ASSERT_EQUAL(base, 3);
     partition_read_result_t r;
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, -1, -1, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 5);
     CU_ASSERT_EQUAL(r.log_end_offset, 5);
     CU_ASSERT(r.data.length > 0);
@@ -104,21 +104,21 @@ static void test_hw_from_follower_fetches(void) {
     CU_ASSERT_EQUAL(log_end_offset(p->log), 4);
     buf_free(&nb);
     partition_read_result_t r;
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, -1, -1, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 0);
     CU_ASSERT_EQUAL(r.data.length, 0); /* nothing committed yet */
     /* Follower 2 fetches at 0 (has nothing), then at 4 (has it all). */
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, 2, 5, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){2, 5, -1, T0}, &r), KERR_NONE);
     CU_ASSERT(r.data.length > 0); /* followers read up to the LEO */
     CU_ASSERT_EQUAL(r.high_watermark, 0);
-    CU_ASSERT_EQUAL(partition_read(p, 4, 1 << 20, true, 2, 5, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(partition_read(p, 4, 1 << 20, true, &(partition_reader_t){2, 5, -1, T0}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 4);
     /* Replica 3 is not in the ISR: its lag does not hold the HW back. */
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, -1, -1, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 4);
     /* Stale and future leader epochs are refused. */
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, 2, 4, &r), KERR_FENCED_LEADER_EPOCH);
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, 2, 6, &r), KERR_UNKNOWN_LEADER_EPOCH);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){2, 4, -1, T0}, &r), KERR_FENCED_LEADER_EPOCH);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){2, 6, -1, T0}, &r), KERR_UNKNOWN_LEADER_EPOCH);
     fx_done(&fx);
 }
 
@@ -141,7 +141,7 @@ static void test_epoch_fencing_and_roles(void) {
     CU_ASSERT(!p->is_leader);
     CU_ASSERT_EQUAL(produce(p, 1, NULL), KERR_NOT_LEADER_OR_FOLLOWER);
     partition_read_result_t r;
-    CU_ASSERT_EQUAL(partition_read(p, 0, 100, true, -1, -1, &r), KERR_NOT_LEADER_OR_FOLLOWER);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 100, true, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NOT_LEADER_OR_FOLLOWER);
     CU_ASSERT_PTR_NULL(replica_manager_get(fx.rm, "t", 1));
     fx_done(&fx);
 }
