@@ -1,9 +1,13 @@
 /* Produce (key 0), v3+: one record batch v2 per partition, validated and
  * appended by the partition's leader. acks=0 gets no answer, and a failure
  * then closes the connection so the producer refreshes its metadata (Kafka's
- * rule); acks=1 and acks=-1 are answered once written (until replication
- * lands the ISR is the leader alone, so both mean the same). */
+ * rule); acks=1 is answered once written. acks=-1 (all) waits after the
+ * append (Kafka's DelayedProduce, api_delayed.h) until each appended
+ * partition's high watermark passed its last offset — every ISR member has
+ * it — or timeout_ms runs out (REQUEST_TIMED_OUT for what still waits; the
+ * data stays and may yet commit). */
 #include "api/api.h"
+#include "api/api_delayed.h"
 
 #include "util/clock.h"
 #include "util/logger.h"
@@ -15,9 +19,11 @@ static bool api_produce_internal_topic(kp_str_t t) {
     return kp_str_eq(t, "__consumer_offsets") || kp_str_eq(t, "__transaction_state");
 }
 
-/* The error for one partition's data, or KERR_NONE after appending it. */
+/* The error for one partition's data, or KERR_NONE after appending it
+ * (then *appended_to is the partition and *last_offset the batch's last). */
 static kerr_t api_produce_partition(api_request_t *req, kp_str_t topic, const kp_produce_req_partition_t *pd,
-                                    int64_t now_ms, kp_produce_resp_partition_t *out) {
+                                    int64_t now_ms, kp_produce_resp_partition_t *out, partition_t **appended_to,
+                                    int64_t *last_offset) {
     broker_t *b = req->broker;
     if (api_produce_internal_topic(topic) && !kp_str_eq(req->hdr.client_id, "__admin_client"))
         return KERR_INVALID_TOPIC_EXCEPTION;
@@ -41,8 +47,39 @@ static kerr_t api_produce_partition(api_request_t *req, kp_str_t topic, const kp
         out->base_offset = r.base_offset;
         out->log_append_time_ms = r.log_append_time;
         out->log_start_offset = r.log_start_offset;
+        *appended_to = p;
+        *last_offset = r.last_offset;
     }
     return e;
+}
+
+/* --- acks=all ------------------------------------------------------------------- */
+
+/* Settles each partition whose replicas have its data (or that cannot
+ * wait any more); ready when none is left. */
+static bool produce_acks_ready(api_delayed_t *d) {
+    int32_t broker_min_isr = d->req->broker->min_insync_replicas;
+    bool all = true;
+    for (int32_t i = 0; i < d->nwatches; i++) {
+        api_delayed_watch_t *w = &d->watches[i];
+        kerr_t e;
+        if (w->settled)
+            continue;
+        if (partition_check_acks(w->partition, w->offset, broker_min_isr, &e)) {
+            w->settled = true;
+            ((kp_produce_resp_partition_t *)w->item)->error_code = (int16_t)e;
+        } else {
+            all = false;
+        }
+    }
+    return all;
+}
+
+static void produce_acks_answer(api_delayed_t *d, bool timed_out) {
+    for (int32_t i = 0; timed_out && i < d->nwatches; i++)
+        if (!d->watches[i].settled)
+            ((kp_produce_resp_partition_t *)d->watches[i].item)->error_code = KERR_REQUEST_TIMED_OUT;
+    api_respond(d->req, d->ctx);
 }
 
 void api_handle_produce(api_request_t *req) {
@@ -51,11 +88,18 @@ void api_handle_produce(api_request_t *req) {
     bool bad_acks = rq->acks != 0 && rq->acks != 1 && rq->acks != -1;
     bool any_error = false;
 
-    kp_produce_resp_t resp;
-    memset(&resp, 0, sizeof resp);
+    /* In the arena: an acks=all answer is sent from the delayed produce. */
+    kp_produce_resp_t *resp = kp_arena_alloc(&req->arena, sizeof *resp);
+    memset(resp, 0, sizeof *resp);
     const kp_produce_req_topic_t *topics = rq->topic_data.items;
     int32_t nt = rq->topic_data.count > 0 ? rq->topic_data.count : 0;
-    kp_produce_resp_topic_t *rts = api_alloc_array(req, &resp.responses, nt, sizeof *rts);
+    kp_produce_resp_topic_t *rts = api_alloc_array(req, &resp->responses, nt, sizeof *rts);
+    int32_t nparts = 0;
+    for (int32_t t = 0; t < nt; t++)
+        nparts += topics[t].partition_data.count > 0 ? topics[t].partition_data.count : 0;
+    api_delayed_t *acks = rq->acks == -1 && !bad_acks
+                              ? api_delayed_new(req, nparts, produce_acks_ready, produce_acks_answer, resp)
+                              : NULL;
     for (int32_t t = 0; t < nt; t++) {
         rts[t].name = topics[t].name;
         const kp_produce_req_partition_t *pds = topics[t].partition_data.items;
@@ -69,8 +113,14 @@ void api_handle_produce(api_request_t *req) {
             o->log_start_offset = -1;
             o->error_message = KP_STR_NULL;
             api_alloc_array(req, &o->record_errors, 0, sizeof(kp_produce_resp_record_error_t));
-            kerr_t e = bad_acks ? KERR_INVALID_REQUIRED_ACKS : api_produce_partition(req, topics[t].name, &pds[i], now_ms, o);
+            partition_t *appended_to = NULL;
+            int64_t last_offset = -1;
+            kerr_t e = bad_acks ? KERR_INVALID_REQUIRED_ACKS
+                                : api_produce_partition(req, topics[t].name, &pds[i], now_ms, o, &appended_to,
+                                                        &last_offset);
             o->error_code = (int16_t)e;
+            if (e == KERR_NONE && acks)
+                api_delayed_watch(acks, appended_to, false, last_offset + 1, o);
             if (e != KERR_NONE) {
                 any_error = true;
                 log_debug("produce", "%.*s-%d from %s: %s", (int)topics[t].name.len, topics[t].name.ptr, pds[i].index,
@@ -85,5 +135,8 @@ void api_handle_produce(api_request_t *req) {
             api_respond_none(req);
         return;
     }
-    api_respond(req, &resp);
+    if (acks)
+        api_delayed_start(acks, rq->timeout_ms > 0 ? rq->timeout_ms : 0);
+    else
+        api_respond(req, resp);
 }

@@ -8,16 +8,26 @@
  * ZooKeeper loop, the log manager's tasks on the main thread), so every
  * call takes the partition's mutex; the log manager takes it around its
  * work on the log (replica_manager_lock_log). Under it nothing else is
- * locked but a waiter's loop queue (wake posts there): see broker.h's lock
- * order. Reads hand out file ranges of the log that stay valid after the
+ * locked but a loop's task queue (a waiter's wake and the ISR sink post
+ * there): see broker.h's lock order. Reads hand out file ranges of the log that stay valid after the
  * lock is released (segments are removed only after file.delete.delay.ms)
  * — except that a StopReplica deleting the log closes its files at once,
  * on another thread, possibly before the range is sent (broker.h, known
  * departures).
  *
- * Until replication lands the ISR of a leader is the leader alone, so its
- * high watermark follows the log end offset; the fields for followers'
- * fetch state are where replication will slot in.
+ * Leader side (Kafka 2.8's Partition, storage-and-replication.md §7): the
+ * leader learns each follower's position from its fetches, moves the high
+ * watermark to the smallest LEO among the ISR and the recently caught-up
+ * followers, and decides ISR changes (expand on a caught-up fetch, shrink
+ * on the replica manager's periodic scan). It never writes the ISR itself:
+ * a change is proposed to the ISR sink (which posts it to ZooKeeper or the
+ * controller) and counts once the outcome comes back
+ * (partition_isr_committed / _rejected). One change at a time.
+ *
+ * Waiters come in two kinds: consumers and acks=all produces wait for the
+ * high watermark, follower fetches for any append (else each replication
+ * round would wait replica.fetch.wait.max.ms). Kept on separate lists so an
+ * append that does not move the high watermark wakes no consumer.
  */
 #ifndef SAMSA_PARTITION_H
 #define SAMSA_PARTITION_H
@@ -29,22 +39,56 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Something waiting for data on a partition (a long-polling fetch). wake is
- * called with the partition's lock held, from the thread that appended: it
- * must only hand the work over to the waiter's own thread (and keep the
- * waiter alive until that work runs). */
+/* Something waiting on a partition (a long-polling fetch, an acks=all
+ * produce). wake is called with the partition's lock held, from the thread
+ * that appended (or moved the high watermark): it must only hand the work
+ * over to the waiter's own thread (and keep the waiter alive until that
+ * work runs). Every waiter is also woken when the partition's role changes
+ * or its log is detached. */
 typedef struct partition_waiter {
     void (*wake)(struct partition_waiter *w);
+    /* set before partition_watch: woken by every append (a follower's
+     * fetch) instead of only when the high watermark moves */
+    bool wants_appends;
     struct partition_waiter *next;
     struct partition_waiter *prev;
 } partition_waiter_t;
 
-/* A replica's log end offset as its last fetch reported it (the leader's
- * view of follower progress, Kafka's Replica.logEndOffset). */
+/* The leader's view of one replica (Kafka's Replica): what its last fetch
+ * reported and when it was last caught up. -1: unknown (no fetch yet in
+ * this leadership). */
 typedef struct partition_follower {
     int32_t broker_id;
     int64_t log_end_offset;
+    int64_t log_start_offset;
+    int64_t last_caught_up_ms;       /* its LEO last reached the leader's (§7.1) */
+    int64_t last_fetch_ms;           /* the previous fetch: when ... */
+    int64_t last_fetch_leader_leo;   /* ... and the leader's LEO then */
 } partition_follower_t;
+
+/* A proposed ISR change, as the ISR sink gets it. The pointers are the
+ * partition's: valid only during the call. */
+typedef struct partition_isr_change {
+    const char *topic;
+    int32_t partition;
+    int32_t leader_id, leader_epoch, controller_epoch, zk_version;
+    const int32_t *isr; /* the proposed ISR */
+    int32_t nisr;
+} partition_isr_change_t;
+
+/* Where ISR changes go (the broker wires it to ZooKeeper or AlterIsr).
+ * Called with the partition's lock held: it must only copy the change and
+ * post it to another thread; the outcome comes back through
+ * partition_isr_committed / partition_isr_rejected. */
+typedef void (*partition_isr_sink_fn)(void *ctx, const partition_isr_change_t *change);
+
+/* What the leader side of every partition shares; owned by the replica
+ * manager, immutable once the broker serves. */
+typedef struct partition_leader_config {
+    int64_t replica_lag_time_max_ms;
+    partition_isr_sink_fn isr_sink; /* NULL: no ISR change is proposed */
+    void *isr_sink_ctx;
+} partition_leader_config_t;
 
 typedef struct partition {
     char *topic;    /* immutable: the replica manager's table hashes it */
@@ -63,15 +107,29 @@ typedef struct partition {
     int32_t zk_version;
     int32_t *replicas;
     int32_t nreplicas;
-    int32_t *isr;
+    int32_t *isr;    /* the committed ISR: the controller's, or our last change it accepted */
     int32_t nisr;
+    /* The ISR change in flight (NULL: none): proposed, not yet committed.
+     * While set no other change is proposed; the high watermark counts the
+     * union of both ISRs (Kafka's maximal ISR: an expansion counts at once,
+     * a shrink once committed). */
+    int32_t *pending_isr;
+    int32_t npending_isr;
     partition_follower_t *followers; /* one per replica */
+    /* the leader's LEO when this epoch's leadership began: a follower
+     * joins the ISR only once it has reached it (§7.4) */
+    int64_t epoch_start_offset;
     int32_t min_isr; /* the topic's min.insync.replicas; 0: the broker's */
 
-    partition_waiter_t waiters; /* circular list head; under: lock (wake runs with it held) */
+    /* circular list heads; under: lock (wake runs with it held) */
+    partition_waiter_t hw_waiters;     /* woken when the high watermark moves */
+    partition_waiter_t append_waiters; /* woken by every append */
+
+    const partition_leader_config_t *leader_cfg; /* immutable: the replica manager's */
 } partition_t;
 
-partition_t *partition_new(const char *topic, int32_t index, log_t *log);
+/* leader_cfg must outlive the partition. */
+partition_t *partition_new(const char *topic, int32_t index, log_t *log, const partition_leader_config_t *leader_cfg);
 void partition_free(partition_t *p);
 
 /* The state a LeaderAndIsr request (or local creation) sets. */
@@ -90,8 +148,10 @@ typedef struct partition_state {
  * newer than the current one (or the partition has none yet); otherwise
  * STALE_CONTROLLER_EPOCH, as Kafka answers a stale LeaderAndIsr.
  * local_broker_id decides the role. A new leader records its epoch and LEO
- * in the leader-epoch cache. */
-kerr_t partition_apply_state(partition_t *p, const partition_state_t *st, int32_t local_broker_id);
+ * in the leader-epoch cache, and resets its followers' state (§7.1) as of
+ * now_ms (wall clock). Any ISR change in flight is forgotten. */
+kerr_t partition_apply_state(partition_t *p, const partition_state_t *st, int32_t local_broker_id,
+                             int64_t now_ms);
 
 /* A topic's configuration changed (or was read when the log was created):
  * its log settings and min.insync.replicas (0: the broker's) apply from
@@ -103,6 +163,7 @@ int32_t partition_min_isr(partition_t *p, int32_t broker_default);
 /* Result of an append, as Produce reports it. */
 typedef struct partition_append_result {
     int64_t base_offset;
+    int64_t last_offset;
     int64_t log_append_time;
     int64_t log_start_offset;
 } partition_append_result_t;
@@ -111,7 +172,8 @@ typedef struct partition_append_result {
  * epoch). NOT_LEADER_OR_FOLLOWER if this broker does not lead;
  * NOT_ENOUGH_REPLICAS (nothing written) when min_isr > 0 — acks=all with
  * min.insync.replicas — and the ISR is smaller; the log's errors otherwise.
- * Wakes the waiters on success. */
+ * Wakes the follower fetches, and the high-watermark waiters when the high
+ * watermark moved. */
 kerr_t partition_append(partition_t *p, uint8_t *batch, size_t len, int32_t min_isr, int64_t now_ms,
                         partition_append_result_t *out);
 
@@ -123,12 +185,22 @@ typedef struct partition_read_result {
     int64_t log_end_offset;
 } partition_read_result_t;
 
-/* Reads from offset: consumers (replica_id < 0) up to the high watermark,
- * followers up to the LEO. current_leader_epoch (-1: not given) is checked
- * against ours (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH). Only the leader
- * serves reads (NOT_LEADER_OR_FOLLOWER). */
+/* Who reads (one partition of a Fetch). */
+typedef struct partition_reader {
+    int32_t replica_id;           /* a follower's broker id; < 0: a consumer */
+    int32_t current_leader_epoch; /* -1: not given */
+    int64_t log_start_offset;     /* a follower's, as its fetch reports it; -1: not given */
+    int64_t now_ms;               /* wall clock: when a follower fetched (catch-up times) */
+} partition_reader_t;
+
+/* Reads from offset: consumers up to the high watermark, followers up to
+ * the LEO. current_leader_epoch is checked against ours
+ * (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH). Only the leader serves reads
+ * (NOT_LEADER_OR_FOLLOWER). A follower's fetch records its position
+ * (§7.1), may move the high watermark and may propose adding it to the
+ * ISR; a replica not assigned to the partition gets no data (Kafka). */
 kerr_t partition_read(partition_t *p, int64_t offset, uint32_t max_bytes, bool min_one_message,
-                      int32_t replica_id, int32_t current_leader_epoch, partition_read_result_t *out);
+                      const partition_reader_t *reader, partition_read_result_t *out);
 
 /* Bytes available to a consumer from offset up to the high watermark (0 if
  * none, or the offset is out of range) — what a delayed fetch compares with
@@ -146,6 +218,39 @@ kerr_t partition_offset_for_timestamp(partition_t *p, int64_t timestamp, int32_t
  * or delete it. The partition object itself stays valid (requests in flight
  * may still hold it) until the replica manager is freed. */
 log_t *partition_detach_log(partition_t *p);
+
+/* --- leader side: ISR and acks=all ---------------------------------------- */
+
+/* Kafka's maybeShrinkIsr, for the replica manager's periodic scan: when
+ * this broker leads and no change is in flight, proposes the ISR without
+ * the followers that are out of sync — LEO below the leader's and not
+ * caught up for longer than replica.lag.time.max.ms. The leader always
+ * stays. Returns whether a change was proposed. */
+bool partition_maybe_shrink_isr(partition_t *p, int64_t now_ms);
+
+/* The proposed change was written with new_zk_version: isr becomes the
+ * committed ISR and the high watermark is re-evaluated. Any thread. Ignored
+ * when this broker no longer leads with leader_epoch, nothing is in
+ * flight, or the version is older than ours (Kafka's
+ * handleAlterIsrResponse). */
+void partition_isr_committed(partition_t *p, int32_t leader_epoch, const int32_t *isr, int32_t nisr,
+                             int32_t new_zk_version);
+
+/* The proposed change failed for good (the sink retries what can be
+ * retried). UNKNOWN_TOPIC_OR_PARTITION, FENCED_LEADER_EPOCH and
+ * INVALID_UPDATE_VERSION leave it in flight, so nothing more is proposed
+ * until the next LeaderAndIsr brings the truth (Kafka 2.8 "gives up");
+ * anything else drops it, and the next fetch or scan proposes again. Any
+ * thread; ignored when the leader epoch moved on. */
+void partition_isr_rejected(partition_t *p, int32_t leader_epoch, kerr_t error);
+
+/* Kafka's checkEnoughReplicasReachOffset, for a waiting acks=all produce:
+ * true once answerable, with *error NONE (the high watermark reached
+ * required_offset — last offset + 1 — with min.insync.replicas in the
+ * maximal ISR; the topic's, else broker_min_isr),
+ * NOT_ENOUGH_REPLICAS_AFTER_APPEND (reached, but the ISR is smaller) or
+ * NOT_LEADER_OR_FOLLOWER (leadership moved); false while still waiting. */
+bool partition_check_acks(partition_t *p, int64_t required_offset, int32_t broker_min_isr, kerr_t *error);
 
 void partition_watch(partition_t *p, partition_waiter_t *w);
 void partition_unwatch(partition_t *p, partition_waiter_t *w);

@@ -24,6 +24,12 @@ struct replica_manager {
      * log is serialised through the log manager, which is not thread-safe.
      * Taken before lock and before any partition's lock. */
     pthread_mutex_t logs_lock;
+    /* Shared by every partition. Immutable once the broker serves
+     * (replica_manager_set_isr_sink runs at start-up). */
+    partition_leader_config_t leader_cfg;
+    /* the last ISR shrink scan (wall clock); owner: the thread that ticks
+     * (main) */
+    int64_t last_shrink_scan_ms;
 };
 
 static uint64_t rm_hash(const char *topic, int32_t partition) {
@@ -33,10 +39,11 @@ static uint64_t rm_hash(const char *topic, int32_t partition) {
     return (h ^ (uint32_t)partition) * 1099511628211ull;
 }
 
-replica_manager_t *replica_manager_new(log_manager_t *logs, int32_t broker_id) {
+replica_manager_t *replica_manager_new(log_manager_t *logs, int32_t broker_id, const config_t *cfg) {
     replica_manager_t *rm = mem_calloc(1, sizeof *rm);
     rm->logs = logs;
     rm->broker_id = broker_id;
+    rm->leader_cfg.replica_lag_time_max_ms = config_get_long(cfg, "replica.lag.time.max.ms");
     rm->controller_epoch = -1;
     rm->cap = 256;
     rm->slots = mem_calloc(rm->cap, sizeof *rm->slots);
@@ -107,7 +114,7 @@ static partition_t *rm_get_or_add(replica_manager_t *rm, const char *topic, int3
             rm_grow(rm);
             i = rm_slot(rm, topic, partition);
         }
-        rm->slots[i] = partition_new(topic, partition, NULL);
+        rm->slots[i] = partition_new(topic, partition, NULL, &rm->leader_cfg);
         rm->count++;
     }
     partition_t *p = rm->slots[i];
@@ -151,7 +158,7 @@ kerr_t replica_manager_apply(replica_manager_t *rm, const char *topic, int32_t p
     kerr_t e = rm_attach_log(rm, p, topic_cfg, now_ms);
     if (e != KERR_NONE)
         return e;
-    return partition_apply_state(p, st, rm->broker_id);
+    return partition_apply_state(p, st, rm->broker_id, now_ms);
 }
 
 typedef struct rm_reconf {
@@ -217,6 +224,43 @@ void replica_manager_lock_log(void *ctx, const char *topic, int32_t partition, b
         pthread_mutex_lock(&p->lock);
     else
         pthread_mutex_unlock(&p->lock);
+}
+
+void replica_manager_set_isr_sink(replica_manager_t *rm, partition_isr_sink_fn fn, void *ctx) {
+    rm->leader_cfg.isr_sink = fn;
+    rm->leader_cfg.isr_sink_ctx = ctx;
+}
+
+typedef struct rm_shrink {
+    int64_t now_ms;
+    int n;
+} rm_shrink_t;
+
+static void rm_shrink_one(void *ctx, partition_t *p) {
+    rm_shrink_t *s = ctx;
+    if (partition_maybe_shrink_isr(p, s->now_ms))
+        s->n++;
+}
+
+int replica_manager_maybe_shrink_isrs(replica_manager_t *rm, int64_t now_ms) {
+    if (now_ms - rm->last_shrink_scan_ms < rm->leader_cfg.replica_lag_time_max_ms / 2)
+        return 0;
+    rm->last_shrink_scan_ms = now_ms;
+    rm_shrink_t s = {now_ms, 0};
+    replica_manager_for_each(rm, rm_shrink_one, &s);
+    return s.n;
+}
+
+void replica_manager_isr_change_done(replica_manager_t *rm, const char *topic, int32_t partition,
+                                     int32_t leader_epoch, kerr_t error, const int32_t *isr, int32_t nisr,
+                                     int32_t new_zk_version) {
+    partition_t *p = replica_manager_get(rm, topic, partition);
+    if (!p)
+        return;
+    if (error == KERR_NONE)
+        partition_isr_committed(p, leader_epoch, isr, nisr, new_zk_version);
+    else
+        partition_isr_rejected(p, leader_epoch, error);
 }
 
 void replica_manager_for_each(replica_manager_t *rm, replica_manager_fn fn, void *ctx) {

@@ -17,6 +17,10 @@
  * table lock -> partition lock. The log manager's tasks, run under
  * logs_lock, lock each partition through replica_manager_lock_log, which
  * releases the table lock before taking the partition's.
+ *
+ * Leader side: the replica manager holds what every led partition shares
+ * (replica.lag.time.max.ms, the ISR sink) and runs the periodic ISR
+ * shrink scan over them; the decisions themselves are the partition's.
  */
 #ifndef SAMSA_REPLICA_MANAGER_H
 #define SAMSA_REPLICA_MANAGER_H
@@ -31,8 +35,9 @@
 
 typedef struct replica_manager replica_manager_t;
 
-/* The log manager must outlive the replica manager. */
-replica_manager_t *replica_manager_new(log_manager_t *logs, int32_t broker_id);
+/* The log manager must outlive the replica manager. cfg gives the leader
+ * side's settings (replica.lag.time.max.ms); it is not kept. */
+replica_manager_t *replica_manager_new(log_manager_t *logs, int32_t broker_id, const config_t *cfg);
 void replica_manager_free(replica_manager_t *rm);
 
 int32_t replica_manager_broker_id(const replica_manager_t *rm);
@@ -69,6 +74,29 @@ kerr_t replica_manager_tick_logs(replica_manager_t *rm, int64_t now_ms);
  * still be NULL while the log manager opens, before the replica manager
  * exists). Locks the partition owning the log. */
 void replica_manager_lock_log(void *ctx, const char *topic, int32_t partition, bool lock);
+
+/* --- leader side: ISR changes ------------------------------------------------ */
+
+/* Where the led partitions propose ISR changes (partition_isr_sink_fn: it
+ * runs under the partition's lock and must only copy and post). Set at
+ * start-up, before the first LeaderAndIsr; until then, and without one,
+ * no change is proposed. */
+void replica_manager_set_isr_sink(replica_manager_t *rm, partition_isr_sink_fn fn, void *ctx);
+
+/* Kafka's isr-expiration task: every replica.lag.time.max.ms / 2 (calls
+ * in between return 0 at once), each led partition drops its out-of-sync
+ * followers (partition_maybe_shrink_isr). Meant for a periodic tick (the
+ * main thread's); now_ms is wall clock. Returns how many partitions
+ * proposed a shrink. */
+int replica_manager_maybe_shrink_isrs(replica_manager_t *rm, int64_t now_ms);
+
+/* The outcome of a proposed change, as the sink's far side reports it
+ * (any thread): error NONE commits isr / new_zk_version
+ * (partition_isr_committed), anything else rejects it
+ * (partition_isr_rejected). A partition not hosted is ignored. */
+void replica_manager_isr_change_done(replica_manager_t *rm, const char *topic, int32_t partition,
+                                     int32_t leader_epoch, kerr_t error, const int32_t *isr, int32_t nisr,
+                                     int32_t new_zk_version);
 
 /* Iteration over hosted partitions (those with a log), e.g. for metadata. */
 typedef void (*replica_manager_fn)(void *ctx, partition_t *p);

@@ -224,10 +224,12 @@ static void broker_free(broker_t *b) {
         controller_stop(c);
     if (b->config_watcher)
         config_watcher_stop(b->config_watcher);
+    isr_sync_stop(b->isr_sync);
     zkc_close(b->zk);
     evloop_free(b->zk_loop); /* runs what zkc_close queued */
     controller_free(c);
     config_watcher_free(b->config_watcher);
+    isr_sync_free(b->isr_sync);
     if (b->logs)
         log_manager_close(b->logs, true);
     replica_manager_free(b->replicas);
@@ -241,6 +243,33 @@ static void broker_free(broker_t *b) {
 static const config_topic_t *broker_topic_config_for_load(void *ctx, const char *topic) {
     broker_t *b = ctx;
     return tadmin_config_cache_get(&b->load_cfg, b->zk, b->cfg, topic);
+}
+
+/* --- ISR changes: partitions (any thread, under a partition's lock) -> isr_sync
+ * (the ZooKeeper loop) -> back to the partition ------------------------------------- */
+
+static void broker_isr_sink(void *ctx, const partition_isr_change_t *c) {
+    broker_t *b = ctx;
+    isr_sync_change_t sc = {.topic = c->topic,
+                            .partition = c->partition,
+                            .leader_id = c->leader_id,
+                            .leader_epoch = c->leader_epoch,
+                            .controller_epoch = c->controller_epoch,
+                            .zk_version = c->zk_version,
+                            .isr = c->isr,
+                            .nisr = c->nisr};
+    isr_sync_submit(b->isr_sync, &sc);
+}
+
+static void broker_isr_change_done(void *ctx, const char *topic, int32_t partition, int32_t leader_epoch,
+                                   kerr_t err, const int32_t *isr, int32_t nisr, int32_t new_zk_version) {
+    broker_t *b = ctx;
+    replica_manager_isr_change_done(b->replicas, topic, partition, leader_epoch, err, isr, nisr, new_zk_version);
+}
+
+/* On the ZooKeeper loop, which owns the epoch once registered. */
+static int64_t broker_current_epoch(void *ctx) {
+    return ((broker_t *)ctx)->broker_epoch;
 }
 
 static int broker_start(broker_t *b, char *err, size_t errlen) {
@@ -258,7 +287,10 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
         return -1;
     if (broker_check_log_dirs(b, err, errlen) != 0 || broker_resolve_advertised(b, err, errlen) != 0)
         return -1;
-    b->replicas = replica_manager_new(b->logs, b->id);
+    b->replicas = replica_manager_new(b->logs, b->id, b->cfg);
+    isr_sync_config_t ic = {b->cfg, b->id, b->zk, b->zk_loop, broker_isr_change_done, broker_current_epoch, b};
+    b->isr_sync = isr_sync_new(&ic);
+    replica_manager_set_isr_sink(b->replicas, broker_isr_sink, b);
     b->metadata = metadata_cache_new();
     b->admin_loop = evloop_new("admin", err, errlen);
     if (!b->admin_loop || evloop_start(b->admin_loop, err, errlen) != 0)
@@ -289,6 +321,7 @@ static void broker_wait_for_signal(broker_t *b, const sigset_t *stop) {
         if (sig < 0 && errno != EAGAIN && errno != EINTR)
             return;
         replica_manager_tick_logs(b->replicas, clock_wall_ms());
+        replica_manager_maybe_shrink_isrs(b->replicas, clock_wall_ms());
     }
 }
 
@@ -330,6 +363,7 @@ int broker_run(const config_t *cfg) {
     evloop_stop(b.admin_loop); /* no handler may touch the logs while they close */
     if (b.config_watcher) /* nor a topic config change, applied on the ZooKeeper loop */
         config_watcher_stop(b.config_watcher);
+    isr_sync_stop(b.isr_sync); /* nor an ISR change's outcome (it moves the high watermark) */
     kerr_t e = log_manager_close(b.logs, true);
     b.logs = NULL;
     broker_free(&b);

@@ -20,7 +20,11 @@
  *   main                     main() -> broker_run         start-up; then every 500 ms
  *                                                         replica_manager_tick_logs (the log
  *                                                         manager's retention, flushes,
- *                                                         checkpoints); sigtimedwait for SIGTERM /
+ *                                                         checkpoints) and
+ *                                                         replica_manager_maybe_shrink_isrs (the
+ *                                                         ISR shrink scan, every
+ *                                                         replica.lag.time.max.ms / 2);
+ *                                                         sigtimedwait for SIGTERM /
  *                                                         SIGINT (blocked in every other thread);
  *                                                         controlled shutdown (a ZooKeeper read,
  *                                                         then waits for the ZooKeeper loop's
@@ -28,8 +32,9 @@
  *   acceptor                 net_start                    accept(), each socket to the next
  *                                                         network loop (round robin)
  *   N network loops          net_start                    each an evloop with its connections
- *                            (num.network.threads)        (framing, idle and delayed-fetch
- *                                                         timers) and the handlers not offloaded:
+ *                            (num.network.threads)        (framing, idle timers, delayed fetches
+ *                                                         and acks=all produces: api_delayed.h)
+ *                                                         and the handlers not offloaded:
  *                                                         Produce, Fetch, ListOffsets, Metadata,
  *                                                         ApiVersions, UpdateMetadata, StopReplica
  *                                                         (log deletion included),
@@ -71,7 +76,9 @@
  *                                                                    check (admin, network loops)
  *   partition.lock (mutex)         every mutable field of the        every partition_* call; the
  *                                  partition and all of its log_t    log manager's tasks, per log,
- *                                  (log.h is not thread-safe)        via replica_manager_lock_log
+ *                                  (log.h is not thread-safe), the   via replica_manager_lock_log
+ *                                  leader's follower state and the
+ *                                  ISR change in flight
  *   metadata_cache.write_lock      one update at a time              network loops (UpdateMetadata)
  *   metadata_cache.lock            the current snapshot and every    acquire / release, any thread
  *                                  snapshot's reference count
@@ -82,25 +89,30 @@
  *   zkc's zh_lock -> mu            zkc's handle, session state,      zkc only
  *                                  retry queue
  *   atomics                        broker.controller, controller.active_id,
- *                                  config_watcher.last_seq, a delayed fetch's refs
+ *                                  config_watcher.last_seq, a delayed operation's refs
+ *                                  (api_delayed.h)
  *
  * The lock order, the only one: replica_manager.logs_lock ->
  * replica_manager.lock -> partition.lock -> isr_sync.lock -> an evloop's
- * mutex (a partition wakes its waiting fetches under its lock; they post to
- * their loop; its ISR proposals are submitted under it and posted).
+ * mutex (a partition wakes its waiting fetches and produces under its lock,
+ * and hands ISR changes to the ISR sink under it, which submits them to
+ * isr_sync: both post to a loop).
  * replica_manager_lock_log drops the table lock before it takes the
  * partition's; only replica_manager_for_each holds both. The metadata
  * cache's write_lock -> lock nests with nothing else. No broker lock is
  * held across a ZooKeeper call, an evloop_run_sync or any wait for another
  * thread.
  *
- * Hand-off: state that belongs to a loop — a connection, a delayed fetch,
- * an admin request's wait for metadata, the controller and its context,
- * the config watcher, a kclient, any evloop timer — is touched only on that
- * loop. Other threads post to it with evloop_run: a handler on the admin
- * worker answers through its connection's loop, an append wakes a delayed
- * fetch by posting its re-check, the main thread reaches the controller and
- * the config watcher through the ZooKeeper loop.
+ * Hand-off: state that belongs to a loop — a connection, a delayed fetch
+ * or produce, an admin request's wait for metadata, the controller and its
+ * context, the config watcher, a kclient, any evloop timer — is touched
+ * only on that loop. Other threads post to it with evloop_run: a handler on the admin
+ * worker answers through its connection's loop, an append (or a high
+ * watermark that moved) wakes a delayed fetch or produce by posting its
+ * re-check, the main thread reaches the controller and the config watcher
+ * through the ZooKeeper loop, a partition's ISR change goes through the ISR
+ * sink (replica_manager_set_isr_sink) to wherever it is written, and its
+ * outcome comes back from any thread (replica_manager_isr_change_done).
  *
  * Field notes (here and in each module's structs): "owner: <loop>" — only
  * that thread touches it; "under: <lock>"; "immutable after start-up" —
@@ -129,6 +141,7 @@
 #include "replica/metadata_cache.h"
 #include "net/net.h"
 #include "replica/replica_manager.h"
+#include "replica/isr_sync.h"
 #include "admin/topic_admin.h"
 #include "zk/zkc.h"
 #include "zk/zkdata.h"
@@ -160,6 +173,8 @@ typedef struct broker {
     zkc_t *zk;              /* immutable after start-up; zkc is thread-safe */
     _Atomic(controller_t *) controller; /* atomic: set once at start-up, read by network loops and admin */
     config_watcher_t *config_watcher; /* dynamic topic configs; set by main at start-up, read on the ZooKeeper loop */
+    isr_sync_t *isr_sync;   /* ISR changes to ZooKeeper / the controller; immutable after start-up
+                             * (set before the network starts), runs on the ZooKeeper loop */
     /* main thread until registered, then owner: ZooKeeper loop (re-registration
      * after a session expiry; the controlled-shutdown request reads the epoch) */
     zkdata_broker_t registration;

@@ -1,6 +1,8 @@
 /* Partitions and the replica manager: roles from LeaderAndIsr with epoch
  * fencing, appends, the high watermark from followers' fetches, waiters,
- * StopReplica. */
+ * StopReplica; the leader side of replication (storage-and-replication.md
+ * §7): follower catch-up times, the HW rule, ISR shrink and expand through
+ * a fake ISR sink, their outcomes, and the acks=all check. */
 #include "unit.h"
 
 #include "log/record_batch.h"
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #define T0 1600000000000LL
+#define LAG 10000 /* replica.lag.time.max.ms in these tests */
 
 typedef struct rm_fixture {
     char *root;
@@ -26,9 +29,10 @@ static void fx_init(rm_fixture_t *fx) {
     fx->cfg = config_new();
     char err[512];
     CU_ASSERT_EQUAL_FATAL(config_set(fx->cfg, "log.dirs", fx->root, err, sizeof err), 0);
+    CU_ASSERT_EQUAL_FATAL(config_set(fx->cfg, "replica.lag.time.max.ms", "10000", err, sizeof err), 0);
     log_manager_opts_t o = {.now_ms = T0, .log_lock = replica_manager_lock_log, .log_lock_ctx = &fx->rm};
     CU_ASSERT_EQUAL_FATAL(log_manager_open(fx->cfg, 1, &o, &fx->lm, err, sizeof err), KERR_NONE);
-    fx->rm = replica_manager_new(fx->lm, 1);
+    fx->rm = replica_manager_new(fx->lm, 1, fx->cfg);
 }
 
 static void fx_done(rm_fixture_t *fx) {
@@ -47,7 +51,8 @@ static kerr_t lead(rm_fixture_t *fx, const char *topic, int32_t part, int32_t ep
     return replica_manager_apply(fx->rm, topic, part, &st, NULL, T0);
 }
 
-static kerr_t produce(partition_t *p, int n, int64_t *base) {
+/* At now_ms. */
+static kerr_t produce_at(partition_t *p, int n, int64_t now_ms, int64_t *base) {
     record_input_t recs[8];
     for (int i = 0; i < n; i++)
         recs[i] = (record_input_t){.key_len = -1, .value = "x", .value_len = 1, .timestamp = T0};
@@ -56,12 +61,14 @@ static kerr_t produce(partition_t *p, int n, int64_t *base) {
     buf_t b = BUF_INIT;
     record_batch_build(&b, &bo, recs, n);
     partition_append_result_t r;
-    kerr_t e = partition_append(p, b.data, b.len, 0, T0, &r);
+    kerr_t e = partition_append(p, b.data, b.len, 0, now_ms, &r);
     if (e == KERR_NONE && base)
         *base = r.base_offset;
     buf_free(&b);
     return e;
 }
+
+static kerr_t produce(partition_t *p, int n, int64_t *base) { return produce_at(p, n, T0, base); }
 
 static void test_leader_alone_hw_follows_leo(void) {
     rm_fixture_t fx;
@@ -77,7 +84,7 @@ static void test_leader_alone_hw_follows_leo(void) {
     CU_ASSERT_EQUAL(produce(p, 2, &base), KERR_NONE);
     CU_ASSERT_EQUAL(base, 3);
     partition_read_result_t r;
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, -1, -1, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 5);
     CU_ASSERT_EQUAL(r.log_end_offset, 5);
     CU_ASSERT(r.data.length > 0);
@@ -104,21 +111,21 @@ static void test_hw_from_follower_fetches(void) {
     CU_ASSERT_EQUAL(log_end_offset(p->log), 4);
     buf_free(&nb);
     partition_read_result_t r;
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, -1, -1, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 0);
     CU_ASSERT_EQUAL(r.data.length, 0); /* nothing committed yet */
     /* Follower 2 fetches at 0 (has nothing), then at 4 (has it all). */
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, 2, 5, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){2, 5, -1, T0}, &r), KERR_NONE);
     CU_ASSERT(r.data.length > 0); /* followers read up to the LEO */
     CU_ASSERT_EQUAL(r.high_watermark, 0);
-    CU_ASSERT_EQUAL(partition_read(p, 4, 1 << 20, true, 2, 5, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(partition_read(p, 4, 1 << 20, true, &(partition_reader_t){2, 5, -1, T0}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 4);
     /* Replica 3 is not in the ISR: its lag does not hold the HW back. */
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, -1, -1, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 4);
     /* Stale and future leader epochs are refused. */
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, 2, 4, &r), KERR_FENCED_LEADER_EPOCH);
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, 2, 6, &r), KERR_UNKNOWN_LEADER_EPOCH);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){2, 4, -1, T0}, &r), KERR_FENCED_LEADER_EPOCH);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){2, 6, -1, T0}, &r), KERR_UNKNOWN_LEADER_EPOCH);
     fx_done(&fx);
 }
 
@@ -141,7 +148,7 @@ static void test_epoch_fencing_and_roles(void) {
     CU_ASSERT(!p->is_leader);
     CU_ASSERT_EQUAL(produce(p, 1, NULL), KERR_NOT_LEADER_OR_FOLLOWER);
     partition_read_result_t r;
-    CU_ASSERT_EQUAL(partition_read(p, 0, 100, true, -1, -1, &r), KERR_NOT_LEADER_OR_FOLLOWER);
+    CU_ASSERT_EQUAL(partition_read(p, 0, 100, true, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NOT_LEADER_OR_FOLLOWER);
     CU_ASSERT_PTR_NULL(replica_manager_get(fx.rm, "t", 1));
     fx_done(&fx);
 }
@@ -213,6 +220,256 @@ static void test_stop_replica_deletes_unserved_log(void) {
     fx_done(&fx);
 }
 
+
+/* --- leader side: HW, ISR, acks=all ------------------------------------------ */
+
+/* The fake ISR sink: keeps a copy of every proposal. */
+typedef struct fake_sink {
+    int calls;
+    partition_isr_change_t last;
+    int32_t isr[8];
+    char topic[64];
+} fake_sink_t;
+
+static void fake_sink_fn(void *ctx, const partition_isr_change_t *c) {
+    fake_sink_t *s = ctx;
+    s->calls++;
+    s->last = *c;
+    memcpy(s->isr, c->isr, (size_t)c->nisr * sizeof *c->isr);
+    s->last.isr = s->isr;
+    snprintf(s->topic, sizeof s->topic, "%s", c->topic);
+    s->last.topic = s->topic;
+}
+
+/* This broker (1) leads topic-part of replicas 1, 2, 3 at now_ms. */
+static kerr_t lead_at(rm_fixture_t *fx, const char *topic, int32_t part, int32_t epoch, const int32_t *isr,
+                      int32_t nisr, int64_t now_ms) {
+    static const int32_t replicas[] = {1, 2, 3};
+    partition_state_t st = {.controller_epoch = 4, .leader_id = 1, .leader_epoch = epoch, .zk_version = 10,
+                            .replicas = replicas, .nreplicas = 3, .isr = isr, .nisr = nisr};
+    return replica_manager_apply(fx->rm, topic, part, &st, NULL, now_ms);
+}
+
+/* Follower id fetches at offset at now_ms. */
+static kerr_t follower_fetch(partition_t *p, int32_t id, int64_t offset, int64_t now_ms,
+                             partition_read_result_t *r) {
+    partition_reader_t who = {.replica_id = id, .current_leader_epoch = -1, .log_start_offset = 0, .now_ms = now_ms};
+    return partition_read(p, offset, 1 << 20, true, &who, r);
+}
+
+static int64_t hw(partition_t *p) {
+    pthread_mutex_lock(&p->lock);
+    int64_t v = log_high_watermark(p->log);
+    pthread_mutex_unlock(&p->lock);
+    return v;
+}
+
+/* A follower outside the ISR that caught up within the lag holds the HW
+ * back (so it can join); one that did not, does not. */
+static void test_hw_counts_caught_up_followers_outside_isr(void) {
+    rm_fixture_t fx;
+    fx_init(&fx); /* no sink: nothing is proposed */
+    static const int32_t isr[] = {1, 2};
+    CU_ASSERT_EQUAL(lead_at(&fx, "hw", 0, 1, isr, 2, T0), KERR_NONE);
+    partition_t *p = replica_manager_get(fx.rm, "hw", 0);
+    partition_read_result_t r;
+    CU_ASSERT_EQUAL(produce_at(p, 4, T0, NULL), KERR_NONE);
+    CU_ASSERT_EQUAL(follower_fetch(p, 2, 4, T0 + 1, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(r.high_watermark, 4); /* 3 never fetched: not counted */
+    CU_ASSERT_EQUAL(follower_fetch(p, 3, 4, T0 + 2, &r), KERR_NONE); /* 3 caught up */
+    CU_ASSERT_EQUAL(produce_at(p, 2, T0 + 3, NULL), KERR_NONE);
+    CU_ASSERT_EQUAL(follower_fetch(p, 2, 6, T0 + 4, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(r.high_watermark, 4); /* held at 3's LEO */
+    CU_ASSERT_EQUAL(p->nisr, 2);          /* and no ISR change without a sink */
+    /* Past the lag 3 no longer counts: the next append moves the HW to 2's LEO. */
+    CU_ASSERT_EQUAL(produce_at(p, 1, T0 + 2 + LAG + 1, NULL), KERR_NONE);
+    CU_ASSERT_EQUAL(hw(p), 6);
+    /* An unassigned replica's fetch gets nothing and changes nothing. */
+    CU_ASSERT_EQUAL(follower_fetch(p, 9, 0, T0 + LAG + 4, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(r.data.length, 0);
+    CU_ASSERT_EQUAL(r.high_watermark, 6);
+    fx_done(&fx);
+}
+
+/* A stuck follower (no fetch) and a slow one (fetching, never reaching the
+ * leader's LEO) are dropped after the lag; the leader stays; a shrink
+ * counts for the HW only once committed. */
+static void test_isr_shrink_after_lag(void) {
+    rm_fixture_t fx;
+    fx_init(&fx);
+    fake_sink_t sink = {0};
+    replica_manager_set_isr_sink(fx.rm, fake_sink_fn, &sink);
+    static const int32_t isr[] = {1, 2, 3};
+    CU_ASSERT_EQUAL(lead_at(&fx, "shrink", 0, 3, isr, 3, T0), KERR_NONE);
+    partition_t *p = replica_manager_get(fx.rm, "shrink", 0);
+    partition_read_result_t r;
+    /* Every round the leader gets 2 records and 2 fetches one more. */
+    int64_t t = T0;
+    for (int k = 1; k <= 8; k++) {
+        t = T0 + k * (LAG / 4);
+        CU_ASSERT_EQUAL(produce_at(p, 2, t, NULL), KERR_NONE);
+        CU_ASSERT_EQUAL(follower_fetch(p, 2, k, t, &r), KERR_NONE);
+    }
+    CU_ASSERT_EQUAL(r.high_watermark, 0); /* 3 never fetched */
+    CU_ASSERT_FALSE(partition_maybe_shrink_isr(p, T0 + LAG)); /* not yet past the lag */
+    CU_ASSERT_EQUAL(sink.calls, 0);
+    CU_ASSERT_TRUE(partition_maybe_shrink_isr(p, t));
+    CU_ASSERT_EQUAL_FATAL(sink.calls, 1);
+    CU_ASSERT_STRING_EQUAL(sink.last.topic, "shrink");
+    CU_ASSERT_EQUAL(sink.last.partition, 0);
+    CU_ASSERT_EQUAL(sink.last.leader_id, 1);
+    CU_ASSERT_EQUAL(sink.last.leader_epoch, 3);
+    CU_ASSERT_EQUAL(sink.last.controller_epoch, 4);
+    CU_ASSERT_EQUAL(sink.last.zk_version, 10);
+    CU_ASSERT_EQUAL_FATAL(sink.last.nisr, 1); /* 2 too: it fetches but never catches up */
+    CU_ASSERT_EQUAL(sink.isr[0], 1);
+    /* Pending: no second proposal; the ISR and HW are unchanged. */
+    CU_ASSERT_FALSE(partition_maybe_shrink_isr(p, t + LAG));
+    CU_ASSERT_EQUAL(sink.calls, 1);
+    CU_ASSERT_EQUAL(p->nisr, 3);
+    CU_ASSERT_EQUAL(hw(p), 0);
+    /* Committed: the HW follows the leader alone. */
+    partition_isr_committed(p, 3, sink.isr, 1, 11);
+    CU_ASSERT_EQUAL(p->nisr, 1);
+    CU_ASSERT_EQUAL(p->zk_version, 11);
+    CU_ASSERT_EQUAL(hw(p), 16);
+    /* The ISR is never empty: with the leader alone nothing is proposed. */
+    CU_ASSERT_FALSE(partition_maybe_shrink_isr(p, t + 10 * LAG));
+    CU_ASSERT_EQUAL(sink.calls, 1);
+    fx_done(&fx);
+}
+
+/* A follower joins once its LEO reached the HW and this epoch's start
+ * offset; the pending expansion counts for the HW at once. */
+static void test_isr_expand_at_epoch_start(void) {
+    rm_fixture_t fx;
+    fx_init(&fx);
+    fake_sink_t sink = {0};
+    replica_manager_set_isr_sink(fx.rm, fake_sink_fn, &sink);
+    static const int32_t isr13[] = {1, 3}, isr1[] = {1};
+    CU_ASSERT_EQUAL(lead_at(&fx, "grow", 0, 5, isr13, 2, T0), KERR_NONE);
+    partition_t *p = replica_manager_get(fx.rm, "grow", 0);
+    CU_ASSERT_EQUAL(produce_at(p, 3, T0, NULL), KERR_NONE);
+    /* A new epoch at LEO 3; 3 has not fetched, so the HW is still 0. */
+    CU_ASSERT_EQUAL(lead_at(&fx, "grow", 0, 6, isr13, 2, T0 + 1), KERR_NONE);
+    CU_ASSERT_EQUAL(p->epoch_start_offset, 3);
+    partition_read_result_t r;
+    CU_ASSERT_EQUAL(follower_fetch(p, 2, 1, T0 + 2, &r), KERR_NONE); /* >= HW, < epoch start */
+    CU_ASSERT_EQUAL(sink.calls, 0);
+    CU_ASSERT_EQUAL(follower_fetch(p, 2, 3, T0 + 3, &r), KERR_NONE);
+    CU_ASSERT_EQUAL_FATAL(sink.calls, 1);
+    CU_ASSERT_EQUAL_FATAL(sink.last.nisr, 3);
+    CU_ASSERT_EQUAL(sink.isr[0], 1);
+    CU_ASSERT_EQUAL(sink.isr[1], 3);
+    CU_ASSERT_EQUAL(sink.isr[2], 2);
+    CU_ASSERT_EQUAL(sink.last.leader_epoch, 6);
+    CU_ASSERT_EQUAL(p->nisr, 2); /* not committed yet */
+    /* While it is pending nothing else is proposed: 3 would be dropped. */
+    CU_ASSERT_FALSE(partition_maybe_shrink_isr(p, T0 + 10 * LAG));
+    /* 3 catches up; the HW waits for 2 too (in the maximal ISR)... */
+    CU_ASSERT_EQUAL(follower_fetch(p, 3, 3, T0 + 10 * LAG, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(r.high_watermark, 3);
+    CU_ASSERT_EQUAL(produce_at(p, 1, T0 + 10 * LAG, NULL), KERR_NONE);
+    CU_ASSERT_EQUAL(follower_fetch(p, 3, 4, T0 + 10 * LAG, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(r.high_watermark, 3); /* ...which is at 3 */
+    /* An outcome for another epoch or an older version is ignored. */
+    partition_isr_committed(p, 5, sink.isr, 3, 11);
+    partition_isr_committed(p, 6, sink.isr, 3, 9);
+    CU_ASSERT_EQUAL(p->nisr, 2);
+    partition_isr_committed(p, 6, sink.isr, 3, 11);
+    CU_ASSERT_EQUAL(p->nisr, 3);
+    CU_ASSERT_EQUAL(p->zk_version, 11);
+    CU_ASSERT_PTR_NULL(p->pending_isr);
+    /* A LeaderAndIsr drops a change in flight. */
+    CU_ASSERT_EQUAL(lead_at(&fx, "grow", 0, 7, isr1, 1, T0 + 10 * LAG), KERR_NONE);
+    CU_ASSERT_EQUAL(follower_fetch(p, 2, 4, T0 + 10 * LAG + 1, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(sink.calls, 2);
+    CU_ASSERT_EQUAL(lead_at(&fx, "grow", 0, 8, isr1, 1, T0 + 10 * LAG + 2), KERR_NONE);
+    CU_ASSERT_PTR_NULL(p->pending_isr);
+    CU_ASSERT_EQUAL(p->nisr, 1);
+    fx_done(&fx);
+}
+
+/* Refusals Kafka gives up on keep the change in flight until the next
+ * LeaderAndIsr; other failures let the next scan propose again. */
+static void test_isr_change_rejected(void) {
+    rm_fixture_t fx;
+    fx_init(&fx);
+    fake_sink_t sink = {0};
+    replica_manager_set_isr_sink(fx.rm, fake_sink_fn, &sink);
+    static const int32_t isr[] = {1, 2};
+    CU_ASSERT_EQUAL(lead_at(&fx, "rej", 0, 2, isr, 2, T0), KERR_NONE);
+    partition_t *p = replica_manager_get(fx.rm, "rej", 0);
+    CU_ASSERT_EQUAL(produce_at(p, 1, T0, NULL), KERR_NONE);
+    /* The scan runs at most every lag / 2. */
+    CU_ASSERT_EQUAL(replica_manager_maybe_shrink_isrs(fx.rm, T0 + LAG + 1), 1);
+    CU_ASSERT_EQUAL(replica_manager_maybe_shrink_isrs(fx.rm, T0 + LAG + 2), 0);
+    CU_ASSERT_EQUAL(sink.calls, 1);
+    replica_manager_isr_change_done(fx.rm, "rej", 0, 1, KERR_NOT_CONTROLLER, NULL, 0, -1); /* old epoch */
+    CU_ASSERT_FALSE(partition_maybe_shrink_isr(p, T0 + 2 * LAG));
+    replica_manager_isr_change_done(fx.rm, "rej", 0, 2, KERR_NOT_CONTROLLER, NULL, 0, -1);
+    CU_ASSERT_PTR_NULL(p->pending_isr);
+    CU_ASSERT_EQUAL(replica_manager_maybe_shrink_isrs(fx.rm, T0 + 2 * LAG), 1);
+    CU_ASSERT_EQUAL(sink.calls, 2);
+    replica_manager_isr_change_done(fx.rm, "rej", 0, 2, KERR_INVALID_UPDATE_VERSION, NULL, 0, -1);
+    CU_ASSERT_PTR_NOT_NULL(p->pending_isr);
+    CU_ASSERT_EQUAL(replica_manager_maybe_shrink_isrs(fx.rm, T0 + 3 * LAG), 0);
+    CU_ASSERT_EQUAL(sink.calls, 2);
+    CU_ASSERT_EQUAL(p->nisr, 2);
+    replica_manager_isr_change_done(fx.rm, "nope", 0, 2, KERR_NONE, isr, 1, 11); /* not hosted: ignored */
+    fx_done(&fx);
+}
+
+/* acks=all: answerable once the HW passed the offset; the ISR's size
+ * decides between NONE and NOT_ENOUGH_REPLICAS_AFTER_APPEND. */
+static void test_acks_all_check(void) {
+    rm_fixture_t fx;
+    fx_init(&fx);
+    static const int32_t isr[] = {1, 2};
+    CU_ASSERT_EQUAL(lead_at(&fx, "acks", 0, 1, isr, 2, T0), KERR_NONE);
+    partition_t *p = replica_manager_get(fx.rm, "acks", 0);
+    CU_ASSERT_EQUAL(produce_at(p, 2, T0, NULL), KERR_NONE);
+    kerr_t e;
+    CU_ASSERT_FALSE(partition_check_acks(p, 2, 2, &e));
+    partition_read_result_t r;
+    CU_ASSERT_EQUAL(follower_fetch(p, 2, 2, T0 + 1, &r), KERR_NONE);
+    CU_ASSERT_TRUE(partition_check_acks(p, 2, 2, &e));
+    CU_ASSERT_EQUAL(e, KERR_NONE);
+    CU_ASSERT_TRUE(partition_check_acks(p, 2, 3, &e));
+    CU_ASSERT_EQUAL(e, KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+    static const int32_t replicas[] = {1, 2, 3};
+    partition_state_t st = {.controller_epoch = 4, .leader_id = 2, .leader_epoch = 2, .replicas = replicas,
+                            .nreplicas = 3, .isr = isr, .nisr = 2};
+    CU_ASSERT_EQUAL(replica_manager_apply(fx.rm, "acks", 0, &st, NULL, T0 + 2), KERR_NONE);
+    CU_ASSERT_TRUE(partition_check_acks(p, 2, 2, &e));
+    CU_ASSERT_EQUAL(e, KERR_NOT_LEADER_OR_FOLLOWER);
+    fx_done(&fx);
+}
+
+/* High-watermark waiters (consumers, acks=all) wake only when it moves;
+ * append waiters (followers' fetches) on every append. */
+static void test_two_kinds_of_waiters(void) {
+    rm_fixture_t fx;
+    fx_init(&fx);
+    static const int32_t isr[] = {1, 2};
+    CU_ASSERT_EQUAL(lead_at(&fx, "kinds", 0, 1, isr, 2, T0), KERR_NONE);
+    partition_t *p = replica_manager_get(fx.rm, "kinds", 0);
+    counting_waiter_t consumer = {.w = {.wake = count_wake}};
+    counting_waiter_t follower = {.w = {.wake = count_wake, .wants_appends = true}};
+    partition_watch(p, &consumer.w);
+    partition_watch(p, &follower.w);
+    CU_ASSERT_EQUAL(produce_at(p, 1, T0, NULL), KERR_NONE);
+    CU_ASSERT_EQUAL(consumer.woken, 0); /* the HW waits for 2 */
+    CU_ASSERT_EQUAL(follower.woken, 1);
+    partition_read_result_t r;
+    CU_ASSERT_EQUAL(follower_fetch(p, 2, 1, T0 + 1, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(consumer.woken, 1);
+    CU_ASSERT_EQUAL(follower.woken, 1);
+    partition_unwatch(p, &consumer.w);
+    partition_unwatch(p, &follower.w);
+    fx_done(&fx);
+}
+
 void unit_register(void) {
     static const unit_test_t tests[] = {
         {"leader alone: HW follows the LEO", test_leader_alone_hw_follows_leo},
@@ -221,6 +478,12 @@ void unit_register(void) {
         {"waiters woken on append", test_waiters_woken_on_append},
         {"StopReplica deletes; re-create", test_stop_replica_deletes},
         {"StopReplica (delete) of a log no partition serves", test_stop_replica_deletes_unserved_log},
+        {"HW counts caught-up followers outside the ISR", test_hw_counts_caught_up_followers_outside_isr},
+        {"ISR shrink after the lag; commit", test_isr_shrink_after_lag},
+        {"ISR expand at the epoch start offset", test_isr_expand_at_epoch_start},
+        {"ISR change rejected", test_isr_change_rejected},
+        {"acks=all check", test_acks_all_check},
+        {"two kinds of waiters", test_two_kinds_of_waiters},
         {NULL, NULL},
     };
     unit_add_suite("replica-manager", tests);
