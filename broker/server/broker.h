@@ -10,8 +10,8 @@
  * controller started (controller.h). Partitions are served only once the
  * controller's LeaderAndIsr says so. Shutdown: a controlled shutdown
  * (controlled.shutdown.enable) moves leaderships away first, then the
- * network stops, the ZooKeeper session closes and the logs are flushed
- * and checkpointed.
+ * network stops, the replica fetchers stop, the ZooKeeper session closes
+ * and the logs are flushed and checkpointed.
  *
  * Threads and locks
  * -----------------
@@ -47,6 +47,12 @@
  *                                                         broker, its timers); the config watcher
  *                                                         and broker_topic_config_changed; the
  *                                                         controlled-shutdown kclient
+ *   replica fetchers         fetcher_manager_add, on      each an evloop with one kclient to a
+ *     "fetch-<leader>-<n>"   the admin worker (Leader-    leader: Fetch / ListOffsets round trips,
+ *                            AndIsr); num.replica.        the appends of fetched data
+ *                            fetchers per leader          (partition_follower_*); stopped when
+ *                                                         idle after a LeaderAndIsr, and at
+ *                                                         shutdown before the logs close
  *   zkc supervisor           zkc_open                     replaces an expired session, re-sends
  *                                                         reads a disconnect lost; no callbacks
  *   ZooKeeper I/O and        zookeeper_init (zkc_open,    libzookeeper_mt's own pair, one per
@@ -54,8 +60,8 @@
  *                                                         deliver to the ZooKeeper loop
  *
  * There are no others: the log manager has no thread (the main thread
- * ticks it), a kclient runs on the loop that made it (the ZooKeeper loop),
- * and there are no replica fetchers yet.
+ * ticks it), and a kclient runs on the loop that made it (the ZooKeeper
+ * loop, or a replica fetcher's).
  *
  *   lock                           protects                          taken by
  *   replica_manager.logs_lock      the log manager: every call       admin worker (LeaderAndIsr
@@ -69,6 +75,10 @@
  *   partition.lock (mutex)         every mutable field of the        every partition_* call; the
  *                                  partition and all of its log_t    log manager's tasks, per log,
  *                                  (log.h is not thread-safe)        via replica_manager_lock_log
+ *   fetcher_manager.lock (mutex)   which fetcher follows which       admin worker (LeaderAndIsr),
+ *                                  partition; the fetcher list       network loops (StopReplica),
+ *                                                                    main (stop); posts to a
+ *                                                                    fetcher's loop under it
  *   metadata_cache.write_lock      one update at a time              network loops (UpdateMetadata)
  *   metadata_cache.lock            the current snapshot and every    acquire / release, any thread
  *                                  snapshot's reference count
@@ -82,7 +92,9 @@
  * replica_manager.lock -> partition.lock -> an evloop's mutex (a partition
  * wakes its waiting fetches under its lock; they post to their loop).
  * replica_manager_lock_log drops the table lock before it takes the
- * partition's; only replica_manager_for_each holds both. The metadata
+ * partition's; only replica_manager_for_each holds both.
+ * fetcher_manager.lock -> an evloop's mutex, with no other lock held (a
+ * fetcher's own loop takes partition locks, never the manager's). The metadata
  * cache's write_lock -> lock nests with nothing else. No broker lock is
  * held across a ZooKeeper call, an evloop_run_sync or any wait for another
  * thread.
@@ -119,6 +131,7 @@
 #include "net/evloop.h"
 #include "proto/kerr.h"
 #include "log/log_manager.h"
+#include "replica/fetcher.h"
 #include "replica/metadata_cache.h"
 #include "net/net.h"
 #include "replica/replica_manager.h"
@@ -146,6 +159,11 @@ typedef struct broker {
     log_manager_t *logs;
     replica_manager_t *replicas;
     metadata_cache_t *metadata;
+    /* The pointer: immutable after start-up (created before the network
+     * starts, so before any LeaderAndIsr; stopped by main after the network
+     * and the admin worker, before the logs close). The manager is
+     * thread-safe (fetcher.h). */
+    fetcher_manager_t *fetchers;
     net_t *net;             /* owner: main thread (start, stop) */
 
     evloop_t *zk_loop;      /* ZooKeeper callbacks and the controller; immutable after start-up */
