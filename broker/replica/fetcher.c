@@ -20,6 +20,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,9 +255,38 @@ static fetcher_sent_t *fetcher_match(fetcher_t *f, size_t *cursor, kp_str_t topi
     return NULL;
 }
 
+/* Fetch and ListOffsets answers nest alike — topics of {name, partitions},
+ * each partition answer starting with its index — so one walk serves both
+ * (the asserts keep it honest). */
+_Static_assert(offsetof(kp_fetch_resp_topic_t, topic) == offsetof(kp_list_offsets_resp_topic_t, name) &&
+                   offsetof(kp_fetch_resp_topic_t, partition_responses) ==
+                       offsetof(kp_list_offsets_resp_topic_t, partitions) &&
+                   sizeof(kp_fetch_resp_topic_t) == sizeof(kp_list_offsets_resp_topic_t),
+               "Fetch and ListOffsets topic answers differ in layout");
+_Static_assert(offsetof(kp_fetch_resp_partition_t, partition) == 0 &&
+                   offsetof(kp_list_offsets_resp_partition_t, partition_index) == 0,
+               "a partition answer must start with its index");
+
+typedef void (*fetcher_answer_fn)(fetcher_t *f, fetcher_sent_t *s, const void *answer, int64_t now);
+
+static void fetcher_each_answer(fetcher_t *f, kp_array_t topics, size_t answer_size, fetcher_answer_fn fn,
+                                int64_t now) {
+    size_t cursor = 0;
+    const kp_fetch_resp_topic_t *ts = topics.items;
+    for (int32_t t = 0; t < topics.count; t++) {
+        const uint8_t *answers = ts[t].partition_responses.items;
+        for (int32_t i = 0; i < ts[t].partition_responses.count; i++) {
+            const void *answer = answers + (size_t)i * answer_size;
+            fetcher_sent_t *s = fetcher_match(f, &cursor, ts[t].topic, *(const int32_t *)answer);
+            if (s)
+                fn(f, s, answer, now);
+        }
+    }
+}
+
 /* One partition's part of a Fetch answer. */
-static void fetcher_on_partition_data(fetcher_t *f, fetcher_sent_t *s, const kp_fetch_resp_partition_t *r,
-                                      int64_t now) {
+static void fetcher_on_partition_data(fetcher_t *f, fetcher_sent_t *s, const void *answer, int64_t now) {
+    const kp_fetch_resp_partition_t *r = answer;
     fetcher_part_t *fp = fetcher_sent_part(f, s);
     if (!fp)
         return;
@@ -298,22 +328,13 @@ static void fetcher_on_fetch(fetcher_t *f, const kp_fetch_resp_t *r) {
         fetcher_fail_sent(f, (kerr_t)r->error_code);
         return;
     }
-    size_t cursor = 0;
-    const kp_fetch_resp_topic_t *ts = r->responses.items;
-    for (int32_t t = 0; t < r->responses.count; t++) {
-        const kp_fetch_resp_partition_t *ps = ts[t].partition_responses.items;
-        for (int32_t i = 0; i < ts[t].partition_responses.count; i++) {
-            fetcher_sent_t *s = fetcher_match(f, &cursor, ts[t].topic, ps[i].partition);
-            if (s)
-                fetcher_on_partition_data(f, s, &ps[i], now);
-        }
-    }
+    fetcher_each_answer(f, r->responses, sizeof(kp_fetch_resp_partition_t), fetcher_on_partition_data, now);
 }
 
 /* One partition's part of a ListOffsets answer (Kafka's
  * fetchOffsetAndTruncate, one step). */
-static void fetcher_on_offset(fetcher_t *f, fetcher_sent_t *s, const kp_list_offsets_resp_partition_t *r,
-                              int64_t now) {
+static void fetcher_on_offset(fetcher_t *f, fetcher_sent_t *s, const void *answer, int64_t now) {
+    const kp_list_offsets_resp_partition_t *r = answer;
     fetcher_part_t *fp = fetcher_sent_part(f, s);
     if (!fp)
         return;
@@ -343,17 +364,7 @@ static void fetcher_on_offset(fetcher_t *f, fetcher_sent_t *s, const kp_list_off
 }
 
 static void fetcher_on_list_offsets(fetcher_t *f, const kp_list_offsets_resp_t *r) {
-    int64_t now = clock_mono_ms();
-    size_t cursor = 0;
-    const kp_list_offsets_resp_topic_t *ts = r->topics.items;
-    for (int32_t t = 0; t < r->topics.count; t++) {
-        const kp_list_offsets_resp_partition_t *ps = ts[t].partitions.items;
-        for (int32_t i = 0; i < ts[t].partitions.count; i++) {
-            fetcher_sent_t *s = fetcher_match(f, &cursor, ts[t].name, ps[i].partition_index);
-            if (s)
-                fetcher_on_offset(f, s, &ps[i], now);
-        }
-    }
+    fetcher_each_answer(f, r->topics, sizeof(kp_list_offsets_resp_partition_t), fetcher_on_offset, clock_mono_ms());
 }
 
 static void fetcher_on_response(void *ctx, kerr_t err, const uint8_t *payload, size_t len) {
