@@ -64,10 +64,36 @@ typedef struct api_lai_ctx {
     tadmin_config_cache_t cfg_cache;
 } api_lai_ctx_t;
 
+/* Kafka's makeFollowers / makeLeaders, fetcher side: a partition this
+ * broker now follows is fetched from its leader (the endpoint from the
+ * request's live_leaders), taken from any fetcher it was on; a led one, or
+ * one whose leader is not live, is fetched by nobody. */
+static void api_lai_fetchers(api_request_t *req, const char *topic, const kp_leader_and_isr_partition_state_t *s) {
+    broker_t *b = req->broker;
+    partition_t *p = replica_manager_get(b->replicas, topic, s->partition_index);
+    if (!p)
+        return;
+    const kp_leader_and_isr_req_t *rq = req->body;
+    const kp_leader_and_isr_live_leader_t *ll = rq->live_leaders.items;
+    for (int32_t i = 0; s->leader != b->id && i < rq->live_leaders.count; i++) {
+        if (ll[i].broker_id == s->leader) {
+            fetcher_leader_t leader = {ll[i].broker_id, api_strdup(req, ll[i].host_name), ll[i].port};
+            fetcher_manager_add(b->fetchers, p, &leader);
+            return;
+        }
+    }
+    if (s->leader != b->id)
+        log_warn("api", "%s-%d: leader %d is not among the live leaders: not fetching", topic, s->partition_index,
+                 s->leader);
+    fetcher_manager_remove(b->fetchers, p);
+}
+
 static void api_lai_one(api_request_t *req, const char *topic, kp_str_t topic_str,
                         const kp_leader_and_isr_partition_state_t *s, void *arg) {
     api_lai_ctx_t *c = arg;
     kerr_t e = c->stale ? KERR_STALE_CONTROLLER_EPOCH : api_lai_apply(req, topic, s, &c->cfg_cache);
+    if (e == KERR_NONE)
+        api_lai_fetchers(req, topic, s);
     c->errors[c->n++] = (kp_leader_and_isr_partition_error_t){topic_str, s->partition_index, (int16_t)e};
 }
 
@@ -79,8 +105,10 @@ void api_handle_leader_and_isr(api_request_t *req) {
     resp.error_code = (int16_t)e;
     int32_t n = e == KERR_NONE ? api_lai_for_each(req, NULL, NULL) : 0;
     api_lai_ctx_t c = {api_alloc_array(req, &resp.partition_errors, n, sizeof *c.errors), 0, false, {NULL, NULL}};
-    if (e == KERR_NONE)
+    if (e == KERR_NONE) {
         api_lai_for_each(req, api_lai_one, &c);
+        fetcher_manager_shutdown_idle(req->broker->fetchers);
+    }
     tadmin_config_cache_free(&c.cfg_cache);
     api_respond(req, &resp);
 }
@@ -199,6 +227,15 @@ void api_handle_update_metadata(api_request_t *req) {
 
 /* --- StopReplica ------------------------------------------------------------------ */
 
+/* The fetcher lets go first, as Kafka's stopReplicas removes fetchers
+ * before it touches the log. */
+static kerr_t api_stop_one(broker_t *b, const char *topic, int32_t partition, bool delete_log) {
+    partition_t *p = replica_manager_get(b->replicas, topic, partition);
+    if (p)
+        fetcher_manager_remove(b->fetchers, p);
+    return replica_manager_stop(b->replicas, topic, partition, delete_log);
+}
+
 void api_handle_stop_replica(api_request_t *req) {
     const kp_stop_replica_req_t *rq = req->body;
     broker_t *b = req->broker;
@@ -218,8 +255,7 @@ void api_handle_stop_replica(api_request_t *req) {
     if (e == KERR_NONE) {
         const kp_stop_replica_req_partition_v0_t *ug = rq->ungrouped_partitions.items;
         for (int32_t i = 0; i < rq->ungrouped_partitions.count; i++) {
-            kerr_t pe = replica_manager_stop(b->replicas, api_strdup(req, ug[i].topic_name), ug[i].partition_index,
-                                             rq->delete_partitions);
+            kerr_t pe = api_stop_one(b, api_strdup(req, ug[i].topic_name), ug[i].partition_index, rq->delete_partitions);
             errs[k++] = (kp_stop_replica_partition_error_t){ug[i].topic_name, ug[i].partition_index, (int16_t)pe};
         }
         const kp_stop_replica_req_topic_v1_t *ts = rq->topics.items;
@@ -227,7 +263,7 @@ void api_handle_stop_replica(api_request_t *req) {
             const char *topic = api_strdup(req, ts[t].name);
             const int32_t *ids = ts[t].partition_indexes.items;
             for (int32_t i = 0; i < ts[t].partition_indexes.count; i++) {
-                kerr_t pe = replica_manager_stop(b->replicas, topic, ids[i], rq->delete_partitions);
+                kerr_t pe = api_stop_one(b, topic, ids[i], rq->delete_partitions);
                 errs[k++] = (kp_stop_replica_partition_error_t){ts[t].name, ids[i], (int16_t)pe};
             }
         }

@@ -255,4 +255,64 @@ bool partition_check_acks(partition_t *p, int64_t required_offset, int32_t broke
 void partition_watch(partition_t *p, partition_waiter_t *w);
 void partition_unwatch(partition_t *p, partition_waiter_t *w);
 
+
+/* --- follower side, partition_follower.c --------------------------------------
+ *
+ * What a replica fetcher (fetcher.h) does to a partition this broker follows
+ * (Kafka's ReplicaFetcherThread acting on Partition / Log). Each call takes
+ * the partition's lock and re-checks that the broker is still a follower:
+ * a LeaderAndIsr or StopReplica on another thread may have changed that since
+ * the fetcher last looked, and a stale fetcher must change nothing.
+ * "Follower" here: not the leader, a leader known (leader_id >= 0), the log
+ * attached; otherwise NOT_LEADER_OR_FOLLOWER. */
+
+/* Where a follower's next fetch starts and whom it asks. */
+typedef struct partition_follower_position {
+    int64_t fetch_offset;     /* the log end offset */
+    int64_t log_start_offset;
+    int32_t leader_id;
+    int32_t leader_epoch;     /* sent as current_leader_epoch */
+} partition_follower_position_t;
+
+kerr_t partition_follower_position(partition_t *p, partition_follower_position_t *out);
+
+/* A fetcher takes the partition after a LeaderAndIsr made this broker its
+ * follower: the log is truncated to its high watermark, since what lies
+ * above it may not be on the new leader (Kafka 2.8 without leader-epoch
+ * information; truncating by epochs is issue 13). */
+kerr_t partition_follower_prepare(partition_t *p);
+
+/* What an append of fetched data left behind. */
+typedef struct partition_follower_append_result {
+    int64_t log_end_offset;
+    int64_t high_watermark;
+    int64_t log_start_offset;
+    uint32_t appended_bytes; /* 0 for an empty fetch */
+} partition_follower_append_result_t;
+
+/* Appends the leader's batches (len bytes, maybe 0) unchanged
+ * (log_append_as_follower: CRCs checked, offsets must continue the log),
+ * then sets the high watermark to min(leader_hw, own LEO) — clamped to the
+ * log start — and moves the log start up to leader_log_start when that is
+ * larger. Only if the partition still follows in leader_epoch and its LEO is
+ * still fetch_offset (the state the fetch was built from): otherwise
+ * FENCED_LEADER_EPOCH and nothing changes (a stale response; the next fetch
+ * starts from the new state). The log's errors otherwise (CORRUPT_MESSAGE,
+ * OFFSET_OUT_OF_RANGE, KAFKA_STORAGE_ERROR). batches is only read. */
+kerr_t partition_follower_append(partition_t *p, int32_t leader_epoch, int64_t fetch_offset, const uint8_t *batches,
+                                 size_t len, int64_t leader_hw, int64_t leader_log_start, int64_t now_ms,
+                                 partition_follower_append_result_t *out);
+
+/* The leader answered a fetch with OFFSET_OUT_OF_RANGE and, asked with
+ * ListOffsets, gave its log end offset (and, when the fetcher asked for it,
+ * its log start offset; -1 when not asked). Kafka's fetchOffsetAndTruncate:
+ * a leader that ends below our LEO (an unclean election) makes us truncate
+ * to its end; a leader whose log starts above our LEO (we were away while
+ * it deleted old segments) makes us drop the log and start again at its log
+ * start; anything else changes nothing (the next fetch retries). Same
+ * leader-epoch check as partition_follower_append. *out_fetch_offset: the
+ * LEO afterwards. */
+kerr_t partition_follower_reset(partition_t *p, int32_t leader_epoch, int64_t leader_log_end,
+                                int64_t leader_log_start, int64_t now_ms, int64_t *out_fetch_offset);
+
 #endif

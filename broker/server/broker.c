@@ -219,6 +219,7 @@ static int broker_register(broker_t *b, char *err, size_t errlen) {
 static void broker_free(broker_t *b) {
     evloop_free(b->admin_loop); /* runs what is queued while the loops still exist */
     net_free(b->net);
+    fetcher_manager_free(b->fetchers); /* before the logs close */
     controller_t *c = atomic_load(&b->controller);
     if (c)
         controller_stop(c);
@@ -292,6 +293,9 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
     b->isr_sync = isr_sync_new(&ic);
     replica_manager_set_isr_sink(b->replicas, broker_isr_sink, b);
     b->metadata = metadata_cache_new();
+    fetcher_config_t fc;
+    fetcher_config_from(b->cfg, b->id, &fc);
+    b->fetchers = fetcher_manager_new(&fc); /* before the network: LeaderAndIsr uses it */
     b->admin_loop = evloop_new("admin", err, errlen);
     if (!b->admin_loop || evloop_start(b->admin_loop, err, errlen) != 0)
         return -1;
@@ -361,6 +365,7 @@ int broker_run(const config_t *cfg) {
         broker_controlled_shutdown(&b);
     net_stop(b.net);
     evloop_stop(b.admin_loop); /* no handler may touch the logs while they close */
+    fetcher_manager_stop(b.fetchers); /* nor a fetcher (no LeaderAndIsr can start one now) */
     if (b.config_watcher) /* nor a topic config change, applied on the ZooKeeper loop */
         config_watcher_stop(b.config_watcher);
     isr_sync_stop(b.isr_sync); /* nor an ISR change's outcome (it moves the high watermark) */

@@ -10,8 +10,8 @@
  * controller started (controller.h). Partitions are served only once the
  * controller's LeaderAndIsr says so. Shutdown: a controlled shutdown
  * (controlled.shutdown.enable) moves leaderships away first, then the
- * network stops, the ZooKeeper session closes and the logs are flushed
- * and checkpointed.
+ * network stops, the replica fetchers stop, the ZooKeeper session closes
+ * and the logs are flushed and checkpointed.
  *
  * Threads and locks
  * -----------------
@@ -55,6 +55,12 @@
  *                                                         (a leader's ISR writes to ZooKeeper
  *                                                         and their notifications, or its
  *                                                         AlterIsr kclient to the controller)
+ *   replica fetchers         fetcher_manager_add, on      each an evloop with one kclient to a
+ *     "fetch-<leader>-<n>"   the admin worker (Leader-    leader: Fetch / ListOffsets round trips,
+ *                            AndIsr); num.replica.        the appends of fetched data
+ *                            fetchers per leader          (partition_follower_*); stopped when
+ *                                                         idle after a LeaderAndIsr, and at
+ *                                                         shutdown before the logs close
  *   zkc supervisor           zkc_open                     replaces an expired session, re-sends
  *                                                         reads a disconnect lost; no callbacks
  *   ZooKeeper I/O and        zookeeper_init (zkc_open,    libzookeeper_mt's own pair, one per
@@ -62,8 +68,8 @@
  *                                                         deliver to the ZooKeeper loop
  *
  * There are no others: the log manager has no thread (the main thread
- * ticks it), a kclient runs on the loop that made it (the ZooKeeper loop),
- * and there are no replica fetchers yet.
+ * ticks it), and a kclient runs on the loop that made it (the ZooKeeper
+ * loop, or a replica fetcher's).
  *
  *   lock                           protects                          taken by
  *   replica_manager.logs_lock      the log manager: every call       admin worker (LeaderAndIsr
@@ -79,6 +85,10 @@
  *                                  (log.h is not thread-safe), the   via replica_manager_lock_log
  *                                  leader's follower state and the
  *                                  ISR change in flight
+ *   fetcher_manager.lock (mutex)   which fetcher follows which       admin worker (LeaderAndIsr),
+ *                                  partition; the fetcher list       network loops (StopReplica),
+ *                                                                    main (stop); posts to a
+ *                                                                    fetcher's loop under it
  *   metadata_cache.write_lock      one update at a time              network loops (UpdateMetadata)
  *   metadata_cache.lock            the current snapshot and every    acquire / release, any thread
  *                                  snapshot's reference count
@@ -98,7 +108,9 @@
  * and hands ISR changes to the ISR sink under it, which submits them to
  * isr_sync: both post to a loop).
  * replica_manager_lock_log drops the table lock before it takes the
- * partition's; only replica_manager_for_each holds both. The metadata
+ * partition's; only replica_manager_for_each holds both.
+ * fetcher_manager.lock -> an evloop's mutex, with no other lock held (a
+ * fetcher's own loop takes partition locks, never the manager's). The metadata
  * cache's write_lock -> lock nests with nothing else. No broker lock is
  * held across a ZooKeeper call, an evloop_run_sync or any wait for another
  * thread.
@@ -138,6 +150,7 @@
 #include "net/evloop.h"
 #include "proto/kerr.h"
 #include "log/log_manager.h"
+#include "replica/fetcher.h"
 #include "replica/metadata_cache.h"
 #include "net/net.h"
 #include "replica/replica_manager.h"
@@ -166,6 +179,11 @@ typedef struct broker {
     log_manager_t *logs;
     replica_manager_t *replicas;
     metadata_cache_t *metadata;
+    /* The pointer: immutable after start-up (created before the network
+     * starts, so before any LeaderAndIsr; stopped by main after the network
+     * and the admin worker, before the logs close). The manager is
+     * thread-safe (fetcher.h). */
+    fetcher_manager_t *fetchers;
     net_t *net;             /* owner: main thread (start, stop) */
 
     evloop_t *zk_loop;      /* ZooKeeper callbacks and the controller; immutable after start-up */

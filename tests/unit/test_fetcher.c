@@ -1,0 +1,349 @@
+/* Replica fetchers, the parts without a leader: which fetcher follows a
+ * partition (Kafka's getFetcherId), the Fetch a fetcher builds, whole-batch
+ * trimming, the manager's assignment table, and the follower side of a
+ * partition (position, truncation to the HW, appends of the leader's
+ * batches, resets after OFFSET_OUT_OF_RANGE) against a real log. */
+#include "unit.h"
+
+#include "log/record_batch.h"
+#include "replica/fetcher.h"
+#include "replica/replica_manager.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T0 1600000000000LL
+#define LOCAL_ID 1
+#define LEADER_ID 2
+
+/* --- pure parts ------------------------------------------------------------- */
+
+/* Expected values from Java: abs(31 * topic.hashCode() + partition) % n.
+ * "orders" hashes negative, so Utils.abs is exercised. */
+static void test_fetcher_id_matches_kafka(void) {
+    static const int32_t orders3[] = {2, 1, 0, 2, 1, 0};
+    static const int32_t replicated3[] = {1, 0, 2, 1, 0, 2};
+    static const int32_t a7[] = {4, 5, 6, 0};
+    for (int32_t p = 0; p < 6; p++) {
+        CU_ASSERT_EQUAL(fetcher_id_for("orders", p, 3), orders3[p]);
+        CU_ASSERT_EQUAL(fetcher_id_for("replicated", p, 3), replicated3[p]);
+        CU_ASSERT_EQUAL(fetcher_id_for("orders", p, 1), 0);
+    }
+    for (int32_t p = 0; p < 4; p++)
+        CU_ASSERT_EQUAL(fetcher_id_for("a", p, 7), a7[p]);
+}
+
+static void test_build_fetch_groups_by_topic(void) {
+    fetcher_config_t cfg = {.broker_id = 3, .num_fetchers = 1, .max_wait_ms = 500, .min_bytes = 1,
+                            .max_bytes = 10485760, .partition_max_bytes = 1048576, .backoff_ms = 1000,
+                            .request_timeout_ms = 30000};
+    fetcher_fetch_item_t items[] = {
+        {"orders", 0, {.fetch_offset = 10, .log_start_offset = 0, .leader_id = 2, .leader_epoch = 4}},
+        {"clicks", 2, {.fetch_offset = 7, .log_start_offset = 5, .leader_id = 2, .leader_epoch = 1}},
+        {"orders", 3, {.fetch_offset = 0, .log_start_offset = 0, .leader_id = 2, .leader_epoch = 4}},
+    };
+    kp_arena_t arena;
+    kp_arena_init(&arena);
+    kp_fetch_req_t rq;
+    fetcher_build_fetch(&cfg, items, 3, &arena, &rq);
+    CU_ASSERT_EQUAL(rq.replica_id, 3);
+    CU_ASSERT_EQUAL(rq.max_wait_ms, 500);
+    CU_ASSERT_EQUAL(rq.min_bytes, 1);
+    CU_ASSERT_EQUAL(rq.max_bytes, 10485760);
+    CU_ASSERT_EQUAL(rq.isolation_level, 0);
+    CU_ASSERT_EQUAL(rq.session_id, 0);
+    CU_ASSERT_EQUAL(rq.session_epoch, -1);
+    CU_ASSERT_EQUAL_FATAL(rq.topics.count, 2);
+    const kp_fetch_req_topic_t *ts = rq.topics.items;
+    CU_ASSERT(kp_str_eq(ts[0].topic, "orders"));
+    CU_ASSERT(kp_str_eq(ts[1].topic, "clicks"));
+    CU_ASSERT_EQUAL_FATAL(ts[0].partitions.count, 2);
+    CU_ASSERT_EQUAL_FATAL(ts[1].partitions.count, 1);
+    const kp_fetch_req_partition_t *o = ts[0].partitions.items, *c = ts[1].partitions.items;
+    CU_ASSERT_EQUAL(o[0].partition, 0);
+    CU_ASSERT_EQUAL(o[0].fetch_offset, 10);
+    CU_ASSERT_EQUAL(o[0].current_leader_epoch, 4);
+    CU_ASSERT_EQUAL(o[0].partition_max_bytes, 1048576);
+    CU_ASSERT_EQUAL(o[1].partition, 3);
+    CU_ASSERT_EQUAL(o[1].fetch_offset, 0);
+    CU_ASSERT_EQUAL(c[0].partition, 2);
+    CU_ASSERT_EQUAL(c[0].fetch_offset, 7);
+    CU_ASSERT_EQUAL(c[0].log_start_offset, 5);
+    CU_ASSERT_EQUAL(c[0].current_leader_epoch, 1);
+    /* and it encodes as Fetch v11 */
+    kp_writer_t w;
+    kp_writer_init(&w);
+    CU_ASSERT_EQUAL(kp_request_encode(KP_API_FETCH, FETCHER_FETCH_VERSION, 1, kp_str("t"), &rq, &w, NULL, 0), KP_OK);
+    kp_writer_free(&w);
+    kp_arena_free(&arena);
+}
+
+/* count records at base_offset, stamped with leader_epoch, as a leader's
+ * log holds them. */
+static void leader_batch(buf_t *out, int64_t base_offset, int32_t leader_epoch, int count) {
+    record_input_t recs[8];
+    for (int i = 0; i < count; i++)
+        recs[i] = (record_input_t){.key_len = -1, .value = "v", .value_len = 1, .timestamp = T0 + i};
+    batch_build_opts_t bo = {.base_offset = base_offset, .partition_leader_epoch = leader_epoch,
+                             .compression = COMPRESSION_NONE, .producer_id = -1, .producer_epoch = -1,
+                             .base_sequence = -1};
+    CU_ASSERT_EQUAL_FATAL(record_batch_build(out, &bo, recs, count), KERR_NONE);
+}
+
+static void test_whole_batches(void) {
+    buf_t b = BUF_INIT;
+    leader_batch(&b, 0, 0, 2);
+    size_t one = b.len;
+    leader_batch(&b, 2, 0, 3);
+    size_t two = b.len;
+    leader_batch(&b, 5, 0, 1);
+    CU_ASSERT_EQUAL(fetcher_whole_batches(b.data, b.len), b.len);
+    CU_ASSERT_EQUAL(fetcher_whole_batches(b.data, b.len - 1), two); /* the third cut short */
+    CU_ASSERT_EQUAL(fetcher_whole_batches(b.data, two + 11), two);  /* not even its length field */
+    CU_ASSERT_EQUAL(fetcher_whole_batches(b.data, one), one);
+    CU_ASSERT_EQUAL(fetcher_whole_batches(b.data, 5), 0);
+    CU_ASSERT_EQUAL(fetcher_whole_batches(NULL, 0), 0);
+    buf_free(&b);
+}
+
+/* --- follower partitions against a real log ------------------------------------ */
+
+typedef struct fx {
+    char *root;
+    config_t *cfg;
+    log_manager_t *lm;
+    replica_manager_t *rm;
+} fx_t;
+
+static void fx_init(fx_t *fx) {
+    memset(fx, 0, sizeof *fx);
+    fx->root = unit_mkdtemp();
+    fx->cfg = config_new();
+    char err[512];
+    CU_ASSERT_EQUAL_FATAL(config_set(fx->cfg, "log.dirs", fx->root, err, sizeof err), 0);
+    log_manager_opts_t o = {.now_ms = T0, .log_lock = replica_manager_lock_log, .log_lock_ctx = &fx->rm};
+    CU_ASSERT_EQUAL_FATAL(log_manager_open(fx->cfg, LOCAL_ID, &o, &fx->lm, err, sizeof err), KERR_NONE);
+    fx->rm = replica_manager_new(fx->lm, LOCAL_ID);
+}
+
+static void fx_done(fx_t *fx) {
+    log_manager_close(fx->lm, true);
+    replica_manager_free(fx->rm);
+    config_free(fx->cfg);
+    unit_rmtree(fx->root);
+    free(fx->root);
+}
+
+static partition_t *fx_state(fx_t *fx, const char *topic, int32_t part, int32_t leader, int32_t epoch) {
+    static const int32_t replicas[] = {2, 1, 3};
+    partition_state_t st = {.controller_epoch = 1, .leader_id = leader, .leader_epoch = epoch, .zk_version = 0,
+                            .replicas = replicas, .nreplicas = 3, .isr = replicas, .nisr = 3};
+    CU_ASSERT_EQUAL(replica_manager_apply(fx->rm, topic, part, &st, NULL, T0), KERR_NONE);
+    return replica_manager_get(fx->rm, topic, part);
+}
+
+/* Appends [base, base + count) as the leader sends it; returns the error. */
+static kerr_t follow(partition_t *p, int32_t epoch, int64_t base, int count, int64_t leader_hw, int64_t leader_start,
+                     partition_follower_append_result_t *out) {
+    buf_t b = BUF_INIT;
+    leader_batch(&b, base, epoch, count);
+    kerr_t e = partition_follower_append(p, epoch, base, b.data, b.len, leader_hw, leader_start, T0, out);
+    buf_free(&b);
+    return e;
+}
+
+static void test_follower_position_and_append(void) {
+    fx_t fx;
+    fx_init(&fx);
+    partition_t *p = fx_state(&fx, "orders", 0, LEADER_ID, 5);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    partition_follower_position_t pos;
+    CU_ASSERT_EQUAL_FATAL(partition_follower_position(p, &pos), KERR_NONE);
+    CU_ASSERT_EQUAL(pos.fetch_offset, 0);
+    CU_ASSERT_EQUAL(pos.log_start_offset, 0);
+    CU_ASSERT_EQUAL(pos.leader_id, LEADER_ID);
+    CU_ASSERT_EQUAL(pos.leader_epoch, 5);
+    CU_ASSERT_EQUAL(partition_follower_prepare(p), KERR_NONE); /* an empty log stays empty */
+
+    /* The leader's HW bounds ours, and so does our own LEO. */
+    partition_follower_append_result_t r;
+    CU_ASSERT_EQUAL(follow(p, 5, 0, 3, 100, 0, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(r.log_end_offset, 3);
+    CU_ASSERT_EQUAL(r.high_watermark, 3);
+    CU_ASSERT(r.appended_bytes > 0);
+    CU_ASSERT_EQUAL(follow(p, 5, 3, 4, 2, 0, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(r.log_end_offset, 7);
+    CU_ASSERT_EQUAL(r.high_watermark, 2); /* a follower's HW is the leader's as of the response */
+    /* An empty answer still carries the HW and the log start. */
+    CU_ASSERT_EQUAL(partition_follower_append(p, 5, 7, NULL, 0, 6, 1, T0, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(r.log_end_offset, 7);
+    CU_ASSERT_EQUAL(r.high_watermark, 6);
+    CU_ASSERT_EQUAL(r.log_start_offset, 1);
+    CU_ASSERT_EQUAL(r.appended_bytes, 0);
+    /* A log start beyond our HW is not taken. */
+    CU_ASSERT_EQUAL(partition_follower_append(p, 5, 7, NULL, 0, 6, 7, T0, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(r.log_start_offset, 1);
+    /* The batches are stored as the leader stamped them. */
+    CU_ASSERT_EQUAL(leader_epoch_latest_epoch(log_leader_epochs(p->log)), 5);
+    CU_ASSERT_EQUAL_FATAL(partition_follower_position(p, &pos), KERR_NONE);
+    CU_ASSERT_EQUAL(pos.fetch_offset, 7);
+    CU_ASSERT_EQUAL(pos.log_start_offset, 1);
+
+    /* Stale answers change nothing: another epoch, or another LEO. */
+    CU_ASSERT_EQUAL(follow(p, 4, 7, 1, 100, 0, NULL), KERR_FENCED_LEADER_EPOCH);
+    buf_t b = BUF_INIT;
+    leader_batch(&b, 5, 5, 1);
+    CU_ASSERT_EQUAL(partition_follower_append(p, 5, 5, b.data, b.len, 100, 0, T0, NULL), KERR_FENCED_LEADER_EPOCH);
+    buf_free(&b);
+    CU_ASSERT_EQUAL(log_end_offset(p->log), 7);
+    CU_ASSERT_EQUAL(log_high_watermark(p->log), 6);
+    /* A corrupted batch is refused by the log (CRC). */
+    buf_t bad = BUF_INIT;
+    leader_batch(&bad, 7, 5, 1);
+    bad.data[bad.len - 1] ^= 0xff;
+    CU_ASSERT_EQUAL(partition_follower_append(p, 5, 7, bad.data, bad.len, 100, 0, T0, NULL), KERR_CORRUPT_MESSAGE);
+    buf_free(&bad);
+    CU_ASSERT_EQUAL(log_end_offset(p->log), 7);
+    fx_done(&fx);
+}
+
+static void test_follower_prepare_truncates_to_hw(void) {
+    fx_t fx;
+    fx_init(&fx);
+    partition_t *p = fx_state(&fx, "orders", 1, LEADER_ID, 0);
+    CU_ASSERT_EQUAL(follow(p, 0, 0, 3, 3, 0, NULL), KERR_NONE);
+    CU_ASSERT_EQUAL(follow(p, 0, 3, 2, 3, 0, NULL), KERR_NONE);
+    CU_ASSERT_EQUAL(log_end_offset(p->log), 5);
+    CU_ASSERT_EQUAL(log_high_watermark(p->log), 3);
+    /* A new leader: what lies above our HW may not be on it. */
+    p = fx_state(&fx, "orders", 1, 3, 1);
+    CU_ASSERT_EQUAL(partition_follower_prepare(p), KERR_NONE);
+    CU_ASSERT_EQUAL(log_end_offset(p->log), 3);
+    partition_follower_position_t pos;
+    CU_ASSERT_EQUAL_FATAL(partition_follower_position(p, &pos), KERR_NONE);
+    CU_ASSERT_EQUAL(pos.fetch_offset, 3);
+    CU_ASSERT_EQUAL(pos.leader_id, 3);
+    CU_ASSERT_EQUAL(pos.leader_epoch, 1);
+    fx_done(&fx);
+}
+
+static void test_follower_reset_after_out_of_range(void) {
+    fx_t fx;
+    fx_init(&fx);
+    partition_t *p = fx_state(&fx, "orders", 2, LEADER_ID, 2);
+    /* (truncation keeps whole batches: one per two offsets here) */
+    for (int64_t o = 0; o < 6; o += 2)
+        CU_ASSERT_EQUAL(follow(p, 2, o, 2, 6, 0, NULL), KERR_NONE);
+    int64_t leo = -1;
+    /* The leader's end and start around ours: nothing to do. */
+    CU_ASSERT_EQUAL(partition_follower_reset(p, 2, 9, 0, T0, &leo), KERR_NONE);
+    CU_ASSERT_EQUAL(leo, 6);
+    /* An older epoch is stale. */
+    CU_ASSERT_EQUAL(partition_follower_reset(p, 1, 2, -1, T0, &leo), KERR_FENCED_LEADER_EPOCH);
+    CU_ASSERT_EQUAL(log_end_offset(p->log), 6);
+    /* The leader ends below us (an unclean election): truncate to its end. */
+    CU_ASSERT_EQUAL(partition_follower_reset(p, 2, 4, -1, T0, &leo), KERR_NONE);
+    CU_ASSERT_EQUAL(leo, 4);
+    CU_ASSERT_EQUAL(log_high_watermark(p->log), 4);
+    /* The leader starts beyond our end: start over at its start. */
+    CU_ASSERT_EQUAL(partition_follower_reset(p, 2, -1, 50, T0, &leo), KERR_NONE);
+    CU_ASSERT_EQUAL(leo, 50);
+    CU_ASSERT_EQUAL(log_start_offset(p->log), 50);
+    CU_ASSERT_EQUAL(follow(p, 2, 50, 2, 52, 50, NULL), KERR_NONE);
+    CU_ASSERT_EQUAL(log_end_offset(p->log), 52);
+    fx_done(&fx);
+}
+
+static void test_follower_calls_refused_off_follower(void) {
+    fx_t fx;
+    fx_init(&fx);
+    partition_t *p = fx_state(&fx, "orders", 3, LOCAL_ID, 0);
+    partition_follower_position_t pos;
+    CU_ASSERT_EQUAL(partition_follower_position(p, &pos), KERR_NOT_LEADER_OR_FOLLOWER);
+    CU_ASSERT_EQUAL(partition_follower_prepare(p), KERR_NOT_LEADER_OR_FOLLOWER);
+    CU_ASSERT_EQUAL(follow(p, 0, 0, 1, 1, 0, NULL), KERR_NOT_LEADER_OR_FOLLOWER);
+    CU_ASSERT_EQUAL(log_end_offset(p->log), 0);
+    /* No leader at all (-1): nobody to follow. */
+    partition_t *q = fx_state(&fx, "orders", 4, -1, 1);
+    CU_ASSERT_EQUAL(partition_follower_position(q, &pos), KERR_NOT_LEADER_OR_FOLLOWER);
+    /* StopReplica detached the log. */
+    partition_t *r = fx_state(&fx, "orders", 5, LEADER_ID, 0);
+    CU_ASSERT_EQUAL(replica_manager_stop(fx.rm, "orders", 5, true), KERR_NONE);
+    CU_ASSERT_EQUAL(partition_follower_position(r, &pos), KERR_NOT_LEADER_OR_FOLLOWER);
+    int64_t leo;
+    CU_ASSERT_EQUAL(partition_follower_reset(r, 0, 0, -1, T0, &leo), KERR_NOT_LEADER_OR_FOLLOWER);
+    fx_done(&fx);
+}
+
+/* --- the manager's table ---------------------------------------------------------- */
+
+/* Leaders on a port nothing listens on: the fetchers only fail to connect
+ * and back off, which the table does not care about. */
+static void test_manager_assignment(void) {
+    fx_t fx;
+    fx_init(&fx);
+    fetcher_config_t cfg;
+    fetcher_config_from(fx.cfg, LOCAL_ID, &cfg);
+    CU_ASSERT_EQUAL(cfg.num_fetchers, 1);
+    CU_ASSERT_EQUAL(cfg.max_wait_ms, 500);
+    CU_ASSERT_EQUAL(cfg.partition_max_bytes, 1048576);
+    CU_ASSERT_EQUAL(cfg.max_bytes, 10485760);
+    cfg.num_fetchers = 3;
+    fetcher_manager_t *m = fetcher_manager_new(&cfg);
+    partition_t *ps[4];
+    for (int32_t i = 0; i < 4; i++)
+        ps[i] = fx_state(&fx, "orders", i, LEADER_ID, 0);
+    fetcher_leader_t two = {LEADER_ID, "127.0.0.1", 1}, three = {3, "127.0.0.1", 1};
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(fetcher_manager_add(m, ps[i], &two), 0);
+    /* orders-0..3 go to fetchers 2, 1, 0, 2 of broker 2 */
+    CU_ASSERT_EQUAL(fetcher_manager_count(m), 3);
+    int32_t leader, fid;
+    CU_ASSERT(fetcher_manager_assignment(m, ps[3], &leader, &fid));
+    CU_ASSERT_EQUAL(leader, LEADER_ID);
+    CU_ASSERT_EQUAL(fid, 2);
+    /* Re-pointed to broker 3: off broker 2's fetcher, onto a new one. */
+    CU_ASSERT_EQUAL(fetcher_manager_add(m, ps[2], &three), 0);
+    CU_ASSERT(fetcher_manager_assignment(m, ps[2], &leader, &fid));
+    CU_ASSERT_EQUAL(leader, 3);
+    CU_ASSERT_EQUAL(fid, 0);
+    CU_ASSERT_EQUAL(fetcher_manager_count(m), 4);
+    /* Broker 2's fetcher 0 is idle now and goes; the others stay. */
+    fetcher_manager_shutdown_idle(m);
+    CU_ASSERT_EQUAL(fetcher_manager_count(m), 3);
+    fetcher_manager_remove(m, ps[1]);
+    fetcher_manager_remove(m, ps[1]); /* twice is fine */
+    CU_ASSERT(!fetcher_manager_assignment(m, ps[1], &leader, &fid));
+    fetcher_manager_shutdown_idle(m);
+    CU_ASSERT_EQUAL(fetcher_manager_count(m), 2);
+    fetcher_manager_stop(m);
+    CU_ASSERT_EQUAL(fetcher_manager_count(m), 0);
+    CU_ASSERT(!fetcher_manager_assignment(m, ps[0], &leader, &fid));
+    CU_ASSERT_EQUAL(fetcher_manager_add(m, ps[0], &two), -1); /* stopped */
+    fetcher_manager_free(m);
+    fx_done(&fx);
+}
+
+void unit_register(void) {
+    static const unit_test_t pure[] = {
+        {"fetcher id matches Kafka's getFetcherId", test_fetcher_id_matches_kafka},
+        {"one Fetch v11, grouped by topic", test_build_fetch_groups_by_topic},
+        {"only whole batches are kept", test_whole_batches},
+        {NULL, NULL},
+    };
+    static const unit_test_t follower[] = {
+        {"position, appends, HW and log start from the leader", test_follower_position_and_append},
+        {"taking over truncates to the HW", test_follower_prepare_truncates_to_hw},
+        {"resets after OFFSET_OUT_OF_RANGE", test_follower_reset_after_out_of_range},
+        {"refused when not a follower", test_follower_calls_refused_off_follower},
+        {NULL, NULL},
+    };
+    static const unit_test_t manager[] = {
+        {"assignment table, idle shutdown, stop", test_manager_assignment},
+        {NULL, NULL},
+    };
+    unit_add_suite("fetcher", pure);
+    unit_add_suite("partition follower", follower);
+    unit_add_suite("fetcher manager", manager);
+}
