@@ -299,9 +299,12 @@ static int cperf_setup(const rdtool_opts_t *o, cperf_args_t *a, rdtool_props_t *
     if (!rc)
         rc = rdtool_int_opt(o, OPT_SOCKET_BUFFER, 0, INT32_MAX, 2 * 1024 * 1024, &socket_buffer);
     if (!rc)
-        rc = rdtool_int_opt(o, OPT_THREADS, 1, 1, 1, &threads);
+        rc = rdtool_int_opt(o, OPT_THREADS, INT32_MIN, INT32_MAX, 1, &threads);
     if (!rc)
-        rc = rdtool_int_opt(o, OPT_FETCH_THREADS, 1, 1, 1, &fetch_threads);
+        rc = rdtool_int_opt(o, OPT_FETCH_THREADS, INT32_MIN, INT32_MAX, 1, &fetch_threads);
+    if (!rc && (threads != 1 || fetch_threads != 1))
+        rc = rdtool_usage_error("--threads and --num-fetch-threads: samsa-consumer-perf-test reads with one "
+                                "thread; only 1 is accepted");
     if (!rc)
         rc = rdtool_int_opt(o, OPT_TIMEOUT, 0, INT64_MAX, 10000, &a->timeout_ms);
     if (!rc)
