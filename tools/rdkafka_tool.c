@@ -187,6 +187,27 @@ void rdtool_print_help(FILE *out, const char *usage, const rdtool_optdef_t *defs
     }
 }
 
+int rdtool_main(const rdtool_cli_t *cli, int argc, char **argv) {
+    if (argc == 1 && cli->no_args_is_usage) {
+        rdtool_print_help(stderr, cli->usage, cli->defs, cli->n_defs);
+        return RDTOOL_EXIT_USAGE;
+    }
+    rdtool_opts_t o = {0};
+    int rc = rdtool_opts_parse(&o, cli->defs, cli->n_defs, argc, argv);
+    if (!rc) {
+        int help = rdtool_find_opt(&o, "help", strlen("help"));
+        int version = rdtool_find_opt(&o, "version", strlen("version"));
+        if (help >= 0 && rdtool_has(&o, help))
+            rdtool_print_help(stdout, cli->usage, cli->defs, cli->n_defs);
+        else if (version >= 0 && rdtool_has(&o, version))
+            printf("%s\n", PACKAGE_VERSION);
+        else
+            rc = cli->run(&o);
+    }
+    rdtool_opts_free(&o);
+    return rc;
+}
+
 /* --- properties -------------------------------------------------------------------- */
 
 void rdtool_props_set(rdtool_props_t *p, const char *name, const char *value) {
@@ -296,6 +317,10 @@ int rdtool_props_load(rdtool_props_t *p, const char *path) {
     free(line);
     fclose(f);
     return 0;
+}
+
+int rdtool_props_load_opt(rdtool_props_t *p, const rdtool_opts_t *o, int id) {
+    return rdtool_has(o, id) ? rdtool_props_load(p, rdtool_value(o, id)) : 0;
 }
 
 int rdtool_props_add_kv(rdtool_props_t *p, const char *kv) {
@@ -588,10 +613,12 @@ void rdtool_metrics_print(rd_kafka_t *rk, bool consumer_queue, FILE *out) {
         int name_len = snprintf(row, sizeof row, "rdkafka-metrics:%s:{client-id=%s}", key, client_id ? client_id : "");
         if ((size_t)name_len > name_width)
             name_width = (size_t)name_len;
+        char *tail = row + name_len;
+        size_t tail_cap = sizeof row - (size_t)name_len;
         if (json_is_integer(value))
-            snprintf(row + name_len, sizeof row - (size_t)name_len, "\t%" JSON_INTEGER_FORMAT, json_integer_value(value));
+            snprintf(tail, tail_cap, "\t%" JSON_INTEGER_FORMAT, json_integer_value(value));
         else
-            snprintf(row + name_len, sizeof row - (size_t)name_len, "\t%.3f", json_real_value(value));
+            snprintf(tail, tail_cap, "\t%.3f", json_real_value(value));
         rows = mem_realloc(rows, (n_rows + 1) * sizeof *rows);
         rows[n_rows++] = mem_strdup(row);
     }

@@ -73,6 +73,19 @@ const char *rdtool_value(const rdtool_opts_t *o, int id);
 /* --help in joptsimple's two-column layout, after the usage text. */
 void rdtool_print_help(FILE *out, const char *usage, const rdtool_optdef_t *defs, size_t n_defs);
 
+/* What a tool's main does with its command line. */
+typedef struct rdtool_cli {
+    const rdtool_optdef_t *defs; /* may hold "help" and "version" */
+    size_t n_defs;
+    const char *usage;      /* the text before the options in --help */
+    bool no_args_is_usage;  /* no argument at all: the help on stderr, RDTOOL_EXIT_USAGE (Kafka's joptsimple tools) */
+    int (*run)(const rdtool_opts_t *o); /* returns the exit status */
+} rdtool_cli_t;
+
+/* Parses argv; answers --help (the help on stdout, 0) and --version; else
+ * returns cli->run's exit status. */
+int rdtool_main(const rdtool_cli_t *cli, int argc, char **argv);
+
 /* One line on stderr; returns RDTOOL_EXIT_USAGE. */
 int rdtool_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* 'Missing required argument "[name]"' (joptsimple) when id is absent;
@@ -104,6 +117,8 @@ void rdtool_props_free(rdtool_props_t *p);
  * trailing-backslash continuations). Returns 0, or prints one line and
  * returns RDTOOL_EXIT_USAGE. */
 int rdtool_props_load(rdtool_props_t *p, const char *path);
+/* rdtool_props_load of the file named by option id, when it was given. */
+int rdtool_props_load_opt(rdtool_props_t *p, const rdtool_opts_t *o, int id);
 /* "k=v" (CommandLineUtils.parseKeyValueArgs). Returns 0 or RDTOOL_EXIT_USAGE. */
 int rdtool_props_add_kv(rdtool_props_t *p, const char *kv);
 /* Every value of option id as "k=v". Returns 0 or RDTOOL_EXIT_USAGE. */

@@ -282,9 +282,10 @@ static int consumer_group(const rdtool_opts_t *o, const rdtool_props_t *file_pro
  * *subscribe when a group id was given. Returns 0 or an exit status. */
 static int consumer_conf(const rdtool_opts_t *o, rd_kafka_conf_t *conf, bool *subscribe, int64_t *start_offset) {
     rdtool_props_t file_props = {0}, arg_props = {0}, props = {0};
-    int rc = 0;
-    if (rdtool_has(o, OPT_CONSUMER_CONFIG))
-        rc = rdtool_props_load(&file_props, rdtool_value(o, OPT_CONSUMER_CONFIG));
+    /* Java's consumer default (librdkafka's is false): a consumer started
+     * before the producer creates the topic, as with Kafka's tool. */
+    rdtool_props_set(&props, "allow.auto.create.topics", "true");
+    int rc = rdtool_props_load_opt(&file_props, o, OPT_CONSUMER_CONFIG);
     if (!rc)
         rc = rdtool_props_add_kv_opt(&arg_props, o, OPT_CONSUMER_PROPERTY);
     const char *group = NULL;
@@ -359,14 +360,6 @@ static int64_t consumer_loop(rdtool_consumer_t *c, const consumer_format_t *f, i
 }
 
 static int consumer_run(const rdtool_opts_t *o) {
-    if (rdtool_has(o, OPT_HELP)) {
-        rdtool_print_help(stdout, CONSUMER_USAGE, consumer_optdefs, OPT__COUNT);
-        return 0;
-    }
-    if (rdtool_has(o, OPT_VERSION)) {
-        printf("%s\n", PACKAGE_VERSION);
-        return 0;
-    }
     int rc = consumer_check_args(o);
     int64_t partition, max_messages, timeout_ms;
     if (!rc)
@@ -380,16 +373,13 @@ static int consumer_run(const rdtool_opts_t *o) {
     if (rc)
         return rc;
 
+    rdtool_props_t format_props = {0};
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     bool subscribe = false;
     int64_t start_offset = RD_KAFKA_OFFSET_END;
     rc = consumer_conf(o, conf, &subscribe, &start_offset);
-    if (rc) {
-        rd_kafka_conf_destroy(conf);
-        return rc;
-    }
-    rdtool_props_t format_props = {0};
-    rc = rdtool_props_add_kv_opt(&format_props, o, OPT_PROPERTY);
+    if (!rc)
+        rc = rdtool_props_add_kv_opt(&format_props, o, OPT_PROPERTY);
     if (rc) {
         rd_kafka_conf_destroy(conf);
         rdtool_props_free(&format_props);
@@ -413,14 +403,7 @@ static int consumer_run(const rdtool_opts_t *o) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 1) { /* Kafka prints its usage and fails */
-        rdtool_print_help(stderr, CONSUMER_USAGE, consumer_optdefs, OPT__COUNT);
-        return RDTOOL_EXIT_USAGE;
-    }
-    rdtool_opts_t o = {0};
-    int rc = rdtool_opts_parse(&o, consumer_optdefs, OPT__COUNT, argc, argv);
-    if (!rc)
-        rc = consumer_run(&o);
-    rdtool_opts_free(&o);
-    return rc;
+    /* Kafka prints its usage and fails */
+    const rdtool_cli_t cli = {consumer_optdefs, OPT__COUNT, CONSUMER_USAGE, true, consumer_run};
+    return rdtool_main(&cli, argc, argv);
 }

@@ -273,9 +273,7 @@ static int producer_send_line(rd_kafka_t *rk, const char *topic, const producer_
  * an exit status. */
 static int producer_conf(const rdtool_opts_t *o, rd_kafka_conf_t *conf) {
     rdtool_props_t props = {0};
-    int rc = 0;
-    if (rdtool_has(o, OPT_PRODUCER_CONFIG))
-        rc = rdtool_props_load(&props, rdtool_value(o, OPT_PRODUCER_CONFIG));
+    int rc = rdtool_props_load_opt(&props, o, OPT_PRODUCER_CONFIG);
     if (!rc)
         rc = rdtool_props_add_kv_opt(&props, o, OPT_PRODUCER_PROPERTY);
     for (size_t i = 0; !rc && i < sizeof producer_merged / sizeof producer_merged[0]; i++) {
@@ -314,34 +312,23 @@ static int producer_conf(const rdtool_opts_t *o, rd_kafka_conf_t *conf) {
 }
 
 static int producer_run(const rdtool_opts_t *o) {
-    if (rdtool_has(o, OPT_HELP)) {
-        rdtool_print_help(stdout, PRODUCER_USAGE, producer_optdefs, OPT__COUNT);
-        return 0;
-    }
-    if (rdtool_has(o, OPT_VERSION)) {
-        printf("%s\n", PACKAGE_VERSION);
-        return 0;
-    }
     int rc = rdtool_require(o, OPT_TOPIC);
     if (!rc && !rdtool_has(o, OPT_BOOTSTRAP) && !rdtool_has(o, OPT_BROKER_LIST))
         rc = rdtool_require(o, OPT_BOOTSTRAP);
     if (rc)
         return rc;
 
-    producer_state_t st = {.topic = rdtool_value(o, OPT_TOPIC)};
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rc = producer_conf(o, conf);
-    if (rc) {
-        rd_kafka_conf_destroy(conf);
-        return rc;
-    }
     rdtool_props_t reader_props = {0};
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rc = rdtool_props_add_kv_opt(&reader_props, o, OPT_PROPERTY);
+    if (!rc)
+        rc = producer_conf(o, conf);
     if (rc) {
         rd_kafka_conf_destroy(conf);
         rdtool_props_free(&reader_props);
         return rc;
     }
+    producer_state_t st = {.topic = rdtool_value(o, OPT_TOPIC)};
     producer_reader_t reader;
     producer_reader_init(&reader, &reader_props);
     rd_kafka_conf_set_dr_msg_cb(conf, producer_on_delivery);
@@ -373,14 +360,7 @@ static int producer_run(const rdtool_opts_t *o) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 1) { /* Kafka prints its usage and fails */
-        rdtool_print_help(stderr, PRODUCER_USAGE, producer_optdefs, OPT__COUNT);
-        return RDTOOL_EXIT_USAGE;
-    }
-    rdtool_opts_t o = {0};
-    int rc = rdtool_opts_parse(&o, producer_optdefs, OPT__COUNT, argc, argv);
-    if (!rc)
-        rc = producer_run(&o);
-    rdtool_opts_free(&o);
-    return rc;
+    /* Kafka prints its usage and fails */
+    const rdtool_cli_t cli = {producer_optdefs, OPT__COUNT, PRODUCER_USAGE, true, producer_run};
+    return rdtool_main(&cli, argc, argv);
 }

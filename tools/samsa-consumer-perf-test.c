@@ -314,8 +314,9 @@ static int cperf_setup(const rdtool_opts_t *o, cperf_args_t *a, rdtool_props_t *
     a->date_format = rdtool_has(o, OPT_DATE_FORMAT) ? rdtool_value(o, OPT_DATE_FORMAT) : CPERF_DEFAULT_DATE_FORMAT;
     if (!rc)
         rc = cperf_check_date_format(a->date_format);
-    if (!rc && rdtool_has(o, OPT_CONSUMER_CONFIG))
-        rc = rdtool_props_load(props, rdtool_value(o, OPT_CONSUMER_CONFIG));
+    rdtool_props_set(props, "allow.auto.create.topics", "true"); /* Java's consumer default */
+    if (!rc)
+        rc = rdtool_props_load_opt(props, o, OPT_CONSUMER_CONFIG);
     if (rc)
         return rc;
     char number[32];
@@ -336,14 +337,6 @@ static int cperf_setup(const rdtool_opts_t *o, cperf_args_t *a, rdtool_props_t *
 }
 
 static int cperf_run(const rdtool_opts_t *o) {
-    if (rdtool_has(o, OPT_HELP)) {
-        rdtool_print_help(stdout, CPERF_USAGE, cperf_optdefs, OPT__COUNT);
-        return 0;
-    }
-    if (rdtool_has(o, OPT_VERSION)) {
-        printf("%s\n", PACKAGE_VERSION);
-        return 0;
-    }
     cperf_args_t a = {0};
     rdtool_props_t props = {0};
     const char *group = NULL;
@@ -399,10 +392,7 @@ static int cperf_run(const rdtool_opts_t *o) {
 }
 
 int main(int argc, char **argv) {
-    rdtool_opts_t o = {0};
-    int rc = rdtool_opts_parse(&o, cperf_optdefs, OPT__COUNT, argc, argv);
-    if (!rc)
-        rc = cperf_run(&o);
-    rdtool_opts_free(&o);
-    return rc;
+    /* Kafka prints its usage and fails */
+    const rdtool_cli_t cli = {cperf_optdefs, OPT__COUNT, CPERF_USAGE, true, cperf_run};
+    return rdtool_main(&cli, argc, argv);
 }

@@ -381,9 +381,7 @@ static int perf_check_args(const rdtool_opts_t *o, perf_args_t *a) {
 
 static int perf_conf(const rdtool_opts_t *o, rd_kafka_conf_t *conf) {
     rdtool_props_t props = {0};
-    int rc = 0;
-    if (rdtool_has(o, OPT_PRODUCER_CONFIG))
-        rc = rdtool_props_load(&props, rdtool_value(o, OPT_PRODUCER_CONFIG));
+    int rc = rdtool_props_load_opt(&props, o, OPT_PRODUCER_CONFIG);
     for (size_t i = 0; !rc && i < o->n_values[OPT_PRODUCER_PROPS]; i++) {
         const char *kv = o->values[OPT_PRODUCER_PROPS][i];
         const char *eq = strchr(kv, '=');
@@ -401,14 +399,6 @@ static int perf_conf(const rdtool_opts_t *o, rd_kafka_conf_t *conf) {
 }
 
 static int perf_run(const rdtool_opts_t *o) {
-    if (rdtool_has(o, OPT_HELP)) {
-        rdtool_print_help(stdout, PERF_USAGE, perf_optdefs, OPT__COUNT);
-        return 0;
-    }
-    if (rdtool_has(o, OPT_VERSION)) {
-        printf("%s\n", PACKAGE_VERSION);
-        return 0;
-    }
     perf_args_t a = {0};
     int rc = perf_check_args(o, &a);
     if (rc)
@@ -474,10 +464,7 @@ static int perf_run(const rdtool_opts_t *o) {
 }
 
 int main(int argc, char **argv) {
-    rdtool_opts_t o = {0};
-    int rc = rdtool_opts_parse(&o, perf_optdefs, OPT__COUNT, argc, argv);
-    if (!rc)
-        rc = perf_run(&o);
-    rdtool_opts_free(&o);
-    return rc;
+    /* argparse4j names the missing arguments */
+    const rdtool_cli_t cli = {perf_optdefs, OPT__COUNT, PERF_USAGE, false, perf_run};
+    return rdtool_main(&cli, argc, argv);
 }

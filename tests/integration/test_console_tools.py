@@ -84,6 +84,26 @@ def test_seq_1000_round_trip(bootstrap):
     assert sorted(int(v) for v in out.stdout.splitlines()) == list(range(1, 1001))
 
 
+def test_consumer_started_before_the_topic_exists(bootstrap):
+    """As with Kafka's tool: the consumer's metadata request creates the topic
+    (Java's allow.auto.create.topics) and the consumer sees what is produced
+    afterwards (--from-beginning, so that when it starts does not matter)."""
+    consumer = subprocess.Popen([binary("tools/samsa-console-consumer"), "--bootstrap-server", bootstrap, "--topic",
+                                 "late", "--from-beginning", "--max-messages", "5", "--timeout-ms", "30000"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        produce(bootstrap, "late", [str(i) for i in range(5)])
+        stdout, stderr = consumer.communicate(timeout=60)
+    finally:
+        if consumer.poll() is None:
+            consumer.kill()
+            consumer.wait()
+    assert consumer.returncode == 0, stderr
+    assert sorted(stdout.splitlines()) == ["0", "1", "2", "3", "4"]
+    assert stderr.endswith("Processed a total of 5 messages\n")
+
+
 def test_keys_round_trip(bootstrap):
     topic = "keys"
     pairs = [("k%d" % (i % 7), "value %d" % i) for i in range(50)]
