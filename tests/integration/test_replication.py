@@ -4,12 +4,17 @@ with three byte-identical logs (samsa-dump-log shows the same batches: the
 same offsets, CRCs and sizes), and after the leader is SIGKILLed the new
 leader serves every record that was consumed before."""
 import glob
+import json
 import os
 import re
+import signal
 import subprocess
 
+import pytest
+
 from conftest import binary
-from test_controller import SESSION_MS, Cluster, kcat, wait_for
+from test_acks import produce
+from test_controller import SESSION_MS, Cluster, kcat, wait_for, zk_cli
 
 TOPIC = "replicated"
 RECORDS = 10000
@@ -80,4 +85,145 @@ def test_rf3_replicas_identical_and_failover(workdir):
                  timeout=30, interval=0.5)
         assert batches(c, survivor, TOPIC) == batches(c, new_leader, TOPIC)
     finally:
+        c.stop()
+
+
+# --- acks=all, ISR shrink and expand (issue 12's acceptance) ------------------------------------
+
+def checkpoint(c, broker_id, name="replication-offset-checkpoint"):
+    """{(topic, partition): offset} of one broker's checkpoint file."""
+    path = os.path.join(c.dir, "broker-%d" % broker_id, "logs", name)
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return {}
+    out = {}
+    for line in lines[2:]:
+        topic, part, off = line.split()
+        out[(topic, int(part))] = int(off)
+    return out
+
+
+def test_acks_all_records_survive_the_leader_and_it_rejoins(workdir):
+    n = 100000
+    c = Cluster(workdir, overrides=["replica.high.watermark.checkpoint.interval.ms=500"]).start()
+    try:
+        c.topics("--create", "--topic", "safe", "--partitions", "1", "--replication-factor", "3",
+                 "--config", "min.insync.replicas=2")
+        leader = wait_for("a leader with 3 in sync", lambda: (lambda d: d[0][0] if d.get(0) and d[0][0] > 0 and
+                                                               len(d[0][2]) == 3 else None)(c.describe("safe")))
+        payload = "".join("k%d:v%d\n" % (i, i) for i in range(n)).encode()
+        kcat("-P", "-b", c.bootstrap(leader), "-t", "safe", "-p", "0", "-K:", "-X", "acks=all",
+             "-X", "batch.num.messages=1000", input_data=payload, timeout=300)
+
+        # Every record reaches consumers (kcat and kafka-python) ...
+        got = consume(c.bootstrap(leader), "safe", n)
+        assert len(got) == n and got[-1] == "%d k%d v%d" % (n - 1, n - 1, n - 1)
+        from kafka import KafkaConsumer, TopicPartition
+        kc = KafkaConsumer(bootstrap_servers=c.bootstrap(leader), enable_auto_commit=False,
+                           consumer_timeout_ms=10000, api_version_auto_timeout_ms=10000)
+        tp = TopicPartition("safe", 0)
+        kc.assign([tp])
+        kc.seek_to_beginning(tp)
+        seen = 0
+        for m in kc:
+            assert m.offset == seen and m.key == b"k%d" % seen
+            seen += 1
+            if seen == n:
+                break
+        kc.close()
+        assert seen == n
+        # ... the high watermark is the log end on all three replicas (their checkpoints) ...
+        wait_for("HW = LEO = %d everywhere" % n,
+                 lambda: all(checkpoint(c, b).get(("safe", 0)) == n for b in (1, 2, 3)), timeout=30, interval=0.5)
+        files = [os.path.join(c.dir, "broker-%d" % b, "logs", "replication-offset-checkpoint") for b in (1, 2, 3)]
+        out = subprocess.run([binary("tools/samsa-dump-log"), "--compare-checkpoints", *files],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        # ... and the three logs hold the same batches.
+        dumps = [batches(c, b, "safe") for b in (1, 2, 3)]
+        assert last_offset(dumps[0]) == n - 1 and dumps[0] == dumps[1] == dumps[2]
+
+        # SIGKILL of the leader after acks=all answered: the new leader has every record.
+        c.run("kill", str(leader))
+        new_leader = wait_for("a new leader", lambda: (lambda d: d[0][0] if d[0][0] not in (leader, -1) else None)(
+            c.describe("safe")), timeout=SESSION_MS / 1000 + 20)
+        after = wait_for("every record on broker %d" % new_leader,
+                         lambda: (lambda g: g if len(g) == n else None)(consume(c.bootstrap(new_leader), "safe", n)),
+                         timeout=60, interval=1.0)
+        assert after == got
+        kcat("-P", "-b", c.bootstrap(new_leader), "-t", "safe", "-p", "0", "-K:", "-X", "acks=all",
+             input_data=b"late:one\n")
+
+        # The killed broker returns, catches up and rejoins the ISR (the state znode says so).
+        c.run("start-broker", str(leader))
+        wait_for("broker %d back in the ISR" % leader, lambda: sorted(c.describe("safe")[0][2]) == [1, 2, 3],
+                 timeout=60, interval=0.5)
+        wait_for("broker %d caught up" % leader, lambda: last_offset(batches(c, leader, "safe")) == n, timeout=30,
+                 interval=0.5)
+        state = json.loads(zk_cli(c.zk, "get", "/brokers/topics/safe/partitions/0/state")[-1])
+        assert sorted(state["isr"]) == [1, 2, 3] and state["leader"] == new_leader
+    finally:
+        c.stop()
+
+
+NONE, NOT_ENOUGH_REPLICAS = 0, 19
+
+
+def metadata_isr(bootstrap, topic):
+    """The ISR of partition 0 in a broker's Metadata answer (kcat -L)."""
+    out = kcat("-L", "-b", bootstrap, "-t", topic)
+    m = re.search(r"partition 0, leader \d+, replicas: [\d,]+, isrs: ([\d,]+)", out)
+    return sorted(int(x) for x in m.group(1).split(",")) if m else None
+
+
+@pytest.mark.parametrize("ibp", ["2.8-IV1", "2.6"])
+def test_a_stopped_follower_leaves_the_isr_and_returns(workdir, ibp):
+    """A follower that stops fetching (SIGSTOP, its ZooKeeper session kept)
+    leaves the ISR after replica.lag.time.max.ms; with min.insync.replicas 3
+    acks=all producers then get NOT_ENOUGH_REPLICAS; after SIGCONT it catches
+    up and returns. IBP 2.8 sends the change to the controller (AlterIsr);
+    IBP 2.6 makes the leader write the state znode and an
+    /isr_change_notification. Either way every broker's metadata follows."""
+    c = Cluster(workdir, overrides=["replica.lag.time.max.ms=1500", "inter.broker.protocol.version=" + ibp])
+    c.overrides = [o for o in c.overrides if not o.startswith("zookeeper.session.timeout.ms=")]
+    c.overrides.append("zookeeper.session.timeout.ms=30000")
+    c.start()
+    stopped = None
+    try:
+        c.topics("--create", "--topic", "strict", "--partitions", "1", "--replication-factor", "3",
+                 "--config", "min.insync.replicas=3")
+        leader, replicas, _ = wait_for("3 in sync", lambda: (lambda d: d[0] if d.get(0) and d[0][0] > 0 and
+                                                              len(d[0][2]) == 3 else None)(c.describe("strict")))
+        wait_for("acks=all answered", lambda: produce(c.port(leader), "strict", 0, -1, 5000)[0] == NONE)
+        follower = next(r for r in replicas if r != leader)
+        others = [b for b in (1, 2, 3) if b != follower]
+        with open(os.path.join(c.dir, "broker-%d" % follower, "pid")) as f:
+            stopped = int(f.read().strip())
+        os.kill(stopped, signal.SIGSTOP)
+        # Out of sync means behind the leader's log end for the lag time: a
+        # follower of an idle partition is never behind (Kafka's rule too).
+        assert produce(c.port(leader), "strict", 0, 1, 5000)[0] == NONE
+
+        wait_for("broker %d out of the ISR" % follower,
+                 lambda: sorted(c.describe("strict")[0][2]) == sorted(others), timeout=20, interval=0.5)
+        assert "strict-0: shrinking ISR from" in c.log(leader)
+        error, _, _ = produce(c.port(leader), "strict", 0, -1, 5000)
+        assert error == NOT_ENOUGH_REPLICAS
+        for b in others:  # the controller's UpdateMetadata reached every live broker
+            wait_for("broker %d's metadata" % b, lambda: metadata_isr(c.bootstrap(b), "strict") == sorted(others),
+                     timeout=30, interval=0.5)
+        way = "to ZooKeeper, written by the leader" if ibp == "2.6" else "to the controller (AlterIsr)"
+        assert "ISR changes go " + way in c.log(leader)
+
+        os.kill(stopped, signal.SIGCONT)
+        stopped = None
+        wait_for("broker %d back in the ISR" % follower,
+                 lambda: sorted(c.describe("strict")[0][2]) == [1, 2, 3], timeout=30, interval=0.5)
+        wait_for("acks=all answered again", lambda: produce(c.port(leader), "strict", 0, -1, 5000)[0] == NONE,
+                 timeout=30)
+    finally:
+        if stopped:
+            os.kill(stopped, signal.SIGCONT)
         c.stop()

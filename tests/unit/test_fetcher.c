@@ -124,7 +124,7 @@ static void fx_init(fx_t *fx) {
     CU_ASSERT_EQUAL_FATAL(config_set(fx->cfg, "log.dirs", fx->root, err, sizeof err), 0);
     log_manager_opts_t o = {.now_ms = T0, .log_lock = replica_manager_lock_log, .log_lock_ctx = &fx->rm};
     CU_ASSERT_EQUAL_FATAL(log_manager_open(fx->cfg, LOCAL_ID, &o, &fx->lm, err, sizeof err), KERR_NONE);
-    fx->rm = replica_manager_new(fx->lm, LOCAL_ID);
+    fx->rm = replica_manager_new(fx->lm, LOCAL_ID, fx->cfg);
 }
 
 static void fx_done(fx_t *fx) {
