@@ -383,7 +383,8 @@ def test_deletion_waits_for_a_dead_replica(cluster):
     c.topics("--create", "--topic", "later-gone", "--partitions", "2", "--replication-factor", "3")
     wait_for("leaders of later-gone", lambda: all_led(c, "later-gone", 2))
     dirs = [os.path.join(c.dir, "broker-%d" % b, "logs", "later-gone-%d" % p) for b in (1, 2, 3) for p in range(2)]
-    assert all(os.path.isdir(d) for d in dirs)
+    # Each replica's log is made when its broker handles LeaderAndIsr, a moment after the leaders are written.
+    wait_for("every replica's log", lambda: all(os.path.isdir(d) for d in dirs))
     victim = 3 if c.controller() != 3 else 2
     c.run("kill", str(victim))
     wait_for("broker %d gone" % victim, lambda: victim not in [

@@ -197,7 +197,9 @@ def test_a_stopped_follower_leaves_the_isr_and_returns(workdir, ibp):
         leader, replicas, _ = wait_for("3 in sync", lambda: (lambda d: d[0] if d.get(0) and d[0][0] > 0 and
                                                               len(d[0][2]) == 3 else None)(c.describe("strict")))
         wait_for("acks=all answered", lambda: produce(c.port(leader), "strict", 0, -1, 5000)[0] == NONE)
-        follower = next(r for r in replicas if r != leader)
+        # Not the controller: a stopped controller answers no AlterIsr (in Kafka too).
+        ctrl = c.controller()
+        follower = next(r for r in replicas if r not in (leader, ctrl))
         others = [b for b in (1, 2, 3) if b != follower]
         with open(os.path.join(c.dir, "broker-%d" % follower, "pid")) as f:
             stopped = int(f.read().strip())
