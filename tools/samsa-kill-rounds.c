@@ -1040,8 +1040,10 @@ static int kr_consume(const kr_run_t *r, rd_kafka_t *any, kr_partition_read_t *p
         if (!m)
             continue;
         idle_since = clock_mono_ms();
-        if (m->partition >= 0 && m->partition < r->o.partitions && m->offset < pr[m->partition].hw)
-            kr_read_add(&pr[m->partition], m->offset, kr_value_seq(m));
+        /* a fetch repeated after a leader change must not count a record twice */
+        kr_partition_read_t *into = m->partition >= 0 && m->partition < r->o.partitions ? &pr[m->partition] : NULL;
+        if (into && m->offset < into->hw && (into->n == 0 || m->offset > into->recs[into->n - 1].offset))
+            kr_read_add(into, m->offset, kr_value_seq(m));
         rd_kafka_message_destroy(m);
     }
     rdtool_consumer_close(&c);
@@ -1077,17 +1079,17 @@ typedef struct kr_check {
     int64_t foreign;       /* values that are not a seq of this run */
 } kr_check_t;
 
-/* The seq at offset in a partition's read-back, or -2 when absent. */
+static int kr_cmp_read_offset(const void *key, const void *elem) {
+    int64_t a = *(const int64_t *)key, b = ((const kr_read_t *)elem)->offset;
+    return (a > b) - (a < b);
+}
+
+/* The seq at offset in a partition's read-back (sorted by offset), or -2
+ * when absent. */
 static int64_t kr_seq_at(const kr_partition_read_t *pr, int64_t offset) {
-    int64_t lo = 0, hi = pr->n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (pr->recs[mid].offset < offset)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < pr->n && pr->recs[lo].offset == offset ? pr->recs[lo].seq : -2;
+    const kr_read_t *found = pr->n ? bsearch(&offset, pr->recs, (size_t)pr->n, sizeof *pr->recs, kr_cmp_read_offset)
+                                   : NULL;
+    return found ? found->seq : -2;
 }
 
 static void kr_check_ledger(const kr_run_t *r, kr_ledger_t *l, const kr_partition_read_t *pr, kr_check_t *ck) {
