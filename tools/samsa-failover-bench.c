@@ -48,28 +48,22 @@
 #include "util/logger.h"
 #include "util/mem.h"
 #include "admin/topic_admin.h"
+#include "scluster.h"
 #include "zk/zkc.h"
 #include "zk/zkdata.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,9 +84,6 @@
 /* The brokers' zookeeper.session.timeout.ms: how long a killed broker
  * stays registered. ZooKeeper (tick 500 ms) grants 1-10 s. */
 #define FB_BROKER_SESSION_MS 3000
-/* The bench's own ZooKeeper session. */
-#define FB_SESSION_MS 10000
-#define FB_CONNECT_MS 10000
 
 /* Between reads of all state znodes while the controller moves leaders,
  * and while a topic is being created. */
@@ -114,16 +105,6 @@
 
 #define FB_LAI_ANSWERED ": all LeaderAndIsr requests answered "
 
-/* Set by SIGINT and SIGTERM. The one process-wide variable: a signal
- * handler can reach nothing else. Every wait checks it, and the bench then
- * stops the cluster as after any failure. */
-static volatile sig_atomic_t fb_interrupted;
-
-static void fb_on_signal(int sig) {
-    (void)sig;
-    fb_interrupted = 1;
-}
-
 typedef struct fb_opts {
     const char *dir;            /* NULL: a fresh temporary folder */
     bool keep;                  /* keep a temporary folder */
@@ -136,16 +117,11 @@ typedef struct fb_opts {
     int timeout_s;
 } fb_opts_t;
 
-/* Everything one run holds; released by fb_cleanup. */
+/* Everything one run holds; the cluster is released by scluster_cleanup. */
 typedef struct fb_bench {
     fb_opts_t o;
-    char *script;    /* samsa-cluster (owned) */
-    char *dir;       /* the cluster folder, absolute (owned) */
-    bool temp_dir;   /* created by the bench */
-    bool cluster_up; /* `start` was run: `stop` is due */
+    scluster_t c;    /* samsa-cluster, the folder, the ZooKeeper session */
     int base_port;
-    evloop_t *loop;  /* runs zkc's callbacks (the victim's watch) */
-    zkc_t *zk;
     int32_t controller;
 } fb_bench_t;
 
@@ -169,12 +145,6 @@ typedef struct fb_result {
 } fb_result_t;
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-static void fb_sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !fb_interrupted) {
-    }
-}
 
 /* HH:MM:SS.mmm in local time, as the brokers' logs print it. */
 static void fb_clock_text(int64_t wall_ms, char out[32]) {
@@ -294,284 +264,6 @@ static int fb_parse_args(int argc, char **argv, fb_opts_t *o) {
     return 0;
 }
 
-/* ---- finding programs and ports ------------------------------------------------- */
-
-/* The folder of this executable (owned), or NULL. */
-static char *fb_self_dir(void) {
-    char path[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-    if (n <= 0)
-        return NULL;
-    path[n] = '\0';
-    char *slash = strrchr(path, '/');
-    if (!slash)
-        return NULL;
-    *slash = '\0';
-    return mem_strdup(path);
-}
-
-static char *fb_first_executable(const char *dir, const char *const *rel) {
-    for (size_t i = 0; dir && rel[i]; i++) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, rel[i]);
-        char *real = realpath(path, NULL);
-        if (real && access(real, X_OK) == 0) {
-            char *r = mem_strdup(real);
-            free(real);
-            return r;
-        }
-        free(real);
-    }
-    return NULL;
-}
-
-/* samsa-cluster: --cluster-script, else next to this program (installed),
- * else in the source tree of an in-tree (tools/) or out-of-tree
- * (build/tools/) build. */
-static char *fb_find_script(const fb_opts_t *o) {
-    if (o->cluster_script) {
-        char *real = realpath(o->cluster_script, NULL);
-        if (!real || access(real, X_OK) != 0) {
-            fprintf(stderr, FB_PROG ": --cluster-script %s is not an executable\n", o->cluster_script);
-            free(real);
-            return NULL;
-        }
-        char *r = mem_strdup(real);
-        free(real);
-        return r;
-    }
-    static const char *const rel[] = {"samsa-cluster", "../../tools/samsa-cluster", NULL};
-    char *self = fb_self_dir();
-    char *found = fb_first_executable(self, rel);
-    if (!found)
-        fprintf(stderr, FB_PROG ": samsa-cluster not found next to %s or in its source tree: use --cluster-script\n",
-                self ? self : "this program");
-    free(self);
-    return found;
-}
-
-/* Tells samsa-cluster (through SAMSA_BROKER, inherited by every command)
- * which broker to run: --broker, else the broker of the build this program
- * belongs to; without either samsa-cluster finds one itself. */
-static int fb_choose_broker(const fb_opts_t *o) {
-    char *bin = NULL;
-    if (o->broker) {
-        char *real = realpath(o->broker, NULL);
-        if (!real || access(real, X_OK) != 0) {
-            fprintf(stderr, FB_PROG ": --broker %s is not an executable\n", o->broker);
-            free(real);
-            return -1;
-        }
-        bin = mem_strdup(real);
-        free(real);
-    } else if (!getenv("SAMSA_BROKER")) {
-        static const char *const rel[] = {"samsa-broker", "../broker/samsa-broker", NULL};
-        char *self = fb_self_dir();
-        bin = fb_first_executable(self, rel);
-        free(self);
-    }
-    if (bin)
-        setenv("SAMSA_BROKER", bin, 1);
-    free(bin);
-    return 0;
-}
-
-/* A port P with P..P+count-1 free on 127.0.0.1, below the kernel's
- * ephemeral range so that no outgoing connection takes one meanwhile. 0
- * when none was found. */
-static int fb_free_base_port(int count) {
-    srand((unsigned)(getpid() ^ clock_wall_us()));
-    for (int attempt = 0; attempt < 200; attempt++) {
-        int base = 20000 + rand() % (10000 - count);
-        bool ok = true;
-        for (int p = base; p < base + count && ok; p++) {
-            int fd = socket(AF_INET, SOCK_STREAM, 0);
-            struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
-            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-            if (fd >= 0)
-                close(fd);
-        }
-        if (ok)
-            return base;
-    }
-    return 0;
-}
-
-/* ---- running samsa-cluster ------------------------------------------------------- */
-
-/* One samsa-cluster command running in the background, its standard output
- * and error collected in out. */
-typedef struct fb_cmd {
-    pid_t pid;
-    int fd; /* read end of its output */
-    buf_t out;
-    int64_t started_us; /* wall clock, just before the fork */
-    char what[64];      /* "kill 2", for messages */
-} fb_cmd_t;
-
-/* Starts `samsa-cluster --dir DIR args...` in a process group of its own
- * (a ^C on the terminal reaches only the bench). 0, or -1 after a message. */
-static int fb_cmd_start(const fb_bench_t *b, fb_cmd_t *cmd, const char *const *args) {
-    const char *argv[16];
-    size_t n = 0;
-    argv[n++] = b->script;
-    argv[n++] = "--dir";
-    argv[n++] = b->dir;
-    for (size_t i = 0; args[i] && n < 15; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    *cmd = (fb_cmd_t){.pid = -1, .fd = -1};
-    buf_init(&cmd->out);
-    snprintf(cmd->what, sizeof cmd->what, "%s%s%s", args[0], args[0] && args[1] ? " " : "",
-             args[0] && args[1] ? args[1] : "");
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) {
-        fprintf(stderr, FB_PROG ": pipe: %s\n", strerror(errno));
-        return -1;
-    }
-    fflush(NULL);
-    cmd->started_us = clock_wall_us();
-    pid_t pid = fork();
-    if (pid < 0) {
-        fprintf(stderr, FB_PROG ": fork: %s\n", strerror(errno));
-        close(p[0]);
-        close(p[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        setpgid(0, 0);
-        signal(SIGPIPE, SIG_DFL); /* the bench ignores it; what it starts must not */
-        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        execv(b->script, (char *const *)argv);
-        dprintf(2, "cannot run %s: %s\n", b->script, strerror(errno));
-        _exit(127);
-    }
-    close(p[1]);
-    fcntl(p[0], F_SETFL, O_NONBLOCK);
-    cmd->pid = pid;
-    cmd->fd = p[0];
-    return 0;
-}
-
-static void fb_cmd_drain(fb_cmd_t *cmd) {
-    char chunk[4096];
-    ssize_t r;
-    while ((r = read(cmd->fd, chunk, sizeof chunk)) > 0 || (r < 0 && errno == EINTR))
-        if (r > 0)
-            buf_append(&cmd->out, chunk, (size_t)r);
-}
-
-/* Waits for the command (it is never abandoned: a ^C lets it finish) and
- * returns its exit status (128 + signal when killed). Output is collected
- * while it runs, and the wait does not depend on the pipe's end: a
- * background process that kept it open cannot hold the bench up. */
-static int fb_cmd_wait(fb_cmd_t *cmd) {
-    int status = 0;
-    pid_t r;
-    for (;;) {
-        struct pollfd pfd = {cmd->fd, POLLIN, 0};
-        poll(&pfd, 1, 50);
-        fb_cmd_drain(cmd);
-        r = waitpid(cmd->pid, &status, WNOHANG);
-        if (r == cmd->pid || (r < 0 && errno != EINTR))
-            break;
-    }
-    fb_cmd_drain(cmd);
-    close(cmd->fd);
-    cmd->fd = -1;
-    if (r != cmd->pid)
-        return 127; /* cannot happen: the child is ours */
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static void fb_cmd_show(const fb_cmd_t *cmd, FILE *f) {
-    if (cmd->out.len)
-        fwrite(cmd->out.data, 1, cmd->out.len, f);
-    if (cmd->out.len && cmd->out.data[cmd->out.len - 1] != '\n')
-        fputc('\n', f);
-}
-
-/* Runs a command to its end. Its output is shown on failure (with a line
- * naming the command); on success it is given back in out if wanted. 0 or
- * -1. */
-static int fb_cluster(const fb_bench_t *b, buf_t *out, const char *const *args) {
-    fb_cmd_t cmd;
-    if (fb_cmd_start(b, &cmd, args) != 0)
-        return -1;
-    int rc = fb_cmd_wait(&cmd);
-    if (rc != 0) {
-        fb_cmd_show(&cmd, stderr);
-        fprintf(stderr, FB_PROG ": samsa-cluster %s failed (exit status %d)\n", cmd.what, rc);
-    } else if (out) {
-        buf_append(out, cmd.out.data, cmd.out.len);
-    }
-    buf_free(&cmd.out);
-    return rc == 0 ? 0 : -1;
-}
-
-/* ---- ZooKeeper --------------------------------------------------------------------- */
-
-static int fb_zk_open(fb_bench_t *b) {
-    buf_t out = BUF_INIT;
-    if (fb_cluster(b, &out, (const char *const[]){"zookeeper", NULL}) != 0) {
-        buf_free(&out);
-        return -1;
-    }
-    buf_append(&out, "", 1);
-    char *connect = (char *)out.data;
-    connect[strcspn(connect, "\r\n")] = '\0';
-    char err[256];
-    b->loop = evloop_new("fb-zk", err, sizeof err);
-    if (!b->loop || evloop_start(b->loop, err, sizeof err) != 0) {
-        fprintf(stderr, FB_PROG ": %s\n", err);
-        buf_free(&out);
-        return -1;
-    }
-    zkc_config_t zc = {.connect = connect,
-                       .session_timeout_ms = FB_SESSION_MS,
-                       .connection_timeout_ms = FB_CONNECT_MS,
-                       .post = evloop_post,
-                       .post_ctx = b->loop};
-    b->zk = zkc_open(&zc, err, sizeof err);
-    if (!b->zk)
-        fprintf(stderr, FB_PROG ": ZooKeeper at %s: %s\n", connect, err);
-    buf_free(&out);
-    return b->zk ? 0 : -1;
-}
-
-/* The controller's id, or -1 while there is none. */
-static int32_t fb_read_controller(zkc_t *zk) {
-    char *data = NULL;
-    int len = 0;
-    int32_t id = -1;
-    char err[256];
-    if (zkc_get(zk, ZKDATA_PATH_CONTROLLER, &data, &len, NULL) == ZKC_OK &&
-        zkdata_controller_decode(data, len < 0 ? 0 : (size_t)len, &id, err, sizeof err) != 0)
-        id = -1;
-    free(data);
-    return id;
-}
-
-/* Waits for a controller other than broker `not` (-1: any). */
-static int32_t fb_await_controller(fb_bench_t *b, int32_t not) {
-    int64_t deadline = clock_mono_ms() + (int64_t)b->o.timeout_s * 1000;
-    while (!fb_interrupted && clock_mono_ms() < deadline) {
-        int32_t id = fb_read_controller(b->zk);
-        if (id >= 0 && id != not)
-            return id;
-        fb_sleep_ms(FB_SETUP_POLL_MS);
-    }
-    if (!fb_interrupted)
-        fprintf(stderr, FB_PROG ": no controller%s after %d s\n", not >= 0 ? " other than the victim" : "",
-                b->o.timeout_s);
-    return -1;
-}
-
 /* One partition's state znode as last read. */
 typedef struct fb_pstate {
     bool present;
@@ -627,14 +319,14 @@ static int32_t fb_await_leaders(const fb_bench_t *b, const char *topic, bool wan
     int32_t n = b->o.partitions, done = 0;
     char err[512] = "";
     for (;;) {
-        if (fb_read_states(b->zk, topic, n, st, err, sizeof err) == 0)
+        if (fb_read_states(b->c.zk, topic, n, st, err, sizeof err) == 0)
             err[0] = '\0';
         done = 0;
         for (int32_t i = 0; i < n; i++)
             done += fb_settled(&st[i], b->o.victim, want_victim);
-        if (done == n || fb_interrupted || clock_mono_ms() >= deadline)
+        if (done == n || scluster_interrupted || clock_mono_ms() >= deadline)
             break;
-        fb_sleep_ms(poll_ms);
+        scluster_sleep_ms(poll_ms);
     }
     if (err[0])
         fprintf(stderr, FB_PROG ": %s\n", err);
@@ -660,7 +352,7 @@ static int fb_create_topic(const fb_bench_t *b, const char *topic) {
     }
     tadmin_create_t req = {.topic = topic, .assignment = &a, .check_brokers = true, .with_topic_id = true};
     char msg[512];
-    kerr_t rc = tadmin_create_topic(b->zk, &req, NULL, msg, sizeof msg);
+    kerr_t rc = tadmin_create_topic(b->c.zk, &req, NULL, msg, sizeof msg);
     zkdata_topic_assignment_free(&a);
     if (rc != KERR_NONE)
         fprintf(stderr, FB_PROG ": creating topic %s: %s (%s)\n", topic, msg, kerr_name(rc));
@@ -670,7 +362,7 @@ static int fb_create_topic(const fb_bench_t *b, const char *topic) {
 /* ---- the brokers' logs --------------------------------------------------------------- */
 
 static void fb_broker_log(const fb_bench_t *b, int32_t id, char *out, size_t outlen) {
-    snprintf(out, outlen, "%s/broker-%d/broker.log", b->dir, id);
+    snprintf(out, outlen, "%s/broker-%d/broker.log", b->c.dir, id);
 }
 
 /* The size of broker id's log: where lines written from now on start. */
@@ -760,9 +452,9 @@ static bool fb_await_line(const fb_bench_t *b, int32_t id, off_t from, const cha
         fb_log_read(b, id, from, &text);
         bool found = fb_each_line(&text, needle, fb_take_line, f);
         buf_free(&text);
-        if (found || fb_interrupted || clock_mono_ms() >= deadline)
+        if (found || scluster_interrupted || clock_mono_ms() >= deadline)
             return found;
-        fb_sleep_ms(50);
+        scluster_sleep_ms(50);
     }
 }
 
@@ -823,9 +515,9 @@ static int64_t fb_await_applied(const fb_bench_t *b, const off_t *marks, const c
             fb_each_line(&text, needle, fb_count_applied, &a);
             buf_free(&text);
         }
-        if (a.count >= expected || fb_interrupted || clock_mono_ms() >= deadline)
+        if (a.count >= expected || scluster_interrupted || clock_mono_ms() >= deadline)
             break;
-        fb_sleep_ms(50);
+        scluster_sleep_ms(50);
     }
     return a.count >= expected ? a.last : -1;
 }
@@ -862,14 +554,14 @@ static int fb_prepare_topic(fb_bench_t *b, const char *topic, fb_pstate_t *st) {
         return -1;
     int32_t done = fb_await_leaders(b, topic, true, FB_SETUP_POLL_MS, deadline, st);
     if (done < b->o.partitions) {
-        if (!fb_interrupted)
+        if (!scluster_interrupted)
             fprintf(stderr, FB_PROG ": topic %s: after %d s only %d of %d partitions are led by broker %d\n", topic,
                     b->o.timeout_s, done, b->o.partitions, b->o.victim);
         return -1;
     }
     fb_found_t f;
     if (!fb_await_line(b, b->controller, mark, FB_LAI_ANSWERED, deadline, &f)) {
-        if (!fb_interrupted)
+        if (!scluster_interrupted)
             fprintf(stderr, FB_PROG ": topic %s: no \"all LeaderAndIsr requests answered\" logged in %d s\n", topic,
                     b->o.timeout_s);
         return -1;
@@ -956,7 +648,7 @@ static void fb_find_lai(const fb_bench_t *b, off_t from, const char *what, int64
         r->lai_ms = f.at - t0_ms;
         r->ctrl_ms = fb_lai_figure(f.line);
         printf("  last LeaderAndIsr answered (controller's log line): +%" PRId64 " ms\n", r->lai_ms);
-    } else if (!fb_interrupted) {
+    } else if (!scluster_interrupted) {
         printf("  the controller logged no \"%s" FB_LAI_ANSWERED "...\" line\n", what);
     }
 }
@@ -998,7 +690,7 @@ static void fb_on_watch(void *ctx, zkc_watch_type_t type, const char *path) {
  * an interruption. */
 static bool fb_watch_wait(fb_watch_t *w, const bool *flag, int64_t deadline) {
     pthread_mutex_lock(&w->mu);
-    while (!*flag && !fb_interrupted && clock_mono_ms() < deadline) {
+    while (!*flag && !scluster_interrupted && clock_mono_ms() < deadline) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 100 * 1000000L;
@@ -1020,22 +712,22 @@ static int64_t fb_kill_victim(fb_bench_t *b, fb_watch_t *w, fb_result_t *r) {
     char path[ZKDATA_PATH_MAX], id[16];
     zkdata_path_broker(path, sizeof path, b->o.victim);
     snprintf(id, sizeof id, "%d", b->o.victim);
-    zkc_err_t e = zkc_aexists(b->zk, path, fb_on_watch, w, fb_on_exists, w);
+    zkc_err_t e = zkc_aexists(b->c.zk, path, fb_on_watch, w, fb_on_exists, w);
     int64_t deadline = clock_mono_ms() + (int64_t)b->o.timeout_s * 1000;
     if (e != ZKC_OK || !fb_watch_wait(w, &w->answered, deadline) || w->exists_err != ZKC_OK) {
         errmsg_set(r->why, sizeof r->why, "cannot watch %s: %s", path,
                    zkc_strerror(e != ZKC_OK ? e : w->answered ? w->exists_err : ZKC_CONNECTIONLOSS));
         return -1;
     }
-    fb_cmd_t cmd;
-    if (fb_cmd_start(b, &cmd, (const char *const[]){"kill", id, NULL}) != 0) {
+    scluster_cmd_t cmd;
+    if (scluster_cmd_start(&b->c, &cmd, (const char *const[]){"kill", id, NULL}) != 0) {
         errmsg_set(r->why, sizeof r->why, "cannot run samsa-cluster kill");
         return -1;
     }
     int64_t killed_us = cmd.started_us;
-    int rc = fb_cmd_wait(&cmd);
+    int rc = scluster_cmd_wait(&cmd);
     if (rc != 0)
-        fb_cmd_show(&cmd, stderr);
+        scluster_cmd_show(&cmd, stderr);
     buf_free(&cmd.out);
     if (rc != 0) {
         errmsg_set(r->why, sizeof r->why, "samsa-cluster kill %d failed (exit status %d)", b->o.victim, rc);
@@ -1118,7 +810,7 @@ static void fb_run_shutdown(fb_bench_t *b, fb_result_t *r) {
     snprintf(id, sizeof id, "%d", b->o.victim);
     r->ran = true;
     printf("controlled shutdown: starting broker %d again\n", b->o.victim);
-    if (fb_cluster(b, NULL, (const char *const[]){"start-broker", id, NULL}) != 0) {
+    if (scluster_run(&b->c, NULL, (const char *const[]){"start-broker", id, NULL}) != 0) {
         errmsg_set(r->why, sizeof r->why, "could not start broker %d again", b->o.victim);
         return;
     }
@@ -1131,8 +823,8 @@ static void fb_run_shutdown(fb_bench_t *b, fb_result_t *r) {
     off_t *marks = fb_log_marks(b), mark = marks[b->controller], vmark = marks[b->o.victim];
     char what[64];
     snprintf(what, sizeof what, "controlled shutdown of broker %d", b->o.victim);
-    fb_cmd_t cmd;
-    if (fb_cmd_start(b, &cmd, (const char *const[]){"stop", id, NULL}) != 0) {
+    scluster_cmd_t cmd;
+    if (scluster_cmd_start(&b->c, &cmd, (const char *const[]){"stop", id, NULL}) != 0) {
         errmsg_set(r->why, sizeof r->why, "cannot run samsa-cluster stop");
         free(marks);
         free(st);
@@ -1143,9 +835,9 @@ static void fb_run_shutdown(fb_bench_t *b, fb_result_t *r) {
     fb_clock_text(t0, clock);
     printf("controlled shutdown: samsa-cluster stop %d (SIGTERM) at %s\n", b->o.victim, clock);
     fb_await_moves(b, FB_TOPIC_SHUTDOWN, what, mark, st);
-    int rc = fb_cmd_wait(&cmd);
+    int rc = scluster_cmd_wait(&cmd);
     if (rc != 0)
-        fb_cmd_show(&cmd, stderr);
+        scluster_cmd_show(&cmd, stderr);
     buf_free(&cmd.out);
     fb_found_t sig;
     if (fb_await_line(b, b->o.victim, vmark, "received SIGTERM", clock_mono_ms(), &sig))
@@ -1167,31 +859,8 @@ static void fb_run_shutdown(fb_bench_t *b, fb_result_t *r) {
 
 /* ---- set-up and clean-up ----------------------------------------------------------- */
 
-static int fb_setup_dir(fb_bench_t *b) {
-    if (b->o.dir) {
-        if (mkdir(b->o.dir, 0755) != 0 && errno != EEXIST) {
-            fprintf(stderr, FB_PROG ": cannot create %s: %s\n", b->o.dir, strerror(errno));
-            return -1;
-        }
-        b->dir = realpath(b->o.dir, NULL);
-        if (!b->dir)
-            fprintf(stderr, FB_PROG ": %s: %s\n", b->o.dir, strerror(errno));
-        return b->dir ? 0 : -1;
-    }
-    const char *tmp = getenv("TMPDIR");
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/samsa-failover-bench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(path)) {
-        fprintf(stderr, FB_PROG ": cannot create a folder in %s: %s\n", tmp && *tmp ? tmp : "/tmp", strerror(errno));
-        return -1;
-    }
-    b->dir = mem_strdup(path);
-    b->temp_dir = true;
-    return 0;
-}
-
 static int fb_start_cluster(fb_bench_t *b) {
-    b->base_port = b->o.base_port ? b->o.base_port : fb_free_base_port(b->o.brokers);
+    b->base_port = b->o.base_port ? b->o.base_port : scluster_free_base_port(b->o.brokers);
     if (!b->base_port) {
         fprintf(stderr, FB_PROG ": no %d consecutive free ports found\n", b->o.brokers);
         return -1;
@@ -1200,10 +869,10 @@ static int fb_start_cluster(fb_bench_t *b) {
     snprintf(brokers, sizeof brokers, "%d", b->o.brokers);
     snprintf(port, sizeof port, "%d", b->base_port);
     snprintf(session, sizeof session, "zookeeper.session.timeout.ms=%d", FB_BROKER_SESSION_MS);
-    printf("starting ZooKeeper and %d brokers in %s (ports %d-%d)\n", b->o.brokers, b->dir, b->base_port,
+    printf("starting ZooKeeper and %d brokers in %s (ports %d-%d)\n", b->o.brokers, b->c.dir, b->base_port,
            b->base_port + b->o.brokers - 1);
-    b->cluster_up = true; /* a failed start may have left something running */
-    return fb_cluster(b, NULL,
+    b->c.up = true; /* a failed start may have left something running */
+    return scluster_run(&b->c, NULL,
                       (const char *const[]){"start", "--brokers", brokers, "--base-port", port, "--override", session,
                                             NULL});
 }
@@ -1212,45 +881,18 @@ static int fb_start_cluster(fb_bench_t *b) {
  * controller failover instead. If it is, it is restarted so that another
  * broker takes over. */
 static int fb_pick_controller(fb_bench_t *b) {
-    b->controller = fb_await_controller(b, -1);
+    b->controller = scluster_await_controller(&b->c, -1, b->o.timeout_s);
     if (b->controller < 0)
         return -1;
     if (b->controller == b->o.victim) {
         char id[16];
         snprintf(id, sizeof id, "%d", b->o.victim);
         printf("broker %d is the controller; restarting it so that another broker takes over\n", b->o.victim);
-        if (fb_cluster(b, NULL, (const char *const[]){"restart", id, NULL}) != 0)
+        if (scluster_run(&b->c, NULL, (const char *const[]){"restart", id, NULL}) != 0)
             return -1;
-        b->controller = fb_await_controller(b, b->o.victim);
+        b->controller = scluster_await_controller(&b->c, b->o.victim, b->o.timeout_s);
     }
     return b->controller < 0 ? -1 : 0;
-}
-
-static int fb_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    if (remove(path) != 0)
-        fprintf(stderr, FB_PROG ": cannot remove %s: %s\n", path, strerror(errno));
-    return 0;
-}
-
-static void fb_cleanup(fb_bench_t *b) {
-    if (b->zk)
-        zkc_close(b->zk);
-    evloop_free(b->loop);
-    char conf[PATH_MAX];
-    struct stat st;
-    if (b->cluster_up && b->dir && (snprintf(conf, sizeof conf, "%s/cluster.conf", b->dir), stat(conf, &st) == 0)) {
-        printf("stopping the cluster\n");
-        if (fb_cluster(b, NULL, (const char *const[]){"stop", NULL}) != 0)
-            fprintf(stderr, FB_PROG ": the cluster in %s may still be running (see samsa-cluster --dir %s status)\n",
-                    b->dir, b->dir);
-    }
-    if (b->temp_dir && !b->o.keep)
-        nftw(b->dir, fb_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    else if (b->dir)
-        printf("cluster folder kept: %s\n", b->dir);
-    free(b->dir);
-    free(b->script);
 }
 
 /* ---- the summary --------------------------------------------------------------------- */
@@ -1291,7 +933,7 @@ static void fb_summary_line(const fb_bench_t *b, const fb_result_t *r) {
         printf("\n");
     }
     if (!r->ok)
-        printf("%s: FAILED: %s\n", r->label, fb_interrupted ? "interrupted" : r->why);
+        printf("%s: FAILED: %s\n", r->label, scluster_interrupted ? "interrupted" : r->why);
 }
 
 static void fb_summary(const fb_bench_t *b, const fb_result_t *failure, const fb_result_t *shutdown) {
@@ -1302,17 +944,6 @@ static void fb_summary(const fb_bench_t *b, const fb_result_t *failure, const fb
 }
 
 /* ---- main ------------------------------------------------------------------------------ */
-
-static void fb_signals(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = fb_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-}
 
 static fb_result_t fb_result_new(const fb_bench_t *b, const char *label) {
     return (fb_result_t){.label = label, .new_leaders = mem_calloc((size_t)b->o.brokers + 1, sizeof(int32_t))};
@@ -1325,28 +956,28 @@ int main(int argc, char **argv) {
         return rc == 1 ? FB_EXIT_OK : rc;
     setvbuf(stdout, NULL, _IOLBF, 0);
     logger_set_level(LOGGER_WARN);
-    fb_signals();
-    b.script = fb_find_script(&b.o);
-    if (!b.script || fb_choose_broker(&b.o) != 0) {
-        free(b.script);
+    scluster_catch_signals();
+    b.c = (scluster_t){.prog = FB_PROG, .keep = b.o.keep};
+    if (scluster_find_script(&b.c, b.o.cluster_script) != 0 || scluster_choose_broker(&b.c, b.o.broker) != 0) {
+        free(b.c.script);
         return FB_EXIT_USAGE;
     }
     fb_result_t failure = fb_result_new(&b, "broker failure (SIGKILL)");
     fb_result_t shutdown = fb_result_new(&b, "controlled shutdown");
     fb_watch_t watch = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-    bool ready = fb_setup_dir(&b) == 0 && fb_start_cluster(&b) == 0 && fb_zk_open(&b) == 0 &&
-                 fb_pick_controller(&b) == 0;
+    bool ready = scluster_setup_dir(&b.c, b.o.dir, FB_PROG) == 0 && fb_start_cluster(&b) == 0 &&
+                 scluster_zk_open(&b.c) == 0 && fb_pick_controller(&b) == 0;
     if (ready) {
         printf("controller: broker %d\n", b.controller);
         fb_run_failure(&b, &watch, &failure);
-        if (failure.ok && !fb_interrupted)
+        if (failure.ok && !scluster_interrupted)
             fb_run_shutdown(&b, &shutdown);
         fb_summary(&b, &failure, &shutdown);
     }
-    if (fb_interrupted)
+    if (scluster_interrupted)
         fprintf(stderr, FB_PROG ": interrupted\n");
-    fb_cleanup(&b); /* zkc_close calls the watch if it has not fired: watch lives until here */
+    scluster_cleanup(&b.c); /* zkc_close calls the watch if it has not fired: watch lives until here */
     free(failure.new_leaders);
     free(shutdown.new_leaders);
-    return ready && failure.ok && shutdown.ok && !fb_interrupted ? FB_EXIT_OK : FB_EXIT_FAIL;
+    return ready && failure.ok && shutdown.ok && !scluster_interrupted ? FB_EXIT_OK : FB_EXIT_FAIL;
 }

@@ -1,0 +1,1449 @@
+/*
+ * samsa-kill-rounds — proof that no acknowledged record is lost: a producer
+ * with acks=all writes sequence-numbered records while, round after round,
+ * brokers are killed, stopped and restarted and ZooKeeper is restarted;
+ * afterwards every partition is read back and compared with the ledger of
+ * acknowledgements, and every replica's log with the others'.
+ *
+ *   samsa-kill-rounds [--dir DIR [--attach]] [--rounds N] [--seed S] ...
+ *
+ * The cluster is a samsa-cluster in DIR (started here unless --attach). A
+ * new topic gets --partitions partitions, --replication-factor replicas,
+ * min.insync.replicas and unclean.leader.election.enable as asked. One
+ * librdkafka producer, idempotence off, acks=all, retries on (as a user
+ * runs one: a retried batch may land twice, and that is reported, not
+ * hidden), sends "seq:<n>" to partition n % partitions (key "p<partition>")
+ * at --rate records a second, and its delivery reports fill the ledger:
+ * seq -> (partition, offset), or the error.
+ *
+ * Each round picks, from --seed alone (splitmix64, the same on every
+ * machine), one of the --actions:
+ *   kill-leader        SIGKILL the leader of a random partition, restart it
+ *                      after --down-ms;
+ *   kill-controller    the same for the controller;
+ *   stop-follower      SIGSTOP a follower of a random partition for
+ *                      --stop-ms, then SIGCONT;
+ *   restart-zookeeper  stop the private ZooKeeper, wait (at most a third of
+ *                      the brokers' session, so that they reconnect within
+ *                      it), start it again on the same port and data.
+ * and then waits until the cluster has settled (every broker registered,
+ * every partition led by a registered broker). One line per round tells
+ * what was done, the longest time without an acknowledgement during the
+ * round, the deliveries that failed, and the acknowledgements so far.
+ *
+ * After the rounds the producer is flushed, every replica is waited for in
+ * every ISR, a separate consumer (no group: the partitions are assigned,
+ * fetched from their leaders) reads every partition from the beginning to
+ * its high watermark, and the report counts: acknowledged, consumed, lost
+ * (acknowledged, and nowhere in the topic), duplicated (extra copies of a
+ * seq), out of order (a seq below one at a lower offset of its partition),
+ * unacknowledged but present (failed or unreported deliveries that did land:
+ * allowed), and whether every replica's log is identical up to the high
+ * watermark: the segment files of each replica are read from the brokers'
+ * folders and compared batch by batch, byte for byte (a follower stores
+ * the leader's batches unchanged).
+ *
+ * --wipe-killed is fault injection for testing the check itself: a killed
+ * broker's partition folders of the topic are deleted before it restarts,
+ * which loses acknowledged records whenever it held the only copy.
+ *
+ * Exit status: 0 when nothing acknowledged was lost and the replicas are
+ * identical, 1 otherwise (or when the run could not be done), 2 on usage.
+ */
+#include "scluster.h"
+#include "rdkafka_tool.h"
+
+#include "admin/topic_admin.h"
+#include "log/log_segment.h"
+#include "log/record_batch.h"
+#include "proto/kerr.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/errmsg.h"
+#include "util/logger.h"
+#include "util/mem.h"
+#include "zk/zkc.h"
+#include "zk/zkdata.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KR_PROG "samsa-kill-rounds"
+
+#define KR_EXIT_OK 0
+#define KR_EXIT_FAIL 1
+#define KR_EXIT_USAGE 2
+
+#define KR_DEFAULT_TOPIC "kill-rounds"
+#define KR_DEFAULT_BROKERS 3
+#define KR_MAX_BROKERS 32
+#define KR_DEFAULT_PARTITIONS 3
+#define KR_MAX_PARTITIONS 1000
+#define KR_DEFAULT_RF 3
+#define KR_DEFAULT_MIN_ISR 2
+#define KR_DEFAULT_ROUNDS 10
+#define KR_DEFAULT_RATE 200
+#define KR_DEFAULT_DOWN_MS 3000
+#define KR_DEFAULT_STOP_MS 3000
+#define KR_DEFAULT_SESSION_MS 6000
+#define KR_DEFAULT_TIMEOUT_S 60
+#define KR_DEFAULT_DELIVERY_TIMEOUT_MS 30000
+#define KR_MAX_OVERRIDES 16
+
+/* How long a round waits between reads of the cluster's state. */
+#define KR_POLL_MS 100
+/* How many lost records the report lists. */
+#define KR_LIST_LOST 10
+/* The consumer gives up when no record came for this long. */
+#define KR_CONSUME_IDLE_MS 15000
+/* The largest batch the replica comparison accepts (Kafka's default
+ * message.max.bytes is 1 MiB; room to spare). */
+#define KR_MAX_BATCH ((size_t)16 << 20)
+
+typedef enum kr_action {
+    KR_KILL_LEADER,
+    KR_KILL_CONTROLLER,
+    KR_STOP_FOLLOWER,
+    KR_RESTART_ZOOKEEPER,
+    KR_N_ACTIONS
+} kr_action_t;
+
+static const char *const kr_action_names[KR_N_ACTIONS] = {"kill-leader", "kill-controller", "stop-follower",
+                                                          "restart-zookeeper"};
+
+typedef struct kr_opts {
+    const char *dir; /* NULL: a temporary folder */
+    bool attach;     /* the cluster in dir runs already */
+    bool keep;
+    int32_t brokers;
+    int base_port; /* 0: free ports */
+    const char *overrides[KR_MAX_OVERRIDES];
+    int n_overrides;
+    int32_t session_ms;
+    const char *topic;
+    int32_t partitions;
+    int32_t rf;
+    int32_t min_isr;
+    bool unclean;
+    int32_t rounds;
+    uint64_t seed;
+    unsigned actions; /* bit per kr_action_t */
+    int32_t rate;     /* records a second */
+    int32_t down_ms;
+    int32_t stop_ms;
+    int32_t delivery_timeout_ms;
+    int timeout_s;
+    bool wipe_killed;
+    const char *json;
+    const char *broker;
+    const char *cluster_script;
+} kr_opts_t;
+
+/* ---- the ledger ----------------------------------------------------------------------- */
+
+typedef enum kr_fate {
+    KR_UNREPORTED = 0, /* sent, no delivery report (yet) */
+    KR_ACKED,
+    KR_FAILED,
+} kr_fate_t;
+
+typedef struct kr_entry {
+    uint8_t fate; /* kr_fate_t */
+    int32_t partition;
+    int64_t offset; /* when acked */
+} kr_entry_t;
+
+/* Every record sent, indexed by seq. Written by the producer thread (sends
+ * and delivery reports) and read by the main thread, under mu. */
+typedef struct kr_ledger {
+    pthread_mutex_t mu;
+    kr_entry_t *e; /* owned */
+    int64_t n, cap;
+    int64_t acked, failed;
+    int64_t last_ack_ms;   /* monotonic; the start of the current gap */
+    int64_t longest_gap_ms; /* since kr_ledger_round_reset */
+    int64_t round_failed;
+    rd_kafka_resp_err_t first_error; /* of the round, for the round line */
+} kr_ledger_t;
+
+static void kr_ledger_round_reset(kr_ledger_t *l) {
+    pthread_mutex_lock(&l->mu);
+    l->longest_gap_ms = 0;
+    l->round_failed = 0;
+    l->first_error = RD_KAFKA_RESP_ERR_NO_ERROR;
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* The round's figures: the longest stretch without an acknowledgement (the
+ * current one included) and the failed deliveries. */
+static void kr_ledger_round_figures(kr_ledger_t *l, int64_t *gap_ms, int64_t *failed, int64_t *acked,
+                                    rd_kafka_resp_err_t *first_error) {
+    pthread_mutex_lock(&l->mu);
+    int64_t now = clock_mono_ms(), current = now - l->last_ack_ms;
+    *gap_ms = current > l->longest_gap_ms ? current : l->longest_gap_ms;
+    *failed = l->round_failed;
+    *acked = l->acked;
+    *first_error = l->first_error;
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* librdkafka's delivery report, on the thread that polls the producer. */
+static void kr_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    kr_ledger_t *l = opaque;
+    int64_t seq = (int64_t)(intptr_t)m->_private;
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&l->mu);
+    if (seq >= 0 && seq < l->n) {
+        kr_entry_t *e = &l->e[seq];
+        if (m->err) {
+            e->fate = KR_FAILED;
+            l->failed++;
+            l->round_failed++;
+            if (!l->first_error)
+                l->first_error = m->err;
+        } else {
+            *e = (kr_entry_t){KR_ACKED, m->partition, m->offset};
+            l->acked++;
+            if (now - l->last_ack_ms > l->longest_gap_ms)
+                l->longest_gap_ms = now - l->last_ack_ms;
+            l->last_ack_ms = now;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* ---- the producer --------------------------------------------------------------------- */
+
+typedef struct kr_producer {
+    rd_kafka_t *rk;
+    const char *topic;
+    int32_t partitions;
+    int32_t rate;
+    kr_ledger_t *ledger;
+    pthread_t thread;
+    bool running;
+    volatile sig_atomic_t stop; /* set by the main thread */
+} kr_producer_t;
+
+/* Sends seq; false when librdkafka refused it for good (not a full queue). */
+static bool kr_send(kr_producer_t *p, int64_t seq) {
+    char value[32], key[16];
+    int32_t partition = (int32_t)(seq % p->partitions);
+    int vlen = snprintf(value, sizeof value, "seq:%" PRId64, seq);
+    int klen = snprintf(key, sizeof key, "p%d", partition);
+    kr_ledger_t *l = p->ledger;
+    pthread_mutex_lock(&l->mu);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 4096;
+        l->e = mem_realloc(l->e, (size_t)l->cap * sizeof *l->e);
+    }
+    l->e[l->n++] = (kr_entry_t){KR_UNREPORTED, partition, -1};
+    pthread_mutex_unlock(&l->mu);
+    for (;;) {
+        rd_kafka_resp_err_t err =
+            rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_KEY(key, (size_t)klen), RD_KAFKA_V_VALUE(value, (size_t)vlen),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE((void *)(intptr_t)seq),
+                              RD_KAFKA_V_END);
+        if (!err)
+            return true;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || p->stop) {
+            pthread_mutex_lock(&l->mu);
+            l->e[seq].fate = KR_FAILED;
+            l->failed++;
+            l->round_failed++;
+            pthread_mutex_unlock(&l->mu);
+            return false;
+        }
+        rd_kafka_poll(p->rk, 10);
+    }
+}
+
+/* Sends at the rate asked, seq n at start + n / rate, and serves the
+ * delivery reports in between. */
+static void *kr_produce_loop(void *arg) {
+    kr_producer_t *p = arg;
+    int64_t start = clock_mono_ms();
+    for (int64_t seq = 0; !p->stop;) {
+        int64_t due = start + seq * 1000 / p->rate, now = clock_mono_ms();
+        if (now >= due) {
+            kr_send(p, seq++);
+            rd_kafka_poll(p->rk, 0);
+            continue;
+        }
+        rd_kafka_poll(p->rk, (int)(due - now < 100 ? due - now : 100));
+    }
+    return NULL;
+}
+
+static int kr_producer_start(kr_producer_t *p, const char *bootstrap, const kr_opts_t *o, kr_ledger_t *ledger) {
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%d", o->delivery_timeout_ms);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* A user's producer: acks=all, retries on (librdkafka's default), no
+     * idempotence, Java's in-flight limit; a bounded delivery timeout so
+     * that a record that cannot be written is reported as failed. */
+    const char *props[][2] = {{"bootstrap.servers", bootstrap},
+                              {"acks", "all"},
+                              {"enable.idempotence", "false"},
+                              {"max.in.flight.requests.per.connection", "5"},
+                              {"linger.ms", "5"},
+                              {"message.timeout.ms", timeout},
+                              {"retry.backoff.ms", "100"},
+                              {"topic.metadata.refresh.interval.ms", "1000"},
+                              /* brokers go away on purpose: their disconnections are not news */
+                              {"log_level", "2"}};
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
+        if (rdtool_conf_set(conf, props[i][0], props[i][1]) != 0) {
+            rd_kafka_conf_destroy(conf);
+            return -1;
+        }
+    rd_kafka_conf_set_dr_msg_cb(conf, kr_on_delivery);
+    rd_kafka_conf_set_opaque(conf, ledger);
+    *p = (kr_producer_t){.topic = o->topic, .partitions = o->partitions, .rate = o->rate, .ledger = ledger};
+    p->rk = rdtool_new(RD_KAFKA_PRODUCER, conf);
+    if (!p->rk)
+        return -1;
+    ledger->last_ack_ms = clock_mono_ms();
+    if (pthread_create(&p->thread, NULL, kr_produce_loop, p) != 0) {
+        fprintf(stderr, KR_PROG ": cannot start the producer thread\n");
+        return -1;
+    }
+    p->running = true;
+    return 0;
+}
+
+/* Stops sending and waits for every outstanding delivery report (or the
+ * delivery timeout). */
+static void kr_producer_stop(kr_producer_t *p, int delivery_timeout_ms) {
+    if (!p->running)
+        return;
+    p->stop = 1;
+    pthread_join(p->thread, NULL);
+    p->running = false;
+    rd_kafka_flush(p->rk, delivery_timeout_ms + 5000);
+}
+
+/* ---- options --------------------------------------------------------------------------- */
+
+static void kr_usage(FILE *f) {
+    fprintf(f,
+            "usage: " KR_PROG " [options]\n"
+            "Produces sequence-numbered records with acks=all through rounds of broker\n"
+            "kills, follower stops and ZooKeeper restarts, then checks that every\n"
+            "acknowledged record is in the topic and that the replicas are identical.\n"
+            "  --dir DIR              the cluster's folder (default: a temporary one)\n"
+            "  --attach               use the samsa-cluster running in --dir\n"
+            "  --keep                 keep the temporary folder (logs)\n"
+            "  --brokers B            brokers to start (default %d)\n"
+            "  --base-port P          broker ID listens on P+ID-1 (default: free ports)\n"
+            "  --session-ms MS        the brokers' zookeeper.session.timeout.ms (default %d)\n"
+            "  --override KEY=VALUE   another broker setting (repeatable)\n"
+            "  --topic NAME           the topic to create (default %s)\n"
+            "  --partitions N         (default %d)\n"
+            "  --replication-factor R (default %d)\n"
+            "  --min-insync-replicas M  the topic's min.insync.replicas (default %d)\n"
+            "  --unclean true|false   the topic's unclean.leader.election.enable (default false)\n"
+            "  --rounds N             (default %d)\n"
+            "  --seed S               chooses every round's action and target (default 1)\n"
+            "  --actions A,B,...      among kill-leader, kill-controller, stop-follower,\n"
+            "                         restart-zookeeper (default: all four)\n"
+            "  --rate R               records a second (default %d)\n"
+            "  --down-ms MS           how long a killed broker stays down (default %d)\n"
+            "  --stop-ms MS           how long a follower stays stopped (default %d)\n"
+            "  --delivery-timeout-ms MS  the producer's message.timeout.ms (default %d)\n"
+            "  --timeout S            how long the cluster may take to settle (default %d)\n"
+            "  --wipe-killed          delete a killed broker's partitions of the topic before\n"
+            "                         it restarts (loses data on purpose: tests the check)\n"
+            "  --json FILE            the report's figures as JSON\n"
+            "  --broker PATH          the samsa-broker to run\n"
+            "  --cluster-script PATH  tools/samsa-cluster\n"
+            "  --help\n",
+            KR_DEFAULT_BROKERS, KR_DEFAULT_SESSION_MS, KR_DEFAULT_TOPIC, KR_DEFAULT_PARTITIONS, KR_DEFAULT_RF,
+            KR_DEFAULT_MIN_ISR, KR_DEFAULT_ROUNDS, KR_DEFAULT_RATE, KR_DEFAULT_DOWN_MS, KR_DEFAULT_STOP_MS,
+            KR_DEFAULT_DELIVERY_TIMEOUT_MS, KR_DEFAULT_TIMEOUT_S);
+}
+
+static bool kr_parse_int(const char *s, long long min, long long max, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* A comma-separated list of action names as a bit set; 0 when a name is
+ * unknown. */
+static unsigned kr_parse_actions(const char *s) {
+    unsigned set = 0;
+    char *copy = mem_strdup(s), *save = NULL;
+    for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        int a = 0;
+        while (a < KR_N_ACTIONS && strcmp(w, kr_action_names[a]) != 0)
+            a++;
+        if (a == KR_N_ACTIONS) {
+            set = 0;
+            break;
+        }
+        set |= 1u << a;
+    }
+    free(copy);
+    return set;
+}
+
+/* 0, 1 for --help, or KR_EXIT_USAGE after a message. */
+static int kr_parse_args(int argc, char **argv, kr_opts_t *o) {
+    enum {
+        O_DIR = 256, O_ATTACH, O_KEEP, O_BROKERS, O_PORT, O_SESSION, O_OVERRIDE, O_TOPIC, O_PARTS, O_RF, O_MIN_ISR,
+        O_UNCLEAN, O_ROUNDS, O_SEED, O_ACTIONS, O_RATE, O_DOWN, O_STOP, O_DELIVERY, O_TIMEOUT, O_WIPE, O_JSON,
+        O_BROKER, O_SCRIPT, O_HELP
+    };
+    static const struct option longopts[] = {
+        {"dir", required_argument, NULL, O_DIR},
+        {"attach", no_argument, NULL, O_ATTACH},
+        {"keep", no_argument, NULL, O_KEEP},
+        {"brokers", required_argument, NULL, O_BROKERS},
+        {"base-port", required_argument, NULL, O_PORT},
+        {"session-ms", required_argument, NULL, O_SESSION},
+        {"override", required_argument, NULL, O_OVERRIDE},
+        {"topic", required_argument, NULL, O_TOPIC},
+        {"partitions", required_argument, NULL, O_PARTS},
+        {"replication-factor", required_argument, NULL, O_RF},
+        {"min-insync-replicas", required_argument, NULL, O_MIN_ISR},
+        {"unclean", required_argument, NULL, O_UNCLEAN},
+        {"rounds", required_argument, NULL, O_ROUNDS},
+        {"seed", required_argument, NULL, O_SEED},
+        {"actions", required_argument, NULL, O_ACTIONS},
+        {"rate", required_argument, NULL, O_RATE},
+        {"down-ms", required_argument, NULL, O_DOWN},
+        {"stop-ms", required_argument, NULL, O_STOP},
+        {"delivery-timeout-ms", required_argument, NULL, O_DELIVERY},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"wipe-killed", no_argument, NULL, O_WIPE},
+        {"json", required_argument, NULL, O_JSON},
+        {"broker", required_argument, NULL, O_BROKER},
+        {"cluster-script", required_argument, NULL, O_SCRIPT},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (kr_opts_t){.brokers = KR_DEFAULT_BROKERS,
+                     .session_ms = KR_DEFAULT_SESSION_MS,
+                     .topic = KR_DEFAULT_TOPIC,
+                     .partitions = KR_DEFAULT_PARTITIONS,
+                     .rf = KR_DEFAULT_RF,
+                     .min_isr = KR_DEFAULT_MIN_ISR,
+                     .rounds = KR_DEFAULT_ROUNDS,
+                     .seed = 1,
+                     .actions = (1u << KR_N_ACTIONS) - 1,
+                     .rate = KR_DEFAULT_RATE,
+                     .down_ms = KR_DEFAULT_DOWN_MS,
+                     .stop_ms = KR_DEFAULT_STOP_MS,
+                     .delivery_timeout_ms = KR_DEFAULT_DELIVERY_TIMEOUT_MS,
+                     .timeout_s = KR_DEFAULT_TIMEOUT_S};
+    long long v = 0;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        const char *bad = NULL;
+        switch (c) {
+        case O_DIR: o->dir = optarg; break;
+        case O_ATTACH: o->attach = true; break;
+        case O_KEEP: o->keep = true; break;
+        case O_BROKERS:
+            if (kr_parse_int(optarg, 1, KR_MAX_BROKERS, &v))
+                o->brokers = (int32_t)v;
+            else
+                bad = "--brokers wants a number from 1 to 32";
+            break;
+        case O_PORT:
+            if (kr_parse_int(optarg, 1, 65535, &v))
+                o->base_port = (int)v;
+            else
+                bad = "--base-port wants a port number";
+            break;
+        case O_SESSION:
+            if (kr_parse_int(optarg, 1000, 60000, &v))
+                o->session_ms = (int32_t)v;
+            else
+                bad = "--session-ms wants milliseconds from 1000 to 60000";
+            break;
+        case O_OVERRIDE:
+            if (o->n_overrides == KR_MAX_OVERRIDES || !strchr(optarg, '='))
+                bad = "--override wants KEY=VALUE (at most 16 of them)";
+            else
+                o->overrides[o->n_overrides++] = optarg;
+            break;
+        case O_TOPIC: o->topic = optarg; break;
+        case O_PARTS:
+            if (kr_parse_int(optarg, 1, KR_MAX_PARTITIONS, &v))
+                o->partitions = (int32_t)v;
+            else
+                bad = "--partitions wants a number from 1 to 1000";
+            break;
+        case O_RF:
+            if (kr_parse_int(optarg, 1, KR_MAX_BROKERS, &v))
+                o->rf = (int32_t)v;
+            else
+                bad = "--replication-factor wants a number from 1 to 32";
+            break;
+        case O_MIN_ISR:
+            if (kr_parse_int(optarg, 1, KR_MAX_BROKERS, &v))
+                o->min_isr = (int32_t)v;
+            else
+                bad = "--min-insync-replicas wants a number from 1 to 32";
+            break;
+        case O_UNCLEAN:
+            if (strcmp(optarg, "true") == 0 || strcmp(optarg, "false") == 0)
+                o->unclean = optarg[0] == 't';
+            else
+                bad = "--unclean wants true or false";
+            break;
+        case O_ROUNDS:
+            if (kr_parse_int(optarg, 0, 100000, &v))
+                o->rounds = (int32_t)v;
+            else
+                bad = "--rounds wants a number from 0 to 100000";
+            break;
+        case O_SEED:
+            if (kr_parse_int(optarg, 0, INT64_MAX, &v))
+                o->seed = (uint64_t)v;
+            else
+                bad = "--seed wants a non-negative number";
+            break;
+        case O_ACTIONS:
+            if (!(o->actions = kr_parse_actions(optarg)))
+                bad = "--actions wants names among kill-leader, kill-controller, stop-follower, restart-zookeeper";
+            break;
+        case O_RATE:
+            if (kr_parse_int(optarg, 1, 100000, &v))
+                o->rate = (int32_t)v;
+            else
+                bad = "--rate wants records a second, from 1 to 100000";
+            break;
+        case O_DOWN:
+        case O_STOP:
+            if (!kr_parse_int(optarg, 0, 600000, &v))
+                bad = c == O_DOWN ? "--down-ms wants milliseconds up to 600000"
+                                  : "--stop-ms wants milliseconds up to 600000";
+            else if (c == O_DOWN)
+                o->down_ms = (int32_t)v;
+            else
+                o->stop_ms = (int32_t)v;
+            break;
+        case O_DELIVERY:
+            if (kr_parse_int(optarg, 1000, 3600000, &v))
+                o->delivery_timeout_ms = (int32_t)v;
+            else
+                bad = "--delivery-timeout-ms wants milliseconds from 1000 to 3600000";
+            break;
+        case O_TIMEOUT:
+            if (kr_parse_int(optarg, 1, 3600, &v))
+                o->timeout_s = (int)v;
+            else
+                bad = "--timeout wants seconds (1 to 3600)";
+            break;
+        case O_WIPE: o->wipe_killed = true; break;
+        case O_JSON: o->json = optarg; break;
+        case O_BROKER: o->broker = optarg; break;
+        case O_SCRIPT: o->cluster_script = optarg; break;
+        case 'h':
+        case O_HELP: kr_usage(stdout); return 1;
+        default:
+            fprintf(stderr, KR_PROG ": unknown or incomplete option '%s'\n", argv[optind - 1]);
+            kr_usage(stderr);
+            return KR_EXIT_USAGE;
+        }
+        if (bad) {
+            fprintf(stderr, KR_PROG ": %s, not '%s'\n", bad, optarg);
+            return KR_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, KR_PROG ": unexpected argument '%s'\n", argv[optind]);
+        return KR_EXIT_USAGE;
+    }
+    if (o->attach && !o->dir) {
+        fprintf(stderr, KR_PROG ": --attach needs --dir, the folder of a running samsa-cluster\n");
+        return KR_EXIT_USAGE;
+    }
+    if (!o->attach && o->rf > o->brokers) {
+        fprintf(stderr, KR_PROG ": --replication-factor %d needs as many brokers (--brokers %d)\n", o->rf, o->brokers);
+        return KR_EXIT_USAGE;
+    }
+    if (o->base_port && o->base_port + o->brokers - 1 > 65535) {
+        fprintf(stderr, KR_PROG ": --base-port %d leaves no room for %d brokers\n", o->base_port, o->brokers);
+        return KR_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* ---- the cluster ------------------------------------------------------------------------- */
+
+/* What the run holds; released by kr_cleanup. */
+typedef struct kr_run {
+    kr_opts_t o;
+    scluster_t c;
+    char *zk_script;  /* samsa-zookeeper (owned) */
+    char zk_port[16]; /* the private ZooKeeper's port */
+    char *bootstrap;  /* owned */
+    int32_t **replicas; /* per partition, the assignment (owned) */
+    int32_t *n_replicas;
+    uint64_t rng;
+} kr_run_t;
+
+/* splitmix64: the rounds follow from the seed alone, on any machine. */
+static uint64_t kr_next(kr_run_t *r) {
+    uint64_t z = (r->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static int32_t kr_pick(kr_run_t *r, int32_t n) { return (int32_t)(kr_next(r) % (uint64_t)n); }
+
+/* The first line of what a samsa-cluster command printed (owned), or NULL. */
+static char *kr_cluster_line(const kr_run_t *r, const char *cmd) {
+    buf_t out = BUF_INIT;
+    if (scluster_run(&r->c, &out, (const char *const[]){cmd, NULL}) != 0) {
+        buf_free(&out);
+        return NULL;
+    }
+    buf_append(&out, "", 1);
+    char *line = (char *)out.data;
+    line[strcspn(line, "\r\n")] = '\0';
+    char *copy = mem_strdup(line);
+    buf_free(&out);
+    return copy;
+}
+
+/* brokers=N of an existing cluster.conf. */
+static int32_t kr_cluster_brokers(const kr_run_t *r) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/cluster.conf", r->c.dir);
+    FILE *f = fopen(path, "r");
+    int32_t n = -1;
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "brokers=%d", &n) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static int kr_start_cluster(kr_run_t *r) {
+    int base = r->o.base_port ? r->o.base_port : scluster_free_base_port(r->o.brokers);
+    if (!base) {
+        fprintf(stderr, KR_PROG ": no %d consecutive free ports found\n", r->o.brokers);
+        return -1;
+    }
+    char brokers[16], port[16], session[64];
+    snprintf(brokers, sizeof brokers, "%d", r->o.brokers);
+    snprintf(port, sizeof port, "%d", base);
+    snprintf(session, sizeof session, "zookeeper.session.timeout.ms=%d", r->o.session_ms);
+    const char *args[8 + 2 * KR_MAX_OVERRIDES] = {"start", "--brokers", brokers, "--base-port", port,
+                                                  "--override", session};
+    size_t n = 7;
+    for (int i = 0; i < r->o.n_overrides; i++) {
+        args[n++] = "--override";
+        args[n++] = r->o.overrides[i];
+    }
+    args[n] = NULL;
+    printf("starting ZooKeeper and %d brokers in %s (ports %d-%d)\n", r->o.brokers, r->c.dir, base,
+           base + r->o.brokers - 1);
+    r->c.up = true; /* a failed start may have left something running */
+    return scluster_run(&r->c, NULL, args);
+}
+
+/* samsa-zookeeper: SAMSA_ZOOKEEPER as samsa-cluster reads it, else next to
+ * samsa-cluster. */
+static int kr_find_zk_script(kr_run_t *r) {
+    const char *env = getenv("SAMSA_ZOOKEEPER");
+    char path[PATH_MAX];
+    if (env && *env) {
+        snprintf(path, sizeof path, "%s", env);
+    } else {
+        snprintf(path, sizeof path, "%s", r->c.script);
+        char *slash = strrchr(path, '/');
+        snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0), "samsa-zookeeper");
+    }
+    if (access(path, X_OK) != 0) {
+        fprintf(stderr, KR_PROG ": samsa-zookeeper not found at %s (set SAMSA_ZOOKEEPER)\n", path);
+        return -1;
+    }
+    r->zk_script = mem_strdup(path);
+    return 0;
+}
+
+/* The state znode of a partition; -1 when it cannot be read. */
+static int kr_read_state(const kr_run_t *r, int32_t partition, zkdata_partition_state_t *s) {
+    char path[ZKDATA_PATH_MAX], *data = NULL, err[256];
+    int len = 0;
+    zkdata_partition_state_init(s);
+    zkdata_path_partition_state(path, sizeof path, r->o.topic, partition);
+    int rc = -1;
+    if (zkc_get(r->c.zk, path, &data, &len, NULL) == ZKC_OK) {
+        zkdata_partition_state_free(s);
+        rc = zkdata_partition_state_decode(data, len < 0 ? 0 : (size_t)len, s, err, sizeof err);
+    }
+    free(data);
+    return rc;
+}
+
+/* The ids registered under /brokers/ids, as a bit set (ids 1..31). */
+static uint64_t kr_registered(const kr_run_t *r) {
+    zkc_strings_t ids = {0};
+    uint64_t set = 0;
+    if (zkc_children(r->c.zk, ZKDATA_PATH_BROKER_IDS, &ids) == ZKC_OK)
+        for (size_t i = 0; i < ids.n; i++) {
+            long id = strtol(ids.items[i], NULL, 10);
+            if (id > 0 && id < 64)
+                set |= 1ull << id;
+        }
+    zkc_strings_free(&ids);
+    return set;
+}
+
+static bool kr_is_isr(const zkdata_partition_state_t *s, int32_t id) {
+    for (size_t i = 0; i < s->n_isr; i++)
+        if (s->isr[i] == id)
+            return true;
+    return false;
+}
+
+/* Settled: every broker registered, every partition led by a registered
+ * broker; with full_isr, every replica in every ISR too. Waits up to
+ * timeout_s; the time it took in ms, or -1. */
+static int64_t kr_await_settled(const kr_run_t *r, bool full_isr, int timeout_s) {
+    int64_t t0 = clock_mono_ms(), deadline = t0 + (int64_t)timeout_s * 1000;
+    int32_t brokers = kr_cluster_brokers(r);
+    while (!scluster_interrupted) {
+        uint64_t reg = kr_registered(r);
+        bool ok = true;
+        for (int32_t id = 1; id <= brokers && ok; id++)
+            ok = (reg >> id) & 1;
+        for (int32_t p = 0; p < r->o.partitions && ok; p++) {
+            zkdata_partition_state_t s;
+            ok = kr_read_state(r, p, &s) == 0 && s.leader > 0 && s.leader < 64 && ((reg >> s.leader) & 1);
+            for (int32_t i = 0; ok && full_isr && i < r->n_replicas[p]; i++)
+                ok = kr_is_isr(&s, r->replicas[p][i]);
+            zkdata_partition_state_free(&s);
+        }
+        if (ok)
+            return clock_mono_ms() - t0;
+        if (clock_mono_ms() >= deadline)
+            break;
+        scluster_sleep_ms(KR_POLL_MS);
+    }
+    return -1;
+}
+
+static int kr_create_topic(kr_run_t *r) {
+    zkdata_config_t configs;
+    zkdata_config_init(&configs);
+    char min_isr[16];
+    snprintf(min_isr, sizeof min_isr, "%d", r->o.min_isr);
+    zkdata_config_set(&configs, "min.insync.replicas", min_isr);
+    zkdata_config_set(&configs, "unclean.leader.election.enable", r->o.unclean ? "true" : "false");
+    tadmin_create_t req = {.topic = r->o.topic,
+                           .partitions = r->o.partitions,
+                           .replication_factor = r->o.rf,
+                           .configs = &configs,
+                           .with_topic_id = true};
+    char msg[512];
+    kerr_t rc = tadmin_create_topic(r->c.zk, &req, NULL, msg, sizeof msg);
+    zkdata_config_free(&configs);
+    if (rc != KERR_NONE) {
+        fprintf(stderr, KR_PROG ": creating topic %s: %s (%s)\n", r->o.topic, msg, kerr_name(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads the topic's assignment into r->replicas. */
+static int kr_read_assignment(kr_run_t *r) {
+    char path[ZKDATA_PATH_MAX], *data = NULL, err[256];
+    int len = 0;
+    zkdata_path_topic(path, sizeof path, r->o.topic);
+    zkdata_topic_assignment_t a;
+    zkdata_topic_assignment_init(&a);
+    int rc = -1;
+    if (zkc_get(r->c.zk, path, &data, &len, NULL) == ZKC_OK) {
+        zkdata_topic_assignment_free(&a);
+        rc = zkdata_topic_assignment_decode(data, len < 0 ? 0 : (size_t)len, &a, err, sizeof err);
+    }
+    free(data);
+    if (rc == 0 && (int32_t)a.n_partitions != r->o.partitions)
+        rc = -1;
+    if (rc == 0) {
+        r->replicas = mem_calloc((size_t)r->o.partitions, sizeof *r->replicas);
+        r->n_replicas = mem_calloc((size_t)r->o.partitions, sizeof *r->n_replicas);
+        for (size_t i = 0; i < a.n_partitions; i++) {
+            int32_t p = a.partitions[i].partition;
+            r->replicas[p] = zkdata_ints_copy(a.partitions[i].replicas, a.partitions[i].n_replicas);
+            r->n_replicas[p] = (int32_t)a.partitions[i].n_replicas;
+        }
+    } else {
+        fprintf(stderr, KR_PROG ": cannot read the assignment of %s\n", r->o.topic);
+    }
+    zkdata_topic_assignment_free(&a);
+    return rc;
+}
+
+/* ---- the rounds -------------------------------------------------------------------------- */
+
+static int kr_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    if (remove(path) != 0)
+        fprintf(stderr, KR_PROG ": cannot remove %s: %s\n", path, strerror(errno));
+    return 0;
+}
+
+/* --wipe-killed: deletes broker id's folders of the topic's partitions. */
+static void kr_wipe(const kr_run_t *r, int32_t id) {
+    for (int32_t p = 0; p < r->o.partitions; p++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/broker-%d/logs/%s-%d", r->c.dir, id, r->o.topic, p);
+        struct stat st;
+        if (stat(path, &st) == 0)
+            nftw(path, kr_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+}
+
+/* SIGKILL, --down-ms, start again. 0 or -1. */
+static int kr_kill_and_restart(kr_run_t *r, int32_t id) {
+    char sid[16];
+    snprintf(sid, sizeof sid, "%d", id);
+    if (scluster_run(&r->c, NULL, (const char *const[]){"kill", sid, NULL}) != 0)
+        return -1;
+    if (r->o.wipe_killed)
+        kr_wipe(r, id);
+    scluster_sleep_ms(r->o.down_ms);
+    char wait[16];
+    snprintf(wait, sizeof wait, "%d", r->o.timeout_s);
+    return scluster_run(&r->c, NULL, (const char *const[]){"start-broker", sid, "--wait", wait, NULL});
+}
+
+/* The pid samsa-cluster recorded for broker id, or -1. */
+static pid_t kr_broker_pid(const kr_run_t *r, int32_t id) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/broker-%d/pid", r->c.dir, id);
+    FILE *f = fopen(path, "r");
+    long pid = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = -1;
+        fclose(f);
+    }
+    return pid > 0 ? (pid_t)pid : -1;
+}
+
+/* SIGSTOP for --stop-ms, then SIGCONT (sent also when interrupted). */
+static int kr_stop_and_continue(kr_run_t *r, int32_t id) {
+    pid_t pid = kr_broker_pid(r, id);
+    if (pid < 0 || kill(pid, SIGSTOP) != 0) {
+        fprintf(stderr, KR_PROG ": cannot stop broker %d (pid %ld): %s\n", id, (long)pid,
+                pid < 0 ? "no pid recorded" : strerror(errno));
+        return -1;
+    }
+    scluster_sleep_ms(r->o.stop_ms);
+    kill(pid, SIGCONT);
+    return 0;
+}
+
+/* Stops ZooKeeper, waits at most a third of the brokers' session (so that
+ * they reconnect within it), starts it again on the same port and data. */
+static int kr_restart_zookeeper(kr_run_t *r, int32_t *down_ms) {
+    char zdir[PATH_MAX];
+    snprintf(zdir, sizeof zdir, "%s/zookeeper", r->c.dir);
+    if (scluster_exec(&r->c, NULL, r->zk_script, (const char *const[]){"stop", "--dir", zdir, NULL}) != 0)
+        return -1;
+    *down_ms = r->o.down_ms < r->o.session_ms / 3 ? r->o.down_ms : r->o.session_ms / 3;
+    scluster_sleep_ms(*down_ms);
+    /* the settings samsa-cluster starts it with */
+    return scluster_exec(&r->c, NULL, r->zk_script,
+                         (const char *const[]){"start", "--dir", zdir, "--port", r->zk_port, "--tick-ms", "500",
+                                               "--4lw", "srvr,ruok,dump", NULL});
+}
+
+/* One round's line, kept for the JSON report. */
+typedef struct kr_round {
+    kr_action_t action;
+    char target[96];
+    bool done;
+    int64_t gap_ms;
+    int64_t failed;
+    int64_t acks;
+    int64_t settle_ms; /* -1: did not settle */
+} kr_round_t;
+
+static void kr_pick_action(kr_run_t *r, kr_round_t *rd) {
+    int32_t enabled[KR_N_ACTIONS], n = 0;
+    for (int a = 0; a < KR_N_ACTIONS; a++)
+        if (r->o.actions & (1u << a))
+            enabled[n++] = a;
+    rd->action = (kr_action_t)enabled[kr_pick(r, n)];
+}
+
+/* Does one round's action; the target is described in rd->target. */
+static int kr_do_round(kr_run_t *r, kr_round_t *rd) {
+    int32_t p = kr_pick(r, r->o.partitions), pick = kr_pick(r, INT32_MAX);
+    zkdata_partition_state_t s;
+    switch (rd->action) {
+    case KR_KILL_LEADER: {
+        if (kr_read_state(r, p, &s) != 0 || s.leader < 0) {
+            zkdata_partition_state_free(&s);
+            errmsg_set(rd->target, sizeof rd->target, "%s-%d has no leader", r->o.topic, p);
+            return -1;
+        }
+        int32_t leader = s.leader;
+        zkdata_partition_state_free(&s);
+        errmsg_set(rd->target, sizeof rd->target, "broker %d (leader of %s-%d), down %d ms", leader, r->o.topic, p,
+                 r->o.down_ms);
+        return kr_kill_and_restart(r, leader);
+    }
+    case KR_KILL_CONTROLLER: {
+        int32_t ctrl = scluster_read_controller(r->c.zk);
+        if (ctrl < 0) {
+            errmsg_set(rd->target, sizeof rd->target, "no controller");
+            return -1;
+        }
+        errmsg_set(rd->target, sizeof rd->target, "broker %d (controller), down %d ms", ctrl, r->o.down_ms);
+        return kr_kill_and_restart(r, ctrl);
+    }
+    case KR_STOP_FOLLOWER: {
+        int32_t leader = kr_read_state(r, p, &s) == 0 ? s.leader : -1, followers[KR_MAX_BROKERS], n = 0;
+        zkdata_partition_state_free(&s);
+        for (int32_t i = 0; i < r->n_replicas[p]; i++)
+            if (r->replicas[p][i] != leader)
+                followers[n++] = r->replicas[p][i];
+        if (n == 0) {
+            errmsg_set(rd->target, sizeof rd->target, "%s-%d has no follower", r->o.topic, p);
+            return -1;
+        }
+        int32_t f = followers[pick % n];
+        errmsg_set(rd->target, sizeof rd->target, "broker %d (follower of %s-%d), stopped %d ms", f, r->o.topic, p,
+                 r->o.stop_ms);
+        return kr_stop_and_continue(r, f);
+    }
+    case KR_RESTART_ZOOKEEPER: {
+        int32_t down = 0;
+        int rc = kr_restart_zookeeper(r, &down);
+        errmsg_set(rd->target, sizeof rd->target, "zookeeper 127.0.0.1:%s, down %d ms", r->zk_port, down);
+        return rc;
+    }
+    case KR_N_ACTIONS: break;
+    }
+    return -1;
+}
+
+static void kr_run_rounds(kr_run_t *r, kr_ledger_t *l, kr_round_t *rounds) {
+    for (int32_t i = 0; i < r->o.rounds && !scluster_interrupted; i++) {
+        kr_round_t *rd = &rounds[i];
+        kr_pick_action(r, rd);
+        kr_ledger_round_reset(l);
+        rd->done = kr_do_round(r, rd) == 0;
+        rd->settle_ms = kr_await_settled(r, false, r->o.timeout_s);
+        rd_kafka_resp_err_t first_error;
+        kr_ledger_round_figures(l, &rd->gap_ms, &rd->failed, &rd->acks, &first_error);
+        printf("round %d/%d: %s %s%s: longest without an ack %" PRId64 " ms, %" PRId64 " failed%s%s; ", i + 1,
+               r->o.rounds, kr_action_names[rd->action], rd->target, rd->done ? "" : " (FAILED)", rd->gap_ms,
+               rd->failed, first_error ? " first: " : "", first_error ? rd_kafka_err2name(first_error) : "");
+        if (rd->settle_ms >= 0)
+            printf("settled in %" PRId64 " ms; ", rd->settle_ms);
+        else
+            printf("NOT settled after %d s; ", r->o.timeout_s);
+        printf("acks %" PRId64 "\n", rd->acks);
+    }
+}
+
+/* ---- reading back ------------------------------------------------------------------------- */
+
+/* One record read back. */
+typedef struct kr_read {
+    int64_t offset;
+    int64_t seq; /* -1: not a "seq:<n>" value */
+} kr_read_t;
+
+/* Per partition, every record read back, in offset order. */
+typedef struct kr_partition_read {
+    kr_read_t *recs; /* owned */
+    int64_t n, cap;
+    int64_t hw;
+} kr_partition_read_t;
+
+static void kr_read_add(kr_partition_read_t *pr, int64_t offset, int64_t seq) {
+    if (pr->n == pr->cap) {
+        pr->cap = pr->cap ? 2 * pr->cap : 1024;
+        pr->recs = mem_realloc(pr->recs, (size_t)pr->cap * sizeof *pr->recs);
+    }
+    pr->recs[pr->n++] = (kr_read_t){offset, seq};
+}
+
+static int64_t kr_value_seq(const rd_kafka_message_t *m) {
+    char text[32];
+    if (!m->payload || m->len < 5 || m->len >= sizeof text)
+        return -1;
+    memcpy(text, m->payload, m->len);
+    text[m->len] = '\0';
+    long long v;
+    return strncmp(text, "seq:", 4) == 0 && kr_parse_int(text + 4, 0, INT64_MAX, &v) ? (int64_t)v : -1;
+}
+
+/* Reads every partition from the beginning up to its high watermark (asked
+ * of the leaders first). 0, or -1 when some partition could not be read to
+ * its end. */
+static int kr_consume(const kr_run_t *r, rd_kafka_t *any, kr_partition_read_t *pr) {
+    for (int32_t p = 0; p < r->o.partitions; p++) {
+        int64_t low = 0;
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(any, r->o.topic, p, &low, &pr[p].hw, 10000);
+        if (err) {
+            fprintf(stderr, KR_PROG ": the high watermark of %s-%d: %s\n", r->o.topic, p, rd_kafka_err2str(err));
+            return -1;
+        }
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rdtool_conf_set(conf, "bootstrap.servers", r->bootstrap) != 0 ||
+        rdtool_conf_set(conf, "check.crcs", "true") != 0 || rdtool_conf_set(conf, "log_level", "2") != 0) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rdtool_consumer_t c;
+    if (rdtool_consumer_open(&c, conf, r->o.topic, false, -1, RD_KAFKA_OFFSET_BEGINNING, 30000) != 0) {
+        rdtool_consumer_close(&c);
+        return -1;
+    }
+    int64_t idle_since = clock_mono_ms();
+    for (;;) {
+        bool done = true;
+        for (int32_t p = 0; p < r->o.partitions && done; p++)
+            done = pr[p].hw == 0 || (pr[p].n > 0 && pr[p].recs[pr[p].n - 1].offset >= pr[p].hw - 1);
+        if (done || scluster_interrupted || clock_mono_ms() - idle_since > KR_CONSUME_IDLE_MS)
+            break;
+        rd_kafka_message_t *m = rdtool_consumer_poll(&c, 200);
+        if (!m)
+            continue;
+        idle_since = clock_mono_ms();
+        /* a fetch repeated after a leader change must not count a record twice */
+        kr_partition_read_t *into = m->partition >= 0 && m->partition < r->o.partitions ? &pr[m->partition] : NULL;
+        if (into && m->offset < into->hw && (into->n == 0 || m->offset > into->recs[into->n - 1].offset))
+            kr_read_add(into, m->offset, kr_value_seq(m));
+        rd_kafka_message_destroy(m);
+    }
+    rdtool_consumer_close(&c);
+    int rc = 0;
+    for (int32_t p = 0; p < r->o.partitions; p++) {
+        int64_t last = pr[p].n ? pr[p].recs[pr[p].n - 1].offset : -1;
+        if (pr[p].hw > 0 && last < pr[p].hw - 1) {
+            fprintf(stderr, KR_PROG ": %s-%d read only up to offset %" PRId64 " of high watermark %" PRId64 "\n",
+                    r->o.topic, p, last, pr[p].hw);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+/* ---- the ledger check --------------------------------------------------------------------- */
+
+typedef struct kr_lost {
+    int64_t seq;
+    int32_t partition;
+    int64_t offset;
+} kr_lost_t;
+
+typedef struct kr_check {
+    int64_t sent, acknowledged, failed, unreported;
+    int64_t consumed;
+    int64_t lost;
+    kr_lost_t first_lost[KR_LIST_LOST];
+    int64_t duplicated;    /* extra copies */
+    int64_t out_of_order;
+    int64_t unacked_present;
+    int64_t misplaced;     /* acknowledged offset holds another record */
+    int64_t foreign;       /* values that are not a seq of this run */
+} kr_check_t;
+
+static int kr_cmp_read_offset(const void *key, const void *elem) {
+    int64_t a = *(const int64_t *)key, b = ((const kr_read_t *)elem)->offset;
+    return (a > b) - (a < b);
+}
+
+/* The seq at offset in a partition's read-back (sorted by offset), or -2
+ * when absent. */
+static int64_t kr_seq_at(const kr_partition_read_t *pr, int64_t offset) {
+    const kr_read_t *found = pr->n ? bsearch(&offset, pr->recs, (size_t)pr->n, sizeof *pr->recs, kr_cmp_read_offset)
+                                   : NULL;
+    return found ? found->seq : -2;
+}
+
+static void kr_check_ledger(const kr_run_t *r, kr_ledger_t *l, const kr_partition_read_t *pr, kr_check_t *ck) {
+    pthread_mutex_lock(&l->mu);
+    *ck = (kr_check_t){.sent = l->n};
+    int32_t *copies = mem_calloc((size_t)l->n + 1, sizeof *copies);
+    for (int32_t p = 0; p < r->o.partitions; p++) {
+        int64_t highest = -1;
+        for (int64_t i = 0; i < pr[p].n; i++) {
+            int64_t seq = pr[p].recs[i].seq;
+            ck->consumed++;
+            if (seq < 0 || seq >= l->n) {
+                ck->foreign++;
+                continue;
+            }
+            if (copies[seq]++ > 0) {
+                ck->duplicated++;
+                continue;
+            }
+            if (seq < highest)
+                ck->out_of_order++;
+            else
+                highest = seq;
+        }
+    }
+    for (int64_t seq = 0; seq < l->n; seq++) {
+        const kr_entry_t *e = &l->e[seq];
+        if (e->fate != KR_ACKED) {
+            ck->failed += e->fate == KR_FAILED;
+            ck->unreported += e->fate == KR_UNREPORTED;
+            ck->unacked_present += copies[seq] > 0;
+            continue;
+        }
+        ck->acknowledged++;
+        if (copies[seq] == 0) {
+            if (ck->lost < KR_LIST_LOST)
+                ck->first_lost[ck->lost] = (kr_lost_t){seq, e->partition, e->offset};
+            ck->lost++;
+        } else if (e->partition < 0 || e->partition >= r->o.partitions ||
+                   kr_seq_at(&pr[e->partition], e->offset) != seq) {
+            ck->misplaced++;
+        }
+    }
+    free(copies);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* ---- the replica check -------------------------------------------------------------------- */
+
+/* One replica's log up to the high watermark: its batches, in order. */
+typedef struct kr_replica_log {
+    buf_t bytes;   /* the batches below the high watermark, back to back */
+    int64_t batches;
+    int64_t next_offset; /* after the last batch read */
+    char problem[160];   /* a file that could not be read or a damaged batch */
+} kr_replica_log_t;
+
+static int kr_cmp_int64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Reads the .log segments of a replica's partition folder, batch by batch,
+ * keeping the batches that start below hw. */
+static void kr_read_replica(const char *folder, int64_t hw, kr_replica_log_t *out) {
+    *out = (kr_replica_log_t){.bytes = BUF_INIT};
+    DIR *d = opendir(folder);
+    if (!d) {
+        errmsg_set(out->problem, sizeof out->problem, "cannot open %s: %s", folder, strerror(errno));
+        return;
+    }
+    int64_t *bases = NULL;
+    size_t n = 0, cap = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        int64_t base;
+        const char *rest;
+        if (!log_segment_parse_filename(de->d_name, &base, &rest) || strcmp(rest, ".log") != 0)
+            continue;
+        if (n == cap)
+            bases = mem_realloc(bases, (cap = cap ? 2 * cap : 8) * sizeof *bases);
+        bases[n++] = base;
+    }
+    closedir(d);
+    qsort(bases, n, sizeof *bases, kr_cmp_int64);
+    for (size_t i = 0; i < n && !out->problem[0]; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%020" PRId64 ".log", folder, bases[i]);
+        buf_t seg = BUF_INIT;
+        FILE *f = fopen(path, "rb");
+        char chunk[65536];
+        size_t got;
+        while (f && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+            buf_append(&seg, chunk, got);
+        if (f)
+            fclose(f);
+        size_t pos = 0;
+        while (pos < seg.len) {
+            batch_header_t h;
+            batch_check_t bc = batch_check(seg.data + pos, seg.len - pos, KR_MAX_BATCH, &h);
+            if (bc == BATCH_INCOMPLETE && h.base_offset >= hw)
+                break; /* a batch being written above the watermark */
+            if (bc != BATCH_OK) {
+                errmsg_set(out->problem, sizeof out->problem, "%s: damaged batch at byte %zu", path, pos);
+                break;
+            }
+            if (h.base_offset >= hw)
+                break;
+            buf_append(&out->bytes, seg.data + pos, batch_size(&h));
+            out->batches++;
+            out->next_offset = batch_next_offset(&h);
+            pos += batch_size(&h);
+        }
+        buf_free(&seg);
+    }
+    free(bases);
+}
+
+typedef struct kr_replica_check {
+    bool identical;
+    int64_t batches;
+    char why[320]; /* when not identical */
+} kr_replica_check_t;
+
+/* Compares every replica of partition p up to hw with its first replica's
+ * log, batch by batch. */
+static void kr_check_partition_replicas(const kr_run_t *r, int32_t p, int64_t hw, kr_replica_check_t *rc) {
+    int32_t n = r->n_replicas[p];
+    kr_replica_log_t *logs = mem_calloc((size_t)n, sizeof *logs);
+    *rc = (kr_replica_check_t){.identical = true};
+    for (int32_t i = 0; i < n; i++) {
+        char folder[PATH_MAX];
+        snprintf(folder, sizeof folder, "%s/broker-%d/logs/%s-%d", r->c.dir, r->replicas[p][i], r->o.topic, p);
+        kr_read_replica(folder, hw, &logs[i]);
+    }
+    rc->batches = logs[0].batches;
+    for (int32_t i = 0; i < n && rc->identical; i++) {
+        const kr_replica_log_t *a = &logs[0], *b = &logs[i];
+        int32_t id = r->replicas[p][i];
+        if (b->problem[0]) {
+            errmsg_set(rc->why, sizeof rc->why, "broker %d: %s", id, b->problem);
+            rc->identical = false;
+        } else if (hw > 0 && b->next_offset < hw) {
+            errmsg_set(rc->why, sizeof rc->why, "broker %d holds offsets only up to %" PRId64 " (high watermark %" PRId64 ")",
+                     id, b->next_offset, hw);
+            rc->identical = false;
+        } else if (i > 0 && (a->bytes.len != b->bytes.len || memcmp(a->bytes.data, b->bytes.data, a->bytes.len) != 0)) {
+            /* find the first batch that differs, to name it */
+            size_t pos = 0;
+            int64_t batch = 0;
+            batch_header_t ha = {0}, hb = {0};
+            while (pos + BATCH_HEADER_SIZE <= a->bytes.len && pos + BATCH_HEADER_SIZE <= b->bytes.len) {
+                batch_header_read(a->bytes.data + pos, &ha);
+                batch_header_read(b->bytes.data + pos, &hb);
+                if (batch_size(&ha) != batch_size(&hb) || memcmp(a->bytes.data + pos, b->bytes.data + pos,
+                                                                 batch_size(&ha)) != 0)
+                    break;
+                pos += batch_size(&ha);
+                batch++;
+            }
+            errmsg_set(rc->why, sizeof rc->why,
+                     "broker %d differs from broker %d at batch %" PRId64 ": offsets %" PRId64 "-%" PRId64
+                     " (epoch %d) there, %" PRId64 "-%" PRId64 " (epoch %d) on broker %d",
+                     id, r->replicas[p][0], batch, hb.base_offset, batch_last_offset(&hb), hb.partition_leader_epoch,
+                     ha.base_offset, batch_last_offset(&ha), ha.partition_leader_epoch, r->replicas[p][0]);
+            rc->identical = false;
+        }
+    }
+    for (int32_t i = 0; i < n; i++)
+        buf_free(&logs[i].bytes);
+    free(logs);
+}
+
+/* ---- the report ---------------------------------------------------------------------------- */
+
+static void kr_print_report(const kr_run_t *r, const kr_check_t *ck, const kr_partition_read_t *pr,
+                            const kr_replica_check_t *rep, bool identical) {
+    printf("\n" KR_PROG ": %d rounds, seed %" PRIu64 ", topic %s (%d partitions, RF %d, min.insync.replicas %d, "
+           "unclean.leader.election.enable %s)\n",
+           r->o.rounds, r->o.seed, r->o.topic, r->o.partitions, r->o.rf, r->o.min_isr, r->o.unclean ? "true" : "false");
+    printf("sent: %" PRId64 "\n", ck->sent);
+    printf("acknowledged: %" PRId64 "\n", ck->acknowledged);
+    printf("failed: %" PRId64 " (delivery errors)\n", ck->failed);
+    printf("unreported: %" PRId64 "\n", ck->unreported);
+    printf("consumed: %" PRId64 "\n", ck->consumed);
+    printf("lost: %" PRId64 "\n", ck->lost);
+    for (int64_t i = 0; i < ck->lost && i < KR_LIST_LOST; i++)
+        printf("  lost seq %" PRId64 " (acknowledged at %s-%d offset %" PRId64 ")\n", ck->first_lost[i].seq,
+               r->o.topic, ck->first_lost[i].partition, ck->first_lost[i].offset);
+    if (ck->lost > KR_LIST_LOST)
+        printf("  ... and %" PRId64 " more\n", ck->lost - KR_LIST_LOST);
+    printf("duplicated: %" PRId64 "\n", ck->duplicated);
+    printf("out of order: %" PRId64 "\n", ck->out_of_order);
+    printf("unacknowledged but present: %" PRId64 "\n", ck->unacked_present);
+    printf("acknowledged offset holds another record: %" PRId64 "\n", ck->misplaced);
+    if (ck->foreign)
+        printf("records that are not this run's: %" PRId64 "\n", ck->foreign);
+    for (int32_t p = 0; p < r->o.partitions; p++) {
+        if (rep[p].identical)
+            printf("partition %d: high watermark %" PRId64 ", %d replicas identical (%" PRId64 " batches)\n", p,
+                   pr[p].hw, r->n_replicas[p], rep[p].batches);
+        else
+            printf("partition %d: high watermark %" PRId64 ", replicas DIFFER: %s\n", p, pr[p].hw, rep[p].why);
+    }
+    printf("replicas identical: %s\n", identical ? "yes" : "no");
+}
+
+static int kr_write_json(const kr_run_t *r, const kr_round_t *rounds, int32_t n_rounds, const kr_check_t *ck,
+                         const kr_partition_read_t *pr, const kr_replica_check_t *rep, bool identical, bool ok) {
+    json_t *root = json_object(), *jr = json_array(), *jl = json_array(), *jp = json_array();
+    for (int32_t i = 0; i < n_rounds; i++)
+        json_array_append_new(jr, json_pack("{s:i, s:s, s:s, s:b, s:I, s:I, s:I, s:I}", "round", i + 1, "action",
+                                            kr_action_names[rounds[i].action], "target", rounds[i].target, "done",
+                                            rounds[i].done, "longest_without_ack_ms", (json_int_t)rounds[i].gap_ms,
+                                            "failed", (json_int_t)rounds[i].failed, "acks", (json_int_t)rounds[i].acks,
+                                            "settle_ms", (json_int_t)rounds[i].settle_ms));
+    for (int64_t i = 0; i < ck->lost && i < KR_LIST_LOST; i++)
+        json_array_append_new(jl, json_pack("{s:I, s:i, s:I}", "seq", (json_int_t)ck->first_lost[i].seq, "partition",
+                                            ck->first_lost[i].partition, "offset", (json_int_t)ck->first_lost[i].offset));
+    for (int32_t p = 0; p < r->o.partitions; p++)
+        json_array_append_new(jp, json_pack("{s:i, s:I, s:I, s:b, s:s}", "partition", p, "high_watermark",
+                                            (json_int_t)pr[p].hw, "batches", (json_int_t)rep[p].batches, "identical",
+                                            rep[p].identical, "why", rep[p].why));
+    json_object_set_new(root, "topic", json_string(r->o.topic));
+    json_object_set_new(root, "seed", json_integer((json_int_t)r->o.seed));
+    json_object_set_new(root, "partitions", json_integer(r->o.partitions));
+    json_object_set_new(root, "replication_factor", json_integer(r->o.rf));
+    json_object_set_new(root, "min_insync_replicas", json_integer(r->o.min_isr));
+    json_object_set_new(root, "unclean_leader_election", json_boolean(r->o.unclean));
+    json_object_set_new(root, "rounds", jr);
+    json_object_set_new(root, "sent", json_integer(ck->sent));
+    json_object_set_new(root, "acknowledged", json_integer(ck->acknowledged));
+    json_object_set_new(root, "failed", json_integer(ck->failed));
+    json_object_set_new(root, "unreported", json_integer(ck->unreported));
+    json_object_set_new(root, "consumed", json_integer(ck->consumed));
+    json_object_set_new(root, "lost", json_integer(ck->lost));
+    json_object_set_new(root, "lost_first", jl);
+    json_object_set_new(root, "duplicated", json_integer(ck->duplicated));
+    json_object_set_new(root, "out_of_order", json_integer(ck->out_of_order));
+    json_object_set_new(root, "unacknowledged_present", json_integer(ck->unacked_present));
+    json_object_set_new(root, "misplaced", json_integer(ck->misplaced));
+    json_object_set_new(root, "replicas_identical", json_boolean(identical));
+    json_object_set_new(root, "replicas", jp);
+    json_object_set_new(root, "ok", json_boolean(ok));
+    int rc = json_dump_file(root, r->o.json, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(root);
+    if (rc != 0)
+        fprintf(stderr, KR_PROG ": cannot write %s\n", r->o.json);
+    return rc;
+}
+
+/* ---- main ------------------------------------------------------------------------------------ */
+
+/* Everything up to the producer's start: the cluster, the session, the
+ * topic and its assignment. 0 or -1. */
+static int kr_setup(kr_run_t *r) {
+    char conf[PATH_MAX];
+    snprintf(conf, sizeof conf, "%s/cluster.conf", r->o.dir ? r->o.dir : ".");
+    if (r->o.attach && access(conf, R_OK) != 0) {
+        fprintf(stderr, KR_PROG ": %s is not a samsa cluster (no cluster.conf)\n", r->o.dir);
+        return -1;
+    }
+    if (scluster_setup_dir(&r->c, r->o.dir, KR_PROG) != 0 || (!r->o.attach && kr_start_cluster(r) != 0))
+        return -1;
+    if (kr_find_zk_script(r) != 0 || scluster_zk_open(&r->c) != 0)
+        return -1;
+    char *zk = kr_cluster_line(r, "zookeeper");
+    r->bootstrap = kr_cluster_line(r, "bootstrap");
+    if (!zk || !r->bootstrap || !strrchr(zk, ':')) {
+        free(zk);
+        return -1;
+    }
+    snprintf(r->zk_port, sizeof r->zk_port, "%s", strrchr(zk, ':') + 1);
+    free(zk);
+    if (scluster_await_controller(&r->c, -1, r->o.timeout_s) < 0 || kr_create_topic(r) != 0 ||
+        kr_read_assignment(r) != 0)
+        return -1;
+    if (kr_await_settled(r, true, r->o.timeout_s) < 0) {
+        fprintf(stderr, KR_PROG ": topic %s not led with full ISRs after %d s\n", r->o.topic, r->o.timeout_s);
+        return -1;
+    }
+    printf("topic %s: %d partitions, RF %d, min.insync.replicas %d, unclean.leader.election.enable %s; "
+           "bootstrap %s\n",
+           r->o.topic, r->o.partitions, r->o.rf, r->o.min_isr, r->o.unclean ? "true" : "false", r->bootstrap);
+    return 0;
+}
+
+static void kr_cleanup(kr_run_t *r) {
+    scluster_cleanup(&r->c);
+    for (int32_t p = 0; r->replicas && p < r->o.partitions; p++)
+        free(r->replicas[p]);
+    free(r->replicas);
+    free(r->n_replicas);
+    free(r->zk_script);
+    free(r->bootstrap);
+}
+
+int main(int argc, char **argv) {
+    kr_run_t r = {0};
+    int rc = kr_parse_args(argc, argv, &r.o);
+    if (rc != 0)
+        return rc == 1 ? KR_EXIT_OK : rc;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    logger_set_level(LOGGER_ERROR); /* not the session's warnings while ZooKeeper restarts */
+    scluster_catch_signals();
+    r.rng = r.o.seed;
+    r.c = (scluster_t){.prog = KR_PROG, .keep = r.o.keep};
+    if (scluster_find_script(&r.c, r.o.cluster_script) != 0 || scluster_choose_broker(&r.c, r.o.broker) != 0) {
+        free(r.c.script);
+        return KR_EXIT_USAGE;
+    }
+    kr_ledger_t ledger = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    kr_producer_t producer = {0};
+    kr_round_t *rounds = mem_calloc((size_t)r.o.rounds + 1, sizeof *rounds);
+    kr_partition_read_t *pr = NULL;
+    kr_replica_check_t *rep = NULL;
+    bool ok = false;
+    if (kr_setup(&r) == 0 && kr_producer_start(&producer, r.bootstrap, &r.o, &ledger) == 0) {
+        printf("producing %d records a second; %d rounds with seed %" PRIu64 "\n", r.o.rate, r.o.rounds, r.o.seed);
+        scluster_sleep_ms(1000); /* a few acknowledgements before the first failure */
+        kr_run_rounds(&r, &ledger, rounds);
+        kr_producer_stop(&producer, r.o.delivery_timeout_ms);
+        int64_t isr_ms = kr_await_settled(&r, true, r.o.timeout_s);
+        if (isr_ms >= 0)
+            printf("every replica back in every ISR after %" PRId64 " ms\n", isr_ms);
+        else
+            printf("NOT every replica back in every ISR after %d s\n", r.o.timeout_s);
+        pr = mem_calloc((size_t)r.o.partitions, sizeof *pr);
+        rep = mem_calloc((size_t)r.o.partitions, sizeof *rep);
+        bool read_all = !scluster_interrupted && kr_consume(&r, producer.rk, pr) == 0;
+        kr_check_t ck;
+        kr_check_ledger(&r, &ledger, pr, &ck);
+        bool identical = true;
+        for (int32_t p = 0; p < r.o.partitions; p++) {
+            kr_check_partition_replicas(&r, p, pr[p].hw, &rep[p]);
+            identical = identical && rep[p].identical;
+        }
+        kr_print_report(&r, &ck, pr, rep, identical);
+        ok = read_all && ck.lost == 0 && identical && !scluster_interrupted;
+        if (r.o.json && kr_write_json(&r, rounds, r.o.rounds, &ck, pr, rep, identical, ok) != 0)
+            ok = false;
+        printf("result: %s\n", ok ? "OK" : "FAILED");
+    }
+    if (producer.rk) {
+        kr_producer_stop(&producer, 0);
+        rd_kafka_destroy(producer.rk);
+    }
+    if (scluster_interrupted)
+        fprintf(stderr, KR_PROG ": interrupted\n");
+    kr_cleanup(&r);
+    for (int32_t p = 0; pr && p < r.o.partitions; p++)
+        free(pr[p].recs);
+    free(pr);
+    free(rep);
+    free(rounds);
+    free(ledger.e);
+    return ok ? KR_EXIT_OK : KR_EXIT_FAIL;
+}
