@@ -8,12 +8,14 @@ import json
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 
 import pytest
 
 from conftest import binary
-from test_acks import produce
+from test_acks import _recv, produce
 from test_controller import SESSION_MS, Cluster, kcat, wait_for, zk_cli
 
 TOPIC = "replicated"
@@ -254,6 +256,36 @@ def ms_ago(field):
     return int(m.group(1))
 
 
+def first_led_topic(port):
+    """DescribeReplicaState v0 with a null topic list (every partition the
+    broker leads), by hand: the name of the first topic in the answer, or
+    None when it lists none."""
+    client = b"t"
+    payload = (struct.pack(">hhih", 32000, 0, 9, len(client)) + client + b"\0"  # header v2, no tags
+               + b"\0\0")  # topics: null; no tags
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(struct.pack(">i", len(payload)) + payload)
+        size = struct.unpack(">i", _recv(s, 4))[0]
+        body = _recv(s, size)
+    assert struct.unpack(">i", body[:4])[0] == 9 and body[4] == 0  # correlation id, no tags
+    pos = 9  # after throttle_time_ms
+
+    def uvarint():
+        nonlocal pos
+        shift = value = 0
+        while True:
+            b = body[pos]
+            pos += 1
+            value |= (b & 0x7f) << shift
+            shift += 7
+            if b < 0x80:
+                return value
+    if uvarint() - 1 <= 0:  # topics: compact array length + 1
+        return None
+    n = uvarint() - 1
+    return body[pos:pos + n].decode()
+
+
 def test_replicas_shows_each_followers_progress_from_the_leader(workdir):
     """samsa-topics --describe --replicas (DescribeReplicaState to the
     leader), with --bootstrap-server and with --zookeeper: in sync, every
@@ -273,6 +305,9 @@ def test_replicas_shows_each_followers_progress_from_the_leader(workdir):
         wait_for("acks=all answered", lambda: produce(c.port(leader), "progress", 0, -1, 5000)[0] == NONE)
         for _ in range(9):
             assert produce(c.port(leader), "progress", 0, -1, 5000)[0] == NONE
+        # a null topic list: what the broker leads, nothing it only follows
+        assert first_led_topic(c.port(leader)) == "progress"
+        assert first_led_topic(c.port(next(r for r in replicas if r != leader))) is None
         # acks=all answered: the leader saw every follower fetch at its LEO
         leo = int(replica_progress(c, "progress", "bootstrap")[leader]["LogEndOffset"])
         assert leo >= 10
