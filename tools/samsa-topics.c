@@ -34,6 +34,8 @@
 #include "proto/topic_name.h"
 #include "zk/zkc.h"
 #include "zk/zkdata.h"
+#include "proto/kproto_apis.h"
+#include "kafka_conn.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -65,6 +67,10 @@
 
 #define TOPICS_MSG_MAX 2048
 
+/* --replicas: how long a leader has to accept the connection, and then to
+ * answer each question (a stopped broker costs this once, not a hang). */
+#define TOPICS_REPLICA_STATE_TIMEOUT_MS 5000
+
 /* --- options ------------------------------------------------------------------------- */
 
 typedef enum topics_opt {
@@ -92,6 +98,7 @@ typedef enum topics_opt {
     OPT_DISABLE_RACK_AWARE,
     OPT_FORCE,
     OPT_EXCLUDE_INTERNAL,
+    OPT_REPLICAS,
     OPT_HELP,
     OPT_VERSION,
     OPT_ZK_TIMEOUT,
@@ -168,6 +175,10 @@ static const topics_optdef_t topics_optdefs[OPT__COUNT] = {
     [OPT_EXCLUDE_INTERNAL] = {"exclude-internal", false, NULL,
                               "exclude internal topics when running list or describe command. The internal topics "
                               "will be listed by default"},
+    [OPT_REPLICAS] = {"replicas", false, NULL,
+                      "samsa: if set when describing topics, also show each replica's progress as its "
+                      "partition's leader sees it: in the ISR or not, log end offset, lag in records behind the "
+                      "leader and when it was last caught up."},
     [OPT_HELP] = {"help", false, NULL, "Print usage information."},
     [OPT_VERSION] = {"version", false, NULL, "Display samsa version."},
     [OPT_ZK_TIMEOUT] = {"zk-timeout-ms", true, "ms",
@@ -366,6 +377,9 @@ static int topics_check_args(const topics_opts_t *o) {
     INVALID(OPT_IF_NOT_EXISTS, OPT_ALTER, OPT_DESCRIBE, OPT_LIST, OPT_DELETE);
     INVALID(OPT_EXCLUDE_INTERNAL, OPT_ALTER, OPT_CREATE, OPT_DELETE);
     INVALID(OPT_ZK_TIMEOUT, OPT_BOOTSTRAP);
+    if (o->has[OPT_REPLICAS] && !o->has[OPT_DESCRIBE])
+        return topics_usage_error("Option \"[%s]\" can only be used with option \"[%s]\"", OPTNAME(OPT_REPLICAS),
+                                  OPTNAME(OPT_DESCRIBE));
     return 0;
 }
 
@@ -636,6 +650,205 @@ static void topics_print_summary(const char *topic, const char *topic_id, size_t
            marked ? "\tMarkedForDeletion: true" : "");
 }
 
+/* --- --replicas: each replica's progress from its leader (DescribeReplicaState) ---------------- */
+
+/* Only a partition's leader knows how far its followers got, so each
+ * partition's question goes to its leader, over one blocking connection
+ * per leader kept for the whole run (kafka_conn.h). */
+
+typedef struct topics_leader {
+    int32_t id;
+    char *host;         /* NULL: no endpoint known */
+    int32_t port;
+    bool resolved;      /* the endpoint was looked for (ZooKeeper mode: the registration read) */
+    kafka_conn_t *conn; /* opened at the first question */
+    char *failure;      /* set: not asked again; the replica lines say why */
+} topics_leader_t;
+
+typedef struct topics_leaders {
+    topics_leader_t *v;
+    size_t n;
+    zkc_t *zk; /* ZooKeeper mode: endpoints from /brokers/ids/<id>; NULL: from Metadata */
+    /* a leader closed the connection on DescribeReplicaState: the command
+     * fails with this once everything printable is printed */
+    char not_samsa[512];
+} topics_leaders_t;
+
+static void topics_leaders_free(topics_leaders_t *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        kafka_conn_close(l->v[i].conn);
+        free(l->v[i].host);
+        free(l->v[i].failure);
+    }
+    free(l->v);
+}
+
+static topics_leader_t *topics_leaders_get(topics_leaders_t *l, int32_t id) {
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].id == id)
+            return &l->v[i];
+    l->v = mem_realloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n] = (topics_leader_t){.id = id};
+    return &l->v[l->n++];
+}
+
+/* Metadata mode: a broker's advertised endpoint. */
+static void topics_leaders_set_endpoint(topics_leaders_t *l, int32_t id, const char *host, int32_t port) {
+    topics_leader_t *ld = topics_leaders_get(l, id);
+    free(ld->host);
+    ld->host = mem_strdup(host);
+    ld->port = port;
+    ld->resolved = true;
+}
+
+static void topics_leader_fail(topics_leader_t *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void topics_leader_fail(topics_leader_t *ld, const char *fmt, ...) {
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    free(ld->failure);
+    ld->failure = mem_strdup(text);
+    kafka_conn_close(ld->conn);
+    ld->conn = NULL;
+}
+
+/* ZooKeeper mode: the leader's registration, its first PLAINTEXT listener
+ * (the only kind kafka_conn speaks), else the legacy host and port. */
+static void topics_leader_resolve_zk(zkc_t *zk, topics_leader_t *ld) {
+    ld->resolved = true;
+    char path[64];
+    snprintf(path, sizeof path, "/brokers/ids/%" PRId32, ld->id);
+    char *data = NULL;
+    int len = 0;
+    zkc_err_t zerr = zkc_get(zk, path, &data, &len, NULL);
+    if (zerr != ZKC_OK) {
+        topics_leader_fail(ld, "leader %" PRId32 " unreachable: %s: %s", ld->id, path, zkc_strerror(zerr));
+        return;
+    }
+    zkdata_broker_t b;
+    char err[256];
+    if (zkdata_broker_decode(data, len < 0 ? 0 : (size_t)len, &b, err, sizeof err) != 0) {
+        free(data);
+        topics_leader_fail(ld, "leader %" PRId32 ": %s: %s", ld->id, path, err);
+        return;
+    }
+    free(data);
+    const char *host = b.host;
+    int32_t port = b.port;
+    for (size_t i = 0; i < b.n_endpoints; i++) {
+        if (strcmp(b.endpoints[i].security_protocol, "PLAINTEXT") == 0) {
+            host = b.endpoints[i].host;
+            port = b.endpoints[i].port;
+            break;
+        }
+    }
+    if (port > 0) {
+        /* no host: the broker listens on every interface */
+        ld->host = mem_strdup(host && *host ? host : "localhost");
+        ld->port = port;
+    } else {
+        topics_leader_fail(ld, "leader %" PRId32 " has no PLAINTEXT listener", ld->id);
+    }
+    zkdata_broker_free(&b);
+}
+
+/* The leader's answer for one partition, or NULL when the leader could not
+ * be asked (ld->failure says why). The answer lives in arena and until the
+ * next question to this leader. */
+static const kp_describe_replica_state_resp_partition_t *
+topics_leader_ask(topics_leaders_t *l, topics_leader_t *ld, const char *topic, int32_t partition, kp_arena_t *arena) {
+    if (!ld->resolved && l->zk)
+        topics_leader_resolve_zk(l->zk, ld);
+    if (ld->failure)
+        return NULL;
+    if (!ld->host) {
+        topics_leader_fail(ld, "leader %" PRId32 " unreachable: not among the live brokers", ld->id);
+        return NULL;
+    }
+    char err[512];
+    if (!ld->conn) {
+        ld->conn = kafka_conn_open(ld->host, ld->port, TOPICS_REPLICA_STATE_TIMEOUT_MS, err, sizeof err);
+        if (!ld->conn) {
+            topics_leader_fail(ld, "leader %" PRId32 " unreachable", ld->id);
+            return NULL;
+        }
+    }
+    int32_t index = partition;
+    kp_describe_replica_state_req_topic_t t = {kp_str(topic), {1, &index}};
+    kp_describe_replica_state_req_t req = {.topics = {1, &t}};
+    void *body = NULL;
+    kafka_conn_status_t st = kafka_conn_call(ld->conn, KP_API_DESCRIBE_REPLICA_STATE, 0, &req,
+                                             TOPICS_REPLICA_STATE_TIMEOUT_MS, arena, &body, err, sizeof err);
+    if (st == KAFKA_CONN_CLOSED) {
+        errmsg_set(l->not_samsa, sizeof l->not_samsa,
+                   "broker %" PRId32 " (%s:%" PRId32 "): the broker does not serve DescribeReplicaState (not samsa?)",
+                   ld->id, ld->host, ld->port);
+        topics_leader_fail(ld, "leader %" PRId32 " does not serve DescribeReplicaState", ld->id);
+        return NULL;
+    }
+    if (st != KAFKA_CONN_OK) {
+        topics_leader_fail(ld, "leader %" PRId32 " unreachable: %s", ld->id, err);
+        return NULL;
+    }
+    const kp_describe_replica_state_resp_t *resp = body;
+    const kp_describe_replica_state_resp_topic_t *rt = resp->topics.items;
+    for (int32_t i = 0; i < resp->topics.count; i++) {
+        const kp_describe_replica_state_resp_partition_t *ps = rt[i].partitions.items;
+        for (int32_t k = 0; k < rt[i].partitions.count; k++)
+            if (kp_str_eq(rt[i].name, topic) && ps[k].partition_index == partition)
+                return &ps[k];
+    }
+    topics_leader_fail(ld, "leader %" PRId32 " left partition %s-%" PRId32 " out of its answer", ld->id, topic,
+                       partition);
+    return NULL;
+}
+
+/* One line per replica under the partition line: the leader's view, or
+ * why there is none ("unknown (...)", for each replica the metadata
+ * lists). */
+static void topics_print_replicas(topics_leaders_t *l, const topics_partition_view_t *p) {
+    char why[600] = "";
+    kp_arena_t arena = KP_ARENA_INIT;
+    const kp_describe_replica_state_resp_partition_t *st = NULL;
+    if (p->leader < 0) {
+        snprintf(why, sizeof why, "no leader");
+    } else {
+        topics_leader_t *ld = topics_leaders_get(l, p->leader);
+        st = topics_leader_ask(l, ld, p->topic, p->partition, &arena);
+        if (!st)
+            snprintf(why, sizeof why, "%s", ld->failure);
+        else if (st->error_code != KERR_NONE)
+            snprintf(why, sizeof why, "leader %" PRId32 ": %s", p->leader, kerr_name((kerr_t)st->error_code));
+    }
+    if (why[0]) {
+        for (size_t i = 0; i < p->n_replicas; i++)
+            printf("\t\tReplica: %" PRId32 "\tunknown (%s)\n", p->replicas[i], why);
+        kp_arena_free(&arena);
+        return;
+    }
+    const kp_describe_replica_state_resp_replica_t *rs = st->replicas.items;
+    for (int32_t i = 0; i < st->replicas.count; i++) {
+        const kp_describe_replica_state_resp_replica_t *r = &rs[i];
+        if (r->broker_id == p->leader) {
+            printf("\t\tReplica: %" PRId32 "\tLeader\tLogEndOffset: %" PRId64 "\tHighWatermark: %" PRId64 "\n",
+                   r->broker_id, st->log_end_offset, st->high_watermark);
+            continue;
+        }
+        printf("\t\tReplica: %" PRId32 "\tInIsr: %s\tLogEndOffset: ", r->broker_id, r->in_isr ? "true" : "false");
+        if (r->log_end_offset >= 0)
+            printf("%" PRId64 "\tLag: %" PRId64, r->log_end_offset, st->log_end_offset - r->log_end_offset);
+        else
+            printf("unknown\tLag: unknown");
+        if (r->last_caught_up_ms_ago >= 0)
+            printf("\tLastCaughtUp: %" PRId64 " ms ago\n", r->last_caught_up_ms_ago);
+        else
+            printf("\tLastCaughtUp: never\n");
+    }
+    kp_arena_free(&arena);
+}
+
 /* ===== ZooKeeper (ZookeeperTopicService) ======================================================== */
 
 /* getTopics: every topic, sorted, through the filter. marked (may be NULL)
@@ -712,7 +925,7 @@ static void topics_join_configs(buf_t *b, const zkdata_config_t *c) {
 }
 
 static void topics_zk_describe_one(const topics_opts_t *o, const char *name, const tadmin_topic_t *t,
-                                   const tadmin_brokers_t *live) {
+                                   const tadmin_brokers_t *live, topics_leaders_t *leaders) {
     const zkdata_topic_assignment_t *a = &t->assignment;
     if (topics_describe_configs(o) && (!o->has[OPT_TOPICS_WITH_OVERRIDES] || t->configs.n_entries > 0)) {
         buf_t configs = BUF_INIT;
@@ -738,8 +951,11 @@ static void topics_zk_describe_one(const topics_opts_t *o, const char *name, con
             .min_isr = -1,
             .marked_for_deletion = t->marked_for_deletion,
         };
-        if (topics_should_print(o, &p, live_ids, live->n))
+        if (topics_should_print(o, &p, live_ids, live->n)) {
             topics_print_partition(&p);
+            if (leaders)
+                topics_print_replicas(leaders, &p);
+        }
     }
     free(live_ids);
 }
@@ -749,6 +965,7 @@ static int topics_zk_describe(zkc_t *zk, const topics_opts_t *o, char *msg, size
     if (topics_zk_get(zk, o, &names, NULL, msg, msglen) != 0)
         return -1;
     tadmin_brokers_t live = {0};
+    topics_leaders_t leaders = {.zk = zk};
     int rc = topics_ensure_exists(o, &names, msg, msglen);
     if (rc == 0 && tadmin_live_brokers(zk, &live, msg, msglen) != KERR_NONE)
         rc = -1;
@@ -763,9 +980,14 @@ static int topics_zk_describe(zkc_t *zk, const topics_opts_t *o, char *msg, size
             rc = -1;
             break;
         }
-        topics_zk_describe_one(o, names.v[i], &t, &live);
+        topics_zk_describe_one(o, names.v[i], &t, &live, o->has[OPT_REPLICAS] ? &leaders : NULL);
         tadmin_topic_free(&t);
     }
+    if (rc == 0 && leaders.not_samsa[0]) {
+        errmsg_set(msg, msglen, "%s", leaders.not_samsa);
+        rc = -1;
+    }
+    topics_leaders_free(&leaders);
     tadmin_brokers_free(&live);
     topics_names_free(&names);
     return rc;
@@ -1230,7 +1452,7 @@ static int topics_cmp_md_partition(const void *a, const void *b) {
 
 static void topics_rk_describe_one(const topics_opts_t *o, const struct rd_kafka_metadata *md,
                                    const struct rd_kafka_metadata_topic *t, const topics_rk_config_t *cfg,
-                                   const int32_t *live, size_t n_live) {
+                                   const int32_t *live, size_t n_live, topics_leaders_t *leaders) {
     rd_kafka_metadata_partition_t *parts = mem_alloc((t->partition_cnt ? (size_t)t->partition_cnt : 1) * sizeof *parts);
     if (t->partition_cnt > 0) {
         memcpy(parts, t->partitions, (size_t)t->partition_cnt * sizeof *parts);
@@ -1256,8 +1478,11 @@ static void topics_rk_describe_one(const topics_opts_t *o, const struct rd_kafka
             .n_isr = (size_t)parts[i].isr_cnt,
             .min_isr = cfg->min_isr,
         };
-        if (topics_should_print(o, &p, live, n_live))
+        if (topics_should_print(o, &p, live, n_live)) {
             topics_print_partition(&p);
+            if (leaders)
+                topics_print_replicas(leaders, &p);
+        }
     }
     free(parts);
 }
@@ -1271,8 +1496,11 @@ static int topics_rk_describe(rd_kafka_t *rk, const topics_opts_t *o, char *msg,
     if (rc == 0)
         rc = topics_ensure_exists(o, &names, msg, msglen);
     int32_t *live = mem_alloc((md->broker_cnt ? (size_t)md->broker_cnt : 1) * sizeof *live);
-    for (int i = 0; i < md->broker_cnt; i++)
+    topics_leaders_t leaders = {0};
+    for (int i = 0; i < md->broker_cnt; i++) {
         live[i] = md->brokers[i].id;
+        topics_leaders_set_endpoint(&leaders, md->brokers[i].id, md->brokers[i].host, md->brokers[i].port);
+    }
     for (size_t i = 0; i < names.n && rc == 0; i++) {
         const struct rd_kafka_metadata_topic *t = topics_rk_find(md, names.v[i]);
         if (!t)
@@ -1284,9 +1512,14 @@ static int topics_rk_describe(rd_kafka_t *rk, const topics_opts_t *o, char *msg,
         }
         topics_rk_config_t cfg;
         topics_rk_describe_configs(rk, t->topic, &cfg);
-        topics_rk_describe_one(o, md, t, &cfg, live, (size_t)md->broker_cnt);
+        topics_rk_describe_one(o, md, t, &cfg, live, (size_t)md->broker_cnt, o->has[OPT_REPLICAS] ? &leaders : NULL);
         buf_free(&cfg.overrides);
     }
+    if (rc == 0 && leaders.not_samsa[0]) {
+        errmsg_set(msg, msglen, "%s", leaders.not_samsa);
+        rc = -1;
+    }
+    topics_leaders_free(&leaders);
     free(live);
     topics_names_free(&names);
     rd_kafka_metadata_destroy(md);

@@ -26,40 +26,50 @@ typedef enum api_runs_on {
 } api_runs_on_t;
 
 typedef struct api_route {
-    api_handler_fn handler; /* NULL: not served */
+    int16_t key;
+    api_handler_fn handler;
     api_runs_on_t runs_on;
+    /* Listed by ApiVersions. Clients use whatever is advertised, and
+     * kafka-python infers the broker version from the list (protocol.md
+     * §5, §7), so samsa's own admin requests are served but not listed. */
+    bool advertised;
 } api_route_t;
 
-/* One row per API samsa serves, indexed by API key. ApiVersions advertises
- * exactly these (clients use whatever is advertised, and kafka-python infers
- * the broker version from it: protocol.md §5, §7); any other key closes the
- * connection. */
+/* One row per API samsa serves, in key order; any other key closes the
+ * connection. A list rather than an array indexed by key: samsa's own keys
+ * sit far above Kafka's (32000). */
 static const api_route_t api_routes[] = {
-    [KP_API_PRODUCE] = {api_handle_produce, API_ON_NETWORK_LOOP},
-    [KP_API_FETCH] = {api_handle_fetch, API_ON_NETWORK_LOOP},
-    [KP_API_LIST_OFFSETS] = {api_handle_list_offsets, API_ON_NETWORK_LOOP},
-    [KP_API_METADATA] = {api_handle_metadata, API_ON_NETWORK_LOOP},
-    [KP_API_LEADER_AND_ISR] = {api_handle_leader_and_isr, API_ON_ADMIN_WORKER},
-    [KP_API_STOP_REPLICA] = {api_handle_stop_replica, API_ON_NETWORK_LOOP},
-    [KP_API_UPDATE_METADATA] = {api_handle_update_metadata, API_ON_NETWORK_LOOP},
-    [KP_API_CONTROLLED_SHUTDOWN] = {api_handle_controlled_shutdown, API_ON_NETWORK_LOOP},
-    [KP_API_API_VERSIONS] = {api_handle_api_versions, API_ON_NETWORK_LOOP},
-    [KP_API_CREATE_TOPICS] = {api_handle_create_topics, API_ON_ADMIN_WORKER},
-    [KP_API_DELETE_TOPICS] = {api_handle_delete_topics, API_ON_ADMIN_WORKER},
-    [KP_API_DESCRIBE_CONFIGS] = {api_handle_describe_configs, API_ON_ADMIN_WORKER},
-    [KP_API_CREATE_PARTITIONS] = {api_handle_create_partitions, API_ON_ADMIN_WORKER},
+    {KP_API_PRODUCE, api_handle_produce, API_ON_NETWORK_LOOP, true},
+    {KP_API_FETCH, api_handle_fetch, API_ON_NETWORK_LOOP, true},
+    {KP_API_LIST_OFFSETS, api_handle_list_offsets, API_ON_NETWORK_LOOP, true},
+    {KP_API_METADATA, api_handle_metadata, API_ON_NETWORK_LOOP, true},
+    {KP_API_LEADER_AND_ISR, api_handle_leader_and_isr, API_ON_ADMIN_WORKER, true},
+    {KP_API_STOP_REPLICA, api_handle_stop_replica, API_ON_NETWORK_LOOP, true},
+    {KP_API_UPDATE_METADATA, api_handle_update_metadata, API_ON_NETWORK_LOOP, true},
+    {KP_API_CONTROLLED_SHUTDOWN, api_handle_controlled_shutdown, API_ON_NETWORK_LOOP, true},
+    {KP_API_API_VERSIONS, api_handle_api_versions, API_ON_NETWORK_LOOP, true},
+    {KP_API_CREATE_TOPICS, api_handle_create_topics, API_ON_ADMIN_WORKER, true},
+    {KP_API_DELETE_TOPICS, api_handle_delete_topics, API_ON_ADMIN_WORKER, true},
+    {KP_API_DESCRIBE_CONFIGS, api_handle_describe_configs, API_ON_ADMIN_WORKER, true},
+    {KP_API_CREATE_PARTITIONS, api_handle_create_partitions, API_ON_ADMIN_WORKER, true},
     /* Posts to the controller, as ControlledShutdown does. */
-    [KP_API_ALTER_ISR] = {api_handle_alter_isr, API_ON_NETWORK_LOOP},
+    {KP_API_ALTER_ISR, api_handle_alter_isr, API_ON_NETWORK_LOOP, true},
+    /* samsa-topics --describe --replicas; partition locks only */
+    {KP_API_DESCRIBE_REPLICA_STATE, api_handle_describe_replica_state, API_ON_NETWORK_LOOP, false},
 };
 
+/* A scan in key order: Produce and Fetch, the data path, are the first two
+ * rows, found at the first or second comparison. */
 static const api_route_t *api_route(int16_t key) {
-    if (key < 0 || (size_t)key >= sizeof api_routes / sizeof api_routes[0] || !api_routes[key].handler)
-        return NULL;
-    return &api_routes[key];
+    for (size_t i = 0; i < sizeof api_routes / sizeof api_routes[0] && api_routes[i].key <= key; i++)
+        if (api_routes[i].key == key)
+            return &api_routes[i];
+    return NULL;
 }
 
-bool api_implemented(int16_t key) {
-    return api_route(key) != NULL;
+bool api_advertised(int16_t key) {
+    const api_route_t *route = api_route(key);
+    return route && route->advertised;
 }
 
 char *api_strdup(api_request_t *req, kp_str_t s) {
@@ -237,7 +247,7 @@ void api_handle_api_versions(api_request_t *req) {
     int32_t k = 0;
     for (size_t i = 0; i < kp_api_count(); i++) {
         const kp_api_t *api = kp_api_at(i);
-        if (!api_implemented(api->key))
+        if (!api_advertised(api->key))
             continue;
         keys[k++] = (kp_api_versions_resp_key_t){api->key, api->min_version, api->max_version};
     }

@@ -60,9 +60,11 @@ void api_handle_create_topics(api_request_t *req);
 void api_handle_delete_topics(api_request_t *req);
 void api_handle_create_partitions(api_request_t *req);
 void api_handle_describe_configs(api_request_t *req);
+void api_handle_describe_replica_state(api_request_t *req);
 
-/* Whether samsa serves key (what ApiVersions advertises). */
-bool api_implemented(int16_t key);
+/* Whether ApiVersions lists key: every API samsa serves but its own
+ * (DescribeReplicaState), which Kafka clients must never see. */
+bool api_advertised(int16_t key);
 
 /* A NUL-terminated copy of s in req's arena. */
 char *api_strdup(api_request_t *req, kp_str_t s);

@@ -510,6 +510,50 @@ log_t *partition_detach_log(partition_t *p) {
     return log;
 }
 
+/* --- the leader's view, for operators ----------------------------------------------- */
+
+kerr_t partition_replica_state(partition_t *p, int64_t now_ms, partition_replica_state_t *out) {
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&p->lock);
+    if (!p->is_leader || !p->log) {
+        pthread_mutex_unlock(&p->lock);
+        return KERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    out->leader_epoch = p->leader_epoch;
+    out->high_watermark = log_high_watermark(p->log);
+    out->log_end_offset = log_end_offset(p->log);
+    out->log_start_offset = log_start_offset(p->log);
+    out->nreplicas = p->nreplicas;
+    out->replicas = mem_calloc((size_t)p->nreplicas + 1, sizeof *out->replicas);
+    for (int32_t i = 0; i < p->nreplicas; i++) {
+        const partition_follower_t *f = &p->followers[i];
+        partition_replica_progress_t *r = &out->replicas[i];
+        r->broker_id = f->broker_id;
+        r->in_isr = partition_ids_contain(p->isr, p->nisr, f->broker_id);
+        if (f->broker_id == p->leader_id) {
+            r->log_end_offset = out->log_end_offset;
+            r->log_start_offset = out->log_start_offset;
+            r->last_caught_up_ms_ago = 0;
+            continue;
+        }
+        r->log_end_offset = f->log_end_offset;
+        r->log_start_offset = f->log_start_offset;
+        /* 0 is partition_reset_followers' "not caught up at all"; a clock
+         * that stepped back reads as just now */
+        r->last_caught_up_ms_ago = f->last_caught_up_ms > 0
+                                       ? (now_ms > f->last_caught_up_ms ? now_ms - f->last_caught_up_ms : 0)
+                                       : -1;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return KERR_NONE;
+}
+
+void partition_replica_state_free(partition_replica_state_t *st) {
+    free(st->replicas);
+    st->replicas = NULL;
+    st->nreplicas = 0;
+}
+
 /* --- waiters ------------------------------------------------------------------------- */
 
 void partition_watch(partition_t *p, partition_waiter_t *w) {

@@ -252,6 +252,33 @@ void partition_isr_rejected(partition_t *p, int32_t leader_epoch, kerr_t error);
  * NOT_LEADER_OR_FOLLOWER (leadership moved); false while still waiting. */
 bool partition_check_acks(partition_t *p, int64_t required_offset, int32_t broker_min_isr, kerr_t *error);
 
+/* One replica's progress as the leader sees it. */
+typedef struct partition_replica_progress {
+    int32_t broker_id;
+    bool in_isr;                   /* in the committed ISR */
+    int64_t log_end_offset;        /* -1: unknown (no fetch since this broker took over) */
+    int64_t log_start_offset;      /* -1: unknown */
+    int64_t last_caught_up_ms_ago; /* -1: never since this broker took over; the leader: 0 */
+} partition_replica_progress_t;
+
+/* A leader's view of its partition (DescribeReplicaState). replicas is
+ * owned by the struct: release with partition_replica_state_free. */
+typedef struct partition_replica_state {
+    int32_t leader_epoch;
+    int64_t high_watermark;
+    int64_t log_end_offset;
+    int64_t log_start_offset;
+    partition_replica_progress_t *replicas; /* in assignment order, the leader included */
+    int32_t nreplicas;
+} partition_replica_state_t;
+
+/* Fills out under the lock, as of now_ms (wall clock): a consistent
+ * snapshot, so lag = leader LEO - replica LEO is exact for that instant.
+ * NOT_LEADER_OR_FOLLOWER (out zeroed, nothing to free) when this broker
+ * does not lead. */
+kerr_t partition_replica_state(partition_t *p, int64_t now_ms, partition_replica_state_t *out);
+void partition_replica_state_free(partition_replica_state_t *st);
+
 void partition_watch(partition_t *p, partition_waiter_t *w);
 void partition_unwatch(partition_t *p, partition_waiter_t *w);
 

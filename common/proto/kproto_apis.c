@@ -1206,6 +1206,65 @@ static const kp_field_t alter_isr_resp_f[] = {
 SCHEMA(alter_isr_resp_s, "AlterIsrResponse", alter_isr_resp_f)
 #undef S
 
+/* ---- DescribeReplicaState (samsa only) ----------------------------------------
+ * No Kafka JSON to follow: samsa's own schema, flexible from v0 like every
+ * API Kafka added after KIP-482. */
+
+#define S kp_describe_replica_state_req_topic_t
+static const kp_field_t drs_req_topic_f[] = {
+    {F_STR(name, 0, P)},
+    {F_ARR_I32(partition_indexes, 0, P)},
+};
+SCHEMA(drs_req_topic_s, "DescribeReplicaStateTopic", drs_req_topic_f)
+#undef S
+
+#define S kp_describe_replica_state_req_t
+static const kp_field_t drs_req_f[] = {
+    {F_ARR(topics, 0, P, drs_req_topic_s), NULLABLE(0)},
+};
+SCHEMA(drs_req_s, "DescribeReplicaStateRequest", drs_req_f)
+#undef S
+
+#define S kp_describe_replica_state_resp_replica_t
+static const kp_field_t drs_resp_replica_f[] = {
+    {F_I32(broker_id, 0, P)},
+    {F_BOOL(in_isr, 0, P)},
+    {F_I64(log_end_offset, 0, P), DEF(-1)},
+    {F_I64(log_start_offset, 0, P), DEF(-1)},
+    {F_I64(last_caught_up_ms_ago, 0, P), DEF(-1)},
+};
+SCHEMA(drs_resp_replica_s, "ReplicaState", drs_resp_replica_f)
+#undef S
+
+#define S kp_describe_replica_state_resp_partition_t
+static const kp_field_t drs_resp_partition_f[] = {
+    {F_I32(partition_index, 0, P)},
+    {F_I16(error_code, 0, P)},
+    {F_I32(leader_epoch, 0, P), DEF(-1)},
+    {F_I64(high_watermark, 0, P), DEF(-1)},
+    {F_I64(log_end_offset, 0, P), DEF(-1)},
+    {F_I64(log_start_offset, 0, P), DEF(-1)},
+    {F_ARR(replicas, 0, P, drs_resp_replica_s)},
+};
+SCHEMA(drs_resp_partition_s, "DescribeReplicaStatePartition", drs_resp_partition_f)
+#undef S
+
+#define S kp_describe_replica_state_resp_topic_t
+static const kp_field_t drs_resp_topic_f[] = {
+    {F_STR(name, 0, P)},
+    {F_ARR(partitions, 0, P, drs_resp_partition_s)},
+};
+SCHEMA(drs_resp_topic_s, "DescribeReplicaStateTopic", drs_resp_topic_f)
+#undef S
+
+#define S kp_describe_replica_state_resp_t
+static const kp_field_t drs_resp_f[] = {
+    {F_I32(throttle_time_ms, 0, P)},
+    {F_ARR(topics, 0, P, drs_resp_topic_s)},
+};
+SCHEMA(drs_resp_s, "DescribeReplicaStateResponse", drs_resp_f)
+#undef S
+
 /* ---- the registry --------------------------------------------------------- */
 
 /* Sorted by key. min/max = what samsa supports and advertises (protocol.md
@@ -1238,6 +1297,8 @@ static const kp_api_t kp_apis[] = {
     {KP_API_CREATE_PARTITIONS, "CreatePartitions", 0, 1, 2, &create_partitions_req_s, &create_partitions_resp_s},
     {KP_API_DELETE_GROUPS, "DeleteGroups", 0, 1, 2, &delete_groups_req_s, &delete_groups_resp_s},
     {KP_API_ALTER_ISR, "AlterIsr", 0, 0, 0, &alter_isr_req_s, &alter_isr_resp_s},
+    /* Looked up by binary search, so a key this far out costs nothing. */
+    {KP_API_DESCRIBE_REPLICA_STATE, "DescribeReplicaState", 0, 0, 0, &drs_req_s, &drs_resp_s},
 };
 
 const kp_api_t *kp_api_find(int16_t api_key) {

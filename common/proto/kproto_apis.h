@@ -19,7 +19,7 @@
  *   ListGroups 0-2, ApiVersions 0-3 (v3 flexible), CreateTopics 0-4,
  *   DeleteTopics 0-3, OffsetForLeaderEpoch 0-3, DescribeConfigs 0-2,
  *   CreatePartitions 0-1, DeleteGroups 0-1, AlterIsr 0 (flexible: every
- *   version of it is).
+ *   version of it is), and samsa's own DescribeReplicaState 0 (flexible).
  * The codec covers more than the broker serves. The broker advertises in
  * ApiVersions, with the ranges above, only the APIs it serves (the
  * routing table in broker/api/api.c: Produce, Fetch, ListOffsets, Metadata,
@@ -30,6 +30,9 @@
  * controller's own LeaderAndIsr. The group and offset APIs and
  * OffsetForLeaderEpoch are encoded and decoded but not served: a request
  * for one of them closes the connection, as an unknown API does.
+ * DescribeReplicaState (32000) is served but not advertised: a samsa-only
+ * admin request (samsa-topics --describe --replicas) that Kafka clients
+ * never see.
  */
 #ifndef SAMSA_KPROTO_APIS_H
 #define SAMSA_KPROTO_APIS_H
@@ -62,6 +65,8 @@ typedef enum kp_api_key {
     KP_API_CREATE_PARTITIONS = 37,
     KP_API_DELETE_GROUPS = 42,
     KP_API_ALTER_ISR = 56,
+    /* samsa's own (not Kafka's): far above Kafka's keys, never advertised */
+    KP_API_DESCRIBE_REPLICA_STATE = 32000,
 } kp_api_key_t;
 
 /* protocol.md §4: the answer to an ApiVersions request of a version samsa
@@ -880,5 +885,48 @@ typedef struct kp_alter_isr_resp {
     int16_t error_code;
     kp_array_t topics; /* kp_alter_isr_resp_topic_t */
 } kp_alter_isr_resp_t;
+
+/* ---- DescribeReplicaState (32000, samsa only) ------------------------------
+ * A partition leader's view of its replicas' progress (samsa-topics
+ * --describe --replicas): what Kafka shows only as metrics. Only the
+ * leader knows its followers' positions, so the tool asks each leader;
+ * any other broker answers NOT_LEADER_OR_FOLLOWER. v0, flexible. */
+
+typedef struct kp_describe_replica_state_req_topic {
+    kp_str_t name;
+    kp_array_t partition_indexes; /* int32_t */
+} kp_describe_replica_state_req_topic_t;
+
+typedef struct kp_describe_replica_state_req {
+    kp_array_t topics; /* nullable (null = every partition this broker leads), kp_describe_replica_state_req_topic_t */
+} kp_describe_replica_state_req_t;
+
+typedef struct kp_describe_replica_state_resp_replica {
+    int32_t broker_id;
+    bool in_isr;
+    int64_t log_end_offset;        /* -1: unknown (no fetch since this leader took over) */
+    int64_t log_start_offset;      /* -1: unknown */
+    int64_t last_caught_up_ms_ago; /* -1: never (in this leadership) */
+} kp_describe_replica_state_resp_replica_t;
+
+typedef struct kp_describe_replica_state_resp_partition {
+    int32_t partition_index;
+    int16_t error_code; /* NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION */
+    int32_t leader_epoch;
+    int64_t high_watermark;
+    int64_t log_end_offset;
+    int64_t log_start_offset;
+    kp_array_t replicas; /* kp_describe_replica_state_resp_replica_t, the leader included */
+} kp_describe_replica_state_resp_partition_t;
+
+typedef struct kp_describe_replica_state_resp_topic {
+    kp_str_t name;
+    kp_array_t partitions; /* kp_describe_replica_state_resp_partition_t */
+} kp_describe_replica_state_resp_topic_t;
+
+typedef struct kp_describe_replica_state_resp {
+    int32_t throttle_time_ms;
+    kp_array_t topics; /* kp_describe_replica_state_resp_topic_t */
+} kp_describe_replica_state_resp_t;
 
 #endif

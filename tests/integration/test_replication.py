@@ -8,12 +8,14 @@ import json
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 
 import pytest
 
 from conftest import binary
-from test_acks import produce
+from test_acks import _recv, produce
 from test_controller import SESSION_MS, Cluster, kcat, wait_for, zk_cli
 
 TOPIC = "replicated"
@@ -225,6 +227,132 @@ def test_a_stopped_follower_leaves_the_isr_and_returns(workdir, ibp):
                  lambda: sorted(c.describe("strict")[0][2]) == [1, 2, 3], timeout=30, interval=0.5)
         wait_for("acks=all answered again", lambda: produce(c.port(leader), "strict", 0, -1, 5000)[0] == NONE,
                  timeout=30)
+    finally:
+        if stopped:
+            os.kill(stopped, signal.SIGCONT)
+        c.stop()
+
+
+def replica_progress(c, topic, mode):
+    """samsa-topics --describe --replicas for partition 0, through a broker
+    or through ZooKeeper: {broker id: {field: value}} from the replica lines
+    ("Leader" maps to "")."""
+    if mode == "bootstrap":
+        out = subprocess.run([binary("tools/samsa-topics"), "--bootstrap-server", c.bootstrap(), "--describe",
+                              "--topic", topic, "--replicas"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+    else:
+        out = c.topics("--describe", "--topic", topic, "--replicas")
+    progress = {}
+    for line in out.stdout.splitlines():
+        m = re.match(r"\t\tReplica: (\d+)\t(.*)$", line)
+        if m:
+            fields = (f.split(": ", 1) if ": " in f else (f, "") for f in m.group(2).split("\t"))
+            progress[int(m.group(1))] = dict(fields)
+    return progress
+
+
+def ms_ago(field):
+    m = re.fullmatch(r"(\d+) ms ago", field)
+    assert m, field
+    return int(m.group(1))
+
+
+def first_led_topic(port):
+    """DescribeReplicaState v0 with a null topic list (every partition the
+    broker leads), by hand: the name of the first topic in the answer, or
+    None when it lists none."""
+    client = b"t"
+    payload = (struct.pack(">hhih", 32000, 0, 9, len(client)) + client + b"\0"  # header v2, no tags
+               + b"\0\0")  # topics: null; no tags
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(struct.pack(">i", len(payload)) + payload)
+        size = struct.unpack(">i", _recv(s, 4))[0]
+        body = _recv(s, size)
+    assert struct.unpack(">i", body[:4])[0] == 9 and body[4] == 0  # correlation id, no tags
+    pos = 9  # after throttle_time_ms
+
+    def uvarint():
+        nonlocal pos
+        shift = value = 0
+        while True:
+            b = body[pos]
+            pos += 1
+            value |= (b & 0x7f) << shift
+            shift += 7
+            if b < 0x80:
+                return value
+    if uvarint() - 1 <= 0:  # topics: compact array length + 1
+        return None
+    n = uvarint() - 1
+    return body[pos:pos + n].decode()
+
+
+def test_replicas_shows_each_followers_progress_from_the_leader(workdir):
+    """samsa-topics --describe --replicas (DescribeReplicaState to the
+    leader), with --bootstrap-server and with --zookeeper: in sync, every
+    follower has the leader's LEO and Lag 0; a SIGSTOPped follower falls
+    N records behind, leaves the ISR and its LastCaughtUp keeps growing;
+    after SIGCONT it is back at Lag 0 in the ISR."""
+    c = Cluster(workdir, overrides=["replica.lag.time.max.ms=1500"])
+    c.overrides = [o for o in c.overrides if not o.startswith("zookeeper.session.timeout.ms=")]
+    c.overrides.append("zookeeper.session.timeout.ms=30000")
+    c.start()
+    stopped = None
+    modes = ("bootstrap", "zookeeper")
+    try:
+        c.topics("--create", "--topic", "progress", "--partitions", "1", "--replication-factor", "3")
+        leader, replicas, _ = wait_for("3 in sync", lambda: (lambda d: d[0] if d.get(0) and d[0][0] > 0 and
+                                                              len(d[0][2]) == 3 else None)(c.describe("progress")))
+        wait_for("acks=all answered", lambda: produce(c.port(leader), "progress", 0, -1, 5000)[0] == NONE)
+        for _ in range(9):
+            assert produce(c.port(leader), "progress", 0, -1, 5000)[0] == NONE
+        # a null topic list: what the broker leads, nothing it only follows
+        assert first_led_topic(c.port(leader)) == "progress"
+        assert first_led_topic(c.port(next(r for r in replicas if r != leader))) is None
+        # acks=all answered: the leader saw every follower fetch at its LEO
+        leo = int(replica_progress(c, "progress", "bootstrap")[leader]["LogEndOffset"])
+        assert leo >= 10
+        followers = [r for r in replicas if r != leader]
+        for mode in modes:
+            p = replica_progress(c, "progress", mode)
+            assert sorted(p) == [1, 2, 3]
+            assert p[leader] == {"Leader": "", "LogEndOffset": str(leo), "HighWatermark": str(leo)}
+            for f in followers:
+                assert p[f]["InIsr"] == "true" and p[f]["LogEndOffset"] == str(leo) and p[f]["Lag"] == "0"
+                ms_ago(p[f]["LastCaughtUp"])
+
+        follower = followers[0]
+        with open(os.path.join(c.dir, "broker-%d" % follower, "pid")) as f:
+            stopped = int(f.read().strip())
+        os.kill(stopped, signal.SIGSTOP)
+        behind = 5
+        for _ in range(behind):
+            assert produce(c.port(leader), "progress", 0, 1, 5000)[0] == NONE
+        wait_for("broker %d out of the ISR" % follower,
+                 lambda: replica_progress(c, "progress", "bootstrap")[follower]["InIsr"] == "false",
+                 timeout=20, interval=0.5)
+        seen = []
+        for mode in modes:
+            p = replica_progress(c, "progress", mode)
+            assert p[leader]["LogEndOffset"] == str(leo + behind)
+            assert p[follower]["InIsr"] == "false"
+            assert p[follower]["LogEndOffset"] == str(leo) and p[follower]["Lag"] == str(behind)
+            seen.append(ms_ago(p[follower]["LastCaughtUp"]))
+            other = followers[1]
+            assert p[other]["InIsr"] == "true" and p[other]["Lag"] == "0"
+        assert seen[0] > 1500 and seen[1] > seen[0]  # still counting
+
+        os.kill(stopped, signal.SIGCONT)
+        stopped = None
+
+        def all_caught_up(mode):
+            p = replica_progress(c, "progress", mode)
+            return all(p[f]["InIsr"] == "true" and p[f]["Lag"] == "0" and
+                       p[f]["LogEndOffset"] == str(leo + behind) for f in followers)
+        for mode in modes:
+            wait_for("broker %d caught up (%s)" % (follower, mode), lambda: all_caught_up(mode), timeout=30,
+                     interval=0.5)
     finally:
         if stopped:
             os.kill(stopped, signal.SIGCONT)

@@ -404,9 +404,58 @@ def test_usage_errors():
             (["--zookeeper", "h:1", "--describe", "--under-min-isr-partitions"],
              'Option "[under-min-isr-partitions]" can\'t be used with option "[zookeeper]"'),
             (["--zookeeper", "h:1", "--list", "--bogus"], "--bogus is not a recognized option"),
-            (["--zookeeper", "h:1", "--list", "--topic"], "Option --topic requires an argument")):
+            (["--zookeeper", "h:1", "--list", "--topic"], "Option --topic requires an argument"),
+            (["--bootstrap-server", "h:1", "--list", "--replicas"],
+             'Option "[replicas]" can only be used with option "[describe]"')):
         fails(topics(*args), message)
     out = topics("--help")
     assert out.returncode == 0 and "--replica-assignment" in out.stdout
     out = topics()
     assert out.returncode == 1 and out.stderr.startswith("Create, delete, describe, or change a topic.\n")
+
+
+# --- describe --replicas (the leaders' side is in test_replication.py) -----------------------------
+
+def test_describe_replicas_without_an_answering_leader(zk):
+    """--replicas asks each partition's leader; with no leader, or one that
+    cannot be reached, every replica line says why and the describe still
+    succeeds (Kafka's tool prints what it can)."""
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    registration = ('{"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},'
+                    '"endpoints":["PLAINTEXT://127.0.0.1:%d"],"jmx_port":-1,"host":"127.0.0.1",'
+                    '"timestamp":"1600000000000","port":%d,"version":5,"features":{}}' % (port, port))
+    assert ztool(zk, "create", "/brokers/ids/1", registration).returncode == 0
+    register(zk, 2)
+    ok(topics("--zookeeper", zk, "--create", "--topic", "led", "--replica-assignment", "1:2,2:1"))
+    assert ztool(zk, "create", "/brokers/topics/led/partitions/0/state",
+                 '{"controller_epoch":1,"leader":1,"version":1,"leader_epoch":0,"isr":[1,2]}').returncode == 0
+    tid = topic_id_of(zk, "led")
+    ok(topics("--zookeeper", zk, "--describe", "--topic", "led", "--replicas"),
+       "Topic: led\tTopicId: %s\tPartitionCount: 2\tReplicationFactor: 2\tConfigs: \n"
+       "\tTopic: led\tPartition: 0\tLeader: 1\tReplicas: 1,2\tIsr: 1,2\n"
+       "\t\tReplica: 1\tunknown (leader 1 unreachable)\n"
+       "\t\tReplica: 2\tunknown (leader 1 unreachable)\n"
+       "\tTopic: led\tPartition: 1\tLeader: none\tReplicas: 2,1\tIsr: \n"
+       "\t\tReplica: 2\tunknown (no leader)\n"
+       "\t\tReplica: 1\tunknown (no leader)\n" % tid)
+
+
+def test_describe_replicas_against_a_broker_that_is_not_samsa():
+    """librdkafka's mock cluster, like Kafka, closes the connection on an API
+    key it does not know: the partition lines are printed, then the command
+    fails naming the broker. (The mock has no controller: DescribeConfigs
+    waits out the tool's 30 s admin timeout first, with a warning.)"""
+    mock = MockCluster(binary("tests/integration/mock_cluster"), brokers=1, topics=[("orders", 1)])
+    mock.start()
+    try:
+        out = topics("--bootstrap-server", mock.bootstrap, "--describe", "--topic", "orders", "--replicas",
+                     timeout=90)
+        assert out.returncode == 1, out.stdout + out.stderr
+        assert re.search(r"\tTopic: orders\tPartition: 0\tLeader: 1\tReplicas: 1\tIsr: 1\n"
+                         r"\t\tReplica: 1\tunknown \(leader 1 does not serve DescribeReplicaState\)\n", out.stdout)
+        assert out.stderr.splitlines()[-1] == (ERROR + "broker 1 (%s): the broker does not serve "
+                                               "DescribeReplicaState (not samsa?)" % mock.bootstrap)
+    finally:
+        mock.stop()

@@ -427,6 +427,110 @@ static void test_alter_isr_v0_bytes(void) {
     kp_writer_free(&w);
 }
 
+/* DescribeReplicaState v0 (samsa's key 32000), flexible like AlterIsr: a
+ * key far above Kafka's goes through the same header and compact forms,
+ * and a null topic list (every led partition) stays distinct from an
+ * empty one. */
+static void test_describe_replica_state_v0_bytes(void) {
+    int32_t parts[] = {0, 2};
+    kp_describe_replica_state_req_topic_t topic = {kp_str("t"), {2, parts}};
+    kp_describe_replica_state_req_t r = {.topics = {1, &topic}};
+    kp_writer_t w;
+    kp_writer_init(&w);
+    CU_ASSERT_EQUAL_FATAL(
+        kp_request_encode(KP_API_DESCRIBE_REPLICA_STATE, 0, 5, kp_str("c"), &r, &w, NULL, 0), KP_OK);
+    static const uint8_t want[] = {
+        0, 0, 0, 26,                             /* size */
+        0x7d, 0x00, 0, 0, 0, 0, 0, 5, 0, 1, 'c', 0, /* header v2: key 32000, version, correlation, client id, tags */
+        2, 2, 't',                               /* one topic "t" */
+        3, 0, 0, 0, 0, 0, 0, 0, 2,               /* partition_indexes [0, 2] */
+        0, 0,                                    /* tags: topic, request */
+    };
+    assert_bytes(w.buf.data, w.buf.len, want, sizeof want);
+    kp_arena_t a = KP_ARENA_INIT;
+    kp_req_header_t h;
+    void *body;
+    CU_ASSERT_EQUAL_FATAL(decode_copy(w.buf.data + 4, w.buf.len - 4, &a, &h, &body), KP_OK);
+    CU_ASSERT_EQUAL(h.api_key, KP_API_DESCRIBE_REPLICA_STATE);
+    CU_ASSERT_EQUAL(h.header_version, 2);
+    const kp_describe_replica_state_req_t *got = body;
+    CU_ASSERT_EQUAL_FATAL(got->topics.count, 1);
+    const kp_describe_replica_state_req_topic_t *gt = got->topics.items;
+    CU_ASSERT_EQUAL_FATAL(gt->partition_indexes.count, 2);
+    CU_ASSERT_EQUAL(((const int32_t *)gt->partition_indexes.items)[1], 2);
+    kp_arena_free(&a);
+    kp_writer_free(&w);
+
+    /* null: every partition the broker leads */
+    kp_describe_replica_state_req_t all = {.topics = {-1, NULL}};
+    kp_writer_init(&w);
+    CU_ASSERT_EQUAL_FATAL(
+        kp_request_encode(KP_API_DESCRIBE_REPLICA_STATE, 0, 6, kp_str("c"), &all, &w, NULL, 0), KP_OK);
+    static const uint8_t want_all[] = {
+        0, 0, 0, 14, 0x7d, 0x00, 0, 0, 0, 0, 0, 6, 0, 1, 'c', 0,
+        0, 0, /* topics null, tags */
+    };
+    assert_bytes(w.buf.data, w.buf.len, want_all, sizeof want_all);
+    CU_ASSERT_EQUAL_FATAL(decode_copy(w.buf.data + 4, w.buf.len - 4, &a, &h, &body), KP_OK);
+    CU_ASSERT_EQUAL(((const kp_describe_replica_state_req_t *)body)->topics.count, -1);
+    kp_arena_free(&a);
+    kp_writer_free(&w);
+
+    kp_describe_replica_state_resp_replica_t reps[] = {
+        {.broker_id = 1, .in_isr = true, .log_end_offset = 120, .log_start_offset = 0, .last_caught_up_ms_ago = 0},
+        {.broker_id = 2, .in_isr = false, .log_end_offset = -1, .log_start_offset = -1, .last_caught_up_ms_ago = -1},
+    };
+    kp_describe_replica_state_resp_partition_t rp = {.partition_index = 2, .error_code = 0, .leader_epoch = 4,
+                                                     .high_watermark = 100, .log_end_offset = 120,
+                                                     .log_start_offset = 0, .replicas = {2, reps}};
+    kp_describe_replica_state_resp_topic_t rt = {kp_str("t"), {1, &rp}};
+    kp_describe_replica_state_resp_t resp = {.throttle_time_ms = 0, .topics = {1, &rt}};
+    kp_writer_init(&w);
+    CU_ASSERT_EQUAL_FATAL(kp_response_encode(KP_API_DESCRIBE_REPLICA_STATE, 0, 5, &resp, &w, NULL, 0), KP_OK);
+    static const uint8_t want_resp[] = {
+        0, 0, 0, 111,                          /* size */
+        0, 0, 0, 5, 0,                         /* header v1: correlation, tags */
+        0, 0, 0, 0,                            /* throttle_time_ms */
+        2, 2, 't', 2,                          /* one topic "t", one partition */
+        0, 0, 0, 2, 0, 0,                      /* partition_index, error_code */
+        0, 0, 0, 4,                            /* leader_epoch */
+        0, 0, 0, 0, 0, 0, 0, 100,              /* high_watermark */
+        0, 0, 0, 0, 0, 0, 0, 120,              /* log_end_offset */
+        0, 0, 0, 0, 0, 0, 0, 0,                /* log_start_offset */
+        3,                                     /* two replicas */
+        0, 0, 0, 1, 1,                         /* broker 1, in the ISR */
+        0, 0, 0, 0, 0, 0, 0, 120,              /* its log end */
+        0, 0, 0, 0, 0, 0, 0, 0,                /* its log start */
+        0, 0, 0, 0, 0, 0, 0, 0, 0,             /* caught up 0 ms ago, tags */
+        0, 0, 0, 2, 0,                         /* broker 2, not in the ISR */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* log end unknown */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* log start unknown */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, /* never caught up, tags */
+        0, 0, 0,                               /* tags: partition, topic, response */
+    };
+    assert_bytes(w.buf.data, w.buf.len, want_resp, sizeof want_resp);
+    size_t plen;
+    const uint8_t *payload = frame_payload(&w, &plen);
+    int32_t corr;
+    CU_ASSERT_EQUAL_FATAL(
+        kp_response_decode(payload, plen, KP_API_DESCRIBE_REPLICA_STATE, 0, &a, &corr, &body, NULL, 0), KP_OK);
+    CU_ASSERT_EQUAL(corr, 5);
+    const kp_describe_replica_state_resp_t *gr = body;
+    CU_ASSERT_EQUAL_FATAL(gr->topics.count, 1);
+    const kp_describe_replica_state_resp_topic_t *grt = gr->topics.items;
+    CU_ASSERT_EQUAL_FATAL(grt->partitions.count, 1);
+    const kp_describe_replica_state_resp_partition_t *grp = grt->partitions.items;
+    CU_ASSERT_EQUAL(grp->high_watermark, 100);
+    CU_ASSERT_EQUAL_FATAL(grp->replicas.count, 2);
+    const kp_describe_replica_state_resp_replica_t *grr = grp->replicas.items;
+    CU_ASSERT_TRUE(grr[0].in_isr);
+    CU_ASSERT_FALSE(grr[1].in_isr);
+    CU_ASSERT_EQUAL(grr[1].log_end_offset, -1);
+    CU_ASSERT_EQUAL(grr[1].last_caught_up_ms_ago, -1);
+    kp_arena_free(&a);
+    kp_writer_free(&w);
+}
+
 /* ---- table-driven round trip -------------------------------------------- */
 
 /* Mirrors the codec's rule: tagged fields exist only in flexible versions. */
@@ -683,9 +787,11 @@ static void test_tables_consistent(void) {
         prev = api->key;
         CU_ASSERT_PTR_EQUAL(kp_api_find(api->key), api);
         CU_ASSERT(api->min_version <= api->max_version);
-        /* AlterIsr is the one API born flexible (its v0 is flexible). */
+        /* AlterIsr and samsa's DescribeReplicaState are the APIs born
+         * flexible (their v0 is flexible). */
+        bool born_flexible = api->key == KP_API_ALTER_ISR || api->key == KP_API_DESCRIBE_REPLICA_STATE;
         CU_ASSERT(api->flex_min == -1 || api->flex_min > api->min_version ||
-                  (api->key == KP_API_ALTER_ISR && api->flex_min == api->min_version));
+                  (born_flexible && api->flex_min == api->min_version));
         const kp_schema_t *ss[2] = {api->request, api->response};
         for (int k = 0; k < 2; k++) {
             int last_tag = -1;
@@ -717,7 +823,7 @@ static void test_advertised_and_flexible(void) {
                 {6, 0, 5, 6},   {7, 0, 2, 3},   {8, 0, 7, 8},   {9, 0, 5, 6},   {10, 0, 2, 3},  {11, 0, 5, 6},
                 {12, 0, 3, 4},  {13, 0, 3, 4},  {14, 0, 3, 4},  {15, 0, 4, 5},  {16, 0, 2, 3},  {18, 0, 3, 3},
                 {19, 0, 4, 5},  {20, 0, 3, 4},  {23, 0, 3, 4},  {32, 0, 2, 4},  {37, 0, 1, 2},  {42, 0, 1, 2},
-                {56, 0, 0, 0}};
+                {56, 0, 0, 0},  {32000, 0, 0, 0}};
     CU_ASSERT_EQUAL(kp_api_count(), sizeof want / sizeof want[0]);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const kp_api_t *api = kp_api_find(want[i].key);
@@ -1109,6 +1215,7 @@ void unit_register(void) {
         {"fetch v4 response with spliced records", test_fetch_v4_spliced_records},
         {"controlled shutdown v0 uses header v0", test_controlled_shutdown_v0_header},
         {"alter isr v0: flexible bytes, both ways", test_alter_isr_v0_bytes},
+        {"describe replica state v0 (key 32000): bytes, both ways", test_describe_replica_state_v0_bytes},
         {NULL, NULL},
     };
     static const unit_test_t tables[] = {
