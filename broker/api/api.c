@@ -48,6 +48,7 @@ static const api_route_t api_routes[] = {
     [KP_API_DELETE_TOPICS] = {api_handle_delete_topics, API_ON_ADMIN_WORKER},
     [KP_API_DESCRIBE_CONFIGS] = {api_handle_describe_configs, API_ON_ADMIN_WORKER},
     [KP_API_CREATE_PARTITIONS] = {api_handle_create_partitions, API_ON_ADMIN_WORKER},
+    [KP_API_OFFSET_FOR_LEADER_EPOCH] = {api_handle_offsets_for_leader_epoch, API_ON_NETWORK_LOOP},
     /* Posts to the controller, as ControlledShutdown does. */
     [KP_API_ALTER_ISR] = {api_handle_alter_isr, API_ON_NETWORK_LOOP},
 };
