@@ -379,19 +379,32 @@ static void fetcher_on_fetch(fetcher_t *f, const kp_fetch_resp_t *r) {
                         fetcher_on_partition_data, now);
 }
 
+/* The partition a ListOffsets or OffsetsForLeaderEpoch answer concerns, or
+ * NULL when there is nothing more to do with it: stale (removed, re-added),
+ * fenced by a newer epoch (parked until the next add, as Kafka's
+ * onPartitionFenced), or any other error (retried after the backoff). */
+static fetcher_part_t *fetcher_answered_part(fetcher_t *f, fetcher_sent_t *s, kerr_t e, int64_t now) {
+    fetcher_part_t *fp = fetcher_sent_part(f, s);
+    if (!fp || e == KERR_NONE)
+        return fp;
+    if (e == KERR_FENCED_LEADER_EPOCH) {
+        fp->parked = true;
+        return NULL;
+    }
+    log_debug(FETCHER_TAG, "%s-%d: leader %d answered %s: retrying after the backoff", fp->p->topic, fp->p->index,
+              f->leader_id, kerr_name(e));
+    fetcher_delay(f, fp, now);
+    return NULL;
+}
+
 /* One partition's part of a ListOffsets answer (Kafka's
  * fetchOffsetAndTruncate, one step). */
 static void fetcher_on_offset(fetcher_t *f, fetcher_sent_t *s, const void *answer, int64_t now) {
     const kp_list_offsets_resp_partition_t *r = answer;
-    fetcher_part_t *fp = fetcher_sent_part(f, s);
+    fetcher_part_t *fp = fetcher_answered_part(f, s, (kerr_t)r->error_code, now);
     if (!fp)
         return;
-    kerr_t e = (kerr_t)r->error_code;
-    if (e == KERR_FENCED_LEADER_EPOCH) {
-        fp->parked = true;
-        return;
-    }
-    if (e != KERR_NONE || r->offset < 0) {
+    if (r->offset < 0) {
         fetcher_delay(f, fp, now);
         return;
     }
@@ -400,7 +413,7 @@ static void fetcher_on_offset(fetcher_t *f, fetcher_sent_t *s, const void *answe
         return;
     }
     int64_t leo;
-    e = s->reset == RESET_LATEST ? partition_follower_reset(fp->p, s->pos.leader_epoch, r->offset, -1, clock_wall_ms(), &leo)
+    kerr_t e = s->reset == RESET_LATEST ? partition_follower_reset(fp->p, s->pos.leader_epoch, r->offset, -1, clock_wall_ms(), &leo)
                                  : partition_follower_reset(fp->p, s->pos.leader_epoch, -1, r->offset, clock_wall_ms(), &leo);
     if (e != KERR_NONE && e != KERR_FENCED_LEADER_EPOCH && e != KERR_NOT_LEADER_OR_FOLLOWER) {
         log_warn(FETCHER_TAG, "%s-%d: truncating after an out-of-range fetch failed: %s", fp->p->topic, fp->p->index,
@@ -437,21 +450,8 @@ static bool fetcher_truncate(fetcher_t *f, fetcher_part_t *fp, int32_t leader_ep
  * maybeTruncateToEpochEndOffsets). */
 static void fetcher_on_epoch_end(fetcher_t *f, fetcher_sent_t *s, const void *answer, int64_t now) {
     const kp_offset_for_leader_epoch_resp_partition_t *r = answer;
-    fetcher_part_t *fp = fetcher_sent_part(f, s);
-    if (!fp)
-        return;
-    kerr_t e = (kerr_t)r->error_code;
-    if (e == KERR_FENCED_LEADER_EPOCH) {
-        fp->parked = true;
-        return;
-    }
-    if (e != KERR_NONE) {
-        log_debug(FETCHER_TAG, "%s-%d: leader %d answered %s about epoch %d: retrying after the backoff",
-                  fp->p->topic, fp->p->index, f->leader_id, kerr_name(e), s->pos.latest_epoch);
-        fetcher_delay(f, fp, now);
-        return;
-    }
-    if (!fetcher_truncate(f, fp, s->pos.leader_epoch, (leader_epoch_end_offset_t){r->leader_epoch, r->end_offset}))
+    fetcher_part_t *fp = fetcher_answered_part(f, s, (kerr_t)r->error_code, now);
+    if (fp && !fetcher_truncate(f, fp, s->pos.leader_epoch, (leader_epoch_end_offset_t){r->leader_epoch, r->end_offset}))
         fetcher_delay(f, fp, now);
 }
 
