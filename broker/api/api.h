@@ -51,6 +51,7 @@ void api_handle_metadata(api_request_t *req);
 void api_handle_produce(api_request_t *req);
 void api_handle_fetch(api_request_t *req);
 void api_handle_list_offsets(api_request_t *req);
+void api_handle_offsets_for_leader_epoch(api_request_t *req);
 void api_handle_leader_and_isr(api_request_t *req);
 void api_handle_update_metadata(api_request_t *req);
 void api_handle_stop_replica(api_request_t *req);

@@ -245,3 +245,23 @@ leader_epoch_end_offset_t leader_epoch_end_offset_for(const leader_epoch_cache_t
     return (leader_epoch_end_offset_t){cache->entries[higher - 1].epoch,
                                        cache->entries[higher].start_offset};
 }
+
+static int64_t leader_epoch_min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+leader_epoch_truncation_t leader_epoch_follower_truncation(const leader_epoch_cache_t *local,
+                                                           int64_t log_end_offset, int64_t high_watermark,
+                                                           leader_epoch_end_offset_t leader) {
+    if (leader.end_offset == LEADER_EPOCH_UNDEFINED_EPOCH_OFFSET)
+        return (leader_epoch_truncation_t){leader_epoch_min(high_watermark, log_end_offset), true};
+    if (leader.epoch == LEADER_EPOCH_UNDEFINED_EPOCH)
+        return (leader_epoch_truncation_t){leader_epoch_min(leader.end_offset, log_end_offset), true};
+    leader_epoch_end_offset_t ours = leader_epoch_end_offset_for(local, leader.epoch, log_end_offset);
+    /* Not tracking epochs that far back (an upgrade, a new replica): the
+     * leader's end of an epoch below ours is safe, as before KIP-279. */
+    if (ours.end_offset == LEADER_EPOCH_UNDEFINED_EPOCH_OFFSET)
+        return (leader_epoch_truncation_t){leader_epoch_min(leader.end_offset, log_end_offset), true};
+    if (ours.epoch != leader.epoch)
+        return (leader_epoch_truncation_t){leader_epoch_min(ours.end_offset, log_end_offset), false};
+    int64_t common_end = leader_epoch_min(ours.end_offset, leader.end_offset);
+    return (leader_epoch_truncation_t){leader_epoch_min(common_end, log_end_offset), true};
+}

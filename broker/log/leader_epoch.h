@@ -150,4 +150,31 @@ bool leader_epoch_earliest_entry(const leader_epoch_cache_t *cache, leader_epoch
 leader_epoch_end_offset_t leader_epoch_end_offset_for(const leader_epoch_cache_t *cache,
                                                       int32_t requested, int64_t log_end_offset);
 
+/* --- a follower's truncation (KIP-101, KIP-279) ------------------------------ */
+
+/* Where a follower truncates to, given the leader's answer to
+ * OffsetsForLeaderEpoch about the follower's latest epoch. */
+typedef struct leader_epoch_truncation {
+    int64_t offset; /* truncate the log to this (never above its end) */
+    /* false: the leader answered an epoch the follower does not have; the
+     * follower truncates to the end of its largest epoch below it and asks
+     * again about its new latest epoch (the KIP-279 loop) */
+    bool complete;
+} leader_epoch_truncation_t;
+
+/* Kafka 2.8's getOffsetTruncationState, a pure function of the follower's
+ * cache, log end offset and high watermark and the leader's answer:
+ *   leader end offset undefined (no epoch information) -> the HW, complete
+ *   leader epoch undefined (a v0 answer)  -> min(leader end, LEO), complete
+ *   local endOffsetFor(leader epoch) is undefined (we have no epoch up to
+ *     it)                                 -> min(leader end, LEO), complete
+ *   ... gives the leader's epoch          -> min(leader end, our end of that
+ *                                            epoch, LEO), complete
+ *   ... gives a smaller epoch             -> min(our end of it, LEO), not
+ *                                            complete
+ * Each incomplete step drops the follower's latest epoch, so the loop ends. */
+leader_epoch_truncation_t leader_epoch_follower_truncation(const leader_epoch_cache_t *local,
+                                                           int64_t log_end_offset, int64_t high_watermark,
+                                                           leader_epoch_end_offset_t leader);
+
 #endif

@@ -1,8 +1,9 @@
 /*
  * fetcher — the manager's table (which fetcher follows which partition,
- * under its mutex) and each fetcher's loop: one request at a time, either a
- * Fetch for every ready partition or a ListOffsets for the partitions whose
- * offset went out of the leader's range (fetcher.h has the rules).
+ * under its mutex) and each fetcher's loop: one request at a time, an
+ * OffsetsForLeaderEpoch for the partitions just taken over, else a
+ * ListOffsets for those whose offset went out of the leader's range, else a
+ * Fetch for every ready partition (fetcher.h has the rules).
  *
  * A fetcher's partitions list is its loop's. Entries are marked removed
  * rather than dropped while a request is in flight, so the indexes a request
@@ -53,6 +54,52 @@ int32_t fetcher_id_for(const char *topic, int32_t partition, int32_t num_fetcher
     return v % num_fetchers;
 }
 
+/* Requests nest alike — topics of {name, partitions} — so one grouping
+ * serves Fetch and OffsetsForLeaderEpoch (the asserts keep it honest). */
+typedef struct fetcher_topic_group {
+    kp_str_t topic;
+    kp_array_t partitions;
+} fetcher_topic_group_t;
+
+_Static_assert(offsetof(kp_fetch_req_topic_t, topic) == offsetof(fetcher_topic_group_t, topic) &&
+                   offsetof(kp_fetch_req_topic_t, partitions) == offsetof(fetcher_topic_group_t, partitions) &&
+                   sizeof(kp_fetch_req_topic_t) == sizeof(fetcher_topic_group_t),
+               "Fetch topics are not laid out as fetcher_topic_group_t");
+_Static_assert(offsetof(kp_offset_for_leader_epoch_req_topic_t, topic) == offsetof(fetcher_topic_group_t, topic) &&
+                   offsetof(kp_offset_for_leader_epoch_req_topic_t, partitions) ==
+                       offsetof(fetcher_topic_group_t, partitions) &&
+                   sizeof(kp_offset_for_leader_epoch_req_topic_t) == sizeof(fetcher_topic_group_t),
+               "OffsetsForLeaderEpoch topics are not laid out as fetcher_topic_group_t");
+
+/* Groups items by topic (topics in order of first appearance, partitions
+ * in item order) into *topics, with partition entries of part_size bytes;
+ * slot[i] is item i's entry, zeroed, for the caller to fill. Everything
+ * comes from arena; the topics borrow the items' names. */
+static void fetcher_group_by_topic(const fetcher_fetch_item_t *items, size_t n, size_t part_size, kp_arena_t *arena,
+                                   kp_array_t *topics, void **slot) {
+    fetcher_topic_group_t *groups = kp_arena_alloc(arena, (n + 1) * sizeof *groups);
+    size_t *group_of = kp_arena_alloc(arena, (n + 1) * sizeof *group_of);
+    int32_t ngroups = 0;
+    for (size_t i = 0; i < n; i++) { /* counts first, then fill */
+        int32_t g = 0;
+        while (g < ngroups && strcmp(groups[g].topic.ptr, items[i].topic) != 0)
+            g++;
+        if (g == ngroups)
+            groups[ngroups++] = (fetcher_topic_group_t){kp_str(items[i].topic), {0, NULL}};
+        groups[g].partitions.count++;
+        group_of[i] = (size_t)g;
+    }
+    for (int32_t g = 0; g < ngroups; g++) {
+        groups[g].partitions.items = kp_arena_alloc(arena, (size_t)groups[g].partitions.count * part_size);
+        groups[g].partitions.count = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kp_array_t *ps = &groups[group_of[i]].partitions;
+        slot[i] = (uint8_t *)ps->items + (size_t)ps->count++ * part_size;
+    }
+    *topics = (kp_array_t){ngroups, groups};
+}
+
 void fetcher_build_fetch(const fetcher_config_t *cfg, const fetcher_fetch_item_t *items, size_t n,
                          kp_arena_t *arena, kp_fetch_req_t *rq) {
     kp_set_defaults(kp_api_find(KP_API_FETCH)->request, FETCHER_FETCH_VERSION, rq);
@@ -63,36 +110,32 @@ void fetcher_build_fetch(const fetcher_config_t *cfg, const fetcher_fetch_item_t
     rq->isolation_level = 0;
     rq->session_id = 0;     /* no fetch session: every request is a full one */
     rq->session_epoch = -1;
-    /* topic_of[i]: the topic entry of item i; counts first, then fill. */
-    kp_fetch_req_topic_t *topics = kp_arena_alloc(arena, (n + 1) * sizeof *topics);
-    size_t *topic_of = kp_arena_alloc(arena, (n + 1) * sizeof *topic_of);
-    int32_t ntopics = 0;
-    for (size_t i = 0; i < n; i++) {
-        int32_t t = 0;
-        while (t < ntopics && strcmp(topics[t].topic.ptr, items[i].topic) != 0)
-            t++;
-        if (t == ntopics)
-            topics[ntopics++].topic = kp_str(items[i].topic);
-        topics[t].partitions.count++;
-        topic_of[i] = (size_t)t;
-    }
-    for (int32_t t = 0; t < ntopics; t++) {
-        topics[t].partitions.items =
-            kp_arena_alloc(arena, (size_t)topics[t].partitions.count * sizeof(kp_fetch_req_partition_t));
-        topics[t].partitions.count = 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        kp_array_t *ps = &topics[topic_of[i]].partitions;
-        ((kp_fetch_req_partition_t *)ps->items)[ps->count++] = (kp_fetch_req_partition_t){
+    void **slot = kp_arena_alloc(arena, (n + 1) * sizeof *slot);
+    fetcher_group_by_topic(items, n, sizeof(kp_fetch_req_partition_t), arena, &rq->topics, slot);
+    for (size_t i = 0; i < n; i++)
+        *(kp_fetch_req_partition_t *)slot[i] = (kp_fetch_req_partition_t){
             .partition = items[i].partition,
             .current_leader_epoch = items[i].pos.leader_epoch,
             .fetch_offset = items[i].pos.fetch_offset,
             .log_start_offset = items[i].pos.log_start_offset,
             .partition_max_bytes = cfg->partition_max_bytes,
         };
-    }
-    rq->topics = (kp_array_t){ntopics, topics};
     rq->forgotten_topics_data = (kp_array_t){0, NULL};
+}
+
+void fetcher_build_offsets_for_leader_epoch(const fetcher_config_t *cfg, const fetcher_fetch_item_t *items,
+                                            size_t n, kp_arena_t *arena, kp_offset_for_leader_epoch_req_t *rq) {
+    kp_set_defaults(kp_api_find(KP_API_OFFSET_FOR_LEADER_EPOCH)->request, FETCHER_OFFSETS_FOR_LEADER_EPOCH_VERSION,
+                    rq);
+    rq->replica_id = cfg->broker_id;
+    void **slot = kp_arena_alloc(arena, (n + 1) * sizeof *slot);
+    fetcher_group_by_topic(items, n, sizeof(kp_offset_for_leader_epoch_req_partition_t), arena, &rq->topics, slot);
+    for (size_t i = 0; i < n; i++)
+        *(kp_offset_for_leader_epoch_req_partition_t *)slot[i] = (kp_offset_for_leader_epoch_req_partition_t){
+            .partition = items[i].partition,
+            .current_leader_epoch = items[i].pos.leader_epoch,
+            .leader_epoch = items[i].pos.latest_epoch,
+        };
 }
 
 size_t fetcher_whole_batches(const uint8_t *data, size_t len) {
@@ -119,7 +162,7 @@ typedef struct fetcher_part {
     partition_t *p;
     uint32_t generation;     /* bumped by every add */
     bool removed;            /* dropped when no request is in flight */
-    bool needs_prepare;      /* taken over, not yet truncated to its HW */
+    bool truncating;         /* taken over, not yet truncated by leader epochs */
     bool parked;             /* FENCED_LEADER_EPOCH: until the next add */
     fetcher_reset_t reset;
     int64_t delayed_until;   /* mono ms; 0 = ready */
@@ -255,29 +298,33 @@ static fetcher_sent_t *fetcher_match(fetcher_t *f, size_t *cursor, kp_str_t topi
     return NULL;
 }
 
-/* Fetch and ListOffsets answers nest alike — topics of {name, partitions},
- * each partition answer starting with its index — so one walk serves both
- * (the asserts keep it honest). */
+/* Fetch, ListOffsets and OffsetsForLeaderEpoch answers nest alike —
+ * topics of {name, partitions}, each partition answer holding its index at
+ * index_at — so one walk serves them all (the asserts keep it honest). */
 _Static_assert(offsetof(kp_fetch_resp_topic_t, topic) == offsetof(kp_list_offsets_resp_topic_t, name) &&
                    offsetof(kp_fetch_resp_topic_t, partition_responses) ==
                        offsetof(kp_list_offsets_resp_topic_t, partitions) &&
                    sizeof(kp_fetch_resp_topic_t) == sizeof(kp_list_offsets_resp_topic_t),
                "Fetch and ListOffsets topic answers differ in layout");
-_Static_assert(offsetof(kp_fetch_resp_partition_t, partition) == 0 &&
-                   offsetof(kp_list_offsets_resp_partition_t, partition_index) == 0,
-               "a partition answer must start with its index");
+_Static_assert(offsetof(kp_fetch_resp_topic_t, topic) == offsetof(kp_offset_for_leader_epoch_resp_topic_t, topic) &&
+                   offsetof(kp_fetch_resp_topic_t, partition_responses) ==
+                       offsetof(kp_offset_for_leader_epoch_resp_topic_t, partitions) &&
+                   sizeof(kp_fetch_resp_topic_t) == sizeof(kp_offset_for_leader_epoch_resp_topic_t),
+               "Fetch and OffsetsForLeaderEpoch topic answers differ in layout");
 
 typedef void (*fetcher_answer_fn)(fetcher_t *f, fetcher_sent_t *s, const void *answer, int64_t now);
 
-static void fetcher_each_answer(fetcher_t *f, kp_array_t topics, size_t answer_size, fetcher_answer_fn fn,
-                                int64_t now) {
+static void fetcher_each_answer(fetcher_t *f, kp_array_t topics, size_t answer_size, size_t index_at,
+                                fetcher_answer_fn fn, int64_t now) {
     size_t cursor = 0;
     const kp_fetch_resp_topic_t *ts = topics.items;
     for (int32_t t = 0; t < topics.count; t++) {
         const uint8_t *answers = ts[t].partition_responses.items;
         for (int32_t i = 0; i < ts[t].partition_responses.count; i++) {
-            const void *answer = answers + (size_t)i * answer_size;
-            fetcher_sent_t *s = fetcher_match(f, &cursor, ts[t].topic, *(const int32_t *)answer);
+            const uint8_t *answer = answers + (size_t)i * answer_size;
+            int32_t index;
+            memcpy(&index, answer + index_at, sizeof index);
+            fetcher_sent_t *s = fetcher_match(f, &cursor, ts[t].topic, index);
             if (s)
                 fn(f, s, answer, now);
         }
@@ -328,22 +375,36 @@ static void fetcher_on_fetch(fetcher_t *f, const kp_fetch_resp_t *r) {
         fetcher_fail_sent(f, (kerr_t)r->error_code);
         return;
     }
-    fetcher_each_answer(f, r->responses, sizeof(kp_fetch_resp_partition_t), fetcher_on_partition_data, now);
+    fetcher_each_answer(f, r->responses, sizeof(kp_fetch_resp_partition_t), offsetof(kp_fetch_resp_partition_t, partition),
+                        fetcher_on_partition_data, now);
+}
+
+/* The partition a ListOffsets or OffsetsForLeaderEpoch answer concerns, or
+ * NULL when there is nothing more to do with it: stale (removed, re-added),
+ * fenced by a newer epoch (parked until the next add, as Kafka's
+ * onPartitionFenced), or any other error (retried after the backoff). */
+static fetcher_part_t *fetcher_answered_part(fetcher_t *f, fetcher_sent_t *s, kerr_t e, int64_t now) {
+    fetcher_part_t *fp = fetcher_sent_part(f, s);
+    if (!fp || e == KERR_NONE)
+        return fp;
+    if (e == KERR_FENCED_LEADER_EPOCH) {
+        fp->parked = true;
+        return NULL;
+    }
+    log_debug(FETCHER_TAG, "%s-%d: leader %d answered %s: retrying after the backoff", fp->p->topic, fp->p->index,
+              f->leader_id, kerr_name(e));
+    fetcher_delay(f, fp, now);
+    return NULL;
 }
 
 /* One partition's part of a ListOffsets answer (Kafka's
  * fetchOffsetAndTruncate, one step). */
 static void fetcher_on_offset(fetcher_t *f, fetcher_sent_t *s, const void *answer, int64_t now) {
     const kp_list_offsets_resp_partition_t *r = answer;
-    fetcher_part_t *fp = fetcher_sent_part(f, s);
+    fetcher_part_t *fp = fetcher_answered_part(f, s, (kerr_t)r->error_code, now);
     if (!fp)
         return;
-    kerr_t e = (kerr_t)r->error_code;
-    if (e == KERR_FENCED_LEADER_EPOCH) {
-        fp->parked = true;
-        return;
-    }
-    if (e != KERR_NONE || r->offset < 0) {
+    if (r->offset < 0) {
         fetcher_delay(f, fp, now);
         return;
     }
@@ -352,7 +413,7 @@ static void fetcher_on_offset(fetcher_t *f, fetcher_sent_t *s, const void *answe
         return;
     }
     int64_t leo;
-    e = s->reset == RESET_LATEST ? partition_follower_reset(fp->p, s->pos.leader_epoch, r->offset, -1, clock_wall_ms(), &leo)
+    kerr_t e = s->reset == RESET_LATEST ? partition_follower_reset(fp->p, s->pos.leader_epoch, r->offset, -1, clock_wall_ms(), &leo)
                                  : partition_follower_reset(fp->p, s->pos.leader_epoch, -1, r->offset, clock_wall_ms(), &leo);
     if (e != KERR_NONE && e != KERR_FENCED_LEADER_EPOCH && e != KERR_NOT_LEADER_OR_FOLLOWER) {
         log_warn(FETCHER_TAG, "%s-%d: truncating after an out-of-range fetch failed: %s", fp->p->topic, fp->p->index,
@@ -364,7 +425,40 @@ static void fetcher_on_offset(fetcher_t *f, fetcher_sent_t *s, const void *answe
 }
 
 static void fetcher_on_list_offsets(fetcher_t *f, const kp_list_offsets_resp_t *r) {
-    fetcher_each_answer(f, r->topics, sizeof(kp_list_offsets_resp_partition_t), fetcher_on_offset, clock_mono_ms());
+    fetcher_each_answer(f, r->topics, sizeof(kp_list_offsets_resp_partition_t),
+                        offsetof(kp_list_offsets_resp_partition_t, partition_index), fetcher_on_offset, clock_mono_ms());
+}
+
+/* Truncates a partition taken over by the leader's word on its latest
+ * epoch (or, with none, to its HW); false when that failed for good for now
+ * (the partition then waits the backoff). */
+static bool fetcher_truncate(fetcher_t *f, fetcher_part_t *fp, int32_t leader_epoch, leader_epoch_end_offset_t answer) {
+    bool complete = false;
+    kerr_t e = partition_follower_truncate(fp->p, leader_epoch, answer, &complete);
+    if (e == KERR_FENCED_LEADER_EPOCH || e == KERR_NOT_LEADER_OR_FOLLOWER)
+        return true; /* stale: a new add or the removal is on its way */
+    if (e != KERR_NONE) {
+        log_warn(FETCHER_TAG, "%s-%d: truncating as follower of broker %d failed: %s", fp->p->topic, fp->p->index,
+                 f->leader_id, kerr_name(e));
+        return false;
+    }
+    fp->truncating = !complete;
+    return true;
+}
+
+/* One partition's part of an OffsetsForLeaderEpoch answer (Kafka's
+ * maybeTruncateToEpochEndOffsets). */
+static void fetcher_on_epoch_end(fetcher_t *f, fetcher_sent_t *s, const void *answer, int64_t now) {
+    const kp_offset_for_leader_epoch_resp_partition_t *r = answer;
+    fetcher_part_t *fp = fetcher_answered_part(f, s, (kerr_t)r->error_code, now);
+    if (fp && !fetcher_truncate(f, fp, s->pos.leader_epoch, (leader_epoch_end_offset_t){r->leader_epoch, r->end_offset}))
+        fetcher_delay(f, fp, now);
+}
+
+static void fetcher_on_epoch_ends(fetcher_t *f, const kp_offset_for_leader_epoch_resp_t *r) {
+    fetcher_each_answer(f, r->topics, sizeof(kp_offset_for_leader_epoch_resp_partition_t),
+                        offsetof(kp_offset_for_leader_epoch_resp_partition_t, partition), fetcher_on_epoch_end,
+                        clock_mono_ms());
 }
 
 static void fetcher_on_response(void *ctx, kerr_t err, const uint8_t *payload, size_t len) {
@@ -377,8 +471,10 @@ static void fetcher_on_response(void *ctx, kerr_t err, const uint8_t *payload, s
         err = kclient_decode(f->client, payload, len, &arena, &body, msg, sizeof msg);
         if (err == KERR_NONE && f->in_flight_api == KP_API_FETCH)
             fetcher_on_fetch(f, body);
-        else if (err == KERR_NONE)
+        else if (err == KERR_NONE && f->in_flight_api == KP_API_LIST_OFFSETS)
             fetcher_on_list_offsets(f, body);
+        else if (err == KERR_NONE)
+            fetcher_on_epoch_ends(f, body);
         else
             log_warn(FETCHER_TAG, "fetcher %d->broker %d: bad answer: %s", f->fetcher_id, f->leader_id, msg);
         kp_arena_free(&arena);
@@ -424,27 +520,53 @@ static void fetcher_send_list_offsets(fetcher_t *f) {
     fetcher_send(f, KP_API_LIST_OFFSETS, FETCHER_LIST_OFFSETS_VERSION, &rq);
 }
 
-static void fetcher_send_fetch(fetcher_t *f) {
+/* The items of the request being built: each sent partition's position. */
+static fetcher_fetch_item_t *fetcher_sent_items(fetcher_t *f) {
     fetcher_fetch_item_t *items = kp_arena_alloc(&f->arena, (f->nsent + 1) * sizeof *items);
     for (size_t i = 0; i < f->nsent; i++) {
         const partition_t *p = f->parts[f->sent[i].part].p;
         items[i] = (fetcher_fetch_item_t){p->topic, p->index, f->sent[i].pos};
     }
+    return items;
+}
+
+static void fetcher_send_fetch(fetcher_t *f) {
     kp_fetch_req_t rq;
-    fetcher_build_fetch(&f->m->cfg, items, f->nsent, &f->arena, &rq);
+    fetcher_build_fetch(&f->m->cfg, fetcher_sent_items(f), f->nsent, &f->arena, &rq);
     fetcher_send(f, KP_API_FETCH, FETCHER_FETCH_VERSION, &rq);
 }
 
-/* The next request: out-of-range partitions first (their fetches would only
- * fail again), else one Fetch for every ready partition; with nothing ready,
- * a timer for the first partition whose backoff ends. */
+static void fetcher_send_offsets_for_leader_epoch(fetcher_t *f) {
+    kp_offset_for_leader_epoch_req_t rq;
+    fetcher_build_offsets_for_leader_epoch(&f->m->cfg, fetcher_sent_items(f), f->nsent, &f->arena, &rq);
+    fetcher_send(f, KP_API_OFFSET_FOR_LEADER_EPOCH, FETCHER_OFFSETS_FOR_LEADER_EPOCH_VERSION, &rq);
+}
+
+/* What a partition needs next, in the order they are sent: a partition
+ * taken over truncates before anything else (Kafka's maybeTruncate runs
+ * before maybeFetch), an out-of-range one resolves before fetching again
+ * (its fetches would only fail). */
+typedef enum fetcher_need {
+    NEED_EPOCH_END = 0, /* OffsetsForLeaderEpoch */
+    NEED_OFFSET,        /* ListOffsets */
+    NEED_DATA,          /* Fetch */
+} fetcher_need_t;
+
+static fetcher_need_t fetcher_part_need(const fetcher_part_t *fp) {
+    return fp->truncating ? NEED_EPOCH_END : fp->reset != RESET_NONE ? NEED_OFFSET : NEED_DATA;
+}
+
+/* The next request: for every ready partition with the most urgent need
+ * (above), one request; with nothing ready, a timer for the first
+ * partition whose backoff ends. A partition taken over with no epoch of its
+ * own has nothing to ask: it truncates to its HW here, as Kafka does. */
 static void fetcher_pump(void *arg) {
     fetcher_t *f = arg;
     if (f->closing || f->in_flight)
         return;
     fetcher_compact(f);
     int64_t now = clock_mono_ms(), next = INT64_MAX;
-    bool any_reset = false;
+    fetcher_need_t need = NEED_DATA;
     for (size_t i = 0; i < f->nparts; i++) {
         fetcher_part_t *fp = &f->parts[i];
         if (fp->parked)
@@ -454,30 +576,33 @@ static void fetcher_pump(void *arg) {
             continue;
         }
         fp->delayed_until = 0;
-        if (fp->needs_prepare) {
-            if (partition_follower_prepare(fp->p) != KERR_NONE) {
-                fetcher_delay(f, fp, now);
-                next = fp->delayed_until < next ? fp->delayed_until : next;
-                continue;
-            }
-            fp->needs_prepare = false;
-        }
         partition_follower_position_t pos;
-        if (partition_follower_position(fp->p, &pos) != KERR_NONE) {
-            fetcher_delay(f, fp, now); /* not following any more: its removal is on the way */
+        kerr_t e = partition_follower_position(fp->p, &pos);
+        if (e == KERR_NONE && fp->truncating && pos.latest_epoch == LEADER_EPOCH_UNDEFINED_EPOCH) {
+            leader_epoch_end_offset_t unknown = {LEADER_EPOCH_UNDEFINED_EPOCH, LEADER_EPOCH_UNDEFINED_EPOCH_OFFSET};
+            if (!fetcher_truncate(f, fp, pos.leader_epoch, unknown) || fp->truncating)
+                e = KERR_KAFKA_STORAGE_ERROR;
+            else
+                e = partition_follower_position(fp->p, &pos);
+        }
+        if (e != KERR_NONE) {
+            fetcher_delay(f, fp, now); /* not following any more (its removal is on the way), or a failed truncation */
             next = fp->delayed_until < next ? fp->delayed_until : next;
             continue;
         }
-        if (fp->reset != RESET_NONE && !any_reset) {
-            any_reset = true;
-            f->nsent = 0; /* resets go first, alone */
+        fetcher_need_t n = fetcher_part_need(fp);
+        if (n < need) {
+            need = n;
+            f->nsent = 0; /* a more urgent need goes first, alone */
         }
-        if ((fp->reset != RESET_NONE) == any_reset)
+        if (n == need)
             *fetcher_sent_add(f) = (fetcher_sent_t){i, fp->generation, pos, fp->reset};
     }
     if (f->nsent > 0) {
         evloop_timer_cancel(f->timer);
-        if (any_reset)
+        if (need == NEED_EPOCH_END)
+            fetcher_send_offsets_for_leader_epoch(f);
+        else if (need == NEED_OFFSET)
             fetcher_send_list_offsets(f);
         else
             fetcher_send_fetch(f);
@@ -533,7 +658,7 @@ static void fetcher_task_add(void *arg) {
             fp = &f->parts[f->nparts++];
             *fp = (fetcher_part_t){.p = t->p};
         }
-        *fp = (fetcher_part_t){.p = t->p, .generation = fp->generation + 1, .needs_prepare = true};
+        *fp = (fetcher_part_t){.p = t->p, .generation = fp->generation + 1, .truncating = true};
         log_info(FETCHER_TAG, "%s-%d: fetching from broker %d (%s:%d) with fetcher %d", t->p->topic, t->p->index,
                  f->leader_id, f->host, f->port, f->fetcher_id);
         fetcher_pump(f);

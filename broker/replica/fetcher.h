@@ -16,9 +16,16 @@
  * batch's CRC and writes it to the page cache — time the network loops owe
  * to clients, and a slow disk would stall them for everyone.
  *
- * What a fetcher does per partition, as ReplicaFetcherThread does:
- *   taken over       partition_follower_prepare (truncate to the HW), once
- *                    per fetcher_manager_add
+ * What a fetcher does per partition, as ReplicaFetcherThread does (with
+ * IBP 2.3 to 2.6: no truncation on fetch, see README):
+ *   taken over       (once per fetcher_manager_add) OffsetsForLeaderEpoch
+ *                    (v3) about our latest epoch, and partition_follower_
+ *                    truncate to where our history and the leader's part;
+ *                    again while the leader answers an epoch we lack (the
+ *                    KIP-279 loop); a log without epochs truncates to its
+ *                    HW without asking. Only then does it fetch. An error
+ *                    answer waits the backoff and asks again
+ *                    (FENCED_LEADER_EPOCH parks it, as below)
  *   NONE             partition_follower_append (data, the leader's HW and
  *                    log start)
  *   OFFSET_OUT_OF_RANGE
@@ -61,6 +68,7 @@
 
 #define FETCHER_FETCH_VERSION 11
 #define FETCHER_LIST_OFFSETS_VERSION 5
+#define FETCHER_OFFSETS_FOR_LEADER_EPOCH_VERSION 3
 
 typedef struct fetcher_config {
     int32_t broker_id;           /* this broker: every request's replica_id */
@@ -81,7 +89,8 @@ void fetcher_config_from(const config_t *cfg, int32_t broker_id, fetcher_config_
  * hashCode, so that a mixed cluster spreads partitions as Kafka does. */
 int32_t fetcher_id_for(const char *topic, int32_t partition, int32_t num_fetchers);
 
-/* One partition of a fetch: where it stands (partition_follower_position). */
+/* One partition of a fetcher's request: where it stands
+ * (partition_follower_position). */
 typedef struct fetcher_fetch_item {
     const char *topic;
     int32_t partition;
@@ -94,6 +103,14 @@ typedef struct fetcher_fetch_item {
  * Arrays and strings come from arena; rq borrows the topic names. */
 void fetcher_build_fetch(const fetcher_config_t *cfg, const fetcher_fetch_item_t *items, size_t n,
                          kp_arena_t *arena, kp_fetch_req_t *rq);
+
+/* Fills rq with the OffsetsForLeaderEpoch (v3) a fetcher sends for the
+ * partitions it took over: replica_id = this broker, each partition's
+ * current leader epoch and its latest epoch (pos.latest_epoch) to look up,
+ * grouped by topic as fetcher_build_fetch does. Arrays come from arena; rq
+ * borrows the topic names. */
+void fetcher_build_offsets_for_leader_epoch(const fetcher_config_t *cfg, const fetcher_fetch_item_t *items,
+                                            size_t n, kp_arena_t *arena, kp_offset_for_leader_epoch_req_t *rq);
 
 /* The length of the longest prefix of data made of whole batches (by their
  * length fields): a leader may cut the last batch of a partition short at
@@ -117,7 +134,7 @@ fetcher_manager_t *fetcher_manager_new(const fetcher_config_t *cfg);
  * partition_apply_state) is fetched from leader by its fetcher, which is
  * started when needed; p leaves any fetcher it was on first. A fetcher whose
  * leader moved to another endpoint reconnects there. Always takes the
- * partition over anew (partition_follower_prepare runs again). 0, or -1
+ * partition over anew (it truncates again before fetching). 0, or -1
  * after fetcher_manager_stop or when a fetcher's loop cannot start (logged). */
 int fetcher_manager_add(fetcher_manager_t *m, partition_t *p, const fetcher_leader_t *leader);
 

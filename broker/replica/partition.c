@@ -422,7 +422,7 @@ kerr_t partition_append(partition_t *p, uint8_t *batch, size_t len, int32_t min_
     return e;
 }
 
-static kerr_t partition_check_epoch(const partition_t *p, int32_t current_leader_epoch) {
+kerr_t partition_check_epoch(const partition_t *p, int32_t current_leader_epoch) {
     if (current_leader_epoch < 0 || current_leader_epoch == p->leader_epoch)
         return KERR_NONE;
     return current_leader_epoch < p->leader_epoch ? KERR_FENCED_LEADER_EPOCH : KERR_UNKNOWN_LEADER_EPOCH;

@@ -33,6 +33,7 @@
 #define SAMSA_PARTITION_H
 
 #include "proto/kerr.h"
+#include "log/leader_epoch.h"
 #include "log/log.h"
 
 #include <pthread.h>
@@ -299,15 +300,39 @@ typedef struct partition_follower_position {
     int64_t log_start_offset;
     int32_t leader_id;
     int32_t leader_epoch;     /* sent as current_leader_epoch */
+    /* the newest epoch of our leader-epoch cache (-1: none): what a
+     * follower taking the partition over asks the leader about */
+    int32_t latest_epoch;
 } partition_follower_position_t;
 
 kerr_t partition_follower_position(partition_t *p, partition_follower_position_t *out);
 
-/* A fetcher takes the partition after a LeaderAndIsr made this broker its
- * follower: the log is truncated to its high watermark, since what lies
- * above it may not be on the new leader (Kafka 2.8 without leader-epoch
- * information; truncating by epochs is issue 13). */
-kerr_t partition_follower_prepare(partition_t *p);
+/* A fetcher takes the partition over after a LeaderAndIsr made this broker
+ * its follower, and truncates the log to where its history and the
+ * leader's part (KIP-101): leader_answer is the leader's OffsetsForLeaderEpoch
+ * answer about position.latest_epoch, and leader_epoch_follower_truncation
+ * decides. An undefined answer (no epoch information, on either side:
+ * LEADER_EPOCH_UNDEFINED_EPOCH / _OFFSET) truncates to the high watermark,
+ * as Kafka does. *complete false: truncated part of the way (the leader
+ * lacks our latest epoch), ask again about the new latest epoch. Same
+ * leader-epoch check as partition_follower_append (not the LEO). */
+kerr_t partition_follower_truncate(partition_t *p, int32_t leader_epoch, leader_epoch_end_offset_t leader_answer,
+                                   bool *complete);
+
+/* The leader's half of that exchange (OffsetsForLeaderEpoch, Kafka's
+ * Partition.lastOffsetForLeaderEpoch): where requested_epoch ends in our
+ * log (leader_epoch_end_offset_for with our LEO). current_leader_epoch (-1:
+ * not given) is fenced first (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH),
+ * then NOT_LEADER_OR_FOLLOWER unless this broker leads. On error *out is
+ * undefined (-1, -1). */
+kerr_t partition_leader_epoch_end_offset(partition_t *p, int32_t current_leader_epoch, int32_t requested_epoch,
+                                         leader_epoch_end_offset_t *out);
+
+/* current_leader_epoch (-1: not given) against ours: NONE, or
+ * FENCED_LEADER_EPOCH (older) / UNKNOWN_LEADER_EPOCH (newer), as Fetch,
+ * ListOffsets and OffsetsForLeaderEpoch fence clients (KIP-320). Under
+ * p->lock; defined in partition.c. */
+kerr_t partition_check_epoch(const partition_t *p, int32_t current_leader_epoch);
 
 /* What an append of fetched data left behind. */
 typedef struct partition_follower_append_result {

@@ -10,6 +10,13 @@
  * the leader epoch the fetcher acted on, and does nothing otherwise: the
  * leader epoch is the fence, as currentLeaderEpoch is in Kafka's
  * PartitionFetchState.
+ *
+ * Taking a partition over truncates by leader epochs (KIP-101, KIP-279),
+ * not to the high watermark: a follower's HW trails the leader's by a fetch,
+ * so the records between them may be acknowledged ones the next leader
+ * needs, and a log that kept a tail the new leader never had diverges from
+ * it. The leader's half of that exchange, OffsetsForLeaderEpoch's answer,
+ * lives here too: both ends read the same cache the same way.
  */
 #include "replica/partition.h"
 
@@ -29,22 +36,9 @@ kerr_t partition_follower_position(partition_t *p, partition_follower_position_t
             .log_start_offset = log_start_offset(p->log),
             .leader_id = p->leader_id,
             .leader_epoch = p->leader_epoch,
+            .latest_epoch = leader_epoch_latest_epoch(log_leader_epochs(p->log)),
         };
         e = KERR_NONE;
-    }
-    pthread_mutex_unlock(&p->lock);
-    return e;
-}
-
-kerr_t partition_follower_prepare(partition_t *p) {
-    pthread_mutex_lock(&p->lock);
-    kerr_t e = KERR_NOT_LEADER_OR_FOLLOWER;
-    if (partition_is_follower(p)) {
-        int64_t hw = log_high_watermark(p->log), leo = log_end_offset(p->log);
-        e = log_truncate_to(p->log, hw);
-        if (e == KERR_NONE && hw < leo)
-            log_info(FOLLOWER_TAG, "%s-%d: follower of %d (epoch %d): truncated from %lld to the high watermark %lld",
-                     p->topic, p->index, p->leader_id, p->leader_epoch, (long long)leo, (long long)hw);
     }
     pthread_mutex_unlock(&p->lock);
     return e;
@@ -58,6 +52,45 @@ static kerr_t partition_follower_check(const partition_t *p, int32_t leader_epoc
     if (p->leader_epoch != leader_epoch || (fetch_offset >= 0 && log_end_offset(p->log) != fetch_offset))
         return KERR_FENCED_LEADER_EPOCH;
     return KERR_NONE;
+}
+
+kerr_t partition_follower_truncate(partition_t *p, int32_t leader_epoch, leader_epoch_end_offset_t leader_answer,
+                                   bool *complete) {
+    pthread_mutex_lock(&p->lock);
+    kerr_t e = partition_follower_check(p, leader_epoch, -1);
+    *complete = false;
+    if (e == KERR_NONE) {
+        int64_t leo = log_end_offset(p->log), hw = log_high_watermark(p->log);
+        leader_epoch_truncation_t t =
+            leader_epoch_follower_truncation(log_leader_epochs(p->log), leo, hw, leader_answer);
+        if (t.offset < leo)
+            e = log_truncate_to(p->log, t.offset);
+        if (e == KERR_NONE) {
+            *complete = t.complete;
+            if (t.offset < leo || !t.complete)
+                log_info(FOLLOWER_TAG,
+                         "%s-%d: follower of %d (epoch %d): leader has epoch %d up to %lld: truncated from %lld to "
+                         "%lld (high watermark %lld)%s",
+                         p->topic, p->index, p->leader_id, p->leader_epoch, leader_answer.epoch,
+                         (long long)leader_answer.end_offset, (long long)leo, (long long)log_end_offset(p->log),
+                         (long long)hw, t.complete ? "" : "; asking again about our previous epoch");
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return e;
+}
+
+kerr_t partition_leader_epoch_end_offset(partition_t *p, int32_t current_leader_epoch, int32_t requested_epoch,
+                                         leader_epoch_end_offset_t *out) {
+    *out = (leader_epoch_end_offset_t){LEADER_EPOCH_UNDEFINED_EPOCH, LEADER_EPOCH_UNDEFINED_EPOCH_OFFSET};
+    pthread_mutex_lock(&p->lock);
+    kerr_t e = partition_check_epoch(p, current_leader_epoch);
+    if (e == KERR_NONE && (!p->is_leader || !p->log))
+        e = KERR_NOT_LEADER_OR_FOLLOWER;
+    if (e == KERR_NONE)
+        *out = leader_epoch_end_offset_for(log_leader_epochs(p->log), requested_epoch, log_end_offset(p->log));
+    pthread_mutex_unlock(&p->lock);
+    return e;
 }
 
 kerr_t partition_follower_append(partition_t *p, int32_t leader_epoch, int64_t fetch_offset, const uint8_t *batches,

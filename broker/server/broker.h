@@ -36,6 +36,7 @@
  *                                                         and acks=all produces: api_delayed.h)
  *                                                         and the handlers not offloaded:
  *                                                         Produce, Fetch, ListOffsets, Metadata,
+ *                                                         OffsetsForLeaderEpoch,
  *                                                         ApiVersions, UpdateMetadata, StopReplica
  *                                                         (log deletion included),
  *                                                         ControlledShutdown and AlterIsr

@@ -25,11 +25,13 @@
  * routing table in broker/api/api.c: Produce, Fetch, ListOffsets, Metadata,
  * LeaderAndIsr, StopReplica, UpdateMetadata, ControlledShutdown,
  * ApiVersions, CreateTopics, DeleteTopics, CreatePartitions,
- * DescribeConfigs, AlterIsr), as protocol.md §5 asks — AlterIsr included,
- * as Kafka 2.8 lists it: an inter-broker API, but advertised like the
- * controller's own LeaderAndIsr. The group and offset APIs and
- * OffsetForLeaderEpoch are encoded and decoded but not served: a request
- * for one of them closes the connection, as an unknown API does.
+ * DescribeConfigs, OffsetForLeaderEpoch, AlterIsr), as protocol.md §5 asks
+ * — AlterIsr and OffsetForLeaderEpoch included, as Kafka 2.8 lists them:
+ * inter-broker APIs, but advertised like the controller's own LeaderAndIsr.
+ * (Kafka 2.8 serves OffsetForLeaderEpoch 0-4, v4 being flexible; v4, like
+ * Fetch v12, belongs with the move to IBP 2.8's versions.) The group and
+ * offset-commit APIs are encoded and decoded but not served: a request for
+ * one of them closes the connection, as an unknown API does.
  * DescribeReplicaState (32000) is served but not advertised: a samsa-only
  * admin request (samsa-topics --describe --replicas) that Kafka clients
  * never see.

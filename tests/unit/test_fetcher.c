@@ -1,8 +1,11 @@
 /* Replica fetchers, the parts without a leader: which fetcher follows a
- * partition (Kafka's getFetcherId), the Fetch a fetcher builds, whole-batch
- * trimming, the manager's assignment table, and the follower side of a
- * partition (position, truncation to the HW, appends of the leader's
- * batches, resets after OFFSET_OUT_OF_RANGE) against a real log. */
+ * partition (Kafka's getFetcherId), the Fetch and OffsetsForLeaderEpoch a
+ * fetcher builds, whole-batch trimming, the truncation decision (leader's
+ * answer x local epoch cache), the manager's assignment table, and the
+ * follower side of a partition (position, truncation by leader epochs or to
+ * the HW, appends of the leader's batches, resets after
+ * OFFSET_OUT_OF_RANGE) and the leader's OffsetsForLeaderEpoch answer
+ * against a real log. */
 #include "unit.h"
 
 #include "log/record_batch.h"
@@ -79,6 +82,90 @@ static void test_build_fetch_groups_by_topic(void) {
     kp_arena_free(&arena);
 }
 
+static void test_build_offsets_for_leader_epoch(void) {
+    fetcher_config_t cfg = {.broker_id = 3};
+    fetcher_fetch_item_t items[] = {
+        {"orders", 0, {.leader_epoch = 4, .latest_epoch = 2}},
+        {"clicks", 2, {.leader_epoch = 1, .latest_epoch = 0}},
+        {"orders", 3, {.leader_epoch = 4, .latest_epoch = 4}},
+    };
+    kp_arena_t arena;
+    kp_arena_init(&arena);
+    kp_offset_for_leader_epoch_req_t rq;
+    fetcher_build_offsets_for_leader_epoch(&cfg, items, 3, &arena, &rq);
+    CU_ASSERT_EQUAL(rq.replica_id, 3);
+    CU_ASSERT_EQUAL_FATAL(rq.topics.count, 2);
+    const kp_offset_for_leader_epoch_req_topic_t *ts = rq.topics.items;
+    CU_ASSERT(kp_str_eq(ts[0].topic, "orders"));
+    CU_ASSERT(kp_str_eq(ts[1].topic, "clicks"));
+    CU_ASSERT_EQUAL_FATAL(ts[0].partitions.count, 2);
+    CU_ASSERT_EQUAL_FATAL(ts[1].partitions.count, 1);
+    const kp_offset_for_leader_epoch_req_partition_t *o = ts[0].partitions.items, *c = ts[1].partitions.items;
+    CU_ASSERT_EQUAL(o[0].partition, 0);
+    CU_ASSERT_EQUAL(o[0].current_leader_epoch, 4);
+    CU_ASSERT_EQUAL(o[0].leader_epoch, 2);
+    CU_ASSERT_EQUAL(o[1].partition, 3);
+    CU_ASSERT_EQUAL(o[1].leader_epoch, 4);
+    CU_ASSERT_EQUAL(c[0].partition, 2);
+    CU_ASSERT_EQUAL(c[0].current_leader_epoch, 1);
+    CU_ASSERT_EQUAL(c[0].leader_epoch, 0);
+    kp_writer_t w;
+    kp_writer_init(&w);
+    CU_ASSERT_EQUAL(kp_request_encode(KP_API_OFFSET_FOR_LEADER_EPOCH, FETCHER_OFFSETS_FOR_LEADER_EPOCH_VERSION, 1,
+                                      kp_str("t"), &rq, &w, NULL, 0),
+                    KP_OK);
+    kp_writer_free(&w);
+    kp_arena_free(&arena);
+}
+
+/* --- the truncation decision (leader's answer x local cache) ------------------ */
+
+static void assert_truncation(const leader_epoch_cache_t *local, int64_t leo, int64_t hw, int32_t leader_epoch,
+                              int64_t leader_end, int64_t offset, bool complete) {
+    leader_epoch_truncation_t t =
+        leader_epoch_follower_truncation(local, leo, hw, (leader_epoch_end_offset_t){leader_epoch, leader_end});
+    CU_ASSERT_EQUAL(t.offset, offset);
+    CU_ASSERT_EQUAL(t.complete, complete);
+}
+
+/* The follower holds epochs 0@0, 2@10, 4@20 up to LEO 30, HW 12. */
+static void test_truncation_decision(void) {
+    leader_epoch_cache_t *c = leader_epoch_new(NULL);
+    CU_ASSERT_EQUAL(leader_epoch_assign(c, 0, 0, NULL, 0), 1);
+    CU_ASSERT_EQUAL(leader_epoch_assign(c, 2, 10, NULL, 0), 1);
+    CU_ASSERT_EQUAL(leader_epoch_assign(c, 4, 20, NULL, 0), 1);
+    /* No epoch information from the leader: the HW, as before KIP-101. */
+    assert_truncation(c, 30, 12, -1, -1, 12, true);
+    /* The leader knows our latest epoch: the smaller of both ends. */
+    assert_truncation(c, 30, 12, 4, 25, 25, true);     /* it ends earlier there: our tail goes */
+    assert_truncation(c, 30, 12, 4, 40, 30, true);     /* it has more: nothing goes (KIP-101 scenario 1) */
+    /* It answers an older epoch we have: where that epoch ends for both. */
+    assert_truncation(c, 30, 12, 2, 15, 15, true);     /* it ended epoch 2 at 15, we at 20 */
+    assert_truncation(c, 30, 12, 2, 22, 20, true);     /* we ended it first */
+    /* It answers an epoch we never had (3): go back to the end of our
+     * largest epoch below (2 ends at 20) and ask again (KIP-279). */
+    assert_truncation(c, 30, 12, 3, 18, 20, false);
+    assert_truncation(c, 30, 12, 1, 5, 10, false);     /* epoch 0 ends at 10 */
+    /* A v0 answer (no epoch): its end offset, bounded by our LEO. */
+    assert_truncation(c, 30, 12, -1, 17, 17, true);
+    assert_truncation(c, 30, 12, -1, 70, 30, true);
+    leader_epoch_free(c);
+
+    /* Our epochs start above the leader's answer: nothing of ours to
+     * compare with below it, its end offset it is (Kafka: "no epoch <=
+     * requested" answers the requested epoch). */
+    leader_epoch_cache_t *late = leader_epoch_new(NULL);
+    CU_ASSERT_EQUAL(leader_epoch_assign(late, 5, 40, NULL, 0), 1);
+    assert_truncation(late, 50, 45, 3, 42, 40, true);
+    leader_epoch_free(late);
+
+    /* An empty cache (never asked about, but a leader may answer anyway). */
+    leader_epoch_cache_t *empty = leader_epoch_new(NULL);
+    assert_truncation(empty, 8, 3, 2, 6, 6, true);
+    assert_truncation(empty, 8, 3, -1, -1, 3, true);
+    leader_epoch_free(empty);
+}
+
 /* count records at base_offset, stamped with leader_epoch, as a leader's
  * log holds them. */
 static void leader_batch(buf_t *out, int64_t base_offset, int32_t leader_epoch, int count) {
@@ -143,6 +230,17 @@ static partition_t *fx_state(fx_t *fx, const char *topic, int32_t part, int32_t 
     return replica_manager_get(fx->rm, topic, part);
 }
 
+/* Appends [base, base + count), stamped with batch_epoch, as the leader of
+ * fetch_epoch sends it; returns the error. */
+static kerr_t follow_stamped(partition_t *p, int32_t fetch_epoch, int32_t batch_epoch, int64_t base, int count,
+                             int64_t leader_hw) {
+    buf_t b = BUF_INIT;
+    leader_batch(&b, base, batch_epoch, count);
+    kerr_t e = partition_follower_append(p, fetch_epoch, base, b.data, b.len, leader_hw, 0, T0, NULL);
+    buf_free(&b);
+    return e;
+}
+
 /* Appends [base, base + count) as the leader sends it; returns the error. */
 static kerr_t follow(partition_t *p, int32_t epoch, int64_t base, int count, int64_t leader_hw, int64_t leader_start,
                      partition_follower_append_result_t *out) {
@@ -152,6 +250,9 @@ static kerr_t follow(partition_t *p, int32_t epoch, int64_t base, int count, int
     buf_free(&b);
     return e;
 }
+
+static const leader_epoch_end_offset_t NO_EPOCH_INFO = {LEADER_EPOCH_UNDEFINED_EPOCH,
+                                                        LEADER_EPOCH_UNDEFINED_EPOCH_OFFSET};
 
 static void test_follower_position_and_append(void) {
     fx_t fx;
@@ -164,7 +265,11 @@ static void test_follower_position_and_append(void) {
     CU_ASSERT_EQUAL(pos.log_start_offset, 0);
     CU_ASSERT_EQUAL(pos.leader_id, LEADER_ID);
     CU_ASSERT_EQUAL(pos.leader_epoch, 5);
-    CU_ASSERT_EQUAL(partition_follower_prepare(p), KERR_NONE); /* an empty log stays empty */
+    CU_ASSERT_EQUAL(pos.latest_epoch, -1);
+    bool complete = false;
+    CU_ASSERT_EQUAL(partition_follower_truncate(p, 5, NO_EPOCH_INFO, &complete), KERR_NONE); /* an empty log stays empty */
+    CU_ASSERT(complete);
+    CU_ASSERT_EQUAL(log_end_offset(p->log), 0);
 
     /* The leader's HW bounds ours, and so does our own LEO. */
     partition_follower_append_result_t r;
@@ -189,6 +294,7 @@ static void test_follower_position_and_append(void) {
     CU_ASSERT_EQUAL_FATAL(partition_follower_position(p, &pos), KERR_NONE);
     CU_ASSERT_EQUAL(pos.fetch_offset, 7);
     CU_ASSERT_EQUAL(pos.log_start_offset, 1);
+    CU_ASSERT_EQUAL(pos.latest_epoch, 5);
 
     /* Stale answers change nothing: another epoch, or another LEO. */
     CU_ASSERT_EQUAL(follow(p, 4, 7, 1, 100, 0, NULL), KERR_FENCED_LEADER_EPOCH);
@@ -208,7 +314,7 @@ static void test_follower_position_and_append(void) {
     fx_done(&fx);
 }
 
-static void test_follower_prepare_truncates_to_hw(void) {
+static void test_follower_without_epochs_truncates_to_hw(void) {
     fx_t fx;
     fx_init(&fx);
     partition_t *p = fx_state(&fx, "orders", 1, LEADER_ID, 0);
@@ -216,15 +322,110 @@ static void test_follower_prepare_truncates_to_hw(void) {
     CU_ASSERT_EQUAL(follow(p, 0, 3, 2, 3, 0, NULL), KERR_NONE);
     CU_ASSERT_EQUAL(log_end_offset(p->log), 5);
     CU_ASSERT_EQUAL(log_high_watermark(p->log), 3);
-    /* A new leader: what lies above our HW may not be on it. */
+    /* A new leader that gives no epoch information: what lies above our HW
+     * may not be on it (Kafka's fallback). */
     p = fx_state(&fx, "orders", 1, 3, 1);
-    CU_ASSERT_EQUAL(partition_follower_prepare(p), KERR_NONE);
+    bool complete = false;
+    CU_ASSERT_EQUAL(partition_follower_truncate(p, 1, NO_EPOCH_INFO, &complete), KERR_NONE);
+    CU_ASSERT(complete);
     CU_ASSERT_EQUAL(log_end_offset(p->log), 3);
     partition_follower_position_t pos;
     CU_ASSERT_EQUAL_FATAL(partition_follower_position(p, &pos), KERR_NONE);
     CU_ASSERT_EQUAL(pos.fetch_offset, 3);
     CU_ASSERT_EQUAL(pos.leader_id, 3);
     CU_ASSERT_EQUAL(pos.leader_epoch, 1);
+    /* An answer for an older epoch of the leader's is stale. */
+    CU_ASSERT_EQUAL(partition_follower_truncate(p, 0, NO_EPOCH_INFO, &complete), KERR_FENCED_LEADER_EPOCH);
+    fx_done(&fx);
+}
+
+/* KIP-101 scenario 1: a follower whose HW trails its log keeps what the
+ * new leader has too. */
+static void test_follower_keeps_what_the_leader_has(void) {
+    fx_t fx;
+    fx_init(&fx);
+    partition_t *p = fx_state(&fx, "orders", 6, LEADER_ID, 0);
+    CU_ASSERT_EQUAL(follow(p, 0, 0, 2, 1, 0, NULL), KERR_NONE);
+    CU_ASSERT_EQUAL(log_high_watermark(p->log), 1);
+    p = fx_state(&fx, "orders", 6, 3, 1);
+    partition_follower_position_t pos;
+    CU_ASSERT_EQUAL_FATAL(partition_follower_position(p, &pos), KERR_NONE);
+    CU_ASSERT_EQUAL(pos.latest_epoch, 0);
+    bool complete = false;
+    /* The new leader: epoch 0 ends at 2 there (it started epoch 1 at 2). */
+    CU_ASSERT_EQUAL(partition_follower_truncate(p, 1, (leader_epoch_end_offset_t){0, 2}, &complete), KERR_NONE);
+    CU_ASSERT(complete);
+    CU_ASSERT_EQUAL(log_end_offset(p->log), 2);
+    fx_done(&fx);
+}
+
+/* KIP-279: the follower led epochs the new leader never saw; each answer
+ * takes it back one epoch, until both agree. */
+static void test_follower_truncation_loop(void) {
+    fx_t fx;
+    fx_init(&fx);
+    partition_t *p = fx_state(&fx, "orders", 7, LEADER_ID, 6);
+    /* Our log: epoch 0 at 0-3, epoch 2 at 4-5, epoch 3 at 6-7 (a batch
+     * ends at 2: truncation keeps whole batches). */
+    CU_ASSERT_EQUAL(follow_stamped(p, 6, 0, 0, 3, 2), KERR_NONE);
+    CU_ASSERT_EQUAL(follow_stamped(p, 6, 0, 3, 1, 2), KERR_NONE);
+    CU_ASSERT_EQUAL(follow_stamped(p, 6, 2, 4, 2, 2), KERR_NONE);
+    CU_ASSERT_EQUAL(follow_stamped(p, 6, 3, 6, 2, 2), KERR_NONE);
+    leader_epoch_cache_t *cache = log_leader_epochs(p->log);
+    CU_ASSERT_EQUAL_FATAL(leader_epoch_count(cache), 3);
+    p = fx_state(&fx, "orders", 7, 3, 7);
+    partition_follower_position_t pos;
+    CU_ASSERT_EQUAL_FATAL(partition_follower_position(p, &pos), KERR_NONE);
+    CU_ASSERT_EQUAL(pos.latest_epoch, 3);
+    /* Asked about 3, the leader has at most epoch 1 (ending at 5): we go
+     * back to the end of our epoch 0 (4) and ask again. */
+    bool complete = true;
+    CU_ASSERT_EQUAL(partition_follower_truncate(p, 7, (leader_epoch_end_offset_t){1, 5}, &complete), KERR_NONE);
+    CU_ASSERT(!complete);
+    CU_ASSERT_EQUAL(log_end_offset(p->log), 4);
+    CU_ASSERT_EQUAL_FATAL(partition_follower_position(p, &pos), KERR_NONE);
+    CU_ASSERT_EQUAL(pos.latest_epoch, 0);
+    /* Asked about 0, it ended epoch 0 at 3: the divergence point. */
+    CU_ASSERT_EQUAL(partition_follower_truncate(p, 7, (leader_epoch_end_offset_t){0, 3}, &complete), KERR_NONE);
+    CU_ASSERT(complete);
+    CU_ASSERT_EQUAL(log_end_offset(p->log), 3);
+    CU_ASSERT_EQUAL(log_high_watermark(p->log), 2);
+    CU_ASSERT_EQUAL(leader_epoch_count(cache), 1);
+    fx_done(&fx);
+}
+
+/* --- the leader's answer to OffsetsForLeaderEpoch ------------------------------- */
+
+static void assert_epoch_end(partition_t *p, int32_t current, int32_t requested, kerr_t error, int32_t epoch,
+                             int64_t end) {
+    leader_epoch_end_offset_t r;
+    CU_ASSERT_EQUAL(partition_leader_epoch_end_offset(p, current, requested, &r), error);
+    CU_ASSERT_EQUAL(r.epoch, epoch);
+    CU_ASSERT_EQUAL(r.end_offset, end);
+}
+
+static void test_leader_epoch_end_offset(void) {
+    fx_t fx;
+    fx_init(&fx);
+    /* Followed in epochs 0 (0-3) and 2 (4-5), then leader in epoch 5 at 6. */
+    partition_t *p = fx_state(&fx, "orders", 8, LEADER_ID, 2);
+    CU_ASSERT_EQUAL(follow_stamped(p, 2, 0, 0, 4, 6), KERR_NONE);
+    CU_ASSERT_EQUAL(follow_stamped(p, 2, 2, 4, 2, 6), KERR_NONE);
+    /* As a follower it does not answer. */
+    assert_epoch_end(p, -1, 2, KERR_NOT_LEADER_OR_FOLLOWER, -1, -1);
+    p = fx_state(&fx, "orders", 8, LOCAL_ID, 5);
+    /* Kafka's endOffsetFor on the leader's cache (0@0, 2@4, 5@6), LEO 6. */
+    assert_epoch_end(p, 5, 5, KERR_NONE, 5, 6);      /* the latest: the LEO */
+    assert_epoch_end(p, 5, 2, KERR_NONE, 2, 6);      /* ends where 5 starts */
+    assert_epoch_end(p, 5, 3, KERR_NONE, 2, 6);      /* unknown: the largest below, to where 5 starts */
+    assert_epoch_end(p, 5, 1, KERR_NONE, 0, 4);
+    assert_epoch_end(p, 5, 0, KERR_NONE, 0, 4);
+    assert_epoch_end(p, 5, 9, KERR_NONE, -1, -1);    /* newer than any */
+    assert_epoch_end(p, 5, -1, KERR_NONE, -1, -1);
+    /* current_leader_epoch fences first (KIP-320); -1 is not checked. */
+    assert_epoch_end(p, -1, 5, KERR_NONE, 5, 6);
+    assert_epoch_end(p, 4, 5, KERR_FENCED_LEADER_EPOCH, -1, -1);
+    assert_epoch_end(p, 6, 5, KERR_UNKNOWN_LEADER_EPOCH, -1, -1);
     fx_done(&fx);
 }
 
@@ -261,7 +462,8 @@ static void test_follower_calls_refused_off_follower(void) {
     partition_t *p = fx_state(&fx, "orders", 3, LOCAL_ID, 0);
     partition_follower_position_t pos;
     CU_ASSERT_EQUAL(partition_follower_position(p, &pos), KERR_NOT_LEADER_OR_FOLLOWER);
-    CU_ASSERT_EQUAL(partition_follower_prepare(p), KERR_NOT_LEADER_OR_FOLLOWER);
+    bool complete;
+    CU_ASSERT_EQUAL(partition_follower_truncate(p, 0, NO_EPOCH_INFO, &complete), KERR_NOT_LEADER_OR_FOLLOWER);
     CU_ASSERT_EQUAL(follow(p, 0, 0, 1, 1, 0, NULL), KERR_NOT_LEADER_OR_FOLLOWER);
     CU_ASSERT_EQUAL(log_end_offset(p->log), 0);
     /* No leader at all (-1): nobody to follow. */
@@ -330,11 +532,16 @@ void unit_register(void) {
         {"fetcher id matches Kafka's getFetcherId", test_fetcher_id_matches_kafka},
         {"one Fetch v11, grouped by topic", test_build_fetch_groups_by_topic},
         {"only whole batches are kept", test_whole_batches},
+        {"one OffsetsForLeaderEpoch v3, grouped by topic", test_build_offsets_for_leader_epoch},
+        {"truncation: leader's answer x local epochs", test_truncation_decision},
         {NULL, NULL},
     };
     static const unit_test_t follower[] = {
         {"position, appends, HW and log start from the leader", test_follower_position_and_append},
-        {"taking over truncates to the HW", test_follower_prepare_truncates_to_hw},
+        {"without epoch information, truncates to the HW", test_follower_without_epochs_truncates_to_hw},
+        {"keeps above its HW what the leader has", test_follower_keeps_what_the_leader_has},
+        {"the KIP-279 loop, one epoch at a time", test_follower_truncation_loop},
+        {"the leader's OffsetsForLeaderEpoch answer, fenced", test_leader_epoch_end_offset},
         {"resets after OFFSET_OUT_OF_RANGE", test_follower_reset_after_out_of_range},
         {"refused when not a follower", test_follower_calls_refused_off_follower},
         {NULL, NULL},
