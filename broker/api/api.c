@@ -95,7 +95,8 @@ static void api_request_free(api_request_t *req) {
 }
 
 /* The codec writes a whole frame (size first); net adds the size itself, so
- * the first four bytes go and the splice offsets shift with them. */
+ * the first four bytes go and the splice offsets shift with them. The
+ * splices' fds pass to the response with them (net closes each once). */
 static void api_writer_to_response(kp_writer_t *w, net_response_t *r) {
     net_response_init(r);
     size_t len = w->buf.len - 4;
@@ -109,7 +110,7 @@ static void api_writer_to_response(kp_writer_t *w, net_response_t *r) {
             r->splices_cap = r->splices_cap ? r->splices_cap * 2 : 8;
             r->splices = mem_realloc(r->splices, r->splices_cap * sizeof *r->splices);
         }
-        r->splices[r->nsplices++] = (net_splice_t){s->buf_off - 4, s->fd, s->file_pos, s->len};
+        r->splices[r->nsplices++] = (net_splice_t){s->buf_off - 4, s->fd, s->file_pos, (size_t)s->len};
     }
 }
 
@@ -169,6 +170,9 @@ void api_respond(api_request_t *req, const void *resp) {
         log_error(API_TAG, "cannot encode the response to api %d v%d: %s; closing %s", req->hdr.api_key,
                   req->hdr.api_version, err, net_conn_peer(req->conn));
         kp_writer_free(&w);
+        const kp_api_t *api = kp_api_find(req->hdr.api_key);
+        if (api) /* nothing was spliced: every file range is still resp's */
+            kp_close_files(api->response, req->hdr.api_version, resp);
         api_close(req);
         return;
     }

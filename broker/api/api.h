@@ -32,7 +32,9 @@ typedef struct api_request {
 void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len);
 
 /* Encodes resp for the request's API and version, sends it, frees req. An
- * encoding failure (a handler bug) is logged and closes the connection. */
+ * encoding failure (a handler bug) is logged and closes the connection.
+ * resp's file ranges (records with fd >= 0) are taken: their fds are
+ * closed exactly once, whatever happens to the response. */
 void api_respond(api_request_t *req, const void *resp);
 /* No response (Produce acks=0); frees req. */
 void api_respond_none(api_request_t *req);

@@ -6,7 +6,13 @@
  * polling: the partitions wake the waiting fetches (api_delayed.h) — a
  * consumer's when the high watermark moves, a follower's on every append
  * (else each replication round would wait max_wait_ms). A follower's fetch
- * is how the leader learns its position (partition_read). */
+ * is how the leader learns its position (partition_read).
+ *
+ * File ranges: partition_read returns a duplicate of the segment's fd, made
+ * under the partition's lock, so a log deleted before the response is sent
+ * (a StopReplica on another loop) cannot make the fd name another file. The
+ * response owns those duplicates: api_respond hands them to net, which
+ * closes them; a response dropped unsent (the fetch waits) closes them. */
 #include "api/api.h"
 #include "api/api_delayed.h"
 
@@ -16,7 +22,8 @@
 
 /* --- reading ------------------------------------------------------------------ */
 
-/* Reads every requested partition into resp. Kafka's rules: the request's
+/* Reads every requested partition into resp (which then owns a duplicate
+ * fd per partition with data). Kafka's rules: the request's
  * max_bytes bounds the total and partition_max_bytes each partition, except
  * that the first partition with data returns at least one whole batch
  * (KIP-74). Returns the bytes found; *any_error tells whether a partition
@@ -132,6 +139,8 @@ void api_handle_fetch(api_request_t *req) {
         return;
     }
     /* Nothing worth sending yet: the response built so far is dropped (its
-     * arrays stay in the arena) and rebuilt when the fetch completes. */
+     * arrays stay in the arena, its fds are closed) and rebuilt when the
+     * fetch completes. */
+    kp_close_files(kp_api_find(KP_API_FETCH)->response, req->hdr.api_version, &resp);
     fetch_wait(req);
 }

@@ -198,12 +198,15 @@ static void set_buffer_sizes(int fd, int sndbuf, int rcvbuf) {
 void net_response_init(net_response_t *r) { memset(r, 0, sizeof *r); }
 
 void net_response_free(net_response_t *r) {
+    for (size_t i = 0; i < r->nsplices; i++)
+        if (r->splices[i].fd >= 0)
+            close(r->splices[i].fd);
     buf_free(&r->bytes);
     free(r->splices);
     net_response_init(r);
 }
 
-void net_response_add_file(net_response_t *r, int fd, int64_t pos, size_t len) {
+void net_response_add_owned_file(net_response_t *r, int fd, int64_t pos, size_t len) {
     if (r->nsplices == r->splices_cap) {
         r->splices_cap = r->splices_cap ? r->splices_cap * 2 : 4;
         r->splices = mem_realloc(r->splices, r->splices_cap * sizeof *r->splices);
@@ -306,9 +309,13 @@ static int queue_file_pread(net_conn_t *c, const net_splice_t *s) {
     return 0;
 }
 
-/* Queues one file range by the configured mode. Why each takes its own hold
- * on the bytes: the caller may close its fd as soon as net_respond returns. */
-static int queue_file(net_conn_t *c, const net_splice_t *s) {
+/* Queues one file range by the configured mode. SENDFILE queues the
+ * range's own fd, which the output then owns (it closes it once the range
+ * is written or the connection closes), so s->fd becomes -1; MMAP and PREAD
+ * map or copy the range now and leave s->fd to net_response_free, which
+ * closes it at the end of net_respond. On failure s->fd is still the
+ * response's. */
+static int queue_file(net_conn_t *c, net_splice_t *s) {
     if (s->len == 0)
         return 0;
     if (s->pos < 0) {
@@ -319,25 +326,20 @@ static int queue_file(net_conn_t *c, const net_splice_t *s) {
     if (mode == NET_SEND_PREAD || (mode == NET_SEND_MMAP && s->len < NET_MMAP_MIN))
         return queue_file_pread(c, s);
     unsigned flags = EVBUF_FS_DISABLE_LOCKING;
-    int fd = s->fd;
-    if (mode == NET_SEND_SENDFILE) {
-        fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
-        if (fd < 0)
-            return -1;
+    if (mode == NET_SEND_SENDFILE)
         flags |= EVBUF_FS_CLOSE_ON_FREE;
-    } else {
+    else
         flags |= EVBUF_FS_DISABLE_SENDFILE; /* mapped now: the fd is not kept */
-    }
-    struct evbuffer_file_segment *seg = evbuffer_file_segment_new(fd, s->pos, (ev_off_t)s->len, flags);
-    if (!seg) {
-        if (fd != s->fd)
-            close(fd);
+    struct evbuffer_file_segment *seg = evbuffer_file_segment_new(s->fd, s->pos, (ev_off_t)s->len, flags);
+    if (!seg)
         return -1;
-    }
-    if (evbuffer_add_file_segment(c->out, seg, 0, (ev_off_t)s->len) != 0)
-        return -1; /* it dropped the segment already */
+    if (mode == NET_SEND_SENDFILE)
+        s->fd = -1; /* the segment closes it when freed */
+    /* The output takes a reference of its own on success and none on
+     * failure (libevent 2.1), so ours is dropped either way. */
+    int rc = evbuffer_add_file_segment(c->out, seg, 0, (ev_off_t)s->len);
     evbuffer_file_segment_free(seg);
-    return 0;
+    return rc;
 }
 
 static bool response_valid(const net_response_t *r) {

@@ -56,13 +56,19 @@
  * Responses (net_response_t): payload bytes with file ranges spliced in
  * between, e.g. a fetch response with record batches straight from segment
  * files. net adds the int32 size prefix. File ranges go out with sendfile()
- * or from a copy (net_send_mode_t); the fd is dup()ed (sendfile) or its
- * range mmap()ed/read at net_respond time, so the caller may close its fd
- * right after (and the file may be unlinked). The bytes of a range must
- * stay in the file until sent (the log deletes segment files only
- * file.delete.delay.ms after retention, and truncation is rare): a range
- * that became shorter before it was sent closes the connection (SENDFILE,
- * MMAP; PREAD read it at net_respond) — never wrong bytes in mid-stream.
+ * or from a copy (net_send_mode_t). The response owns the fd of each range
+ * (net_response_add_owned_file): the caller duplicates the fd while the file
+ * is known to be the right one (the fetch path: under the partition's lock,
+ * so a log deleted meanwhile cannot hand the fd number to another file), and
+ * net closes it exactly once — when the range was sent or the connection
+ * closed (SENDFILE: the fd itself stays queued, no second dup), right after
+ * net_respond mapped or read the range (MMAP, PREAD), or when the response
+ * is dropped (a dead connection, a malformed response, net_response_free).
+ * The bytes of a range must stay in the file until sent (the log deletes
+ * segment files only file.delete.delay.ms after retention, and truncation is
+ * rare): a range that became shorter before it was sent closes the
+ * connection (SENDFILE, MMAP; PREAD read it at net_respond) — never wrong
+ * bytes in mid-stream.
  *
  * Idle: a connection without a byte read or written for
  * connections.max.idle.ms is closed (as in Kafka, a request in flight does
@@ -97,7 +103,8 @@ typedef struct net_conn net_conn_t;
 
 /* --- responses ----------------------------------------------------------- */
 
-/* File bytes [pos, pos + len) of fd, inserted before bytes[at]. */
+/* File bytes [pos, pos + len) of fd, inserted before bytes[at]. The fd is
+ * the response's (-1 once net has taken it over). */
 typedef struct net_splice {
     size_t at;
     int fd;
@@ -106,9 +113,9 @@ typedef struct net_splice {
 } net_splice_t;
 
 /* A response payload (the size prefix is net's): bytes with splices in
- * nondecreasing `at` order. The codec builds it and net_respond takes the
- * memory (bytes.data and the splices array, both malloc'd) without copying
- * and leaves the response empty; the fds stay the caller's. */
+ * nondecreasing `at` order. The codec builds it and net_respond takes all of
+ * it (bytes.data and the splices array, both malloc'd, and every splice's
+ * fd) without copying and leaves the response empty. */
 typedef struct net_response {
     buf_t bytes;
     net_splice_t *splices;
@@ -117,15 +124,17 @@ typedef struct net_response {
 } net_response_t;
 
 void net_response_init(net_response_t *r);
-void net_response_free(net_response_t *r); /* for a response never sent */
-/* Appends a file range at the current end of bytes. */
-void net_response_add_file(net_response_t *r, int fd, int64_t pos, size_t len);
+/* For a response never sent: frees its memory and closes its fds. */
+void net_response_free(net_response_t *r);
+/* Appends a file range at the current end of bytes; the response takes fd
+ * (a duplicate the caller made for it) and closes it exactly once. */
+void net_response_add_owned_file(net_response_t *r, int fd, int64_t pos, size_t len);
 /* bytes plus every range: the size the frame will announce. */
 size_t net_response_size(const net_response_t *r);
 
 /* How file ranges are written (all three send the same bytes):
- *   SENDFILE  sendfile(2) from a dup of the fd when the socket is writable:
- *             no copy in the broker.
+ *   SENDFILE  sendfile(2) from the range's own fd when the socket is
+ *             writable: no copy in the broker, no syscall at net_respond.
  *   MMAP      the range is mmap()ed at net_respond and writev()ed from the
  *             mapping (one kernel copy); ranges under 64 KiB are pread
  *             instead, a mapping costing more than the copy there.
@@ -227,8 +236,8 @@ void net_loop_stats(net_loop_t *loop, net_loop_stats_t *out);
 
 /* --- connections (loop thread only, except net_conn_evloop) --------------- */
 
-/* Answers the request in flight with r (its memory is taken, r left empty;
- * r is freed if the connection has died). */
+/* Answers the request in flight with r (its memory and fds are taken, r
+ * left empty; r is freed, its fds closed, if the connection has died). */
 void net_respond(net_conn_t *conn, net_response_t *r);
 /* Convenience: a response of len bytes copied from data. */
 void net_respond_bytes(net_conn_t *conn, const void *data, size_t len);

@@ -5,6 +5,8 @@
 #include "util/logger.h"
 #include "util/mem.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,6 +430,26 @@ kerr_t partition_check_epoch(const partition_t *p, int32_t current_leader_epoch)
     return current_leader_epoch < p->leader_epoch ? KERR_FENCED_LEADER_EPOCH : KERR_UNKNOWN_LEADER_EPOCH;
 }
 
+/* Replaces the segment's fd of a read by a duplicate the caller owns,
+ * under p->lock: once the lock is released the log may be deleted and its
+ * fd number reused by any open(), while the duplicate keeps naming the
+ * segment file. The segment's mapping may go with the log too: no pointer
+ * into it leaves the lock. Nothing read: no fd. */
+static kerr_t partition_take_file(partition_t *p, log_read_info_t *data) {
+    data->data = NULL;
+    if (data->length == 0 || data->fd < 0) {
+        data->fd = -1;
+        return KERR_NONE;
+    }
+    data->fd = fcntl(data->fd, F_DUPFD_CLOEXEC, 0);
+    if (data->fd >= 0)
+        return KERR_NONE;
+    log_warn(PARTITION_TAG, "%s-%d: cannot duplicate a segment's fd for a fetch: %s", p->topic, p->index,
+             strerror(errno));
+    data->length = 0;
+    return KERR_UNKNOWN_SERVER_ERROR;
+}
+
 kerr_t partition_read(partition_t *p, int64_t offset, uint32_t max_bytes, bool min_one_message,
                       const partition_reader_t *reader, partition_read_result_t *out) {
     memset(out, 0, sizeof *out);
@@ -451,6 +473,8 @@ kerr_t partition_read(partition_t *p, int64_t offset, uint32_t max_bytes, bool m
             e = log_read(p->log, offset, max_bytes, -1, min_one_message, &out->data);
         }
     }
+    if (e == KERR_NONE)
+        e = partition_take_file(p, &out->data);
     out->high_watermark = log_high_watermark(p->log);
     out->log_start_offset = log_start_offset(p->log);
     out->log_end_offset = log_end_offset(p->log);

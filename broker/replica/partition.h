@@ -9,11 +9,13 @@
  * call takes the partition's mutex; the log manager takes it around its
  * work on the log (replica_manager_lock_log). Under it nothing else is
  * locked but a loop's task queue (a waiter's wake and the ISR sink post
- * there): see broker.h's lock order. Reads hand out file ranges of the log that stay valid after the
- * lock is released (segments are removed only after file.delete.delay.ms)
- * — except that a StopReplica deleting the log closes its files at once,
- * on another thread, possibly before the range is sent (broker.h, known
- * departures).
+ * there): see broker.h's lock order. Reads hand out file ranges of the
+ * log that stay valid after the lock is released: the fd of a range is a
+ * duplicate made under the lock, owned by the reader, so a StopReplica
+ * deleting the log on another thread (which closes its files at once)
+ * leaves it naming the segment file, never another one; and the bytes stay
+ * in that file (segments are removed only after file.delete.delay.ms, and a
+ * deleted file lives on while a duplicate is open).
  *
  * Leader side (Kafka 2.8's Partition, storage-and-replication.md §7): the
  * leader learns each follower's position from its fetches, moves the high
@@ -180,6 +182,10 @@ kerr_t partition_append(partition_t *p, uint8_t *batch, size_t len, int32_t min_
 
 /* What a fetch of one partition gets back. */
 typedef struct partition_read_result {
+    /* The batches read: a file range, data.fd a duplicate of the segment's
+     * fd that the caller owns and closes (-1 when nothing was read), so
+     * that the range stays the segment's even if the log is deleted once
+     * the partition's lock is released; data.data is NULL. */
     log_read_info_t data;
     int64_t high_watermark;
     int64_t log_start_offset;

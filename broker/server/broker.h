@@ -138,9 +138,6 @@
  *   - replica_manager_for_each tests each partition's log without its lock
  *     (only the count it returns can be off: the callback re-checks under
  *     the lock).
- *   - A fetch uses a segment's fd after partition.lock is released, until
- *     net_respond dup()s or reads it; a StopReplica deleting that log on
- *     another loop closes the fd in between (partition.h).
  */
 #ifndef SAMSA_BROKER_H
 #define SAMSA_BROKER_H

@@ -647,6 +647,38 @@ kp_status_t kp_encode(const kp_schema_t *s, int16_t version, bool flexible, cons
     return KP_OK;
 }
 
+/* ---- file ranges ------------------------------------------------------------ */
+
+static void close_struct_files(const kp_schema_t *s, int16_t version, const uint8_t *in);
+
+/* The same walk as enc_value's, down to the records values. */
+static void close_value_files(const kp_field_t *f, uint8_t type, int16_t version, const void *p) {
+    if (type == KP_T_RECORDS) {
+        const kp_records_t *r = p;
+        if (r->fd >= 0 && r->len > 0)
+            close(r->fd);
+    } else if (type == KP_T_STRUCT) {
+        close_struct_files(f->sub, version, p);
+    } else if (type == KP_T_ARRAY && f->elem == KP_T_STRUCT) {
+        const kp_array_t *a = p;
+        size_t csize = kp_type_csize(f->elem, f->sub);
+        for (int32_t i = 0; i < a->count && a->items; i++)
+            close_value_files(f, f->elem, version, (const uint8_t *)a->items + (size_t)i * csize);
+    }
+}
+
+static void close_struct_files(const kp_schema_t *s, int16_t version, const uint8_t *in) {
+    for (uint32_t i = 0; i < s->nfields; i++) {
+        const kp_field_t *f = &s->fields[i];
+        if (f_present(f, version))
+            close_value_files(f, f->type, version, in + f->offset);
+    }
+}
+
+void kp_close_files(const kp_schema_t *s, int16_t version, const void *in) {
+    close_struct_files(s, version, in);
+}
+
 /* ---- headers and frames --------------------------------------------------- */
 
 /* RequestHeader.json: ClientId keeps its int16 length even in v2. */

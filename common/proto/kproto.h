@@ -175,9 +175,13 @@ typedef struct kp_splice {
     int32_t len;
 } kp_splice_t;
 
-/* The writer owns buf and the splice list (not the fds). To send: for each
- * splice, the buf bytes up to its buf_off, then its file range; then the
- * rest of buf. Several frames may be appended to one writer. */
+/* The writer owns buf and the splice list, never the fds: a splice refers
+ * to the fd of the records value it was encoded from, and whoever owned
+ * that fd owns it still — the broker hands the fds of a fetch response on
+ * with its splices (to net, which closes them), and kp_close_files closes
+ * them when the message is not sent after all. To send: for each splice,
+ * the buf bytes up to its buf_off, then its file range; then the rest of
+ * buf. Several frames may be appended to one writer. */
 typedef struct kp_writer {
     buf_t buf;
     kp_splice_t *splices;
@@ -219,6 +223,13 @@ kp_status_t kp_decode(const kp_schema_t *s, int16_t version, bool flexible, cons
  * appended. */
 kp_status_t kp_encode(const kp_schema_t *s, int16_t version, bool flexible, const void *in, kp_writer_t *w,
                       char *err, size_t errlen);
+
+/* Closes the fd of every file range in the struct `in` of schema s — each
+ * records value present at version with fd >= 0 and len > 0, exactly what
+ * kp_encode splices (records are never tagged) — for a message whose fds
+ * the caller owns and will not hand on: an encode failure, a response
+ * dropped unsent. The struct is left as it is; it must not be sent after. */
+void kp_close_files(const kp_schema_t *s, int16_t version, const void *in);
 
 /* Size in memory of one element of type (sub: the struct schema for
  * KP_T_STRUCT): what an array's items hold. */

@@ -54,7 +54,7 @@ static void bench_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t
     net_response_t r;
     net_response_init(&r);
     memset(buf_extend(&r.bytes, BENCH_HEADER), 0, BENCH_HEADER);
-    net_response_add_file(&r, b->file_fd, pos, n);
+    net_response_add_owned_file(&r, fcntl(b->file_fd, F_DUPFD_CLOEXEC, 0), pos, n); /* as partition_read dups */
     net_respond(conn, &r);
 }
 

@@ -8,6 +8,7 @@
 #include "proto/kproto.h"
 #include "proto/kproto_apis.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -1204,6 +1205,29 @@ static void test_arena(void) {
     kp_arena_free(&a); /* twice is harmless */
 }
 
+/* kp_close_files closes exactly the file ranges kp_encode would splice:
+ * records with fd >= 0 and len > 0, wherever they sit in the struct. */
+static void test_close_files(void) {
+    int keep = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int ranged = fcntl(keep, F_DUPFD_CLOEXEC, 0), empty = fcntl(keep, F_DUPFD_CLOEXEC, 0);
+    CU_ASSERT_FATAL(keep >= 0 && ranged >= 0 && empty >= 0);
+    kp_fetch_resp_partition_t parts[3];
+    kp_fetch_resp_topic_t topic = {kp_str("t"), {3, parts}};
+    kp_fetch_resp_t resp = {.responses = {1, &topic}};
+    for (int i = 0; i < 3; i++)
+        parts[i] = (kp_fetch_resp_partition_t){.partition = i, .aborted_transactions = {-1, NULL}};
+    parts[0].record_set = (kp_records_t){NULL, 70, ranged, 100};
+    parts[1].record_set = (kp_records_t){NULL, 0, empty, 0}; /* never spliced: not the codec's to close */
+    parts[2].record_set = (kp_records_t){(const uint8_t *)"xyz", 3, -1, 0};
+    kp_close_files(kp_api_find(1)->response, 4, &resp);
+    errno = 0;
+    CU_ASSERT(fcntl(ranged, F_GETFD) == -1 && errno == EBADF);
+    CU_ASSERT(fcntl(empty, F_GETFD) >= 0);
+    CU_ASSERT(fcntl(keep, F_GETFD) >= 0);
+    close(empty);
+    close(keep);
+}
+
 void unit_register(void) {
     static const unit_test_t bytes[] = {
         {"apiversions v3 request (librdkafka)", test_apiversions_v3_request_librdkafka},
@@ -1213,6 +1237,7 @@ void unit_register(void) {
         {"metadata v1 null vs empty topics", test_metadata_null_vs_empty},
         {"produce v3 request with a batch", test_produce_v3_request},
         {"fetch v4 response with spliced records", test_fetch_v4_spliced_records},
+        {"file ranges closed when not sent", test_close_files},
         {"controlled shutdown v0 uses header v0", test_controlled_shutdown_v0_header},
         {"alter isr v0: flexible bytes, both ways", test_alter_isr_v0_bytes},
         {"describe replica state v0 (key 32000): bytes, both ways", test_describe_replica_state_v0_bytes},

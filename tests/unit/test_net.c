@@ -1,7 +1,9 @@
 /* The network layer over real sockets on 127.0.0.1 (port 0): framing,
  * ordering of pipelined requests, frame limits, zero-copy file ranges in
- * every send mode, back-pressure, idle timeouts, many connections, late
- * answers for dead connections and shutdown.
+ * every send mode (and that net closes each range's fd exactly once: sent,
+ * dropped, or its connection gone), the fetch race (a log deleted between
+ * the read and the send), back-pressure, idle timeouts, many connections,
+ * late answers for dead connections and shutdown.
  *
  * The server's handler is driven by the request payload:
  *   [cmd u8][seq u32][arg u32][padding...]
@@ -11,6 +13,9 @@
  *   'B' respond with arg bytes    'H' hold: never answered by the handler
  *   'T' a cancelled timer must not fire; answers "T" + fired count
  *   'G' the whole test file as one range
+ *   'X' a file range response dropped (net_response_free), then "dropped"
+ *   'R' the fetch race: read a range from a partition, delete its log, let
+ *       other files take the freed fd numbers, then send the range
  * An empty payload is echoed. The client side is plain blocking sockets
  * with poll() timeouts as failure guards only. */
 #include "unit.h"
@@ -19,8 +24,11 @@
 #include "util/endian.h"
 #include "util/logger.h"
 #include "util/mem.h"
+#include "log/record_batch.h"
 #include "net/net.h"
+#include "replica/replica_manager.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -130,8 +138,11 @@ static void answer_timer_test(void *arg) {
     net_respond_bytes(conn, out, 2);
 }
 
-/* A response with the test file spliced in; the fd is closed right after
- * net_respond, as the contract allows. */
+/* A duplicate for net to own, as partition_read makes one per range. */
+static int dup_for_net(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
+
+/* A response with the test file spliced in, each range a duplicate that
+ * net owns; the handler's own fd is closed right after net_respond. */
 static void answer_file(net_conn_t *conn, uint32_t variant) {
     int fd = open(T.file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -143,20 +154,100 @@ static void answer_file(net_conn_t *conn, uint32_t variant) {
     net_response_init(&r);
     if (variant == 0) {
         buf_append_str(&r.bytes, "<<");
-        net_response_add_file(&r, fd, 1000, 50000);
+        net_response_add_owned_file(&r, dup_for_net(fd), 1000, 50000);
         buf_append_str(&r.bytes, ">>");
     } else {
         memset(buf_extend(&r.bytes, 10000), 'x', 10000);
-        net_response_add_file(&r, fd, 0, FILE_BYTES);
+        net_response_add_owned_file(&r, dup_for_net(fd), 0, FILE_BYTES);
         memset(buf_extend(&r.bytes, 10000), 'y', 10000);
-        net_response_add_file(&r, fd, 7, 3);
-        net_response_add_file(&r, fd, 0, 0);
+        net_response_add_owned_file(&r, dup_for_net(fd), 7, 3);
+        net_response_add_owned_file(&r, dup_for_net(fd), 0, 0);
         buf_append_str(&r.bytes, "z");
     }
     net_respond(conn, &r);
     if (r.bytes.data || r.splices) /* taken */
         th_error();
     close(fd);
+}
+
+/* A response with two owned ranges, freed instead of sent: its fds close
+ * there. The request is then answered with "dropped". */
+static void answer_dropped(net_conn_t *conn) {
+    int fd = open(T.file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        th_error();
+        net_close(conn);
+        return;
+    }
+    net_response_t r;
+    net_response_init(&r);
+    net_response_add_owned_file(&r, dup_for_net(fd), 0, 100);
+    buf_append_str(&r.bytes, "-");
+    net_response_add_owned_file(&r, dup_for_net(fd), 100, 100);
+    net_response_free(&r);
+    if (r.bytes.data || r.splices || r.nsplices)
+        th_error();
+    close(fd);
+    net_respond_bytes(conn, "dropped", 7);
+}
+
+/* The fetch race, replayed on the loop thread: a partition with data, read
+ * as a fetch reads it; then the log is deleted (StopReplica on another
+ * loop, in the broker) and other files are opened until one took the
+ * segment's old fd number. The range sent afterwards must still be the
+ * segment's bytes. */
+typedef struct race {
+    replica_manager_t *rm;
+    uint8_t expected[4096]; /* the segment's bytes, read before the delete */
+    size_t expected_len;
+    bool fd_reused;         /* an impostor file got the segment's fd number */
+} race_t;
+
+static race_t R;
+
+#define RACE_IMPOSTORS 256
+
+static void answer_race(net_conn_t *conn) {
+    partition_t *p = replica_manager_get(R.rm, "race", 0);
+    if (!p) {
+        th_error();
+        net_close(conn);
+        return;
+    }
+    log_read_info_t seg; /* the segment's own fd number (this test is alone with the log) */
+    partition_read_result_t r;
+    if (log_read(p->log, 0, 1 << 20, -1, true, &seg) != KERR_NONE ||
+        partition_read(p, 0, 1 << 20, true, &(partition_reader_t){-1, -1, -1, 0}, &r) != KERR_NONE ||
+        r.data.length == 0 || r.data.length > sizeof R.expected || r.data.fd == seg.fd ||
+        pread(r.data.fd, R.expected, r.data.length, r.data.position) != (ssize_t)r.data.length) {
+        th_error();
+        net_close(conn);
+        return;
+    }
+    R.expected_len = r.data.length;
+    if (replica_manager_stop(R.rm, "race", 0, true) != KERR_NONE)
+        th_error();
+    int impostors[RACE_IMPOSTORS], n = 0;
+    char path[300];
+    snprintf(path, sizeof path, "%s.impostor", T.file);
+    int wfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    uint8_t junk[4096];
+    memset(junk, 'Z', sizeof junk);
+    if (wfd < 0 || write(wfd, junk, sizeof junk) != (ssize_t)sizeof junk)
+        th_error();
+    close(wfd);
+    while (n < RACE_IMPOSTORS && !R.fd_reused) {
+        impostors[n] = open(path, O_RDONLY | O_CLOEXEC);
+        if (impostors[n] < 0)
+            break;
+        R.fd_reused = impostors[n++] == seg.fd;
+    }
+    net_response_t resp;
+    net_response_init(&resp);
+    net_response_add_owned_file(&resp, r.data.fd, r.data.position, r.data.length);
+    net_respond(conn, &resp);
+    for (int i = 0; i < n; i++)
+        close(impostors[i]);
 }
 
 static uint8_t pattern_byte(size_t i) { return (uint8_t)(i * 7 + 3); }
@@ -201,11 +292,17 @@ static void on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) 
         }
         net_response_t r;
         net_response_init(&r);
-        net_response_add_file(&r, fd, 0, BIG_FILE_BYTES);
+        net_response_add_owned_file(&r, dup_for_net(fd), 0, BIG_FILE_BYTES);
         net_respond(conn, &r);
         close(fd);
         break;
     }
+    case 'X':
+        answer_dropped(conn);
+        break;
+    case 'R':
+        answer_race(conn);
+        break;
     case 'B': {
         net_response_t r;
         net_response_init(&r);
@@ -502,6 +599,18 @@ static void test_byte_by_byte(void) {
     net_free(net);
 }
 
+/* Open descriptors of this process: what every check of "net closed the
+ * fds it owned" compares, at moments when the same sockets are open. */
+static int fd_count(void) {
+    DIR *d = opendir("/proc/self/fd");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
 static void file_check_mode(net_send_mode_t mode) {
     char *dir = unit_mkdtemp();
     snprintf(T.file, sizeof T.file, "%s/segment.log", dir);
@@ -519,6 +628,8 @@ static void file_check_mode(net_send_mode_t mode) {
     net_t *net = server_start(&cfg);
     int fd = cl_connect(net);
     buf_t got = BUF_INIT, want = BUF_INIT;
+    CU_ASSERT(cl_echo(fd, 100, 0)); /* accepted: its socket counts */
+    int fds_before = fd_count();
 
     CU_ASSERT(cl_send(fd, 'F', 1, 0, 0));
     CU_ASSERT_FATAL(cl_read_frame(fd, &got));
@@ -537,6 +648,9 @@ static void file_check_mode(net_send_mode_t mode) {
     buf_append_str(&want, "z");
     CU_ASSERT(got.len == want.len && memcmp(got.data, want.data, want.len) == 0);
     CU_ASSERT(cl_echo(fd, 3, 10)); /* the stream goes on framed */
+    /* Written before the echo was: every range's fd is closed, the empty
+     * range's included. */
+    CU_ASSERT_EQUAL(fd_count(), fds_before);
     CU_ASSERT_EQUAL(th_get(&T.errors), 0);
 
     buf_free(&got);
@@ -608,6 +722,151 @@ static void truncate_check_mode(net_send_mode_t mode) {
     unit_rmtree(dir);
     free(dir);
 }
+
+static void respond_late_file(void *arg) {
+    net_conn_t *conn = arg;
+    if (net_conn_is_open(conn) || !net_conn_in_flight(conn))
+        th_error();
+    answer_file(conn, 1);
+    pthread_mutex_lock(&T.mu);
+    T.late_done = 1;
+    pthread_cond_broadcast(&T.cv);
+    pthread_mutex_unlock(&T.mu);
+}
+
+static net_conn_t *th_wait_held(void) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += GUARD_MS / 1000;
+    pthread_mutex_lock(&T.mu);
+    while (!T.held && pthread_cond_timedwait(&T.cv, &T.mu, &until) == 0)
+        ;
+    net_conn_t *held = T.held;
+    pthread_mutex_unlock(&T.mu);
+    return held;
+}
+
+/* The fds of owned ranges that are never sent are closed too: a response
+ * dropped with net_response_free, one answered after its peer left, and
+ * one queued (4 MiB behind a 32 KiB window) when the peer leaves. */
+static void owned_lifetimes_mode(net_send_mode_t mode) {
+    char *dir = unit_mkdtemp();
+    snprintf(T.file, sizeof T.file, "%s/segment.log", dir);
+    uint8_t *content = mem_alloc(BIG_FILE_BYTES);
+    for (size_t i = 0; i < BIG_FILE_BYTES; i++)
+        content[i] = pattern_byte(i);
+    int wfd = open(T.file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    CU_ASSERT_FATAL(wfd >= 0);
+    CU_ASSERT_FATAL(cl_write_all(wfd, content, BIG_FILE_BYTES));
+    close(wfd);
+    net_config_t cfg;
+    server_config(&cfg);
+    cfg.send_mode = mode;
+    cfg.socket_send_buffer_bytes = 32 * 1024;
+    net_t *net = server_start(&cfg);
+    int fds_before = fd_count();
+    buf_t got = BUF_INIT;
+
+    int c = cl_connect(net);
+    CU_ASSERT(cl_send(c, 'X', 1, 0, 0));
+    CU_ASSERT(cl_read_frame(c, &got) && got.len == 7 && memcmp(got.data, "dropped", 7) == 0);
+    close(c);
+    CU_ASSERT_FATAL(th_wait(&T.closes, 1));
+    CU_ASSERT_EQUAL(fd_count(), fds_before);
+
+    c = cl_connect(net);
+    CU_ASSERT(cl_send(c, 'H', 2, 0, 0));
+    net_conn_t *held = th_wait_held();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(held);
+    close(c);
+    CU_ASSERT_FATAL(th_wait(&T.closes, 2));
+    CU_ASSERT_EQUAL_FATAL(evloop_run(net_conn_evloop(held), respond_late_file, held), 0);
+    CU_ASSERT(th_wait(&T.late_done, 1));
+    CU_ASSERT_EQUAL(fd_count(), fds_before);
+
+    c = cl_connect_opts(net_listener_port(net, 0), 32 * 1024, -1);
+    CU_ASSERT(cl_send(c, 'G', 3, 0, 0));
+    uint8_t head[4 + 1000];
+    CU_ASSERT(cl_read_exact(c, head, sizeof head));
+    CU_ASSERT(memcmp(head + 4, content, 1000) == 0);
+    close(c); /* unread bytes: a reset, the server's next write fails */
+    CU_ASSERT_FATAL(th_wait(&T.closes, 3));
+    CU_ASSERT_EQUAL(fd_count(), fds_before);
+    CU_ASSERT_EQUAL(th_get(&T.errors), 0);
+
+    buf_free(&got);
+    free(content);
+    net_free(net);
+    unit_rmtree(dir);
+    free(dir);
+}
+
+static void test_owned_sendfile(void) { owned_lifetimes_mode(NET_SEND_SENDFILE); }
+static void test_owned_mmap(void) { owned_lifetimes_mode(NET_SEND_MMAP); }
+static void test_owned_pread(void) { owned_lifetimes_mode(NET_SEND_PREAD); }
+
+#define RACE_T0 1600000000000LL
+
+/* The race the owned fds close: see answer_race. Without partition_read's
+ * duplicate, the response would carry the segment's fd number, by then an
+ * impostor file's, and the client would get 'Z's. */
+static void race_check_mode(net_send_mode_t mode) {
+    char *dir = unit_mkdtemp();
+    char logs[300], err[512];
+    snprintf(T.file, sizeof T.file, "%s/other", dir);
+    snprintf(logs, sizeof logs, "%s/logs", dir);
+    memset(&R, 0, sizeof R);
+    config_t *lcfg = config_new();
+    CU_ASSERT_EQUAL_FATAL(config_set(lcfg, "log.dirs", logs, err, sizeof err), 0);
+    log_manager_opts_t o = {.now_ms = RACE_T0, .log_lock = replica_manager_lock_log, .log_lock_ctx = &R.rm};
+    log_manager_t *lm = NULL;
+    CU_ASSERT_EQUAL_FATAL(log_manager_open(lcfg, 1, &o, &lm, err, sizeof err), KERR_NONE);
+    R.rm = replica_manager_new(lm, 1, lcfg);
+    static const int32_t only_me[] = {1};
+    partition_state_t st = {.controller_epoch = 1, .leader_id = 1, .leader_epoch = 0, .zk_version = 0,
+                            .replicas = only_me, .nreplicas = 1, .isr = only_me, .nisr = 1};
+    CU_ASSERT_EQUAL_FATAL(replica_manager_apply(R.rm, "race", 0, &st, NULL, RACE_T0), KERR_NONE);
+    record_input_t recs[3];
+    for (int i = 0; i < 3; i++)
+        recs[i] = (record_input_t){.key_len = -1, .value = "original", .value_len = 8, .timestamp = RACE_T0};
+    batch_build_opts_t bo = {.partition_leader_epoch = -1, .compression = COMPRESSION_NONE, .producer_id = -1,
+                             .producer_epoch = -1, .base_sequence = -1};
+    buf_t batch = BUF_INIT;
+    CU_ASSERT_EQUAL_FATAL(record_batch_build(&batch, &bo, recs, 3), KERR_NONE);
+    partition_append_result_t ar;
+    CU_ASSERT_EQUAL_FATAL(partition_append(replica_manager_get(R.rm, "race", 0), batch.data, batch.len, 0, RACE_T0,
+                                           &ar), KERR_NONE);
+
+    net_config_t cfg;
+    server_config(&cfg);
+    cfg.send_mode = mode;
+    net_t *net = server_start(&cfg);
+    int fd = cl_connect(net);
+    buf_t got = BUF_INIT;
+    CU_ASSERT(cl_send(fd, 'R', 1, 0, 0));
+    CU_ASSERT_FATAL(cl_read_frame(fd, &got));
+    CU_ASSERT_EQUAL(th_get(&T.errors), 0);
+    CU_ASSERT(R.fd_reused); /* else the race was not replayed */
+    CU_ASSERT_EQUAL(R.expected_len, batch.len);
+    CU_ASSERT(R.expected_len > 16 && R.expected[16] == 2); /* a v2 batch, not 'Z's */
+    CU_ASSERT(got.len == R.expected_len && memcmp(got.data, R.expected, got.len) == 0);
+    CU_ASSERT(cl_echo(fd, 2, 0));
+
+    buf_free(&got);
+    buf_free(&batch);
+    close(fd);
+    net_free(net);
+    log_manager_close(lm, true);
+    replica_manager_free(R.rm);
+    R.rm = NULL;
+    config_free(lcfg);
+    unit_rmtree(dir);
+    free(dir);
+}
+
+static void test_race_sendfile(void) { race_check_mode(NET_SEND_SENDFILE); }
+static void test_race_mmap(void) { race_check_mode(NET_SEND_MMAP); }
+static void test_race_pread(void) { race_check_mode(NET_SEND_PREAD); }
 
 static void test_truncated_sendfile(void) { truncate_check_mode(NET_SEND_SENDFILE); }
 static void test_truncated_mmap(void) { truncate_check_mode(NET_SEND_MMAP); }
@@ -756,14 +1015,7 @@ static void test_respond_after_peer_close(void) {
     net_t *net = server_default();
     int fd = cl_connect(net);
     CU_ASSERT(cl_send(fd, 'H', 1, 0, 50000));
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += GUARD_MS / 1000;
-    pthread_mutex_lock(&T.mu);
-    while (!T.held && pthread_cond_timedwait(&T.cv, &T.mu, &until) == 0)
-        ;
-    net_conn_t *held = T.held;
-    pthread_mutex_unlock(&T.mu);
+    net_conn_t *held = th_wait_held();
     CU_ASSERT_PTR_NOT_NULL_FATAL(held);
     close(fd);
     CU_ASSERT_FATAL(th_wait(&T.closes, 1));
@@ -877,6 +1129,7 @@ void unit_register(void) {
     /* Before any thread: the expected warnings (bad frames, the shutdown
      * deadline) would only be noise. */
     logger_set_level(LOGGER_ERROR);
+    signal(SIGPIPE, SIG_IGN); /* a write to a peer that left fails with EPIPE instead */
     static const unit_test_t tests[] = {
         {"round trip", test_roundtrip},
         {"pipelined requests answered in order", test_pipelined_order},
@@ -885,6 +1138,12 @@ void unit_register(void) {
         {"file range: sendfile", test_file_sendfile},
         {"file range: mmap", test_file_mmap},
         {"file range: pread", test_file_pread},
+        {"owned ranges closed unsent: sendfile", test_owned_sendfile},
+        {"owned ranges closed unsent: mmap", test_owned_mmap},
+        {"owned ranges closed unsent: pread", test_owned_pread},
+        {"log deleted before its range is sent: sendfile", test_race_sendfile},
+        {"log deleted before its range is sent: mmap", test_race_mmap},
+        {"log deleted before its range is sent: pread", test_race_pread},
         {"truncated file range: sendfile", test_truncated_sendfile},
         {"truncated file range: mmap", test_truncated_mmap},
         {"truncated file range: pread", test_truncated_pread},
