@@ -70,6 +70,17 @@ static kerr_t produce_at(partition_t *p, int n, int64_t now_ms, int64_t *base) {
 
 static kerr_t produce(partition_t *p, int n, int64_t *base) { return produce_at(p, n, T0, base); }
 
+/* partition_read, closing the range's fd it hands over (owned by the caller). */
+static kerr_t read_closing(partition_t *p, int64_t offset, uint32_t max_bytes, const partition_reader_t *who,
+                           partition_read_result_t *r) {
+    kerr_t e = partition_read(p, offset, max_bytes, true, who, r);
+    if (r->data.fd >= 0) {
+        close(r->data.fd);
+        r->data.fd = -1;
+    }
+    return e;
+}
+
 static void test_leader_alone_hw_follows_leo(void) {
     rm_fixture_t fx;
     fx_init(&fx);
@@ -84,7 +95,7 @@ static void test_leader_alone_hw_follows_leo(void) {
     CU_ASSERT_EQUAL(produce(p, 2, &base), KERR_NONE);
     CU_ASSERT_EQUAL(base, 3);
     partition_read_result_t r;
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 5);
     CU_ASSERT_EQUAL(r.log_end_offset, 5);
     CU_ASSERT(r.data.length > 0);
@@ -111,21 +122,21 @@ static void test_hw_from_follower_fetches(void) {
     CU_ASSERT_EQUAL(log_end_offset(p->log), 4);
     buf_free(&nb);
     partition_read_result_t r;
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 0);
     CU_ASSERT_EQUAL(r.data.length, 0); /* nothing committed yet */
     /* Follower 2 fetches at 0 (has nothing), then at 4 (has it all). */
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){2, 5, -1, T0}, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){2, 5, -1, T0}, &r), KERR_NONE);
     CU_ASSERT(r.data.length > 0); /* followers read up to the LEO */
     CU_ASSERT_EQUAL(r.high_watermark, 0);
-    CU_ASSERT_EQUAL(partition_read(p, 4, 1 << 20, true, &(partition_reader_t){2, 5, -1, T0}, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(read_closing(p, 4, 1 << 20, &(partition_reader_t){2, 5, -1, T0}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 4);
     /* Replica 3 is not in the ISR: its lag does not hold the HW back. */
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 4);
     /* Stale and future leader epochs are refused. */
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){2, 4, -1, T0}, &r), KERR_FENCED_LEADER_EPOCH);
-    CU_ASSERT_EQUAL(partition_read(p, 0, 1 << 20, true, &(partition_reader_t){2, 6, -1, T0}, &r), KERR_UNKNOWN_LEADER_EPOCH);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){2, 4, -1, T0}, &r), KERR_FENCED_LEADER_EPOCH);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){2, 6, -1, T0}, &r), KERR_UNKNOWN_LEADER_EPOCH);
     fx_done(&fx);
 }
 
@@ -148,7 +159,7 @@ static void test_epoch_fencing_and_roles(void) {
     CU_ASSERT(!p->is_leader);
     CU_ASSERT_EQUAL(produce(p, 1, NULL), KERR_NOT_LEADER_OR_FOLLOWER);
     partition_read_result_t r;
-    CU_ASSERT_EQUAL(partition_read(p, 0, 100, true, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NOT_LEADER_OR_FOLLOWER);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 100, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NOT_LEADER_OR_FOLLOWER);
     CU_ASSERT_PTR_NULL(replica_manager_get(fx.rm, "t", 1));
     fx_done(&fx);
 }
@@ -254,7 +265,7 @@ static kerr_t lead_at(rm_fixture_t *fx, const char *topic, int32_t part, int32_t
 static kerr_t follower_fetch(partition_t *p, int32_t id, int64_t offset, int64_t now_ms,
                              partition_read_result_t *r) {
     partition_reader_t who = {.replica_id = id, .current_leader_epoch = -1, .log_start_offset = 0, .now_ms = now_ms};
-    return partition_read(p, offset, 1 << 20, true, &who, r);
+    return read_closing(p, offset, 1 << 20, &who, r);
 }
 
 static int64_t hw(partition_t *p) {
