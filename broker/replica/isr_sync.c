@@ -77,7 +77,7 @@ bool isr_sync_notification_due(bool pending, int64_t now_ms, int64_t last_change
 
 /* --- items ------------------------------------------------------------------------- */
 
-static isr_sync_item_t *isr_sync_item_new(const isr_sync_change_t *c) {
+static isr_sync_item_t *isr_sync_item_new(const partition_isr_change_t *c) {
     isr_sync_item_t *it = mem_calloc(1, sizeof *it);
     it->topic = mem_strdup(c->topic);
     it->partition = c->partition;
@@ -502,7 +502,8 @@ static void isr_sync_drain(void *arg) {
         isr_sync_flush(s);
 }
 
-void isr_sync_submit(isr_sync_t *s, const isr_sync_change_t *c) {
+void isr_sync_submit(void *ctx, const partition_isr_change_t *c) {
+    isr_sync_t *s = ctx;
     isr_sync_item_t *it = isr_sync_item_new(c);
     pthread_mutex_lock(&s->lock);
     if (s->closed) {

@@ -49,6 +49,7 @@
 #include "util/config.h"
 #include "net/evloop.h"
 #include "proto/kerr.h"
+#include "replica/partition.h"
 #include "zk/zkc.h"
 
 #include <stdbool.h>
@@ -56,19 +57,6 @@
 
 typedef struct isr_sync isr_sync_t;
 
-/* One proposed ISR change; the same fields as replica/partition.h's
- * partition_isr_change_t (the broker wires one to the other). Borrowed for
- * the submit call. */
-typedef struct isr_sync_change {
-    const char *topic;
-    int32_t partition;
-    int32_t leader_id;
-    int32_t leader_epoch;
-    int32_t controller_epoch; /* of the LeaderAndIsr that made it leader: written into the znode */
-    int32_t zk_version;       /* the state znode version the leader knows */
-    const int32_t *isr;       /* the proposed ISR */
-    int32_t nisr;
-} isr_sync_change_t;
 
 /* A change's outcome, on the loop. KERR_NONE: the ISR is now isr (for
  * leader_epoch) at new_zk_version. Otherwise err (UNKNOWN_TOPIC_OR_PARTITION,
@@ -105,8 +93,11 @@ void isr_sync_stop(isr_sync_t *s);
 /* Frees after isr_sync_stop and the loop's end. NULL is a no-op. */
 void isr_sync_free(isr_sync_t *s);
 
-/* Queues a copy of c and wakes the loop; any thread. */
-void isr_sync_submit(isr_sync_t *s, const isr_sync_change_t *c);
+/* Queues a copy of c (a partition's proposal, replica/partition.h) and
+ * wakes the loop; any thread, also under the partition's lock. With
+ * partition_isr_sink_fn's signature (ctx is the isr_sync_t), so the replica
+ * manager's ISR sink can be this function. */
+void isr_sync_submit(void *ctx, const partition_isr_change_t *c);
 
 /* --- the rules, pure (exposed for tests) --------------------------------------- */
 

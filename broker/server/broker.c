@@ -247,20 +247,8 @@ static const config_topic_t *broker_topic_config_for_load(void *ctx, const char 
 }
 
 /* --- ISR changes: partitions (any thread, under a partition's lock) -> isr_sync
- * (the ZooKeeper loop) -> back to the partition ------------------------------------- */
-
-static void broker_isr_sink(void *ctx, const partition_isr_change_t *c) {
-    broker_t *b = ctx;
-    isr_sync_change_t sc = {.topic = c->topic,
-                            .partition = c->partition,
-                            .leader_id = c->leader_id,
-                            .leader_epoch = c->leader_epoch,
-                            .controller_epoch = c->controller_epoch,
-                            .zk_version = c->zk_version,
-                            .isr = c->isr,
-                            .nisr = c->nisr};
-    isr_sync_submit(b->isr_sync, &sc);
-}
+ * (the ZooKeeper loop; it is the replica manager's ISR sink) -> back to the
+ * partition ----------------------------------------------------------------------- */
 
 static void broker_isr_change_done(void *ctx, const char *topic, int32_t partition, int32_t leader_epoch,
                                    kerr_t err, const int32_t *isr, int32_t nisr, int32_t new_zk_version) {
@@ -291,7 +279,7 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
     b->replicas = replica_manager_new(b->logs, b->id, b->cfg);
     isr_sync_config_t ic = {b->cfg, b->id, b->zk, b->zk_loop, broker_isr_change_done, broker_current_epoch, b};
     b->isr_sync = isr_sync_new(&ic);
-    replica_manager_set_isr_sink(b->replicas, broker_isr_sink, b);
+    replica_manager_set_isr_sink(b->replicas, isr_sync_submit, b->isr_sync);
     b->metadata = metadata_cache_new();
     fetcher_config_t fc;
     fetcher_config_from(b->cfg, b->id, &fc);

@@ -125,7 +125,7 @@ int main(int argc, char **argv) {
     isr_sync_config_t sc = {.cfg = cfg, .broker_id = st.leader, .zk = zk, .loop = loop, .done = tool_done,
                             .broker_epoch = tool_broker_epoch, .ctx = &t};
     isr_sync_t *s = isr_sync_new(&sc);
-    isr_sync_change_t c = {
+    partition_isr_change_t c = {
         .topic = topic,
         .partition = partition,
         .leader_id = st.leader,
