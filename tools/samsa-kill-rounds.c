@@ -1364,7 +1364,8 @@ static int kr_start_broker(const kr_run_t *r, int32_t id) {
  *   1. f (a follower of p) is killed and waited out of p's ISR;
  *   2. --down-ms of acknowledgements that f will not have;
  *   3. f's log end on every partition is read from its files;
- *   4. every ISR member of p is killed: p has no leader from here on;
+ *   4. every ISR member of p is killed (and waited out of ZooKeeper): p
+ *      has no leader from here on;
  *   5. f starts again. With --unclean false p stays offline (checked after
  *      --down-ms) until the ISR members start again and one leads; with
  *      true f leads at once, and only then do the others start (as
@@ -1413,6 +1414,19 @@ static int kr_kill_isr(kr_run_t *r, kr_ledger_t *l, int32_t p, int32_t pick, kr_
         rc = scluster_run(&r->c, NULL, (const char *const[]){"kill", id, NULL});
     }
     int64_t offline_since = clock_mono_ms();
+    /* dead for ZooKeeper too (their sessions expired), or a registration
+     * left by a killed broker would pass for a live leader */
+    for (int64_t deadline = offline_since + (int64_t)r->o.timeout_s * 1000; rc == 0;) {
+        uint64_t reg = kr_registered(r);
+        bool any = false;
+        for (int32_t i = 0; i < n_isr; i++)
+            any = any || (isr[i] > 0 && isr[i] < 64 && ((reg >> isr[i]) & 1));
+        if (!any)
+            break;
+        if (clock_mono_ms() >= deadline || scluster_interrupted)
+            rc = -1;
+        scluster_sleep_ms(KR_POLL_MS);
+    }
     char members[64] = "";
     for (int32_t i = 0, at = 0; i < n_isr && at < (int)sizeof members; i++)
         at += snprintf(members + at, sizeof members - (size_t)at, "%s%d", i ? "," : "", isr[i]);
