@@ -26,6 +26,13 @@
  *   restart-zookeeper  stop the private ZooKeeper, wait (at most a third of
  *                      the brokers' session, so that they reconnect within
  *                      it), start it again on the same port and data.
+ *   kill-isr           (named only) a follower out of the ISR, then every
+ *                      ISR member dead and the follower back first: the
+ *                      state unclean.leader.election.enable decides. The
+ *                      round measures the offline window, and marks in the
+ *                      ledger the records an uncleanly elected replica
+ *                      lacked (past its log end, read from its files while
+ *                      it was down): the only losses that exit 0.
  * and then waits until the cluster has settled (every broker registered,
  * every partition led by a registered broker). One line per round tells
  * what was done, the longest time without an acknowledgement during the
