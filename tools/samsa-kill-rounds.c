@@ -26,6 +26,13 @@
  *   restart-zookeeper  stop the private ZooKeeper, wait (at most a third of
  *                      the brokers' session, so that they reconnect within
  *                      it), start it again on the same port and data.
+ *   kill-isr           (named only) a follower out of the ISR, then every
+ *                      ISR member dead and the follower back first: the
+ *                      state unclean.leader.election.enable decides. The
+ *                      round measures the offline window, and marks in the
+ *                      ledger the records an uncleanly elected replica
+ *                      lacked (past its log end, read from its files while
+ *                      it was down): the only losses that exit 0.
  * and then waits until the cluster has settled (every broker registered,
  * every partition led by a registered broker). One line per round tells
  * what was done, the longest time without an acknowledgement during the
@@ -118,11 +125,16 @@ typedef enum kr_action {
     KR_KILL_CONTROLLER,
     KR_STOP_FOLLOWER,
     KR_RESTART_ZOOKEEPER,
+    KR_KILL_ISR,
     KR_N_ACTIONS
 } kr_action_t;
 
 static const char *const kr_action_names[KR_N_ACTIONS] = {"kill-leader", "kill-controller", "stop-follower",
-                                                          "restart-zookeeper"};
+                                                          "restart-zookeeper", "kill-isr"};
+
+/* kill-isr is asked for by name only: the seeds' rounds of the default
+ * set (and the figures measured with them) stay what they were. */
+#define KR_DEFAULT_ACTIONS ((1u << KR_KILL_ISR) - 1)
 
 typedef struct kr_opts {
     const char *dir; /* NULL: a temporary folder */
@@ -162,6 +174,9 @@ typedef enum kr_fate {
 
 typedef struct kr_entry {
     uint8_t fate; /* kr_fate_t */
+    /* acknowledged at an offset that a replica elected uncleanly did not
+     * have (kill-isr with --unclean true): a loss the topic's setting allows */
+    bool lacked_by_elected;
     int32_t partition;
     int64_t offset; /* when acked */
 } kr_entry_t;
@@ -216,7 +231,7 @@ static void kr_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
             if (!l->first_error)
                 l->first_error = m->err;
         } else {
-            *e = (kr_entry_t){KR_ACKED, m->partition, m->offset};
+            *e = (kr_entry_t){.fate = KR_ACKED, .partition = m->partition, .offset = m->offset};
             l->acked++;
             if (now - l->last_ack_ms > l->longest_gap_ms)
                 l->longest_gap_ms = now - l->last_ack_ms;
@@ -251,7 +266,7 @@ static bool kr_send(kr_producer_t *p, int64_t seq) {
         l->cap = l->cap ? 2 * l->cap : 4096;
         l->e = mem_realloc(l->e, (size_t)l->cap * sizeof *l->e);
     }
-    l->e[l->n++] = (kr_entry_t){KR_UNREPORTED, partition, -1};
+    l->e[l->n++] = (kr_entry_t){.fate = KR_UNREPORTED, .partition = partition, .offset = -1};
     pthread_mutex_unlock(&l->mu);
     for (;;) {
         rd_kafka_resp_err_t err =
@@ -361,7 +376,7 @@ static void kr_usage(FILE *f) {
             "  --rounds N             (default %d)\n"
             "  --seed S               chooses every round's action and target (default 1)\n"
             "  --actions A,B,...      among kill-leader, kill-controller, stop-follower,\n"
-            "                         restart-zookeeper (default: all four)\n"
+            "                         restart-zookeeper (default: these four), kill-isr\n"
             "  --rate R               records a second (default %d)\n"
             "  --down-ms MS           how long a killed broker stays down (default %d)\n"
             "  --stop-ms MS           how long a follower stays stopped (default %d)\n"
@@ -450,7 +465,7 @@ static int kr_parse_args(int argc, char **argv, kr_opts_t *o) {
                      .min_isr = KR_DEFAULT_MIN_ISR,
                      .rounds = KR_DEFAULT_ROUNDS,
                      .seed = 1,
-                     .actions = (1u << KR_N_ACTIONS) - 1,
+                     .actions = KR_DEFAULT_ACTIONS,
                      .rate = KR_DEFAULT_RATE,
                      .down_ms = KR_DEFAULT_DOWN_MS,
                      .stop_ms = KR_DEFAULT_STOP_MS,
@@ -528,7 +543,8 @@ static int kr_parse_args(int argc, char **argv, kr_opts_t *o) {
             break;
         case O_ACTIONS:
             if (!(o->actions = kr_parse_actions(optarg)))
-                bad = "--actions wants names among kill-leader, kill-controller, stop-follower, restart-zookeeper";
+                bad = "--actions wants names among kill-leader, kill-controller, stop-follower, restart-zookeeper, "
+                      "kill-isr";
             break;
         case O_RATE:
             if (kr_parse_int(optarg, 1, 100000, &v))
@@ -891,7 +907,15 @@ typedef struct kr_round {
     int64_t failed;
     int64_t acks;
     int64_t settle_ms; /* -1: did not settle */
+    /* kill-isr only */
+    int64_t offline_ms;   /* from the ISR's kill to a live leader; -1: not measured */
+    bool stayed_offline;  /* unclean false: no leader while the out-of-sync replica was up */
+    int32_t elected;      /* the partition's leader afterwards */
+    bool unclean;         /* elected without being in the ISR */
+    int64_t lacked;       /* acknowledged records the unclean leaders did not have */
 } kr_round_t;
+
+static int kr_kill_isr(kr_run_t *r, kr_ledger_t *l, int32_t p, int32_t pick, kr_round_t *rd);
 
 static void kr_pick_action(kr_run_t *r, kr_round_t *rd) {
     int32_t enabled[KR_N_ACTIONS], n = 0;
@@ -902,7 +926,7 @@ static void kr_pick_action(kr_run_t *r, kr_round_t *rd) {
 }
 
 /* Does one round's action; the target is described in rd->target. */
-static int kr_do_round(kr_run_t *r, kr_round_t *rd) {
+static int kr_do_round(kr_run_t *r, kr_ledger_t *l, kr_round_t *rd) {
     int32_t p = kr_pick(r, r->o.partitions), pick = kr_pick(r, INT32_MAX);
     zkdata_partition_state_t s;
     switch (rd->action) {
@@ -948,6 +972,7 @@ static int kr_do_round(kr_run_t *r, kr_round_t *rd) {
         errmsg_set(rd->target, sizeof rd->target, "zookeeper 127.0.0.1:%s, down %d ms", r->zk_port, down);
         return rc;
     }
+    case KR_KILL_ISR: return kr_kill_isr(r, l, p, pick, rd);
     case KR_N_ACTIONS: break;
     }
     return -1;
@@ -956,9 +981,10 @@ static int kr_do_round(kr_run_t *r, kr_round_t *rd) {
 static void kr_run_rounds(kr_run_t *r, kr_ledger_t *l, kr_round_t *rounds) {
     for (int32_t i = 0; i < r->o.rounds && !scluster_interrupted; i++) {
         kr_round_t *rd = &rounds[i];
+        *rd = (kr_round_t){.offline_ms = -1, .elected = -1};
         kr_pick_action(r, rd);
         kr_ledger_round_reset(l);
-        rd->done = kr_do_round(r, rd) == 0;
+        rd->done = kr_do_round(r, l, rd) == 0;
         rd->settle_ms = kr_await_settled(r, false, r->o.timeout_s);
         rd_kafka_resp_err_t first_error;
         kr_ledger_round_figures(l, &rd->gap_ms, &rd->failed, &rd->acks, &first_error);
@@ -970,6 +996,12 @@ static void kr_run_rounds(kr_run_t *r, kr_ledger_t *l, kr_round_t *rounds) {
         else
             printf("NOT settled after %d s; ", r->o.timeout_s);
         printf("acks %" PRId64 "\n", rd->acks);
+        if (rd->action == KR_KILL_ISR && rd->done)
+            printf("  offline %" PRId64 " ms%s; then led by broker %d%s, %" PRId64
+                   " acknowledged records lost with what it lacked\n",
+                   rd->offline_ms, r->o.unclean ? "" : (rd->stayed_offline ? " (no leader while the out-of-sync replica was up)"
+                                                                           : " (LED while only the out-of-sync replica was up)"),
+                   rd->elected, rd->unclean ? " (unclean election)" : "", rd->lacked);
     }
 }
 
@@ -1072,6 +1104,9 @@ typedef struct kr_check {
     int64_t consumed;
     int64_t lost;
     kr_lost_t first_lost[KR_LIST_LOST];
+    int64_t lost_lacked;     /* of lost: at offsets an uncleanly elected replica never had */
+    int64_t lacked;          /* marked lacked by an elected replica, lost or not */
+    kr_lost_t first_unexplained[KR_LIST_LOST]; /* lost, and not lacked */
     int64_t duplicated;    /* extra copies */
     int64_t out_of_order;
     int64_t unacked_present;
@@ -1124,10 +1159,15 @@ static void kr_check_ledger(const kr_run_t *r, kr_ledger_t *l, const kr_partitio
             continue;
         }
         ck->acknowledged++;
+        ck->lacked += e->lacked_by_elected;
         if (copies[seq] == 0) {
             if (ck->lost < KR_LIST_LOST)
                 ck->first_lost[ck->lost] = (kr_lost_t){seq, e->partition, e->offset};
+            int64_t unexplained = ck->lost - ck->lost_lacked;
+            if (!e->lacked_by_elected && unexplained < KR_LIST_LOST)
+                ck->first_unexplained[unexplained] = (kr_lost_t){seq, e->partition, e->offset};
             ck->lost++;
+            ck->lost_lacked += e->lacked_by_elected;
         } else if (e->partition < 0 || e->partition >= r->o.partitions ||
                    kr_seq_at(&pr[e->partition], e->offset) != seq) {
             ck->misplaced++;
@@ -1262,10 +1302,221 @@ static void kr_check_partition_replicas(const kr_run_t *r, int32_t p, int64_t hw
     free(logs);
 }
 
+/* ---- kill-isr: the state unclean.leader.election.enable decides ---------------------------- */
+
+/* Partition p's leader when it is a registered broker, else -1: a state
+ * znode may still name a dead leader when no controller was alive to
+ * write leader -1 (every broker killed at once). */
+static int32_t kr_live_leader(const kr_run_t *r, int32_t p) {
+    zkdata_partition_state_t s;
+    uint64_t reg = kr_registered(r);
+    int32_t leader = kr_read_state(r, p, &s) == 0 && s.leader > 0 && s.leader < 64 && ((reg >> s.leader) & 1)
+                         ? s.leader
+                         : -1;
+    zkdata_partition_state_free(&s);
+    return leader;
+}
+
+/* Waits until partition p has a live leader; the time it took in ms, or
+ * -1 after timeout_s. */
+static int64_t kr_await_led(const kr_run_t *r, int32_t p, int timeout_s) {
+    int64_t t0 = clock_mono_ms(), deadline = t0 + (int64_t)timeout_s * 1000;
+    while (!scluster_interrupted) {
+        if (kr_live_leader(r, p) > 0)
+            return clock_mono_ms() - t0;
+        if (clock_mono_ms() >= deadline)
+            break;
+        scluster_sleep_ms(KR_POLL_MS);
+    }
+    return -1;
+}
+
+/* Waits until broker id is out of partition p's ISR (the controller takes
+ * a dead broker out once its session expired). 0 or -1. */
+static int kr_await_out_of_isr(const kr_run_t *r, int32_t p, int32_t id, int timeout_s) {
+    int64_t deadline = clock_mono_ms() + (int64_t)timeout_s * 1000;
+    while (!scluster_interrupted) {
+        zkdata_partition_state_t s;
+        bool out = kr_read_state(r, p, &s) == 0 && !kr_is_isr(&s, id);
+        zkdata_partition_state_free(&s);
+        if (out)
+            return 0;
+        if (clock_mono_ms() >= deadline)
+            break;
+        scluster_sleep_ms(KR_POLL_MS);
+    }
+    return -1;
+}
+
+/* The log end offset of broker id's replica of partition p, read from its
+ * segment files (the broker must be down: nothing may append meanwhile). */
+static int64_t kr_replica_log_end(const kr_run_t *r, int32_t id, int32_t p) {
+    char folder[PATH_MAX];
+    snprintf(folder, sizeof folder, "%s/broker-%d/logs/%s-%d", r->c.dir, id, r->o.topic, p);
+    kr_replica_log_t log;
+    kr_read_replica(folder, INT64_MAX, &log);
+    buf_free(&log.bytes);
+    return log.next_offset;
+}
+
+static int kr_start_broker(const kr_run_t *r, int32_t id) {
+    char sid[16], wait[16];
+    snprintf(sid, sizeof sid, "%d", id);
+    snprintf(wait, sizeof wait, "%d", r->o.timeout_s);
+    return scluster_run(&r->c, NULL, (const char *const[]){"start-broker", sid, "--wait", wait, NULL});
+}
+
+/* Every ISR member of partition p dead while an out-of-sync replica f is
+ * alive, step by step:
+ *   1. f (a follower of p) is killed and waited out of p's ISR;
+ *   2. --down-ms of acknowledgements that f will not have;
+ *   3. f's log end on every partition is read from its files;
+ *   4. every ISR member of p is killed (and waited out of ZooKeeper): p
+ *      has no leader from here on;
+ *   5. f starts again. With --unclean false p stays offline (checked after
+ *      --down-ms) until the ISR members start again and one leads; with
+ *      true f leads at once, and only then do the others start (as
+ *      followers, truncating to f's history).
+ * The offline window runs from 4 to a live leader of p. Every partition
+ * that f then leads without having been in its ISR at 5 was elected
+ * uncleanly: its records acknowledged before 5 at offsets from f's log end
+ * on are marked in the ledger as lacked by the elected replica, the only
+ * records the election may lose. */
+static int kr_kill_isr(kr_run_t *r, kr_ledger_t *l, int32_t p, int32_t pick, kr_round_t *rd) {
+    zkdata_partition_state_t s;
+    int32_t leader = kr_read_state(r, p, &s) == 0 ? s.leader : -1, followers[KR_MAX_BROKERS], n = 0;
+    zkdata_partition_state_free(&s);
+    for (int32_t i = 0; leader >= 0 && i < r->n_replicas[p]; i++)
+        if (r->replicas[p][i] != leader)
+            followers[n++] = r->replicas[p][i];
+    if (n == 0) {
+        errmsg_set(rd->target, sizeof rd->target, "%s-%d has no leader or no follower", r->o.topic, p);
+        return -1;
+    }
+    int32_t f = followers[pick % n];
+    char sid[16];
+    snprintf(sid, sizeof sid, "%d", f);
+    if (scluster_run(&r->c, NULL, (const char *const[]){"kill", sid, NULL}) != 0)
+        return -1;
+    if (kr_await_out_of_isr(r, p, f, r->o.timeout_s) != 0) {
+        errmsg_set(rd->target, sizeof rd->target, "broker %d (follower of %s-%d) never left the ISR", f, r->o.topic, p);
+        kr_start_broker(r, f);
+        return -1;
+    }
+    scluster_sleep_ms(r->o.down_ms);
+
+    int32_t np = r->o.partitions;
+    int64_t *f_end = mem_calloc((size_t)np, sizeof *f_end);
+    for (int32_t q = 0; q < np; q++)
+        f_end[q] = kr_replica_log_end(r, f, q);
+    int32_t isr[KR_MAX_BROKERS], n_isr = 0;
+    if (kr_read_state(r, p, &s) == 0)
+        for (size_t i = 0; i < s.n_isr && n_isr < KR_MAX_BROKERS; i++)
+            isr[n_isr++] = s.isr[i];
+    zkdata_partition_state_free(&s);
+    int rc = 0;
+    for (int32_t i = 0; i < n_isr && rc == 0; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "%d", isr[i]);
+        rc = scluster_run(&r->c, NULL, (const char *const[]){"kill", id, NULL});
+    }
+    int64_t offline_since = clock_mono_ms();
+    /* dead for ZooKeeper too (their sessions expired), or a registration
+     * left by a killed broker would pass for a live leader */
+    for (int64_t deadline = offline_since + (int64_t)r->o.timeout_s * 1000; rc == 0;) {
+        uint64_t reg = kr_registered(r);
+        bool any = false;
+        for (int32_t i = 0; i < n_isr; i++)
+            any = any || (isr[i] > 0 && isr[i] < 64 && ((reg >> isr[i]) & 1));
+        if (!any)
+            break;
+        if (clock_mono_ms() >= deadline || scluster_interrupted)
+            rc = -1;
+        scluster_sleep_ms(KR_POLL_MS);
+    }
+    char members[64] = "";
+    for (int32_t i = 0, at = 0; i < n_isr && at < (int)sizeof members; i++)
+        at += snprintf(members + at, sizeof members - (size_t)at, "%s%d", i ? "," : "", isr[i]);
+    errmsg_set(rd->target, sizeof rd->target, "broker %d (follower of %s-%d) out of sync, then its ISR %s", f,
+               r->o.topic, p, members);
+
+    /* Before f starts: the partitions it is out of sync on, and what was
+     * acknowledged on them beyond its log (by leaders that are gone, or
+     * alive elsewhere and staying). */
+    bool *out_of_sync = mem_calloc((size_t)np, sizeof *out_of_sync);
+    for (int32_t q = 0; q < np; q++) {
+        out_of_sync[q] = kr_read_state(r, q, &s) == 0 && !kr_is_isr(&s, f);
+        zkdata_partition_state_free(&s);
+    }
+    int64_t *beyond = NULL, n_beyond = 0;
+    pthread_mutex_lock(&l->mu);
+    for (int64_t seq = 0; seq < l->n; seq++) {
+        const kr_entry_t *e = &l->e[seq];
+        if (e->fate == KR_ACKED && e->partition >= 0 && e->partition < np && out_of_sync[e->partition] &&
+            e->offset >= f_end[e->partition]) {
+            beyond = mem_realloc(beyond, (size_t)(n_beyond + 1) * sizeof *beyond);
+            beyond[n_beyond++] = seq;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+
+    if (rc == 0)
+        rc = kr_start_broker(r, f);
+    if (rc == 0 && !r->o.unclean) {
+        scluster_sleep_ms(r->o.down_ms);
+        rd->stayed_offline = kr_live_leader(r, p) < 0;
+    } else if (rc == 0 && kr_await_led(r, p, r->o.timeout_s) >= 0) {
+        rd->offline_ms = clock_mono_ms() - offline_since;
+    }
+    for (int32_t i = 0; i < n_isr; i++)
+        if (kr_start_broker(r, isr[i]) != 0)
+            rc = -1;
+    if (rc == 0 && rd->offline_ms < 0 && kr_await_led(r, p, r->o.timeout_s) >= 0)
+        rd->offline_ms = clock_mono_ms() - offline_since;
+
+    bool *elected_there = mem_calloc((size_t)np, sizeof *elected_there);
+    for (int32_t q = 0; q < np; q++) {
+        int32_t leader_now = kr_await_led(r, q, r->o.timeout_s) >= 0 ? kr_live_leader(r, q) : -1;
+        elected_there[q] = out_of_sync[q] && leader_now == f;
+        if (q == p)
+            rd->elected = leader_now;
+    }
+    rd->unclean = elected_there[p];
+    pthread_mutex_lock(&l->mu);
+    for (int64_t i = 0; i < n_beyond; i++) {
+        kr_entry_t *e = &l->e[beyond[i]];
+        if (elected_there[e->partition] && !e->lacked_by_elected) {
+            e->lacked_by_elected = true;
+            rd->lacked++;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    free(elected_there);
+    free(beyond);
+    free(out_of_sync);
+    free(f_end);
+    if (rc == 0 && rd->offline_ms < 0)
+        rc = -1;
+    return rc;
+}
+
 /* ---- the report ---------------------------------------------------------------------------- */
 
-static void kr_print_report(const kr_run_t *r, const kr_check_t *ck, const kr_partition_read_t *pr,
-                            const kr_replica_check_t *rep, bool identical) {
+/* The longest kill-isr offline window, and its round (1-based) in *round;
+ * -1 and round 0 when no round measured one. */
+static int64_t kr_longest_offline(const kr_round_t *rounds, int32_t n_rounds, int32_t *round) {
+    int64_t longest = -1;
+    *round = 0;
+    for (int32_t i = 0; i < n_rounds; i++)
+        if (rounds[i].offline_ms > longest) {
+            longest = rounds[i].offline_ms;
+            *round = i + 1;
+        }
+    return longest;
+}
+
+static void kr_print_report(const kr_run_t *r, const kr_round_t *rounds, const kr_check_t *ck,
+                            const kr_partition_read_t *pr, const kr_replica_check_t *rep, bool identical) {
     printf("\n" KR_PROG ": %d rounds, seed %" PRIu64 ", topic %s (%d partitions, RF %d, min.insync.replicas %d, "
            "unclean.leader.election.enable %s)\n",
            r->o.rounds, r->o.seed, r->o.topic, r->o.partitions, r->o.rf, r->o.min_isr, r->o.unclean ? "true" : "false");
@@ -1280,6 +1531,16 @@ static void kr_print_report(const kr_run_t *r, const kr_check_t *ck, const kr_pa
                r->o.topic, ck->first_lost[i].partition, ck->first_lost[i].offset);
     if (ck->lost > KR_LIST_LOST)
         printf("  ... and %" PRId64 " more\n", ck->lost - KR_LIST_LOST);
+    if (ck->lacked > 0 || ck->lost_lacked > 0) {
+        int64_t unexplained = ck->lost - ck->lost_lacked;
+        printf("lost with what an uncleanly elected replica lacked: %" PRId64 " (of %" PRId64
+               " acknowledged at offsets it never had)\n", ck->lost_lacked, ck->lacked);
+        printf("lost otherwise: %" PRId64 "\n", unexplained);
+        for (int64_t i = 0; i < unexplained && i < KR_LIST_LOST; i++)
+            printf("  lost seq %" PRId64 " (acknowledged at %s-%d offset %" PRId64 ", which the elected replica had)\n",
+                   ck->first_unexplained[i].seq, r->o.topic, ck->first_unexplained[i].partition,
+                   ck->first_unexplained[i].offset);
+    }
     printf("duplicated: %" PRId64 "\n", ck->duplicated);
     printf("out of order: %" PRId64 "\n", ck->out_of_order);
     printf("unacknowledged but present: %" PRId64 "\n", ck->unacked_present);
@@ -1294,17 +1555,24 @@ static void kr_print_report(const kr_run_t *r, const kr_check_t *ck, const kr_pa
             printf("partition %d: high watermark %" PRId64 ", replicas DIFFER: %s\n", p, pr[p].hw, rep[p].why);
     }
     printf("replicas identical: %s\n", identical ? "yes" : "no");
+    int32_t worst;
+    int64_t offline = kr_longest_offline(rounds, r->o.rounds, &worst);
+    if (worst > 0)
+        printf("longest offline window: %" PRId64 " ms (round %d: every ISR member dead, no leader)\n", offline, worst);
 }
 
 static int kr_write_json(const kr_run_t *r, const kr_round_t *rounds, int32_t n_rounds, const kr_check_t *ck,
                          const kr_partition_read_t *pr, const kr_replica_check_t *rep, bool identical, bool ok) {
     json_t *root = json_object(), *jr = json_array(), *jl = json_array(), *jp = json_array();
     for (int32_t i = 0; i < n_rounds; i++)
-        json_array_append_new(jr, json_pack("{s:i, s:s, s:s, s:b, s:I, s:I, s:I, s:I}", "round", i + 1, "action",
-                                            kr_action_names[rounds[i].action], "target", rounds[i].target, "done",
-                                            rounds[i].done, "longest_without_ack_ms", (json_int_t)rounds[i].gap_ms,
-                                            "failed", (json_int_t)rounds[i].failed, "acks", (json_int_t)rounds[i].acks,
-                                            "settle_ms", (json_int_t)rounds[i].settle_ms));
+        json_array_append_new(
+            jr, json_pack("{s:i, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:b, s:i, s:b, s:I}", "round", i + 1, "action",
+                          kr_action_names[rounds[i].action], "target", rounds[i].target, "done", rounds[i].done,
+                          "longest_without_ack_ms", (json_int_t)rounds[i].gap_ms, "failed",
+                          (json_int_t)rounds[i].failed, "acks", (json_int_t)rounds[i].acks, "settle_ms",
+                          (json_int_t)rounds[i].settle_ms, "offline_ms", (json_int_t)rounds[i].offline_ms,
+                          "stayed_offline", rounds[i].stayed_offline, "elected", rounds[i].elected,
+                          "unclean_election", rounds[i].unclean, "lacked", (json_int_t)rounds[i].lacked));
     for (int64_t i = 0; i < ck->lost && i < KR_LIST_LOST; i++)
         json_array_append_new(jl, json_pack("{s:I, s:i, s:I}", "seq", (json_int_t)ck->first_lost[i].seq, "partition",
                                             ck->first_lost[i].partition, "offset", (json_int_t)ck->first_lost[i].offset));
@@ -1326,6 +1594,11 @@ static int kr_write_json(const kr_run_t *r, const kr_round_t *rounds, int32_t n_
     json_object_set_new(root, "consumed", json_integer(ck->consumed));
     json_object_set_new(root, "lost", json_integer(ck->lost));
     json_object_set_new(root, "lost_first", jl);
+    json_object_set_new(root, "lost_lacked_by_elected", json_integer(ck->lost_lacked));
+    json_object_set_new(root, "lacked_by_elected", json_integer(ck->lacked));
+    json_object_set_new(root, "lost_unexplained", json_integer(ck->lost - ck->lost_lacked));
+    int32_t worst;
+    json_object_set_new(root, "offline_longest_ms", json_integer(kr_longest_offline(rounds, n_rounds, &worst)));
     json_object_set_new(root, "duplicated", json_integer(ck->duplicated));
     json_object_set_new(root, "out_of_order", json_integer(ck->out_of_order));
     json_object_set_new(root, "unacknowledged_present", json_integer(ck->unacked_present));
@@ -1426,8 +1699,9 @@ int main(int argc, char **argv) {
             kr_check_partition_replicas(&r, p, pr[p].hw, &rep[p]);
             identical = identical && rep[p].identical;
         }
-        kr_print_report(&r, &ck, pr, rep, identical);
-        ok = read_all && ck.lost == 0 && identical && !scluster_interrupted;
+        kr_print_report(&r, rounds, &ck, pr, rep, identical);
+        /* an unclean election may lose what the elected replica lacked: only that */
+        ok = read_all && ck.lost == ck.lost_lacked && identical && !scluster_interrupted;
         if (r.o.json && kr_write_json(&r, rounds, r.o.rounds, &ck, pr, rep, identical, ok) != 0)
             ok = false;
         printf("result: %s\n", ok ? "OK" : "FAILED");

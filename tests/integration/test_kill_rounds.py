@@ -18,7 +18,7 @@ from conftest import ROOT, binary
 CLUSTER = os.path.join(ROOT, "tools", "samsa-cluster")
 SESSION_MS = 2000
 
-ROUND = re.compile(r"^round (\d+)/(\d+): (kill-leader|kill-controller|stop-follower|restart-zookeeper) (.*): "
+ROUND = re.compile(r"^round (\d+)/(\d+): (kill-leader|kill-controller|stop-follower|restart-zookeeper|kill-isr) (.*): "
                    r"longest without an ack (\d+) ms, (\d+) failed.*; (?:settled in \d+ ms|NOT settled .*); acks (\d+)$",
                    re.M)
 
@@ -99,6 +99,57 @@ def test_a_replica_wiped_while_down_is_reported_lost(workdir):
     assert j["lost"] == lost and j["ok"] is False
     assert j["lost_first"][0] == {"seq": 0, "partition": 0, "offset": 0}
     assert_cluster_stopped(cluster_dir)
+
+
+KILL_ISR = re.compile(r"^  offline (\d+) ms(.*); then led by broker (\d+)( \(unclean election\))?, (\d+) acknowledged "
+                      r"records lost with what it lacked$", re.M)
+
+
+def kill_isr_round(workdir, unclean):
+    """One kill-isr round on a fresh cluster: a follower of a partition is
+    killed and waited out of its ISR, records are acknowledged without it,
+    then every ISR member is killed and the follower starts first."""
+    cluster_dir = os.path.join(workdir, "cluster")
+    report = os.path.join(workdir, "report.json")
+    out = kill_rounds("--dir", cluster_dir, "--rounds", "1", "--seed", "1", "--rate", "50", "--actions", "kill-isr",
+                      "--down-ms", "1500", "--unclean", unclean, "--json", report)
+    with open(report) as f:
+        j = json.load(f)
+    assert_cluster_stopped(cluster_dir)
+    return out, out.stdout, j
+
+
+def test_kill_isr_without_unclean_election_stays_offline_and_loses_nothing(workdir):
+    out, text, j = kill_isr_round(workdir, "false")
+    assert out.returncode == 0, text + out.stderr
+    (offline, note, elected, unclean, lacked), = KILL_ISR.findall(text)
+    (r,) = j["rounds"]
+    f = int(re.search(r"kill-isr broker (\d+) \(follower", text).group(1))
+    # no leader while only the out-of-sync replica was up; then an ISR member leads
+    assert note == " (no leader while the out-of-sync replica was up)" and r["stayed_offline"] is True, text
+    assert int(elected) != f and not unclean and lacked == "0", text
+    assert int(offline) >= 1500 and r["offline_ms"] == int(offline) == j["offline_longest_ms"]
+    assert re.search(r"^longest offline window: %s ms \(round 1" % offline, text, re.M), text
+    assert figure(text, "lost") == 0 and j["lost"] == 0 and j["lacked_by_elected"] == 0, text
+    assert "replicas identical: yes" in text and "result: OK" in text, text
+
+
+def test_kill_isr_with_unclean_election_loses_only_what_the_elected_replica_lacked(workdir):
+    out, text, j = kill_isr_round(workdir, "true")
+    assert out.returncode == 0, text + out.stderr
+    (offline, _, elected, unclean, lacked), = KILL_ISR.findall(text)
+    f = int(re.search(r"kill-isr broker (\d+) \(follower", text).group(1))
+    (r,) = j["rounds"]
+    assert int(elected) == f and unclean and r["unclean_election"] is True and r["elected"] == f, text
+    # records were acknowledged while f was out of the ISR: the election loses them, and only them
+    lost = figure(text, "lost")
+    assert lost > 0 and lost == int(lacked) == r["lacked"], text
+    assert j["lost"] == j["lost_lacked_by_elected"] == j["lacked_by_elected"] == lost and j["lost_unexplained"] == 0
+    assert figure(text, "lost otherwise") == 0, text
+    assert figure(text, "consumed") == figure(text, "acknowledged") - lost + figure(text, "unacknowledged but present")
+    assert j["offline_longest_ms"] == r["offline_ms"] == int(offline) >= 0
+    # the old ISR members came back as followers, truncated to f's history
+    assert "replicas identical: yes" in text and "result: OK" in text and j["ok"] is True, text
 
 
 def test_usage_errors_exit_2_without_starting_anything(workdir):
