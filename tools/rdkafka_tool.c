@@ -137,7 +137,7 @@ int rdtool_int_opt(const rdtool_opts_t *o, int id, int64_t min, int64_t max, int
 
 /* The description wrapped at word boundaries into joptsimple's second
  * column (41 characters in, 39 wide). */
-static void rdtool_print_wrapped(FILE *out, const char *head, const char *text) {
+void rdtool_print_wrapped(FILE *out, const char *head, const char *text) {
     const size_t width = 39;
     const char *p = text;
     bool first = true;

@@ -187,4 +187,8 @@ void rdtool_metrics_enable(rd_kafka_conf_t *conf);
  * dropped. */
 void rdtool_metrics_print(rd_kafka_t *rk, bool consumer_queue, FILE *out);
 
+/* One option of a --help listing as Kafka's tools print it: head in a
+ * 41-column field, text wrapped at word boundaries in the next 39. */
+void rdtool_print_wrapped(FILE *out, const char *head, const char *text);
+
 #endif

@@ -36,6 +36,7 @@
 #include "zk/zkdata.h"
 #include "proto/kproto_apis.h"
 #include "kafka_conn.h"
+#include "rdkafka_tool.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -208,30 +209,6 @@ static int topics_usage_error(const char *fmt, ...) {
     return 1;
 }
 
-/* One help entry as joptsimple lays it out: the option in a 41-column
- * field, the description wrapped at word boundaries in the next 39. */
-static void topics_print_wrapped(FILE *out, const char *head, const char *text) {
-    const size_t width = 39;
-    const char *p = text;
-    bool first = true;
-    while (*p) {
-        size_t len = strlen(p);
-        size_t take = len;
-        if (len > width) {
-            take = width;
-            while (take > 0 && p[take] != ' ')
-                take--;
-            if (take == 0) /* one word longer than the column */
-                take = strcspn(p, " ");
-        }
-        fprintf(out, "%-41s%.*s\n", first ? head : "", (int)take, p);
-        first = false;
-        p += take;
-        while (*p == ' ')
-            p++;
-    }
-}
-
 static void topics_print_help(FILE *out) {
     fprintf(out, "Usage: " TOPICS_PROG " (--zookeeper HOST:PORT[/chroot] | --bootstrap-server HOST:PORT)\n"
                  "         (--create | --list | --describe | --alter | --delete) [options]\n\n"
@@ -246,7 +223,7 @@ static void topics_print_help(FILE *out) {
             snprintf(head, sizeof head, "--%s", d->name);
         if (strlen(head) > 40)
             fprintf(out, "%s\n", head);
-        topics_print_wrapped(out, strlen(head) > 40 ? "" : head, d->help);
+        rdtool_print_wrapped(out, strlen(head) > 40 ? "" : head, d->help);
     }
 }
 
