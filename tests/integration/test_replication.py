@@ -322,7 +322,9 @@ def test_replicas_shows_each_followers_progress_from_the_leader(workdir):
                 assert p[f]["InIsr"] == "true" and p[f]["LogEndOffset"] == str(leo) and p[f]["Lag"] == "0"
                 ms_ago(p[f]["LastCaughtUp"])
 
-        follower = followers[0]
+        # Not the controller: a stopped controller answers no AlterIsr (in Kafka too).
+        ctrl = c.controller()
+        follower = next(f for f in followers if f != ctrl)
         with open(os.path.join(c.dir, "broker-%d" % follower, "pid")) as f:
             stopped = int(f.read().strip())
         os.kill(stopped, signal.SIGSTOP)
