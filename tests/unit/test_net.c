@@ -666,13 +666,10 @@ static void test_file_sendfile(void) { file_check_mode(NET_SEND_SENDFILE); }
 static void test_file_mmap(void) { file_check_mode(NET_SEND_MMAP); }
 static void test_file_pread(void) { file_check_mode(NET_SEND_PREAD); }
 
-/* The file is truncated while a 4 MiB range of it waits in the output (the
- * client reads slowly): sendfile and mmap must close the connection (not
- * send other bytes, not crash on the vanished pages); pread copied the
- * range at net_respond, so the response arrives whole. */
-static void truncate_check_mode(net_send_mode_t mode) {
-    char *dir = unit_mkdtemp();
-    snprintf(T.file, sizeof T.file, "%s/truncated.log", dir);
+/* Writes BIG_FILE_BYTES of the test pattern to dir/name (T.file names it)
+ * and returns the same bytes (the caller frees them). */
+static uint8_t *big_file_write(const char *dir, const char *name) {
+    snprintf(T.file, sizeof T.file, "%s/%s", dir, name);
     uint8_t *content = mem_alloc(BIG_FILE_BYTES);
     for (size_t i = 0; i < BIG_FILE_BYTES; i++)
         content[i] = pattern_byte(i);
@@ -680,6 +677,16 @@ static void truncate_check_mode(net_send_mode_t mode) {
     CU_ASSERT_FATAL(wfd >= 0);
     CU_ASSERT_FATAL(cl_write_all(wfd, content, BIG_FILE_BYTES));
     close(wfd);
+    return content;
+}
+
+/* The file is truncated while a 4 MiB range of it waits in the output (the
+ * client reads slowly): sendfile and mmap must close the connection (not
+ * send other bytes, not crash on the vanished pages); pread copied the
+ * range at net_respond, so the response arrives whole. */
+static void truncate_check_mode(net_send_mode_t mode) {
+    char *dir = unit_mkdtemp();
+    uint8_t *content = big_file_write(dir, "truncated.log");
     net_config_t cfg;
     server_config(&cfg);
     cfg.send_mode = mode;
@@ -751,14 +758,7 @@ static net_conn_t *th_wait_held(void) {
  * one queued (4 MiB behind a 32 KiB window) when the peer leaves. */
 static void owned_lifetimes_mode(net_send_mode_t mode) {
     char *dir = unit_mkdtemp();
-    snprintf(T.file, sizeof T.file, "%s/segment.log", dir);
-    uint8_t *content = mem_alloc(BIG_FILE_BYTES);
-    for (size_t i = 0; i < BIG_FILE_BYTES; i++)
-        content[i] = pattern_byte(i);
-    int wfd = open(T.file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    CU_ASSERT_FATAL(wfd >= 0);
-    CU_ASSERT_FATAL(cl_write_all(wfd, content, BIG_FILE_BYTES));
-    close(wfd);
+    uint8_t *content = big_file_write(dir, "segment.log");
     net_config_t cfg;
     server_config(&cfg);
     cfg.send_mode = mode;
