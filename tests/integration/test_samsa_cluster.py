@@ -11,6 +11,7 @@ import random
 import socket
 import stat
 import subprocess
+import time
 
 import pytest
 
@@ -359,3 +360,109 @@ def test_a_broker_dying_at_start_shows_its_log_and_stops_the_cluster(workdir, cl
     assert processes_naming(cluster_dir) == []
     status = run(cluster_dir, "status")
     assert [s for _, s, _ in parse_status(status.stdout).values()] == ["down"] * 4
+
+
+def ensemble_status(cluster_dir):
+    out = run(cluster_dir, "status")
+    return out.returncode, parse_status(out.stdout)
+
+
+def wait_until(what, check, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        last = check()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            pytest.fail("timed out waiting for %s" % what)
+        time.sleep(0.2)
+
+
+def produce_lines(bootstrap, topic, first, last):
+    out = subprocess.run([binary("tools/samsa-console-producer"), "--bootstrap-server", bootstrap, "--topic", topic,
+                          "--request-required-acks", "all"],
+                         input="".join("%d\n" % i for i in range(first, last + 1)), capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
+def leaders(bootstrap, topic):
+    out = subprocess.run([binary("tools/samsa-topics"), "--bootstrap-server", bootstrap, "--describe", "--topic", topic],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    found = {}
+    for line in out.stdout.splitlines():
+        fields = dict(f.split(": ", 1) for f in line.strip().split("\t") if ": " in f)
+        if "Partition" in fields:
+            found[int(fields["Partition"])] = int(fields["Leader"]) if fields["Leader"].lstrip("-").isdigit() else None
+    return found
+
+
+def test_a_zookeeper_ensemble_loses_its_leader_and_its_quorum(cluster_dir):
+    """--zookeepers 3: three servers, brokers connected to all three. Killing
+    the ensemble's leader keeps the quorum (brokers stay registered, writes
+    go on); losing the quorum for longer than the session timeout leaves the
+    brokers serving what they lead, and once the quorum is back every broker
+    is registered again and the controller acts on a broker's death."""
+    env = cluster_env()
+    base = free_base_port(3)
+    out = run(cluster_dir, "start", "--brokers", "3", "--base-port", str(base), "--zookeepers", "3", env=env)
+    assert out.returncode == 0, out.stderr
+    rc, procs = ensemble_status(cluster_dir)
+    assert rc == 0, procs
+    zks = sorted(n for n in procs if n.startswith("zookeeper-"))
+    assert zks == ["zookeeper-1", "zookeeper-2", "zookeeper-3"]
+    modes = sorted(procs[n][2].split()[1] for n in zks)
+    assert modes == ["follower", "follower", "leader"]
+    connect = run(cluster_dir, "zookeeper").stdout.strip()
+    assert connect == ",".join(procs[n][2].split()[0] for n in zks)
+    with open(os.path.join(cluster_dir, "broker-1", "server.properties")) as f:
+        assert "zookeeper.connect=%s\n" % connect in f.read()
+
+    bootstrap = run(cluster_dir, "bootstrap").stdout.strip()
+    created = subprocess.run([binary("tools/samsa-topics"), "--bootstrap-server", bootstrap, "--create", "--topic", "ens",
+                              "--partitions", "3", "--replication-factor", "3"], capture_output=True, text=True,
+                             timeout=30)
+    assert created.returncode == 0, created.stderr
+    wait_until("leaders", lambda: all(v is not None for v in leaders(bootstrap, "ens").values()))
+    produce_lines(bootstrap, "ens", 1, 100)
+
+    # The ensemble's leader dies: a quorum of two remains.
+    zk_leader = run(cluster_dir, "zookeeper-leader").stdout.strip()
+    assert run(cluster_dir, "kill-zookeeper", zk_leader).stdout.strip() == "zookeeper-%s killed (SIGKILL)" % zk_leader
+    wait_until("a new ensemble leader", lambda: run(cluster_dir, "zookeeper-leader").returncode == 0)
+    new_leader = run(cluster_dir, "zookeeper-leader").stdout.strip()
+    assert new_leader != zk_leader
+    produce_lines(bootstrap, "ens", 101, 200)
+    _, procs = ensemble_status(cluster_dir)
+    assert [procs["broker-%d" % i][2].split()[-1] for i in (1, 2, 3)] == ["registered"] * 3
+
+    # The quorum is lost for longer than the brokers' session timeout (6 s).
+    run(cluster_dir, "kill-zookeeper", new_leader)
+    rc, procs = ensemble_status(cluster_dir)
+    assert rc == 3
+    survivor = [n for n in zks if procs[n][0] is not None]
+    assert len(survivor) == 1 and procs[survivor[0]][1] == "starting", procs
+    time.sleep(8)
+    produce_lines(bootstrap, "ens", 201, 300)
+
+    for zid in (zk_leader, new_leader):
+        started = run(cluster_dir, "start-zookeeper", zid)
+        assert started.returncode == 0, started.stderr
+    wait_until("every broker registered again",
+               lambda: ensemble_status(cluster_dir)[0] == 0 and
+               [ensemble_status(cluster_dir)[1]["broker-%d" % i][2].split()[-1] for i in (1, 2, 3)] == ["registered"] * 3)
+
+    # The controller acts again: a dead broker's partitions get new leaders.
+    before = leaders(bootstrap, "ens")
+    victim = before[0]
+    assert run(cluster_dir, "kill", str(victim)).returncode == 0
+    alive_bootstrap = ",".join(a for i, a in enumerate(bootstrap.split(","), 1) if i != victim)
+    after = wait_until("partition 0 re-led", lambda: (lambda l: l if l.get(0) not in (None, victim) else None)(
+        leaders(alive_bootstrap, "ens")))
+    assert victim not in after.values()
+    produce_lines(alive_bootstrap, "ens", 301, 400)
+    consumed = subprocess.run([binary("tools/samsa-console-consumer"), "--bootstrap-server", alive_bootstrap,
+                               "--topic", "ens", "--from-beginning", "--max-messages", "400", "--timeout-ms", "20000"],
+                              capture_output=True, text=True, timeout=60)
+    assert sorted(int(x) for x in consumed.stdout.split()) == list(range(1, 401))
