@@ -310,7 +310,8 @@ static int cleaner_reader_fill(cleaner_reader_t *rd, size_t n) {
         return 1;
     if (rd->buf_pos + rd->at + n > rd->size)
         return 0;
-    memmove(rd->buf.data, rd->buf.data + rd->at, rd->buf.len - rd->at);
+    if (rd->at > 0) /* the bytes not consumed yet move to the front */
+        memmove(rd->buf.data, rd->buf.data + rd->at, rd->buf.len - rd->at);
     rd->buf.len -= rd->at;
     rd->buf_pos += rd->at;
     rd->at = 0;
@@ -406,11 +407,13 @@ static kerr_t cleaner_build_map(cleaner_job_t *job, cleaner_map_t *map, cleaner_
 /* Kafka's groupSegmentsBySize: consecutive segments below end whose sizes
  * add up to at most segment.bytes and whose offsets fit one segment's
  * relative offsets. One departure: a group never mixes segments cleaned
- * before with dirty ones. A group takes its last segment's mtime, and in
- * Kafka 2.8 a small compacted log that merges into one segment at every
- * pass renews its tombstones' age each time, so they never go (KAFKA-8522);
- * kept apart, the cleaned part ages while the dirty part is newer, and a
- * tombstone goes within two passes after delete.retention.ms. */
+ * before with dirty ones. The delete horizon comes from the newest cleaned
+ * segment; were the dirty part merged into the cleaned one, in a small log
+ * that one segment would hold the tombstones too, and they would never be
+ * older than the horizon (KAFKA-8522). Kept apart, the newest cleaned
+ * segment is the newest data, and with cleaner_set_mtime's rule a tombstone
+ * goes at the first pass after the log holds data delete.retention.ms
+ * newer than it. */
 static void cleaner_group_segments(cleaner_job_t *job, int64_t end) {
     const log_clean_view_t *v = &job->view;
     size_t n = 0;
@@ -467,6 +470,7 @@ static void cleaner_seal_batch(buf_t *out, size_t at, const uint8_t *orig, int16
 typedef struct cleaner_filtered {
     buf_t records;  /* the retained records' bytes, uncompressed */
     int32_t kept;
+    int32_t tombstones_kept;
     int64_t max_ts; /* of the retained records (CreateTime) */
 } cleaner_filtered_t;
 
@@ -475,6 +479,7 @@ static kerr_t cleaner_filter_batch(const cleaner_map_t *map, int64_t map_end,
                                    cleaner_filtered_t *f, cleaner_stats_t *stats) {
     buf_reset(&f->records);
     f->kept = 0;
+    f->tombstones_kept = 0;
     f->max_ts = -1;
     record_iter_t it;
     record_t rec;
@@ -495,6 +500,7 @@ static kerr_t cleaner_filter_batch(const cleaner_map_t *map, int64_t map_end,
          * offset and first timestamp, which stay: the bytes are reusable. */
         buf_append(&f->records, from, (size_t)(it.pos - from));
         f->kept++;
+        f->tombstones_kept += !rec.value;
         int64_t ts = h->first_timestamp + rec.timestamp_delta;
         if (ts > f->max_ts)
             f->max_ts = ts;
@@ -505,25 +511,26 @@ static kerr_t cleaner_filter_batch(const cleaner_map_t *map, int64_t map_end,
     return err;
 }
 
+/* Kafka's writeEmptyHeader: the batch with no records and no codec, both
+ * timestamps its max; offsets and producer fields stay. */
+static void cleaner_write_empty_batch(const uint8_t *orig, const batch_header_t *h, buf_t *out) {
+    size_t at = out->len;
+    buf_extend(out, BATCH_HEADER_SIZE);
+    int16_t attrs = (int16_t)(h->attributes & ~BATCH_ATTR_COMPRESSION_MASK);
+    cleaner_seal_batch(out, at, orig, attrs, 0, h->max_timestamp, h->max_timestamp);
+}
+
 /* The batch as it goes into the cleaned segment, appended to out; nothing
- * when it goes entirely. */
+ * when none of its records stays. */
 static kerr_t cleaner_rewrite_batch(const cleaner_filtered_t *f, const uint8_t *batch, const batch_header_t *h,
-                                    bool last_of_group, buf_t *out) {
+                                    buf_t *out) {
     size_t at = out->len;
     if (f->kept == h->records_count) {
         buf_append(out, batch, batch_size(h));
         return KERR_NONE;
     }
-    if (f->kept == 0) {
-        if (!last_of_group)
-            return KERR_NONE;
-        /* Kafka's writeEmptyHeader: no records, no codec, both timestamps
-         * the batch's max; the offsets (and producer fields) stay. */
-        buf_extend(out, BATCH_HEADER_SIZE);
-        int16_t attrs = (int16_t)(h->attributes & ~BATCH_ATTR_COMPRESSION_MASK);
-        cleaner_seal_batch(out, at, batch, attrs, 0, h->max_timestamp, h->max_timestamp);
+    if (f->kept == 0)
         return KERR_NONE;
-    }
     buf_extend(out, BATCH_HEADER_SIZE);
     compression_t codec = batch_compression(h);
     if (codec == COMPRESSION_NONE) {
@@ -540,8 +547,13 @@ static kerr_t cleaner_rewrite_batch(const cleaner_filtered_t *f, const uint8_t *
     return KERR_NONE;
 }
 
-/* Kafka sets the cleaned segment's mtime to the last replaced one's, so
- * that tombstones age from when they were written, not cleaned. */
+/* The cleaned segment's mtime: Kafka's is the last replaced segment's, so
+ * that a segment's age carries over. But merged, tombstones written long
+ * before would take the newest segment's age at every pass and never go
+ * (KAFKA-8522); so the mtime is the oldest of the segments the kept
+ * tombstones came from, when that is older. Tombstones never go earlier
+ * than in Kafka for it: an older last cleaned segment only moves the
+ * horizon back. */
 static void cleaner_set_mtime(const char *dir, int64_t base, int64_t mtime_ms) {
     char path[CLEANER_PATH_MAX];
     if (log_segment_filename(path, sizeof path, dir, base, LOG_SEGMENT_LOG_EXT, LOG_SEGMENT_CLEANED_SUFFIX) < 0)
@@ -552,7 +564,26 @@ static void cleaner_set_mtime(const char *dir, int64_t base, int64_t mtime_ms) {
         log_warn(CLEANER_TAG, "cannot set the mtime of %s: %s", path, strerror(errno));
 }
 
-/* One group into "<base>.log.cleaned" (+ indexes), fsynced. */
+static kerr_t cleaner_append(cleaner_job_t *job, log_segment_t *out, const buf_t *batches, int64_t *out_next,
+                             cleaner_throttle_t *throttle) {
+    batch_header_t nh;
+    batch_header_read(batches->data, &nh);
+    kerr_t err = log_segment_append(out, batches->data, batches->len, batch_last_offset(&nh), nh.max_timestamp,
+                                    batch_last_offset(&nh));
+    *out_next = batch_next_offset(&nh);
+    job->stats.bytes_written += batches->len;
+    cleaner_throttle(throttle, batches->len);
+    return err;
+}
+
+/* One group into "<base>.log.cleaned" (+ indexes), fsynced. Crash recovery
+ * takes a .swap to replace the segments whose base offsets lie below its
+ * end (Kafka's readNextOffset); the first one it replaces by name in any
+ * case. So when a group of several segments would end before the base of
+ * its last one holding data, the group's last batch is kept, empty, to
+ * cover them (an empty segment left behind would hold nothing stale);
+ * otherwise no empty batch is written (librdkafka takes a fetch answered
+ * with nothing but empty batches for a too small fetch size). */
 static kerr_t cleaner_clean_group(cleaner_job_t *job, const cleaner_group_t *g, const cleaner_map_t *map,
                                   int64_t map_end, cleaner_reader_t *rd) {
     const log_clean_view_t *v = &job->view;
@@ -565,6 +596,10 @@ static kerr_t cleaner_clean_group(cleaner_job_t *job, const cleaner_group_t *g, 
     job->written++; /* from now on cleaner_job_free removes the files */
     cleaner_filtered_t f = {.records = BUF_INIT};
     buf_t batch_out = BUF_INIT;
+    uint8_t last_batch[BATCH_HEADER_SIZE];
+    batch_header_t last_h = {.base_offset = -1};
+    int64_t out_next = first->base_offset;
+    int64_t mtime = last->last_modified_ms;
     for (size_t i = 0; err == KERR_NONE && i < g->count; i++) {
         const log_clean_segment_t *seg = &v->segs[g->first + i];
         bool retain_deletes = seg->last_modified_ms > job->delete_horizon_ms;
@@ -577,28 +612,32 @@ static kerr_t cleaner_clean_group(cleaner_job_t *job, const cleaner_group_t *g, 
                 err = KERR_UNKNOWN_SERVER_ERROR;
                 break;
             }
-            /* the group's last batch is the one ending where the segment ends */
-            bool last_of_group = i + 1 == g->count && rd->buf_pos + rd->at == seg->size;
+            memcpy(last_batch, batch, BATCH_HEADER_SIZE);
+            last_h = h;
             buf_reset(&batch_out);
             if (batch_is_control(&h)) {
                 buf_append(&batch_out, batch, batch_size(&h));
             } else {
                 err = cleaner_filter_batch(map, map_end, batch, &h, retain_deletes, &f, &job->stats);
                 if (err == KERR_NONE)
-                    err = cleaner_rewrite_batch(&f, batch, &h, last_of_group, &batch_out);
+                    err = cleaner_rewrite_batch(&f, batch, &h, &batch_out);
                 job->stats.records_kept += err == KERR_NONE ? (uint64_t)f.kept : 0;
+                if (f.tombstones_kept > 0 && seg->last_modified_ms < mtime)
+                    mtime = seg->last_modified_ms;
             }
-            if (err != KERR_NONE || batch_out.len == 0)
-                continue;
-            batch_header_t nh;
-            batch_header_read(batch_out.data, &nh);
-            err = log_segment_append(out, batch_out.data, batch_out.len, batch_last_offset(&nh), nh.max_timestamp,
-                                     batch_last_offset(&nh));
-            job->stats.bytes_written += batch_out.len;
-            cleaner_throttle(rd->throttle, batch_out.len);
+            if (err == KERR_NONE && batch_out.len > 0)
+                err = cleaner_append(job, out, &batch_out, &out_next, rd->throttle);
         }
         if (err == KERR_NONE && r < 0)
             err = KERR_CORRUPT_MESSAGE;
+    }
+    const log_clean_segment_t *last_data = last; /* an empty segment left over needs no covering */
+    while (last_data > first && last_data->size == 0)
+        last_data--;
+    if (err == KERR_NONE && last_data > first && out_next <= last_data->base_offset && last_h.base_offset >= 0) {
+        buf_reset(&batch_out);
+        cleaner_write_empty_batch(last_batch, &last_h, &batch_out);
+        err = cleaner_append(job, out, &batch_out, &out_next, rd->throttle);
     }
     buf_free(&f.records);
     buf_free(&batch_out);
@@ -610,7 +649,7 @@ static kerr_t cleaner_clean_group(cleaner_job_t *job, const cleaner_group_t *g, 
     if (err == KERR_NONE)
         err = closed;
     if (err == KERR_NONE)
-        cleaner_set_mtime(v->dir, first->base_offset, last->last_modified_ms);
+        cleaner_set_mtime(v->dir, first->base_offset, mtime);
     return err;
 }
 

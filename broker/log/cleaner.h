@@ -26,12 +26,17 @@
  *      mtime of the last segment cleaned before, minus delete.retention.ms).
  *      Batches keep their base and last offsets (offsets never change; a
  *      rewritten batch has its remaining records, its codec, a new max
- *      timestamp and CRC); a batch left empty is dropped — except the last
- *      batch of each group, kept as an empty batch so that the new
- *      segment's offset range ends exactly where the old ones did (crash
- *      recovery relies on it). Control batches are kept as they are. Indexes
+ *      timestamp and CRC); a batch left empty is dropped — unless a group
+ *      of several segments would end before the base offset of its last
+ *      one: its last batch is then kept, empty, because crash recovery
+ *      replaces the segments based below a .swap's end (as Kafka's
+ *      readNextOffset does). Control batches are kept as they are. Indexes
  *      are built as appends build them; the file is fsynced and gets the
- *      group's last mtime (as Kafka does: tombstone ages carry over);
+ *      group's last mtime (as Kafka does: tombstone ages carry over), or
+ *      that of the oldest segment a kept tombstone came from (else merged
+ *      tombstones never age: KAFKA-8522). Groups never mix segments cleaned
+ *      before with dirty ones, so that the newest cleaned segment — whose
+ *      mtime sets the delete horizon — is the newest data;
  *   3. commit (under the log's owner lock, cleaner_job_commit): each group
  *      swapped in with log_replace_with_cleaned (.cleaned -> .swap, old
  *      segments -> .deleted, .swap -> .log) and the cleaner checkpoint

@@ -405,7 +405,8 @@ static void log_complete_swaps(log_t *log) {
         bases[n++] = base;
     }
     closedir(d);
-    qsort(bases, n, sizeof *bases, log_cmp_i64);
+    if (n > 1)
+        qsort(bases, n, sizeof *bases, log_cmp_i64);
     for (size_t i = 0; i < n; i++)
         log_complete_swap(log, bases[i]);
     free(bases);
@@ -1064,18 +1065,22 @@ static bool log_swap_crashes(int *crash_after_steps) {
 }
 
 /* The cleaned segment, opened, if it can replace segments [first, first +
- * n_old): sane indexes and a range that covers exactly their base offsets
- * (which is what recovery will assume from the .swap). */
+ * n_old): sane indexes, and offsets that end after the base offset of the
+ * last of them holding data (recovery replaces the segments based below a
+ * .swap's end; the first by name) and not after the next segment's. */
 static log_segment_t *log_open_cleaned(log_t *log, size_t first, size_t n_old) {
     log_segment_t *seg;
     if (log_segment_open(log->dir, log->bases[first], &log->seg_cfg, LOG_SEGMENT_CLEANED_SUFFIX, &seg) != KERR_NONE)
         return NULL;
+    size_t last_data = first + n_old - 1; /* an empty one left behind by a crash holds nothing stale */
+    while (last_data > first && log_segment_size(log->segs[last_data]) == 0)
+        last_data--;
     int64_t next;
     const char *why = log_segment_needs_recovery(seg);
     if (!why && log_segment_next_offset(seg, &next) != KERR_NONE)
         why = "unreadable";
-    else if (!why && (next <= log->bases[first + n_old - 1] || next > log->bases[first + n_old]))
-        why = "its offsets do not end with the segments it replaces";
+    else if (!why && (next > log->bases[first + n_old] || (last_data > first && next <= log->bases[last_data])))
+        why = "its offsets do not cover the segments it replaces";
     if (why) {
         log_warn(LOG_TAG, "%s: cleaned segment %020" PRId64 " refused: %s", log->dir, log->bases[first], why);
         log_segment_close(seg);

@@ -292,8 +292,9 @@ typedef enum log_swap_step {
 
 /* Swaps in the segment the cleaner wrote as "<new_base>.log.cleaned" (with
  * its indexes, fsynced) for the n_old segments starting at new_base, which
- * must be consecutive inactive segments of the log; the new segment's last
- * batch must end where the last of them ends. *generation must be the log's
+ * must be consecutive inactive segments of the log; the new segment must
+ * end after the base offset of the last of them that holds data (when
+ * that is not the first) and not after the segment that follows. *generation must be the log's
  * layout generation (the view's, then what the previous call left there);
  * it gets the new one. Otherwise — or when the segments are not there —
  * the swap is refused with KERR_UNKNOWN_SERVER_ERROR, the .cleaned files
