@@ -734,6 +734,9 @@ kerr_t log_manager_open(const config_t *broker_cfg, int32_t broker_id, const log
     if (config_get_bool(broker_cfg, "log.cleaner.enable")) {
         cleaner_config_t cc;
         cleaner_config_from(broker_cfg, &cc);
+        if (config_get_int(broker_cfg, "log.cleaner.threads") > 1)
+            log_info(LM_COMPONENT, "log.cleaner.threads=%" PRId32 ": one cleaner thread serves every log",
+                     config_get_int(broker_cfg, "log.cleaner.threads"));
         lm->cleaner = cleaner_start(&cc, err, errlen);
         if (!lm->cleaner) {
             lm_free(lm);

@@ -261,6 +261,46 @@ static void test_compacts_to_latest_per_key(void) {
     fx_done(&fx);
 }
 
+/* A batch that keeps some of its records is rewritten with its codec, base
+ * and last offsets, first timestamp and producer fields, the records at
+ * their offsets, a new count, max timestamp and CRC. */
+static void test_partial_batch_rewritten(void) {
+    fixture_t fx;
+    fx_init(&fx);
+    append_updates(&fx, 0, 5, 0, false, COMPRESSION_LZ4); /* offsets 0-4 */
+    append_updates(&fx, 1, 1, 1, false, COMPRESSION_NONE); /* k1 again: 5 */
+    append_updates(&fx, 4, 1, 2, false, COMPRESSION_NONE); /* k4 again: 6 */
+    CU_ASSERT_EQUAL_FATAL(log_roll(fx.log, T0), KERR_NONE);
+    log_read_info_t r;
+    CU_ASSERT_EQUAL_FATAL(log_read(fx.log, 0, 1 << 20, -1, true, &r), KERR_NONE);
+    batch_header_t before;
+    batch_header_read(r.data, &before);
+    CU_ASSERT_EQUAL(clean(&fx, T0, NULL), KERR_NONE);
+
+    CU_ASSERT_EQUAL_FATAL(log_read(fx.log, 0, 1 << 20, -1, true, &r), KERR_NONE);
+    batch_header_t h;
+    CU_ASSERT_EQUAL_FATAL(batch_check(r.data, r.length, 1 << 20, &h), BATCH_OK);
+    CU_ASSERT_EQUAL(h.base_offset, 0);
+    CU_ASSERT_EQUAL(h.last_offset_delta, 4);
+    CU_ASSERT_EQUAL(h.records_count, 3);
+    CU_ASSERT_EQUAL(batch_compression(&h), COMPRESSION_LZ4);
+    CU_ASSERT_EQUAL(h.first_timestamp, before.first_timestamp);
+    CU_ASSERT_EQUAL(h.max_timestamp, T0);
+    CU_ASSERT_EQUAL(h.producer_id, before.producer_id);
+    CU_ASSERT_NOT_EQUAL(h.crc, before.crc);
+    rec_t recs[16];
+    size_t batches;
+    size_t n = read_all(&fx, recs, 16, &batches);
+    CU_ASSERT_EQUAL_FATAL(n, 5);
+    static const int64_t offsets[] = {0, 2, 3, 5, 6};
+    static const char *const values[] = {"v0-0", "v2-0", "v3-0", "v1-1", "v4-2"};
+    for (size_t i = 0; i < n; i++) {
+        CU_ASSERT_EQUAL(recs[i].offset, offsets[i]);
+        CU_ASSERT_STRING_EQUAL(recs[i].value, values[i]);
+    }
+    fx_done(&fx);
+}
+
 static void test_active_segment_untouched(void) {
     fixture_t fx;
     fx_init(&fx);
@@ -568,6 +608,7 @@ static void test_manager_thread_and_checkpoint(void) {
 void unit_register(void) {
     static const unit_test_t tests[] = {
         {"compacts to the latest record per key, offsets kept", test_compacts_to_latest_per_key},
+        {"a batch keeping some records is rewritten", test_partial_batch_rewritten},
         {"the active segment is never cleaned", test_active_segment_untouched},
         {"tombstones kept, then removed after delete.retention.ms", test_tombstones_kept_then_removed},
         {"dirty ratio, min.compaction.lag.ms, high watermark", test_dirty_ratio_and_compaction_lag},
