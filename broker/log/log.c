@@ -9,10 +9,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +61,16 @@ struct log {
 
     leader_epoch_cache_t *epochs;
     buf_t scratch; /* recompressed batches */
+
+    uint64_t generation;        /* log_layout_generation */
+    int64_t cleaner_checkpoint; /* first offset the cleaner has not cleaned */
 };
+
+/* Layout generations come from one counter so that a log deleted and
+ * created again never repeats one a cleaner job saw. */
+static atomic_uint_fast64_t log_generations = 1;
+
+static void log_bump_generation(log_t *log) { log->generation = atomic_fetch_add(&log_generations, 1); }
 
 /* --- configuration ------------------------------------------------------- */
 
@@ -78,6 +89,10 @@ void log_config_default(log_config_t *out) {
         .compression = COMPRESSION_PRODUCER,
         .log_append_time = false,
         .compacted = false,
+        .deletes = true,
+        .delete_retention_ms = 86400000,
+        .min_compaction_lag_ms = 0,
+        .min_cleanable_ratio = 0.5,
         .max_timestamp_diff_ms = INT64_MAX,
         .file_delete_delay_ms = 60000,
     };
@@ -100,7 +115,12 @@ void log_config_from_topic(const config_t *broker, const config_topic_t *topic, 
     if (compression_parse(config_topic_get_string(topic, "compression.type"), &out->compression) != 0)
         out->compression = COMPRESSION_PRODUCER;
     out->log_append_time = strcmp(config_topic_get_string(topic, "message.timestamp.type"), "LogAppendTime") == 0;
-    out->compacted = strstr(config_topic_get_string(topic, "cleanup.policy"), "compact") != NULL;
+    const char *policy = config_topic_get_string(topic, "cleanup.policy");
+    out->compacted = strstr(policy, "compact") != NULL;
+    out->deletes = strstr(policy, "delete") != NULL;
+    out->delete_retention_ms = config_topic_get_long(topic, "delete.retention.ms");
+    out->min_compaction_lag_ms = config_topic_get_long(topic, "min.compaction.lag.ms");
+    out->min_cleanable_ratio = config_topic_get_double(topic, "min.cleanable.dirty.ratio");
     out->max_timestamp_diff_ms = config_topic_get_long(topic, "message.timestamp.difference.max.ms");
     out->file_delete_delay_ms = config_topic_get_long(topic, "file.delete.delay.ms");
     if (owned)
@@ -221,7 +241,7 @@ static int log_scan_dir(const char *dir, int64_t **bases_out, size_t *n_out, cha
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, name);
         if (log_has_suffix(name, ".tmp") || log_has_suffix(name, LOG_SEGMENT_DELETED_SUFFIX) ||
-            log_has_suffix(name, ".cleaned") || log_has_suffix(name, ".swap")) {
+            log_has_suffix(name, LOG_SEGMENT_CLEANED_SUFFIX) || log_has_suffix(name, LOG_SEGMENT_SWAP_SUFFIX)) {
             unlink(path);
             continue;
         }
@@ -313,6 +333,85 @@ static kerr_t log_recover(log_t *log, bool clean_shutdown, int64_t now_ms) {
     return KERR_NONE;
 }
 
+/* The files "<base><ext>" (no suffix) of every segment whose base offset
+ * lies in [from, to). */
+static void log_unlink_segments_in(const char *dir, int64_t from, int64_t to) {
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char path[LOG_PATH_MAX];
+    while (d && (de = readdir(d))) {
+        int64_t base;
+        const char *rest;
+        if (de->d_name[0] == '.' || !log_segment_parse_filename(de->d_name, &base, &rest) || base < from ||
+            base >= to)
+            continue;
+        if (strcmp(rest, LOG_SEGMENT_LOG_EXT) && strcmp(rest, LOG_SEGMENT_INDEX_EXT) &&
+            strcmp(rest, LOG_SEGMENT_TIME_INDEX_EXT) && strcmp(rest, LOG_SEGMENT_TXN_INDEX_EXT))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (unlink(path) != 0 && errno != ENOENT)
+            log_warn(LOG_TAG, "cannot remove %s, replaced by a swap segment: %s", path, strerror(errno));
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Finishes one swap a crash interrupted (Kafka's completeSwapOperations):
+ * a "<base>.log.swap" is a whole cleaned segment — it is renamed from
+ * .cleaned only once fsynced — that replaces the segments whose base
+ * offsets fall in its offset range. Its indexes are rebuilt, as Kafka does;
+ * the replaced files go, then the swap takes the final names. Every step
+ * can run again after another crash. */
+static void log_complete_swap(log_t *log, int64_t base) {
+    char path[LOG_PATH_MAX];
+    const char *idx_exts[] = {LOG_SEGMENT_INDEX_EXT, LOG_SEGMENT_TIME_INDEX_EXT};
+    for (size_t i = 0; i < 2; i++)
+        if (log_segment_filename(path, sizeof path, log->dir, base, idx_exts[i], LOG_SEGMENT_SWAP_SUFFIX) >= 0)
+            unlink(path);
+    log_segment_t *seg;
+    if (log_segment_open(log->dir, base, &log->seg_cfg, LOG_SEGMENT_SWAP_SUFFIX, &seg) != KERR_NONE)
+        return; /* logged; log_scan_dir then drops the swap and the old segments stay */
+    int64_t next = base;
+    if (log_segment_recover(seg, log->cfg.segment_bytes, NULL, NULL, NULL) != KERR_NONE ||
+        log_segment_next_offset(seg, &next) != KERR_NONE) {
+        log_segment_close(seg);
+        return;
+    }
+    log_unlink_segments_in(log->dir, base, next);
+    kerr_t e = log_segment_change_suffix(seg, NULL);
+    log_segment_close(seg);
+    if (e == KERR_NONE)
+        log_info(LOG_TAG, "%s: completed the interrupted swap of segment %020" PRId64 " (offsets up to %" PRId64 ")",
+                 log->dir, base, next);
+}
+
+static void log_complete_swaps(log_t *log) {
+    DIR *d = opendir(log->dir);
+    if (!d)
+        return; /* log_scan_dir reports it */
+    size_t n = 0, cap = 0;
+    int64_t *bases = NULL;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int64_t base;
+        const char *rest;
+        if (de->d_name[0] == '.' || !log_segment_parse_filename(de->d_name, &base, &rest) ||
+            strcmp(rest, LOG_SEGMENT_LOG_EXT LOG_SEGMENT_SWAP_SUFFIX) != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4;
+            bases = mem_realloc(bases, cap * sizeof *bases);
+        }
+        bases[n++] = base;
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(bases, n, sizeof *bases, log_cmp_i64);
+    for (size_t i = 0; i < n; i++)
+        log_complete_swap(log, bases[i]);
+    free(bases);
+}
+
 static kerr_t log_open_segments(log_t *log, const int64_t *bases, size_t n) {
     for (size_t i = 0; i < n; i++) {
         log_segment_t *seg;
@@ -334,6 +433,7 @@ static kerr_t log_create_segment(log_t *log, int64_t base, log_segment_t **out) 
 static kerr_t log_load(log_t *log, const log_open_opts_t *opts, char *err, size_t errlen) {
     int64_t *bases = NULL;
     size_t n = 0;
+    log_complete_swaps(log);
     if (log_scan_dir(log->dir, &bases, &n, err, errlen) != 0)
         return KERR_KAFKA_STORAGE_ERROR;
     kerr_t e = log_open_segments(log, bases, n);
@@ -374,6 +474,7 @@ static kerr_t log_load(log_t *log, const log_open_opts_t *opts, char *err, size_
                           : log->recovery_point < log->end_offset ? log->recovery_point
                                                                   : log->end_offset;
     log->flush_pending_to = log->recovery_point;
+    log->cleaner_checkpoint = opts->cleaner_checkpoint > 0 ? opts->cleaner_checkpoint : 0;
     log->high_watermark = log->start_offset;
     log_set_high_watermark(log, opts->high_watermark);
     leader_epoch_truncate_from_end(log->epochs, log->end_offset, NULL, 0);
@@ -392,6 +493,7 @@ kerr_t log_open(const char *dir, const log_config_t *cfg, const log_open_opts_t 
     log_set_config(log, cfg);
     log->roll_jitter_ms = log_draw_jitter(cfg);
     log->last_flush_ms = opts->now_ms;
+    log_bump_generation(log);
     buf_init(&log->scratch);
 
     char path[LOG_PATH_MAX];
@@ -765,6 +867,9 @@ kerr_t log_truncate_to(log_t *log, int64_t offset) {
     if (offset < log->start_offset || offset <= log->bases[0])
         return log_truncate_fully_and_start_at(log, offset, now_ms);
 
+    log_bump_generation(log);
+    if (log->cleaner_checkpoint > offset)
+        log->cleaner_checkpoint = offset;
     size_t keep = log_floor_index(log, offset) + 1;
     if (log->bases[keep - 1] == offset && keep > 1)
         keep--; /* the segment starting at offset goes whole */
@@ -794,6 +899,8 @@ kerr_t log_truncate_fully_and_start_at(log_t *log, int64_t offset, int64_t now_m
     for (size_t i = 0; i < log->nsegs; i++)
         log_doom_segment(log, log->segs[i], now_ms);
     log->nsegs = 0;
+    log_bump_generation(log);
+    log->cleaner_checkpoint = offset;
     log_segment_t *seg;
     kerr_t e = log_create_segment(log, offset, &seg);
     if (e != KERR_NONE)
@@ -868,6 +975,8 @@ static int log_delete_while(log_t *log, log_retention_pred pred, int64_t now_ms,
     for (size_t i = 0; i < n; i++)
         log_doom_segment(log, log->segs[i], now_ms);
     log_remove_range(log, 0, n);
+    if (n)
+        log_bump_generation(log);
     if (n && log->bases[0] > log->start_offset) {
         log->start_offset = log->bases[0];
         leader_epoch_truncate_from_start(log->epochs, log->start_offset, NULL, 0);
@@ -876,8 +985,10 @@ static int log_delete_while(log_t *log, log_retention_pred pred, int64_t now_ms,
 }
 
 int log_apply_retention(log_t *log, int64_t now_ms) {
-    int deleted = log_delete_while(log, log_breaches_time, now_ms, 0);
-    if (log->cfg.retention_bytes >= 0) {
+    int deleted = 0;
+    if (log->cfg.deletes)
+        deleted += log_delete_while(log, log_breaches_time, now_ms, 0);
+    if (log->cfg.deletes && log->cfg.retention_bytes >= 0) {
         int64_t excess = (int64_t)log_size_bytes(log) - log->cfg.retention_bytes;
         if (excess > 0)
             deleted += log_delete_while(log, log_breaches_size, now_ms, excess);
@@ -887,4 +998,139 @@ int log_apply_retention(log_t *log, int64_t now_ms) {
         log_info(LOG_TAG, "%s: deleted %d segment(s) by retention; log start offset %" PRId64, log->dir, deleted,
                  log->start_offset);
     return deleted;
+}
+
+/* --- the log cleaner's access ---------------------------------------------------- */
+
+uint64_t log_layout_generation(const log_t *log) { return log->generation; }
+int64_t log_cleaner_checkpoint(const log_t *log) { return log->cleaner_checkpoint; }
+void log_set_cleaner_checkpoint(log_t *log, int64_t offset) { log->cleaner_checkpoint = offset; }
+
+void log_clean_view_free(log_clean_view_t *v) {
+    for (size_t i = 0; i < v->nsegs; i++)
+        if (v->segs[i].fd >= 0)
+            close(v->segs[i].fd);
+    free(v->segs);
+    free(v->dir);
+    memset(v, 0, sizeof *v);
+}
+
+kerr_t log_clean_view_take(log_t *log, bool with_fds, log_clean_view_t *out) {
+    *out = (log_clean_view_t){
+        .dir = mem_strdup(log->dir),
+        .cfg = log->cfg,
+        .generation = log->generation,
+        .start_offset = log->start_offset,
+        .high_watermark = log->high_watermark,
+        .active_base = log->bases[log->nsegs - 1],
+    };
+    /* Kafka's cleanableOffsets: a checkpoint below the log start offset or
+     * past the log end (a truncated or re-created log) means from the start. */
+    int64_t dirty = log->cleaner_checkpoint;
+    if (dirty < log->start_offset || dirty > log->end_offset)
+        dirty = log->start_offset;
+    out->first_dirty = dirty < out->active_base ? dirty : out->active_base;
+    out->nsegs = log->nsegs - 1;
+    out->segs = mem_calloc(out->nsegs ? out->nsegs : 1, sizeof *out->segs);
+    for (size_t i = 0; i < out->nsegs; i++) {
+        log_segment_t *seg = log->segs[i];
+        out->segs[i] = (log_clean_segment_t){
+            .base_offset = log->bases[i],
+            .next_offset = log->bases[i + 1],
+            .size = log_segment_size(seg),
+            .fd = -1,
+            .last_modified_ms = log_segment_last_modified_ms(seg),
+            .largest_timestamp = log_segment_largest_timestamp(seg),
+        };
+    }
+    for (size_t i = 0; with_fds && i < out->nsegs; i++) {
+        out->segs[i].fd = fcntl(log_segment_fd(log->segs[i]), F_DUPFD_CLOEXEC, 0);
+        if (out->segs[i].fd < 0) {
+            log_error(LOG_TAG, "%s: cannot dup a segment's fd for the cleaner: %s", log->dir, strerror(errno));
+            log_clean_view_free(out);
+            return KERR_KAFKA_STORAGE_ERROR;
+        }
+    }
+    return KERR_NONE;
+}
+
+/* Whether the cleaner's crash hook stops the swap before the next step. */
+static bool log_swap_crashes(int *crash_after_steps) {
+    if (!crash_after_steps)
+        return false;
+    if (*crash_after_steps <= 0)
+        return true;
+    (*crash_after_steps)--;
+    return false;
+}
+
+/* The cleaned segment, opened, if it can replace segments [first, first +
+ * n_old): sane indexes, and offsets that end after the base offset of the
+ * last of them holding data (recovery replaces the segments based below a
+ * .swap's end; the first by name) and not after the next segment's. */
+static log_segment_t *log_open_cleaned(log_t *log, size_t first, size_t n_old) {
+    log_segment_t *seg;
+    if (log_segment_open(log->dir, log->bases[first], &log->seg_cfg, LOG_SEGMENT_CLEANED_SUFFIX, &seg) != KERR_NONE)
+        return NULL;
+    size_t last_data = first + n_old - 1; /* an empty one left behind by a crash holds nothing stale */
+    while (last_data > first && log_segment_size(log->segs[last_data]) == 0)
+        last_data--;
+    int64_t next;
+    const char *why = log_segment_needs_recovery(seg);
+    if (!why && log_segment_next_offset(seg, &next) != KERR_NONE)
+        why = "unreadable";
+    else if (!why && (next > log->bases[first + n_old] || (last_data > first && next <= log->bases[last_data])))
+        why = "its offsets do not cover the segments it replaces";
+    if (why) {
+        log_warn(LOG_TAG, "%s: cleaned segment %020" PRId64 " refused: %s", log->dir, log->bases[first], why);
+        log_segment_close(seg);
+        return NULL;
+    }
+    return seg;
+}
+
+kerr_t log_replace_with_cleaned(log_t *log, uint64_t *generation, int64_t new_base, size_t n_old, int64_t now_ms,
+                                int *crash_after_steps) {
+    size_t first = log_floor_index(log, new_base);
+    bool in_place = *generation == log->generation && n_old > 0 && first != (size_t)-1 &&
+                    log->bases[first] == new_base && first + n_old < log->nsegs;
+    log_segment_t *seg = in_place ? log_open_cleaned(log, first, n_old) : NULL;
+    if (!seg) {
+        log_segment_unlink_files(log->dir, new_base, LOG_SEGMENT_CLEANED_SUFFIX);
+        return KERR_UNKNOWN_SERVER_ERROR;
+    }
+    kerr_t e = KERR_KAFKA_STORAGE_ERROR;
+    if (log_swap_crashes(crash_after_steps))
+        goto crashed;
+    e = log_segment_change_suffix(seg, LOG_SEGMENT_SWAP_SUFFIX);
+    if (e != KERR_NONE) {
+        log_segment_delete(seg);
+        log_segment_unlink_files(log->dir, new_base, LOG_SEGMENT_CLEANED_SUFFIX);
+        return e;
+    }
+    if (log_swap_crashes(crash_after_steps))
+        goto crashed;
+    /* From here on the swap is decided: a crash completes it (log_open). The
+     * old segments go the way retention's do, so that reads already handed
+     * out (dup'd fds) finish undisturbed. */
+    for (size_t i = 0; i < n_old; i++)
+        log_doom_segment(log, log->segs[first + i], now_ms);
+    log_remove_range(log, first, n_old - 1);
+    log->segs[first] = NULL; /* the slot the new segment takes */
+    log->bases[first] = new_base;
+    log_bump_generation(log);
+    *generation = log->generation;
+    if (log_swap_crashes(crash_after_steps)) {
+        log_remove_range(log, first, 1);
+        goto crashed;
+    }
+    e = log_segment_change_suffix(seg, NULL);
+    if (e != KERR_NONE)
+        log_error(LOG_TAG, "%s: segment %020" PRId64 " stays a .swap until the next start", log->dir, new_base);
+    log->segs[first] = seg; /* serves under either name; the file is complete */
+    return KERR_NONE;
+
+crashed:
+    log_segment_close(seg);
+    return KERR_KAFKA_STORAGE_ERROR;
 }

@@ -55,6 +55,10 @@ typedef struct log_config {
     compression_t compression;       /* compression.type */
     bool log_append_time;            /* message.timestamp.type=LogAppendTime */
     bool compacted;                  /* cleanup.policy contains compact */
+    bool deletes;                    /* cleanup.policy contains delete: time/size retention applies */
+    int64_t delete_retention_ms;     /* delete.retention.ms: how long the cleaner keeps tombstones */
+    int64_t min_compaction_lag_ms;   /* min.compaction.lag.ms */
+    double min_cleanable_ratio;      /* min.cleanable.dirty.ratio */
     int64_t max_timestamp_diff_ms;   /* message.timestamp.difference.max.ms */
     int64_t file_delete_delay_ms;    /* file.delete.delay.ms */
 } log_config_t;
@@ -75,6 +79,7 @@ typedef struct log_open_opts {
     int64_t high_watermark;   /* replication-offset-checkpoint, -1 if absent */
     bool clean_shutdown;      /* the log dir had .kafka_cleanshutdown */
     int64_t now_ms;
+    int64_t cleaner_checkpoint; /* cleaner-offset-checkpoint (first dirty offset), 0 if absent */
 } log_open_opts_t;
 
 /* Parses "<topic>-<partition>" (the directory's base name). false if it is
@@ -82,8 +87,10 @@ typedef struct log_open_opts {
 bool log_parse_dir_name(const char *name, char *topic, size_t topic_cap, int32_t *partition);
 
 /* Opens (creating when absent) the log in dir, Kafka's loadSegments:
- * removes leftovers (.tmp, .deleted, .cleaned, .swap, index files without a
- * .log), opens every segment, recovers after an unclean shutdown every
+ * removes leftovers (.tmp, .deleted, .cleaned, index files without a .log),
+ * completes the cleaner's interrupted swaps (a ".log.swap" replaces the
+ * segments whose base offsets fall in its offset range, then takes the
+ * ".log" name), opens every segment, recovers after an unclean shutdown every
  * segment from the one holding the recovery point on (truncating at the
  * first invalid or torn batch and dropping the segments after it), rebuilds
  * indexes that fail their checks, and loads the leader-epoch cache, trimmed
@@ -208,7 +215,9 @@ bool log_flush_due(const log_t *log, int64_t now_ms);
 
 /* Deletes, oldest first and never the active segment or past the high
  * watermark, the segments that are older than retention.ms (by largest
- * timestamp), beyond retention.bytes, or wholly below the log start offset;
+ * timestamp) or beyond retention.bytes — both only when cleanup.policy
+ * contains delete, so a compact-only topic keeps its keys — or wholly below
+ * the log start offset (any policy);
  * raises the log start offset to the first remaining segment. Their files
  * are renamed *.deleted and removed after file.delete.delay.ms
  * (log_remove_deleted). Returns the number of segments deleted. */
@@ -224,5 +233,77 @@ kerr_t log_roll(log_t *log, int64_t now_ms);
 
 /* For tools and tests: the segments in order. */
 log_segment_t *log_nth_segment(log_t *log, size_t i);
+
+/* --- the log cleaner's access (cleaner.h) ---------------------------------
+ *
+ * The cleaner reads segment bytes without the owner's lock: under the lock
+ * it takes a view — the inactive segments' ranges and a dup of each .log's
+ * fd (the inactive segments never change but by truncation or deletion,
+ * both of which bump the layout generation) — and reads through the dups;
+ * under the lock again it swaps the segments it wrote in, if the
+ * generation is still the one it saw. */
+
+/* One inactive segment as the cleaner sees it. */
+typedef struct log_clean_segment {
+    int64_t base_offset;
+    int64_t next_offset;       /* the next segment's base offset */
+    uint32_t size;             /* bytes of the .log */
+    int fd;                    /* a dup of the .log's fd, owned by the view */
+    int64_t last_modified_ms;  /* the .log's mtime (Kafka's lastModified) */
+    int64_t largest_timestamp; /* log_segment_largest_timestamp */
+} log_clean_segment_t;
+
+typedef struct log_clean_view {
+    char *dir;               /* owned */
+    log_config_t cfg;
+    uint64_t generation;     /* log_layout_generation() when taken */
+    int64_t start_offset;
+    int64_t high_watermark;
+    int64_t active_base;     /* base offset of the active segment */
+    int64_t first_dirty;     /* log_cleaner_checkpoint() clamped to [log start, active base] */
+    log_clean_segment_t *segs; /* every segment but the active one, in order */
+    size_t nsegs;
+} log_clean_view_t;
+
+/* Takes the view (under the owner's lock). with_fds false skips the dups
+ * (to compute a dirty ratio). KERR_KAFKA_STORAGE_ERROR if dup fails. */
+kerr_t log_clean_view_take(log_t *log, bool with_fds, log_clean_view_t *out);
+/* Closes the dups, frees the view; a zeroed view is fine. */
+void log_clean_view_free(log_clean_view_t *v);
+
+/* Changes with every removal or truncation of segments (retention,
+ * truncation, a swap): unique across the logs of the process. */
+uint64_t log_layout_generation(const log_t *log);
+
+/* The end of the cleaned part: the first offset the cleaner has not
+ * cleaned (cleaner-offset-checkpoint), 0 before any cleaning. */
+int64_t log_cleaner_checkpoint(const log_t *log);
+void log_set_cleaner_checkpoint(log_t *log, int64_t offset);
+
+/* File-system steps of one log_replace_with_cleaned group, in order: a
+ * crash between any two leaves files that log_open completes or rolls
+ * back. */
+typedef enum log_swap_step {
+    LOG_SWAP_CLEANED_TO_SWAP = 0, /* <base>.*.cleaned -> <base>.*.swap: the new segment is complete */
+    LOG_SWAP_OLD_TO_DELETED,      /* the replaced segments -> *.deleted (removed after file.delete.delay.ms) */
+    LOG_SWAP_SWAP_TO_LOG,         /* <base>.*.swap -> <base>.log/.index/.timeindex */
+    LOG_SWAP_STEPS
+} log_swap_step_t;
+
+/* Swaps in the segment the cleaner wrote as "<new_base>.log.cleaned" (with
+ * its indexes, fsynced) for the n_old segments starting at new_base, which
+ * must be consecutive inactive segments of the log; the new segment must
+ * end after the base offset of the last of them that holds data (when
+ * that is not the first) and not after the segment that follows. *generation must be the log's
+ * layout generation (the view's, then what the previous call left there);
+ * it gets the new one. Otherwise — or when the segments are not there —
+ * the swap is refused with KERR_UNKNOWN_SERVER_ERROR, the .cleaned files
+ * removed and nothing else changed. Under the owner's lock.
+ * crash_after_steps (tests; NULL in the broker): when *crash_after_steps is
+ * 0 the call stops before the next step as a crash would (files as they
+ * are, the log's memory unchanged: close the log and reopen it) and returns
+ * KERR_KAFKA_STORAGE_ERROR; each step done decrements it. */
+kerr_t log_replace_with_cleaned(log_t *log, uint64_t *generation, int64_t new_base, size_t n_old, int64_t now_ms,
+                                int *crash_after_steps);
 
 #endif

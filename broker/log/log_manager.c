@@ -2,6 +2,7 @@
 
 #include "util/errmsg.h"
 #include "log/checkpoint.h"
+#include "log/cleaner.h"
 #include "proto/topic_name.h"
 #include "util/clock.h"
 #include "util/file.h"
@@ -84,6 +85,9 @@ struct log_manager {
     size_t nbuckets;
 
     lm_task_t tasks[LM_TASK_COUNT];
+
+    cleaner_t *cleaner;         /* NULL: log.cleaner.enable=false */
+    int64_t next_clean_ms;      /* when to look for a dirty log again */
 };
 
 static char *path_join(const char *dir, const char *name) {
@@ -351,19 +355,22 @@ typedef struct dir_ckpts {
     ckpt_index_t recovery;
     ckpt_index_t log_start;
     ckpt_index_t hw;
+    ckpt_index_t cleaner;
 } dir_ckpts_t;
 
 static void dir_ckpts_free(dir_ckpts_t *c) {
     ckpt_index_free(&c->recovery);
     ckpt_index_free(&c->log_start);
     ckpt_index_free(&c->hw);
+    ckpt_index_free(&c->cleaner);
 }
 
 static int dir_ckpts_read(dir_ckpts_t *c, const char *dir, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     if (ckpt_index_read(&c->recovery, dir, CHECKPOINT_RECOVERY_POINT_FILE, err, errlen) != 0 ||
         ckpt_index_read(&c->log_start, dir, CHECKPOINT_LOG_START_FILE, err, errlen) != 0 ||
-        ckpt_index_read(&c->hw, dir, CHECKPOINT_REPLICATION_FILE, err, errlen) != 0) {
+        ckpt_index_read(&c->hw, dir, CHECKPOINT_REPLICATION_FILE, err, errlen) != 0 ||
+        ckpt_index_read(&c->cleaner, dir, CHECKPOINT_CLEANER_FILE, err, errlen) != 0) {
         dir_ckpts_free(c);
         return -1;
     }
@@ -551,6 +558,7 @@ static kerr_t load_log(log_manager_t *lm, size_t di, const char *name, const dir
         .high_watermark = ckpt_index_get(&ck->hw, topic, partition, -1),
         .clean_shutdown = d->had_clean_shutdown,
         .now_ms = now_ms,
+        .cleaner_checkpoint = ckpt_index_get(&ck->cleaner, topic, partition, 0),
     };
     int64_t t0 = clock_mono_ms();
     if (!d->had_clean_shutdown)
@@ -723,6 +731,19 @@ kerr_t log_manager_open(const config_t *broker_cfg, int32_t broker_id, const log
     log_info(LM_COMPONENT, "Broker %" PRId32 ": %zu logs loaded in %" PRId64 " ms", broker_id, lm->nlogs,
              clock_mono_ms() - t0);
     schedule_init(lm, now_ms);
+    if (config_get_bool(broker_cfg, "log.cleaner.enable")) {
+        cleaner_config_t cc;
+        cleaner_config_from(broker_cfg, &cc);
+        if (config_get_int(broker_cfg, "log.cleaner.threads") > 1)
+            log_info(LM_COMPONENT, "log.cleaner.threads=%" PRId32 ": one cleaner thread serves every log",
+                     config_get_int(broker_cfg, "log.cleaner.threads"));
+        lm->cleaner = cleaner_start(&cc, err, errlen);
+        if (!lm->cleaner) {
+            lm_free(lm);
+            return KERR_KAFKA_STORAGE_ERROR;
+        }
+        lm->next_clean_ms = now_ms;
+    }
     *out = lm;
     return KERR_NONE;
 }
@@ -764,6 +785,12 @@ static bool log_start_of(log_t *log, int64_t *out) {
 static bool high_watermark_of(log_t *log, int64_t *out) {
     *out = log_high_watermark(log);
     return true;
+}
+
+/* Kafka lists the compacted logs the cleaner has cleaned. */
+static bool cleaner_point_of(log_t *log, int64_t *out) {
+    *out = log_cleaner_checkpoint(log);
+    return log_get_config(log)->compacted && *out > 0;
 }
 
 static int by_dir_tp(const void *a, const void *b) {
@@ -847,7 +874,9 @@ static kerr_t checkpoint_dir(log_manager_t *lm, size_t di, char *err, size_t err
     kerr_t b = write_checkpoints(lm, CHECKPOINT_LOG_START_FILE, log_start_of, di, a ? NULL : err, errlen);
     kerr_t c = write_checkpoints(lm, CHECKPOINT_REPLICATION_FILE, high_watermark_of, di, a || b ? NULL : err,
                                  errlen);
-    return a ? a : b ? b : c;
+    kerr_t d = write_checkpoints(lm, CHECKPOINT_CLEANER_FILE, cleaner_point_of, di, a || b || c ? NULL : err,
+                                 errlen);
+    return a ? a : b ? b : c ? c : d;
 }
 
 /* --- clean shutdown ------------------------------------------------------------ */
@@ -888,6 +917,8 @@ kerr_t log_manager_close(log_manager_t *lm, bool clean) {
         return KERR_NONE;
     log_info(LM_COMPONENT, "Broker %" PRId32 ": shutting down %zu logs (%s)", lm->broker_id, lm->nlogs,
              clean ? "clean" : "unclean");
+    cleaner_stop(lm->cleaner); /* a job in flight is abandoned: its .cleaned files go */
+    lm->cleaner = NULL;
     kerr_t rc = clean ? close_cleanly(lm) : KERR_NONE;
     lm_free(lm);
     return rc;
@@ -1092,6 +1123,65 @@ static void run_remove_deleted(log_manager_t *lm, int64_t now_ms) {
     }
 }
 
+/* The cleaner's locked parts (cleaner.h): a finished job is swapped into
+ * its log, looked up again by name (it may have been deleted meanwhile),
+ * and the dir's cleaner-offset-checkpoint rewritten; an idle cleaner gets
+ * the dirtiest compacted log, or is asked again after log.cleaner.backoff.ms. */
+static void commit_cleaned(log_manager_t *lm, cleaner_job_t *job, kerr_t result, int64_t now_ms) {
+    lm_log_t *e = table_find(lm, cleaner_job_topic(job), cleaner_job_partition(job));
+    if (result != KERR_NONE || !e)
+        return;
+    lm_lock(lm, e, true);
+    kerr_t c = cleaner_job_commit(job, e->log, now_ms, NULL);
+    lm_lock(lm, e, false);
+    const cleaner_stats_t *st = cleaner_job_stats(job);
+    if (c != KERR_NONE) {
+        log_info(LM_COMPONENT, "Cleaning of %s-%" PRId32 " dropped: the log changed meanwhile (%s)", e->topic,
+                 e->partition, kerr_name(c));
+        return;
+    }
+    log_info(LM_COMPONENT, "Cleaned %s-%" PRId32 " up to offset %" PRId64 ": %" PRIu64 " of %" PRIu64
+             " records kept, %" PRIu64 " MB read, %" PRIu64 " MB written in %" PRId64 " ms (%.1f MB/s)",
+             e->topic, e->partition, st->end_offset, st->records_kept, st->records_read, st->bytes_read >> 20,
+             st->bytes_written >> 20, st->elapsed_ms,
+             st->elapsed_ms > 0 ? (double)st->bytes_read / 1048576.0 / ((double)st->elapsed_ms / 1000.0) : 0.0);
+    write_checkpoints(lm, CHECKPOINT_CLEANER_FILE, cleaner_point_of, e->dir, NULL, 0);
+}
+
+static void run_cleaner(log_manager_t *lm, int64_t now_ms) {
+    kerr_t result;
+    cleaner_job_t *done = cleaner_take_done(lm->cleaner, &result);
+    if (done) {
+        commit_cleaned(lm, done, result, now_ms);
+        cleaner_job_free(done);
+        lm->next_clean_ms = result == KERR_NONE ? now_ms : add_sat(now_ms, cleaner_config(lm->cleaner)->backoff_ms);
+    }
+    if (now_ms < lm->next_clean_ms || !cleaner_idle(lm->cleaner))
+        return;
+    lm_log_t *dirtiest = NULL;
+    double worst = 0;
+    for (size_t i = 0; i < lm->nlogs; i++) {
+        cleaner_dirt_t dirt;
+        lm_lock(lm, lm->logs[i], true);
+        cleaner_assess(lm->logs[i]->log, now_ms, &dirt);
+        lm_lock(lm, lm->logs[i], false);
+        if (dirt.cleanable && (!dirtiest || dirt.ratio > worst)) {
+            dirtiest = lm->logs[i];
+            worst = dirt.ratio;
+        }
+    }
+    cleaner_job_t *job = NULL;
+    if (dirtiest) {
+        lm_lock(lm, dirtiest, true);
+        job = cleaner_job_new(dirtiest->log, dirtiest->topic, dirtiest->partition, now_ms);
+        lm_lock(lm, dirtiest, false);
+    }
+    if (job)
+        cleaner_submit(lm->cleaner, job);
+    else
+        lm->next_clean_ms = add_sat(now_ms, cleaner_config(lm->cleaner)->backoff_ms);
+}
+
 kerr_t log_manager_tick(log_manager_t *lm, int64_t now_ms) {
     kerr_t rc = flush_leader_epochs(lm);
     lm_task_t *t = lm->tasks;
@@ -1107,5 +1197,7 @@ kerr_t log_manager_tick(log_manager_t *lm, int64_t now_ms) {
         rc = KERR_KAFKA_STORAGE_ERROR;
     if (task_due(&t[LM_TASK_REMOVE_DELETED], now_ms))
         run_remove_deleted(lm, now_ms);
+    if (lm->cleaner)
+        run_cleaner(lm, now_ms);
     return rc;
 }

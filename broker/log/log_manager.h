@@ -8,6 +8,7 @@
  *   <log.dir>/recovery-point-offset-checkpoint   \
  *   <log.dir>/log-start-offset-checkpoint         } one line per log of the dir
  *   <log.dir>/replication-offset-checkpoint      /
+ *   <log.dir>/cleaner-offset-checkpoint          compacted logs the cleaner has cleaned
  *   <log.dir>/<topic>-<partition>/               one log (log.h)
  *
  * Opening locks every dir, reads its checkpoints, consumes its clean-shutdown
@@ -16,8 +17,10 @@
  * is scanned (log_open trusts the segments), so start-up is fast.
  *
  * Background work is Kafka's scheduler tasks, run by log_manager_tick()
- * when due — the broker's main thread calls it every 500 ms; there are no
- * threads in here:
+ * when due — the broker's main thread calls it every 500 ms. The one thread
+ * in here is the log cleaner's (cleaner.h; started at open unless
+ * log.cleaner.enable=false, stopped first thing at close), which touches
+ * no log: the tick hands it jobs and swaps in what it wrote.
  *
  *   task                      period (broker config)                    first run
  *   retention                 log.retention.check.interval.ms           open + 30 s
@@ -26,6 +29,9 @@
  *   log-start-offset ckpt     log.flush.start.offset.checkpoint...ms    open + 30 s
  *   high-watermark ckpt       replica.high.watermark.checkpoint...ms    open + period
  *   remove deleted segments   1 s (each log applies file.delete.delay.ms) open + 1 s
+ *   cleaner: commit a finished every tick; choose the dirtiest           open
+ *     job, hand out the next   compacted log when idle, else wait
+ *                              log.cleaner.backoff.ms
  *
  * Times: now_ms everywhere (open, tick, get_or_create) is the wall clock in
  * ms, the clock record timestamps use, as retention compares the two.

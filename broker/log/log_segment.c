@@ -727,6 +727,15 @@ kerr_t log_segment_delete(log_segment_t *seg) {
     return err;
 }
 
+void log_segment_unlink_files(const char *dir, int64_t base_offset, const char *suffix) {
+    static const char *const exts[] = {LOG_SEGMENT_LOG_EXT, LOG_SEGMENT_INDEX_EXT, LOG_SEGMENT_TIME_INDEX_EXT,
+                                       LOG_SEGMENT_TXN_INDEX_EXT};
+    char path[PATH_MAX];
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (log_segment_filename(path, sizeof path, dir, base_offset, exts[i], suffix) >= 0)
+            unlink(path);
+}
+
 /* Renames <base><ext><current suffix> to <base><ext><suffix>; a missing
  * file (a .txnindex) is fine. *new_path (may be NULL) gets the new name. */
 static kerr_t seg_rename_file(const log_segment_t *seg, const char *ext, const char *suffix, char **new_path) {

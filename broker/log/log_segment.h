@@ -66,6 +66,8 @@
 #define LOG_SEGMENT_TIME_INDEX_EXT ".timeindex"
 #define LOG_SEGMENT_TXN_INDEX_EXT ".txnindex"
 #define LOG_SEGMENT_DELETED_SUFFIX ".deleted"
+#define LOG_SEGMENT_CLEANED_SUFFIX ".cleaned" /* the log cleaner's output being written */
+#define LOG_SEGMENT_SWAP_SUFFIX ".swap"       /* a complete replacement, not yet in place */
 
 /* Decompression bound when log_segment_find_offset_by_timestamp() has to
  * look at the records of a compressed batch. */
@@ -226,6 +228,10 @@ kerr_t log_segment_close(log_segment_t *seg);
 /* Unmaps and closes, unlinks the .log, .index, .timeindex (and a .txnindex
  * if present) and frees seg. Missing files are not an error. */
 kerr_t log_segment_delete(log_segment_t *seg);
+
+/* Unlinks "<base>.log/.index/.timeindex/.txnindex" + suffix in dir, those
+ * that exist (a segment not open, e.g. the cleaner's leftovers). */
+void log_segment_unlink_files(const char *dir, int64_t base_offset, const char *suffix);
 
 /* Renames the segment's files from the current suffix to suffix (e.g.
  * LOG_SEGMENT_DELETED_SUFFIX before an asynchronous delete). */

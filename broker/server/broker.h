@@ -20,7 +20,8 @@
  *   main                     main() -> broker_run         start-up; then every 500 ms
  *                                                         replica_manager_tick_logs (the log
  *                                                         manager's retention, flushes,
- *                                                         checkpoints) and
+ *                                                         checkpoints, and the cleaner's
+ *                                                         choice of a log and its swaps) and
  *                                                         replica_manager_maybe_shrink_isrs (the
  *                                                         ISR shrink scan, every
  *                                                         replica.lag.time.max.ms / 2);
@@ -62,15 +63,23 @@
  *                            fetchers per leader          (partition_follower_*); stopped when
  *                                                         idle after a LeaderAndIsr, and at
  *                                                         shutdown before the logs close
+ *   log cleaner              log_manager_open (unless     compaction (log/cleaner.h): builds the
+ *     "log-cleaner"          log.cleaner.enable=false;    key map and writes .cleaned segments
+ *                            one thread whatever          from dup'd fds; touches no log_t and
+ *                            log.cleaner.threads says)    takes no broker lock (its own mutex
+ *                                                         only); the main thread's tick hands
+ *                                                         it a job and swaps the result in
+ *                                                         under the partition's lock; stopped
+ *                                                         first thing in log_manager_close
  *   zkc supervisor           zkc_open                     replaces an expired session, re-sends
  *                                                         reads a disconnect lost; no callbacks
  *   ZooKeeper I/O and        zookeeper_init (zkc_open,    libzookeeper_mt's own pair, one per
  *     completion threads     zkc_renew)                   session handle; zkc posts what they
  *                                                         deliver to the ZooKeeper loop
  *
- * There are no others: the log manager has no thread (the main thread
- * ticks it), and a kclient runs on the loop that made it (the ZooKeeper
- * loop, or a replica fetcher's).
+ * There are no others: the log manager's only thread is the cleaner (the
+ * main thread ticks the rest), and a kclient runs on the loop that made it
+ * (the ZooKeeper loop, or a replica fetcher's).
  *
  *   lock                           protects                          taken by
  *   replica_manager.logs_lock      the log manager: every call       admin worker (LeaderAndIsr
@@ -96,6 +105,9 @@
  *   isr_sync.lock (mutex)          the ISR changes submitted and     isr_sync_submit, any thread
  *                                  not yet taken by the ZooKeeper    (also under partition.lock);
  *                                  loop                              the ZooKeeper loop
+ *   cleaner.mu (mutex)             the job handed to the cleaner     the log manager's tick (main,
+ *                                  thread and the one it finished    under logs_lock, no partition
+ *                                                                    lock); the cleaner thread
  *   an evloop's mutex              its task queue                    evloop_run, any thread
  *   zkc's zh_lock -> mu            zkc's handle, session state,      zkc only
  *                                  retry queue
@@ -110,6 +122,8 @@
  * isr_sync: both post to a loop).
  * replica_manager_lock_log drops the table lock before it takes the
  * partition's; only replica_manager_for_each holds both.
+ * cleaner.mu is a leaf: taken inside logs_lock (and never with another
+ * lock inside it); the cleaner thread holds nothing else.
  * fetcher_manager.lock -> an evloop's mutex, with no other lock held (a
  * fetcher's own loop takes partition locks, never the manager's). The metadata
  * cache's write_lock -> lock nests with nothing else. No broker lock is
