@@ -323,11 +323,60 @@ static int find_coordinator(const char *host, int port, const char *group, char 
     return -1;
 }
 
+/* One standalone commit of bench-topic partition 9: its error code (-2:
+ * no answer). */
+static int probe_commit(const char *host, int port, const char *group) {
+    int fd = dial(host, port);
+    if (fd < 0)
+        return -2;
+    kp_offset_commit_req_partition_t part = {9, 0, -1, -1, kp_str("")};
+    kp_offset_commit_req_topic_t topic = {kp_str("bench-topic"), {1, &part}};
+    kp_offset_commit_req_t req = {kp_str(group), -1, kp_str(""), KP_STR_NULL, -1, {1, &topic}};
+    size_t len;
+    uint8_t *p = roundtrip(fd, KP_API_OFFSET_COMMIT, 7, &req, &len);
+    close(fd);
+    int rc = -2;
+    kp_arena_t a = KP_ARENA_INIT;
+    void *body;
+    int32_t corr;
+    if (p && kp_response_decode(p, len, KP_API_OFFSET_COMMIT, 7, &a, &corr, &body, NULL, 0) == KP_OK) {
+        const kp_offset_commit_resp_t *r = body;
+        if (r->topics.count == 1)
+            rc = ((kp_offset_commit_resp_partition_t *)((kp_offset_commit_resp_topic_t *)r->topics.items)[0]
+                      .partitions.items)[0].error_code;
+    }
+    kp_arena_free(&a);
+    free(p);
+    return rc;
+}
+
+/* The topic the commits name must exist (the coordinator checks): created
+ * with CreateTopics, 10 partitions, replication factor 1 (already there is
+ * fine), then waited for until the coordinator accepts a commit of it. */
+static int create_bench_topic(const char *host, int port, const char *chost, int cport) {
+    int fd = dial(host, port);
+    if (fd < 0)
+        return -1;
+    kp_create_topics_req_topic_t t = {kp_str("bench-topic"), 10, 1, {0, NULL}, {0, NULL}};
+    kp_create_topics_req_t rq = {{1, &t}, 30000, false};
+    size_t len;
+    uint8_t *p = roundtrip(fd, KP_API_CREATE_TOPICS, 1, &rq, &len);
+    close(fd);
+    free(p);
+    for (int attempt = 0; attempt < 300; attempt++) {
+        if (probe_commit(chost, cport, "bench-wire-0") == 0)
+            return 0;
+        usleep(100000);
+    }
+    return -1;
+}
+
 static int bench_commits_wire(const char *bootstrap, int conns, int64_t n) {
     char host[256];
     int port;
     if (sscanf(bootstrap, "%255[^:]:%d", host, &port) != 2)
         return 2;
+
     /* every connection's group must live on the same coordinator: groups
      * bench-wire-<i> spread over partitions, so ask for each */
     wire_conn_t *cs = calloc((size_t)conns, sizeof *cs);
@@ -342,6 +391,10 @@ static int bench_commits_wire(const char *bootstrap, int conns, int64_t n) {
             return 1;
         }
         cs[i] = (wire_conn_t){strdup(chost), cport, n / conns, 0, 0, i};
+        if (i == 0 && create_bench_topic(host, port, chost, cport) != 0) {
+            fprintf(stderr, "group-bench: cannot create bench-topic at %s\n", bootstrap);
+            return 1;
+        }
     }
     int64_t t0 = clock_mono_us();
     for (int i = 0; i < conns; i++)
