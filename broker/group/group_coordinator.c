@@ -1968,8 +1968,11 @@ static void gc_role_on_loop(void *arg) {
     gc_role_t *r = arg;
     gc_t *gc = r->gc;
     gc_part_t *part = gc_part(gc, r->partition);
-    if (r->leader && part->state != GC_PART_NOT_OWNED && part->leader_epoch == r->leader_epoch) {
-        free(r); /* the same leadership again */
+    if (r->leader && part->state != GC_PART_NOT_OWNED) {
+        /* still the leader (a new epoch after an ISR change elsewhere): the
+         * groups in memory stay, as Kafka keeps an owned partition */
+        part->leader_epoch = r->leader_epoch;
+        free(r);
         return;
     }
     part->role_seq++;
