@@ -45,7 +45,8 @@
  *                                                         ZooKeeper (CreateTopics, DeleteTopics,
  *                                                         CreatePartitions, DescribeConfigs,
  *                                                         LeaderAndIsr, a Metadata that
- *                                                         auto-creates topics)
+ *                                                         auto-creates topics, FindCoordinator:
+ *                                                         __consumer_offsets' creation)
  *   ZooKeeper loop           broker_connect_zk (evloop)   zkc's executor: every ZooKeeper result,
  *     "zk-events"                                         watch and session callback;
  *                                                         broker_on_session (re-registration); the
