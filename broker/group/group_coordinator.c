@@ -690,6 +690,13 @@ static void gc_join_answer(gc_group_t *g, gc_member_t *m) {
 
 static void gc_member_expired(void *arg);
 
+/* Answers m's parked JoinGroup with err (the member stays as it is). */
+static void gc_join_fail(gc_member_t *m, kerr_t err) {
+    gc_call_t *call = m->join_call;
+    m->join_call = NULL;
+    gc_join_error(call, err, kp_str(m->member_id));
+}
+
 /* A heartbeat, join, sync or commit from m: its session starts again (a
  * member whose first join is still running has the new-member deadline). */
 static void gc_member_touch(gc_member_t *m) {
@@ -723,7 +730,7 @@ static void gc_sync_answer(gc_group_t *g, gc_member_t *m, kerr_t err) {
  * leader hands over to another member. Does not rebalance. */
 static void gc_member_remove(gc_group_t *g, gc_member_t *m) {
     if (m->join_call)
-        gc_join_error(m->join_call, KERR_UNKNOWN_MEMBER_ID, kp_str(m->member_id)), m->join_call = NULL;
+        gc_join_fail(m, KERR_UNKNOWN_MEMBER_ID);
     if (m->sync_call)
         gc_sync_answer(g, m, KERR_UNKNOWN_MEMBER_ID);
     for (int32_t i = 0; i < g->nmembers; i++)
@@ -979,7 +986,7 @@ static void gc_join_known(gc_group_t *g, gc_member_t *m, gc_call_t *call) {
     m->session_timeout_ms = rq->session_timeout_ms;
     m->rebalance_timeout_ms = call->version >= 1 ? rq->rebalance_timeout_ms : rq->session_timeout_ms;
     if (m->join_call) /* a second join while the first waits: the newer one counts */
-        gc_join_error(m->join_call, KERR_REBALANCE_IN_PROGRESS, kp_str(m->member_id));
+        gc_join_fail(m, KERR_REBALANCE_IN_PROGRESS);
     m->join_call = call;
     if (g->state == GC_PREPARING_REBALANCE)
         gc_try_complete_join(g);
@@ -1030,7 +1037,7 @@ static void gc_handle_join(gc_t *gc, gc_call_t *call) {
              * place; the old id is fenced from now on */
             log_info(GC_TAG, "group %s: static member %s rejoins as %s", g->id, old->member_id, id);
             if (old->join_call)
-                gc_join_error(old->join_call, KERR_FENCED_INSTANCE_ID, kp_str(old->member_id)), old->join_call = NULL;
+                gc_join_fail(old, KERR_FENCED_INSTANCE_ID);
             if (old->sync_call)
                 gc_sync_answer(g, old, KERR_FENCED_INSTANCE_ID);
             if (g->leader_id && strcmp(g->leader_id, old->member_id) == 0) {
@@ -1781,7 +1788,7 @@ static void gc_unload(gc_t *gc, int32_t partition) {
         for (int32_t i = 0; i < g->nmembers; i++) {
             gc_member_t *m = g->members[i];
             if (m->join_call)
-                gc_join_error(m->join_call, KERR_NOT_COORDINATOR, kp_str(m->member_id)), m->join_call = NULL;
+                gc_join_fail(m, KERR_NOT_COORDINATOR);
             if (m->sync_call)
                 gc_sync_answer(g, m, KERR_NOT_COORDINATOR);
         }
