@@ -7,13 +7,19 @@
 #include "unit.h"
 
 #include "group/group_coordinator.h"
+#include "group/group_records.h"
+#include "log/log_manager.h"
+#include "log/record_batch.h"
 #include "proto/kerr.h"
+#include "replica/partition.h"
 #include "proto/kproto_apis.h"
 #include "util/config.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct reply {
     int16_t key, version;
@@ -384,6 +390,158 @@ static void test_static_member_replaced(void) {
     free(old);
 }
 
+/* --- loading from and writing to a real __consumer_offsets log -------------- */
+
+typedef struct log_fixture {
+    char *root;
+    config_t *cfg;
+    log_manager_t *lm;
+    replica_manager_t *rm;
+} log_fixture_t;
+
+static void fixture_open(log_fixture_t *fx) {
+    char err[256];
+    fx->root = unit_mkdtemp();
+    fx->cfg = config_new();
+    config_set(fx->cfg, "log.dirs", fx->root, err, sizeof err);
+    config_set(fx->cfg, "offsets.topic.num.partitions", "1", err, sizeof err); /* every group in partition 0 */
+    config_set(fx->cfg, "group.initial.rebalance.delay.ms", "0", err, sizeof err);
+    config_set(fx->cfg, "group.min.session.timeout.ms", "1000", err, sizeof err);
+    log_manager_opts_t o = {.now_ms = 1, .log_lock = replica_manager_lock_log, .log_lock_ctx = &fx->rm};
+    CU_ASSERT_EQUAL_FATAL(log_manager_open(fx->cfg, 1, &o, &fx->lm, err, sizeof err), KERR_NONE);
+    fx->rm = replica_manager_new(fx->lm, 1, fx->cfg);
+    int32_t replicas[] = {1};
+    partition_state_t st = {1, 1, 1, 0, replicas, 1, replicas, 1};
+    CU_ASSERT_EQUAL_FATAL(replica_manager_apply(fx->rm, GROUP_OFFSETS_TOPIC, 0, &st, NULL, 1), KERR_NONE);
+}
+
+static void fixture_close(log_fixture_t *fx) {
+    log_manager_close(fx->lm, false);
+    replica_manager_free(fx->rm);
+    config_free(fx->cfg);
+    unit_rmtree(fx->root);
+    free(fx->root);
+}
+
+/* Appends one batch of (key, value) records; value NULL: a tombstone. */
+static void append_records(log_fixture_t *fx, const buf_t *keys, const buf_t *values, const bool *tombstone, int n) {
+    record_input_t recs[8];
+    for (int i = 0; i < n; i++)
+        recs[i] = (record_input_t){keys[i].data, (int32_t)keys[i].len, tombstone[i] ? NULL : values[i].data,
+                                   tombstone[i] ? -1 : (int32_t)values[i].len, 1000, 0, NULL};
+    buf_t batch;
+    buf_init(&batch);
+    batch_build_opts_t o = {.producer_id = -1, .producer_epoch = -1, .base_sequence = -1};
+    CU_ASSERT_EQUAL_FATAL(record_batch_build(&batch, &o, recs, n), KERR_NONE);
+    partition_append_result_t res;
+    CU_ASSERT_EQUAL(partition_append(replica_manager_get(fx->rm, GROUP_OFFSETS_TOPIC, 0), batch.data, batch.len, 0, 1000,
+                                     &res), KERR_NONE);
+    buf_free(&batch);
+}
+
+typedef struct stats_call {
+    gc_t *gc;
+    gc_stats_t st;
+} stats_call_t;
+
+static void stats_on_loop(void *arg) {
+    stats_call_t *c = arg;
+    gc_stats(c->gc, &c->st);
+}
+
+static gc_t *coordinator_leading(log_fixture_t *fx) {
+    char err[256];
+    gc_deps_t deps = {fx->cfg, 1, fx->rm, NULL};
+    gc_t *g = gc_new(&deps, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT_EQUAL_FATAL(gc_start(g, err, sizeof err), 0);
+    gc_partition_role(g, 0, true, 1);
+    /* loading is a chain of tasks on the loop: wait until it has run out
+     * (bounded; no time is asserted) */
+    stats_call_t c = {g, {0}};
+    for (int i = 0; i < 10000; i++) {
+        gc_run_sync(g, stats_on_loop, &c);
+        if (c.st.owned == 1)
+            break;
+        usleep(1000);
+    }
+    CU_ASSERT_EQUAL(c.st.owned, 1);
+    CU_ASSERT_EQUAL(c.st.loading, 0);
+    return g;
+}
+
+/* Replay (consumer-groups.md §2): the latest record per key wins, null
+ * values delete; a group with members comes back Stable, one with offsets
+ * only Empty; a deleted group is gone. */
+static void test_load_replays_the_log(void) {
+    log_fixture_t fx;
+    fixture_open(&fx);
+    buf_t k[6], v[6];
+    bool tomb[6] = {false, false, false, false, false, false};
+    for (int i = 0; i < 6; i++) {
+        buf_init(&k[i]);
+        buf_init(&v[i]);
+    }
+    /* "live": metadata (1 member, Stable) and offset t-0 = 10 then 11 */
+    group_rec_group_key(&k[0], kp_str("live"));
+    static const uint8_t asg[] = {0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+    group_rec_member_t m = {kp_str("m-1"), KP_STR_NULL, kp_str("c"), kp_str("/127.0.0.1"), 60000, 10000,
+                            {SUB_T, sizeof SUB_T}, {asg, sizeof asg}};
+    group_rec_group_t gv = {kp_str("consumer"), 4, kp_str("range"), kp_str("m-1"), 1000, &m, 1};
+    group_rec_group_value(&v[0], &gv);
+    group_rec_offset_key(&k[1], kp_str("live"), kp_str("t"), 0);
+    group_rec_offset_t o10 = {10, -1, kp_str(""), 1000, -1}, o11 = {11, 2, kp_str("x"), 1000, -1};
+    group_rec_offset_value(&v[1], &o10);
+    group_rec_offset_key(&k[2], kp_str("live"), kp_str("t"), 0);
+    group_rec_offset_value(&v[2], &o11);
+    /* "simple": offset t-0 = 5, t-1 = 6, then t-1 deleted */
+    group_rec_offset_key(&k[3], kp_str("simple"), kp_str("t"), 0);
+    group_rec_offset_t o5 = {5, -1, kp_str(""), 1000, -1};
+    group_rec_offset_value(&v[3], &o5);
+    group_rec_offset_key(&k[4], kp_str("simple"), kp_str("t"), 1);
+    group_rec_offset_value(&v[4], &o5);
+    group_rec_offset_key(&k[5], kp_str("simple"), kp_str("t"), 1);
+    tomb[5] = true;
+    append_records(&fx, k, v, tomb, 6);
+    /* "gone": metadata then its tombstone */
+    buf_reset(&k[0]);
+    buf_reset(&v[0]);
+    group_rec_group_key(&k[0], kp_str("gone"));
+    group_rec_group_value(&v[0], &gv);
+    buf_reset(&k[1]);
+    group_rec_group_key(&k[1], kp_str("gone"));
+    bool tomb2[2] = {false, true};
+    append_records(&fx, k, v, tomb2, 2);
+
+    gc_t *saved = gc;
+    gc = coordinator_leading(&fx);
+    int32_t n;
+    CU_ASSERT_STRING_EQUAL(describe_state("live", &n), "Stable");
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(fetch_one("live"), 11);
+    CU_ASSERT_STRING_EQUAL(describe_state("simple", &n), "Empty");
+    CU_ASSERT_EQUAL(fetch_one("simple"), 5);
+    CU_ASSERT_STRING_EQUAL(describe_state("gone", &n), "Dead");
+    /* the loaded member carries on in its generation */
+    CU_ASSERT_EQUAL(heartbeat("live", 4, "m-1"), KERR_NONE);
+    CU_ASSERT_EQUAL(commit_one("live", 4, "m-1", 12), KERR_NONE);
+
+    /* the commit is in the log: a new coordinator loads it */
+    gc_free(gc);
+    gc = coordinator_leading(&fx);
+    CU_ASSERT_EQUAL(fetch_one("live"), 12);
+    /* losing the leadership unloads: NOT_COORDINATOR */
+    gc_partition_role(gc, 0, false, -1);
+    CU_ASSERT_EQUAL(heartbeat("live", 4, "m-1"), KERR_NOT_COORDINATOR);
+    gc_free(gc);
+    gc = saved;
+    for (int i = 0; i < 6; i++) {
+        buf_free(&k[i]);
+        buf_free(&v[i]);
+    }
+    fixture_close(&fx);
+}
+
 void unit_register(void) {
     static const unit_test_t tests[] = {
         {"join, MEMBER_ID_REQUIRED, sync, heartbeat, commit, leave", test_rebalance_flow},
@@ -395,4 +553,9 @@ void unit_register(void) {
     CU_pSuite s = CU_add_suite("group_coordinator", setup, teardown);
     for (const unit_test_t *t = tests; t->name; t++)
         CU_add_test(s, t->name, t->fn);
+    static const unit_test_t log_tests[] = {
+        {"load replays __consumer_offsets; commits land there; unload", test_load_replays_the_log},
+        {NULL, NULL},
+    };
+    unit_add_suite("group_coordinator on a log", log_tests);
 }
