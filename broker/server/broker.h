@@ -46,7 +46,8 @@
  *                                                         ZooKeeper (CreateTopics, DeleteTopics,
  *                                                         CreatePartitions, DescribeConfigs,
  *                                                         LeaderAndIsr, a Metadata that
- *                                                         auto-creates topics)
+ *                                                         auto-creates topics, FindCoordinator:
+ *                                                         __consumer_offsets' creation)
  *   ZooKeeper loop           broker_connect_zk (evloop)   zkc's executor: every ZooKeeper result,
  *     "zk-events"                                         watch and session callback;
  *                                                         broker_on_session (re-registration); the
@@ -71,6 +72,13 @@
  *                                                         it a job and swaps the result in
  *                                                         under the partition's lock; stopped
  *                                                         first thing in log_manager_close
+ *   group coordinator        broker_start (evloop)        every consumer group: the group APIs
+ *     "group"                                             handed over by api_group.c (JoinGroup ...
+ *                                                         OffsetDelete, answered from here), their
+ *                                                         timers (delayed joins, sessions), appends to
+ *                                                         __consumer_offsets and their acks=all waits,
+ *                                                         loading / unloading an offsets partition
+ *                                                         (posted by the replica manager's role hook)
  *   zkc supervisor           zkc_open                     replaces an expired session, re-sends
  *                                                         reads a disconnect lost; no callbacks
  *   ZooKeeper I/O and        zookeeper_init (zkc_open,    libzookeeper_mt's own pair, one per
@@ -167,6 +175,7 @@
 #include "net/net.h"
 #include "replica/replica_manager.h"
 #include "replica/isr_sync.h"
+#include "group/group_coordinator.h"
 #include "admin/topic_admin.h"
 #include "zk/zkc.h"
 #include "zk/zkdata.h"
@@ -203,6 +212,10 @@ typedef struct broker {
     zkc_t *zk;              /* immutable after start-up; zkc is thread-safe */
     _Atomic(controller_t *) controller; /* atomic: set once at start-up, read by network loops and admin */
     config_watcher_t *config_watcher; /* dynamic topic configs; set by main at start-up, read on the ZooKeeper loop */
+    /* The group coordinator (its own loop owns every group); the pointer is
+     * immutable after start-up (set before the network starts), gc_submit
+     * and gc_partition_role are thread-safe. */
+    gc_t *groups;
     isr_sync_t *isr_sync;   /* ISR changes to ZooKeeper / the controller; immutable after start-up
                              * (set before the network starts), runs on the ZooKeeper loop */
     /* main thread until registered, then owner: ZooKeeper loop (re-registration
