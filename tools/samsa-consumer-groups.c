@@ -457,8 +457,9 @@ static int cg_target_groups(cg_ctx_t *c, rd_kafka_event_t **ev, const char ***gr
     *ev = NULL;
     if (!cg_has(c->o, OPT_ALL_GROUPS)) {
         *n = c->o->n_values[OPT_GROUP];
-        *groups = mem_calloc(*n, sizeof **groups);
-        memcpy(*groups, c->o->values[OPT_GROUP], *n * sizeof **groups);
+        *groups = mem_calloc(*n ? *n : 1, sizeof **groups);
+        for (size_t i = 0; i < *n; i++)
+            (*groups)[i] = c->o->values[OPT_GROUP][i];
         return 0;
     }
     cg_listing_t *listings;
@@ -937,7 +938,8 @@ static int cg_describe(cg_ctx_t *c) {
     size_t n = t.n;
     /* Kafka prints groups in name order (a TreeMap) */
     const rd_kafka_ConsumerGroupDescription_t **sorted = mem_calloc(n ? n : 1, sizeof *sorted);
-    memcpy(sorted, descs, n * sizeof *sorted);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = descs[i];
     qsort(sorted, n, sizeof *sorted, cg_cmp_desc);
     bool failed = false;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -1137,6 +1139,8 @@ static void cg_clamp(cg_ctx_t *c, rd_kafka_topic_partition_t *p) {
  * in/out); the log end where no record is that late. Returns 0 or the
  * exit status after printing. */
 static int cg_offsets_for_time(cg_ctx_t *c, rd_kafka_topic_partition_list_t *parts, int64_t timestamp) {
+    if (parts->cnt == 0) /* librdkafka refuses an empty list */
+        return 0;
     for (int i = 0; i < parts->cnt; i++)
         parts->elems[i].offset = timestamp;
     rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(c->rk, parts, c->timeout_ms);
