@@ -48,12 +48,25 @@ static const api_route_t api_routes[] = {
     {KP_API_STOP_REPLICA, api_handle_stop_replica, API_ON_NETWORK_LOOP, true},
     {KP_API_UPDATE_METADATA, api_handle_update_metadata, API_ON_NETWORK_LOOP, true},
     {KP_API_CONTROLLED_SHUTDOWN, api_handle_controlled_shutdown, API_ON_NETWORK_LOOP, true},
+    /* The group APIs: handed to the group coordinator's loop (api_group.c);
+     * FindCoordinator may create __consumer_offsets in ZooKeeper. */
+    {KP_API_OFFSET_COMMIT, api_handle_group, API_ON_NETWORK_LOOP, true},
+    {KP_API_OFFSET_FETCH, api_handle_group, API_ON_NETWORK_LOOP, true},
+    {KP_API_FIND_COORDINATOR, api_handle_find_coordinator, API_ON_ADMIN_WORKER, true},
+    {KP_API_JOIN_GROUP, api_handle_group, API_ON_NETWORK_LOOP, true},
+    {KP_API_HEARTBEAT, api_handle_group, API_ON_NETWORK_LOOP, true},
+    {KP_API_LEAVE_GROUP, api_handle_group, API_ON_NETWORK_LOOP, true},
+    {KP_API_SYNC_GROUP, api_handle_group, API_ON_NETWORK_LOOP, true},
+    {KP_API_DESCRIBE_GROUPS, api_handle_group, API_ON_NETWORK_LOOP, true},
+    {KP_API_LIST_GROUPS, api_handle_group, API_ON_NETWORK_LOOP, true},
     {KP_API_API_VERSIONS, api_handle_api_versions, API_ON_NETWORK_LOOP, true},
     {KP_API_CREATE_TOPICS, api_handle_create_topics, API_ON_ADMIN_WORKER, true},
     {KP_API_DELETE_TOPICS, api_handle_delete_topics, API_ON_ADMIN_WORKER, true},
     {KP_API_OFFSET_FOR_LEADER_EPOCH, api_handle_offsets_for_leader_epoch, API_ON_NETWORK_LOOP, true},
     {KP_API_DESCRIBE_CONFIGS, api_handle_describe_configs, API_ON_ADMIN_WORKER, true},
     {KP_API_CREATE_PARTITIONS, api_handle_create_partitions, API_ON_ADMIN_WORKER, true},
+    {KP_API_DELETE_GROUPS, api_handle_group, API_ON_NETWORK_LOOP, true},
+    {KP_API_OFFSET_DELETE, api_handle_group, API_ON_NETWORK_LOOP, true},
     /* Posts to the controller, as ControlledShutdown does. */
     {KP_API_ALTER_ISR, api_handle_alter_isr, API_ON_NETWORK_LOOP, true},
     /* samsa-topics --describe --replicas; partition locks only */

@@ -31,7 +31,10 @@ typedef struct api_request {
 /* net's request callback (ctx is the broker). */
 void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len);
 
-/* Encodes resp for the request's API and version, sends it, frees req. An
+/* Encodes resp for the request's API and version, sends it, frees req.
+ * Any thread that owns req (the connection's loop, the admin worker, the
+ * group coordinator's loop): off the connection's loop the encoded answer
+ * is posted to it. An
  * encoding failure (a handler bug) is logged and closes the connection.
  * resp's file ranges (records with fd >= 0) are taken: their fds are
  * closed exactly once, whatever happens to the response. */
@@ -64,6 +67,10 @@ void api_handle_delete_topics(api_request_t *req);
 void api_handle_create_partitions(api_request_t *req);
 void api_handle_describe_configs(api_request_t *req);
 void api_handle_describe_replica_state(api_request_t *req);
+/* api_group.c: FindCoordinator (admin worker), and every other group API,
+ * handed to the group coordinator's loop, which answers from there */
+void api_handle_find_coordinator(api_request_t *req);
+void api_handle_group(api_request_t *req);
 
 /* Whether ApiVersions lists key: every API samsa serves but its own
  * (DescribeReplicaState), which Kafka clients must never see. */

@@ -30,6 +30,9 @@ struct replica_manager {
     /* the last ISR shrink scan (wall clock); owner: the thread that ticks
      * (main) */
     int64_t last_shrink_scan_ms;
+    /* immutable once the broker serves (set at start-up) */
+    replica_manager_role_fn role_hook;
+    void *role_hook_ctx;
 };
 
 static uint64_t rm_hash(const char *topic, int32_t partition) {
@@ -158,7 +161,15 @@ kerr_t replica_manager_apply(replica_manager_t *rm, const char *topic, int32_t p
     kerr_t e = rm_attach_log(rm, p, topic_cfg, now_ms);
     if (e != KERR_NONE)
         return e;
-    return partition_apply_state(p, st, rm->broker_id, now_ms);
+    e = partition_apply_state(p, st, rm->broker_id, now_ms);
+    if (e == KERR_NONE && rm->role_hook)
+        rm->role_hook(rm->role_hook_ctx, topic, partition, st->leader_id == rm->broker_id, st->leader_epoch);
+    return e;
+}
+
+void replica_manager_set_role_hook(replica_manager_t *rm, replica_manager_role_fn fn, void *ctx) {
+    rm->role_hook = fn;
+    rm->role_hook_ctx = ctx;
 }
 
 typedef struct rm_reconf {
@@ -192,6 +203,8 @@ int replica_manager_reconfigure_topic(replica_manager_t *rm, const config_t *bro
 kerr_t replica_manager_stop(replica_manager_t *rm, const char *topic, int32_t partition, bool delete_log) {
     partition_t *p = replica_manager_get(rm, topic, partition);
     log_t *log = p ? partition_detach_log(p) : NULL;
+    if (p && rm->role_hook)
+        rm->role_hook(rm->role_hook_ctx, topic, partition, false, -1);
     /* A log this broker holds without serving it (the topic was deleted
      * while the broker was down, so no LeaderAndIsr came for it) is deleted
      * too, as Kafka's stopReplicas does for HostedPartition.None. */

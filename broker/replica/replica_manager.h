@@ -99,6 +99,16 @@ void replica_manager_isr_change_done(replica_manager_t *rm, const char *topic, i
                                      int32_t new_zk_version);
 
 /* Iteration over hosted partitions (those with a log), e.g. for metadata. */
+/* Told when this broker becomes a partition's leader (leader true, with
+ * its leader epoch) or stops hosting it / becomes a follower (false), after
+ * a LeaderAndIsr or StopReplica took effect; on the thread that applied it,
+ * with no lock held: it must only post. The group coordinator loads and
+ * unloads its groups this way. Set at start-up, before the first
+ * LeaderAndIsr. */
+typedef void (*replica_manager_role_fn)(void *ctx, const char *topic, int32_t partition, bool leader,
+                                        int32_t leader_epoch);
+void replica_manager_set_role_hook(replica_manager_t *rm, replica_manager_role_fn fn, void *ctx);
+
 typedef void (*replica_manager_fn)(void *ctx, partition_t *p);
 void replica_manager_for_each(replica_manager_t *rm, replica_manager_fn fn, void *ctx);
 

@@ -219,6 +219,7 @@ static int broker_register(broker_t *b, char *err, size_t errlen) {
 static void broker_free(broker_t *b) {
     evloop_free(b->admin_loop); /* runs what is queued while the loops still exist */
     net_free(b->net);
+    gc_free(b->groups); /* after the loops that could still post to it */
     fetcher_manager_free(b->fetchers); /* before the logs close */
     controller_t *c = atomic_load(&b->controller);
     if (c)
@@ -287,6 +288,11 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
     b->admin_loop = evloop_new("admin", err, errlen);
     if (!b->admin_loop || evloop_start(b->admin_loop, err, errlen) != 0)
         return -1;
+    gc_deps_t gd = {b->cfg, b->id, b->replicas, b->metadata};
+    b->groups = gc_new(&gd, err, errlen);
+    if (!b->groups || gc_start(b->groups, err, errlen) != 0)
+        return -1;
+    replica_manager_set_role_hook(b->replicas, gc_role_hook, b->groups); /* before any LeaderAndIsr */
     b->net = broker_start_net(b, err, errlen);
     if (!b->net)
         return -1;
@@ -351,6 +357,7 @@ int broker_run(const config_t *cfg) {
     broker_wait_for_signal(&b, &stop);
     if (config_get_bool(cfg, "controlled.shutdown.enable"))
         broker_controlled_shutdown(&b);
+    gc_stop(b.groups); /* its parked requests answered while the network still runs */
     net_stop(b.net);
     evloop_stop(b.admin_loop); /* no handler may touch the logs while they close */
     fetcher_manager_stop(b.fetchers); /* nor a fetcher (no LeaderAndIsr can start one now) */

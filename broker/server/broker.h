@@ -62,6 +62,13 @@
  *                            fetchers per leader          (partition_follower_*); stopped when
  *                                                         idle after a LeaderAndIsr, and at
  *                                                         shutdown before the logs close
+ *   group coordinator        broker_start (evloop)        every consumer group: the group APIs
+ *     "group"                                             handed over by api_group.c (JoinGroup ...
+ *                                                         OffsetDelete, answered from here), their
+ *                                                         timers (delayed joins, sessions), appends to
+ *                                                         __consumer_offsets and their acks=all waits,
+ *                                                         loading / unloading an offsets partition
+ *                                                         (posted by the replica manager's role hook)
  *   zkc supervisor           zkc_open                     replaces an expired session, re-sends
  *                                                         reads a disconnect lost; no callbacks
  *   ZooKeeper I/O and        zookeeper_init (zkc_open,    libzookeeper_mt's own pair, one per
@@ -153,6 +160,7 @@
 #include "net/net.h"
 #include "replica/replica_manager.h"
 #include "replica/isr_sync.h"
+#include "group/group_coordinator.h"
 #include "admin/topic_admin.h"
 #include "zk/zkc.h"
 #include "zk/zkdata.h"
@@ -189,6 +197,10 @@ typedef struct broker {
     zkc_t *zk;              /* immutable after start-up; zkc is thread-safe */
     _Atomic(controller_t *) controller; /* atomic: set once at start-up, read by network loops and admin */
     config_watcher_t *config_watcher; /* dynamic topic configs; set by main at start-up, read on the ZooKeeper loop */
+    /* The group coordinator (its own loop owns every group); the pointer is
+     * immutable after start-up (set before the network starts), gc_submit
+     * and gc_partition_role are thread-safe. */
+    gc_t *groups;
     isr_sync_t *isr_sync;   /* ISR changes to ZooKeeper / the controller; immutable after start-up
                              * (set before the network starts), runs on the ZooKeeper loop */
     /* main thread until registered, then owner: ZooKeeper loop (re-registration

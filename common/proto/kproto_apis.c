@@ -584,6 +584,7 @@ SCHEMA(offset_fetch_req_topic_s, "OffsetFetchRequestTopic", offset_fetch_req_top
 static const kp_field_t offset_fetch_req_f[] = {
     {F_STR(group_id, 0, P)},
     {F_ARR(topics, 0, P, offset_fetch_req_topic_s), NULLABLE(2)},
+    {F_BOOL(require_stable, 7, P)},
 };
 SCHEMA(offset_fetch_req_s, "OffsetFetchRequest", offset_fetch_req_f)
 #undef S
@@ -675,6 +676,7 @@ static const kp_field_t join_group_resp_f[] = {
     {F_I32(throttle_time_ms, 2, P)},
     {F_I16(error_code, 0, P)},
     {F_I32(generation_id, 0, P), DEF(-1)},
+    {F_STR(protocol_type, 7, P), NULLABLE_DEFNULL(7)},
     {F_STR(protocol_name, 0, P), NULLABLE(7)},
     {F_STR(leader, 0, P)},
     {F_STR(member_id, 0, P)},
@@ -756,6 +758,8 @@ static const kp_field_t sync_group_req_f[] = {
     {F_I32(generation_id, 0, P)},
     {F_STR(member_id, 0, P)},
     {F_STR(group_instance_id, 3, P), NULLABLE_DEFNULL(3)},
+    {F_STR(protocol_type, 5, P), NULLABLE_DEFNULL(5)},
+    {F_STR(protocol_name, 5, P), NULLABLE_DEFNULL(5)},
     {F_ARR(assignments, 0, P, sync_group_req_assignment_s)},
 };
 SCHEMA(sync_group_req_s, "SyncGroupRequest", sync_group_req_f)
@@ -765,6 +769,8 @@ SCHEMA(sync_group_req_s, "SyncGroupRequest", sync_group_req_f)
 static const kp_field_t sync_group_resp_f[] = {
     {F_I32(throttle_time_ms, 1, P)},
     {F_I16(error_code, 0, P)},
+    {F_STR(protocol_type, 5, P), NULLABLE_DEFNULL(5)},
+    {F_STR(protocol_name, 5, P), NULLABLE_DEFNULL(5)},
     {F_BYTES(assignment, 0, P)},
 };
 SCHEMA(sync_group_resp_s, "SyncGroupResponse", sync_group_resp_f)
@@ -816,13 +822,17 @@ SCHEMA(describe_groups_resp_s, "DescribeGroupsResponse", describe_groups_resp_f)
 /* ---- ListGroups ----------------------------------------------------------- */
 
 #define S kp_list_groups_req_t
-static const kp_schema_t list_groups_req_s = {"ListGroupsRequest", NULL, 0, sizeof(S)};
+static const kp_field_t list_groups_req_f[] = {
+    {F_ARR_STR(states_filter, 4, P)},
+};
+SCHEMA(list_groups_req_s, "ListGroupsRequest", list_groups_req_f)
 #undef S
 
 #define S kp_list_groups_resp_group_t
 static const kp_field_t list_groups_resp_group_f[] = {
     {F_STR(group_id, 0, P)},
     {F_STR(protocol_type, 0, P)},
+    {F_STR(group_state, 4, P)},
 };
 SCHEMA(list_groups_resp_group_s, "ListedGroup", list_groups_resp_group_f)
 #undef S
@@ -1148,6 +1158,56 @@ static const kp_field_t delete_groups_resp_f[] = {
 SCHEMA(delete_groups_resp_s, "DeleteGroupsResponse", delete_groups_resp_f)
 #undef S
 
+/* ---- OffsetDelete --------------------------------------------------------- */
+
+#define S kp_offset_delete_req_partition_t
+static const kp_field_t offset_delete_req_partition_f[] = {
+    {F_I32(partition_index, 0, P)},
+};
+SCHEMA(offset_delete_req_partition_s, "OffsetDeleteRequestPartition", offset_delete_req_partition_f)
+#undef S
+
+#define S kp_offset_delete_req_topic_t
+static const kp_field_t offset_delete_req_topic_f[] = {
+    {F_STR(name, 0, P)},
+    {F_ARR(partitions, 0, P, offset_delete_req_partition_s)},
+};
+SCHEMA(offset_delete_req_topic_s, "OffsetDeleteRequestTopic", offset_delete_req_topic_f)
+#undef S
+
+#define S kp_offset_delete_req_t
+static const kp_field_t offset_delete_req_f[] = {
+    {F_STR(group_id, 0, P)},
+    {F_ARR(topics, 0, P, offset_delete_req_topic_s)},
+};
+SCHEMA(offset_delete_req_s, "OffsetDeleteRequest", offset_delete_req_f)
+#undef S
+
+#define S kp_offset_delete_resp_partition_t
+static const kp_field_t offset_delete_resp_partition_f[] = {
+    {F_I32(partition_index, 0, P)},
+    {F_I16(error_code, 0, P)},
+};
+SCHEMA(offset_delete_resp_partition_s, "OffsetDeleteResponsePartition", offset_delete_resp_partition_f)
+#undef S
+
+#define S kp_offset_delete_resp_topic_t
+static const kp_field_t offset_delete_resp_topic_f[] = {
+    {F_STR(name, 0, P)},
+    {F_ARR(partitions, 0, P, offset_delete_resp_partition_s)},
+};
+SCHEMA(offset_delete_resp_topic_s, "OffsetDeleteResponseTopic", offset_delete_resp_topic_f)
+#undef S
+
+#define S kp_offset_delete_resp_t
+static const kp_field_t offset_delete_resp_f[] = {
+    {F_I16(error_code, 0, P)},
+    {F_I32(throttle_time_ms, 0, P)},
+    {F_ARR(topics, 0, P, offset_delete_resp_topic_s)},
+};
+SCHEMA(offset_delete_resp_s, "OffsetDeleteResponse", offset_delete_resp_f)
+#undef S
+
 /* ---- AlterIsr ------------------------------------------------------------- */
 
 #define S kp_alter_isr_req_partition_t
@@ -1280,22 +1340,23 @@ static const kp_api_t kp_apis[] = {
     {KP_API_UPDATE_METADATA, "UpdateMetadata", 0, 5, 6, &update_metadata_req_s, &update_metadata_resp_s},
     {KP_API_CONTROLLED_SHUTDOWN, "ControlledShutdown", 0, 2, 3, &controlled_shutdown_req_s,
      &controlled_shutdown_resp_s},
-    {KP_API_OFFSET_COMMIT, "OffsetCommit", 0, 7, 8, &offset_commit_req_s, &offset_commit_resp_s},
-    {KP_API_OFFSET_FETCH, "OffsetFetch", 0, 5, 6, &offset_fetch_req_s, &offset_fetch_resp_s},
-    {KP_API_FIND_COORDINATOR, "FindCoordinator", 0, 2, 3, &find_coordinator_req_s, &find_coordinator_resp_s},
-    {KP_API_JOIN_GROUP, "JoinGroup", 0, 5, 6, &join_group_req_s, &join_group_resp_s},
-    {KP_API_HEARTBEAT, "Heartbeat", 0, 3, 4, &heartbeat_req_s, &heartbeat_resp_s},
-    {KP_API_LEAVE_GROUP, "LeaveGroup", 0, 3, 4, &leave_group_req_s, &leave_group_resp_s},
-    {KP_API_SYNC_GROUP, "SyncGroup", 0, 3, 4, &sync_group_req_s, &sync_group_resp_s},
-    {KP_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 4, 5, &describe_groups_req_s, &describe_groups_resp_s},
-    {KP_API_LIST_GROUPS, "ListGroups", 0, 2, 3, &list_groups_req_s, &list_groups_resp_s},
+    {KP_API_OFFSET_COMMIT, "OffsetCommit", 0, 8, 8, &offset_commit_req_s, &offset_commit_resp_s},
+    {KP_API_OFFSET_FETCH, "OffsetFetch", 0, 7, 6, &offset_fetch_req_s, &offset_fetch_resp_s},
+    {KP_API_FIND_COORDINATOR, "FindCoordinator", 0, 3, 3, &find_coordinator_req_s, &find_coordinator_resp_s},
+    {KP_API_JOIN_GROUP, "JoinGroup", 0, 7, 6, &join_group_req_s, &join_group_resp_s},
+    {KP_API_HEARTBEAT, "Heartbeat", 0, 4, 4, &heartbeat_req_s, &heartbeat_resp_s},
+    {KP_API_LEAVE_GROUP, "LeaveGroup", 0, 4, 4, &leave_group_req_s, &leave_group_resp_s},
+    {KP_API_SYNC_GROUP, "SyncGroup", 0, 5, 4, &sync_group_req_s, &sync_group_resp_s},
+    {KP_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5, &describe_groups_req_s, &describe_groups_resp_s},
+    {KP_API_LIST_GROUPS, "ListGroups", 0, 4, 3, &list_groups_req_s, &list_groups_resp_s},
     {KP_API_API_VERSIONS, "ApiVersions", 0, 3, 3, &api_versions_req_s, &api_versions_resp_s},
     {KP_API_CREATE_TOPICS, "CreateTopics", 0, 4, 5, &create_topics_req_s, &create_topics_resp_s},
     {KP_API_DELETE_TOPICS, "DeleteTopics", 0, 3, 4, &delete_topics_req_s, &delete_topics_resp_s},
     {KP_API_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch", 0, 3, 4, &ofle_req_s, &ofle_resp_s},
     {KP_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 2, 4, &describe_configs_req_s, &describe_configs_resp_s},
     {KP_API_CREATE_PARTITIONS, "CreatePartitions", 0, 1, 2, &create_partitions_req_s, &create_partitions_resp_s},
-    {KP_API_DELETE_GROUPS, "DeleteGroups", 0, 1, 2, &delete_groups_req_s, &delete_groups_resp_s},
+    {KP_API_DELETE_GROUPS, "DeleteGroups", 0, 2, 2, &delete_groups_req_s, &delete_groups_resp_s},
+    {KP_API_OFFSET_DELETE, "OffsetDelete", 0, 0, -1, &offset_delete_req_s, &offset_delete_resp_s},
     {KP_API_ALTER_ISR, "AlterIsr", 0, 0, 0, &alter_isr_req_s, &alter_isr_resp_s},
     /* Looked up by binary search, so a key this far out costs nothing. */
     {KP_API_DESCRIBE_REPLICA_STATE, "DescribeReplicaState", 0, 0, 0, &drs_req_s, &drs_resp_s},

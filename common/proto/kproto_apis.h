@@ -14,24 +14,24 @@
  * version fails to decode):
  *   Produce 3-8, Fetch 4-11, ListOffsets 0-5, Metadata 0-8, LeaderAndIsr 0-2,
  *   StopReplica 0-1, UpdateMetadata 0-5, ControlledShutdown 0-2,
- *   OffsetCommit 0-7, OffsetFetch 0-5, FindCoordinator 0-2, JoinGroup 0-5,
- *   Heartbeat 0-3, LeaveGroup 0-3, SyncGroup 0-3, DescribeGroups 0-4,
- *   ListGroups 0-2, ApiVersions 0-3 (v3 flexible), CreateTopics 0-4,
+ *   OffsetCommit 0-8, OffsetFetch 0-7, FindCoordinator 0-3, JoinGroup 0-7,
+ *   Heartbeat 0-4, LeaveGroup 0-4, SyncGroup 0-5, DescribeGroups 0-5,
+ *   ListGroups 0-4 (the group APIs: Kafka 2.8's full ranges, flexible
+ *   versions included), ApiVersions 0-3 (v3 flexible), CreateTopics 0-4,
  *   DeleteTopics 0-3, OffsetForLeaderEpoch 0-3, DescribeConfigs 0-2,
- *   CreatePartitions 0-1, DeleteGroups 0-1, AlterIsr 0 (flexible: every
+ *   CreatePartitions 0-1, DeleteGroups 0-2, OffsetDelete 0, AlterIsr 0 (flexible: every
  *   version of it is), and samsa's own DescribeReplicaState 0 (flexible).
  * The codec covers more than the broker serves. The broker advertises in
  * ApiVersions, with the ranges above, only the APIs it serves (the
  * routing table in broker/api/api.c: Produce, Fetch, ListOffsets, Metadata,
  * LeaderAndIsr, StopReplica, UpdateMetadata, ControlledShutdown,
  * ApiVersions, CreateTopics, DeleteTopics, CreatePartitions,
- * DescribeConfigs, OffsetForLeaderEpoch, AlterIsr), as protocol.md §5 asks
+ * DescribeConfigs, OffsetForLeaderEpoch, AlterIsr, and the group
+ * coordinator's APIs), as protocol.md §5 asks
  * — AlterIsr and OffsetForLeaderEpoch included, as Kafka 2.8 lists them:
  * inter-broker APIs, but advertised like the controller's own LeaderAndIsr.
  * (Kafka 2.8 serves OffsetForLeaderEpoch 0-4, v4 being flexible; v4, like
- * Fetch v12, belongs with the move to IBP 2.8's versions.) The group and
- * offset-commit APIs are encoded and decoded but not served: a request for
- * one of them closes the connection, as an unknown API does.
+ * Fetch v12, belongs with the move to IBP 2.8's versions.)
  * DescribeReplicaState (32000) is served but not advertised: a samsa-only
  * admin request (samsa-topics --describe --replicas) that Kafka clients
  * never see.
@@ -66,6 +66,7 @@ typedef enum kp_api_key {
     KP_API_DESCRIBE_CONFIGS = 32,
     KP_API_CREATE_PARTITIONS = 37,
     KP_API_DELETE_GROUPS = 42,
+    KP_API_OFFSET_DELETE = 47,
     KP_API_ALTER_ISR = 56,
     /* samsa's own (not Kafka's): far above Kafka's keys, never advertised */
     KP_API_DESCRIBE_REPLICA_STATE = 32000,
@@ -458,6 +459,7 @@ typedef struct kp_offset_fetch_req_topic {
 typedef struct kp_offset_fetch_req {
     kp_str_t group_id;
     kp_array_t topics; /* kp_offset_fetch_req_topic_t; nullable v2+ (null = all) */
+    bool require_stable; /* v7+ */
 } kp_offset_fetch_req_t;
 
 typedef struct kp_offset_fetch_resp_partition {
@@ -522,7 +524,8 @@ typedef struct kp_join_group_resp {
     int32_t throttle_time_ms; /* v2+ */
     int16_t error_code;
     int32_t generation_id; /* def -1 */
-    kp_str_t protocol_name;
+    kp_str_t protocol_type; /* v7+, nullable, def null */
+    kp_str_t protocol_name; /* nullable v7+ */
     kp_str_t leader;
     kp_str_t member_id;
     kp_array_t members; /* kp_join_group_resp_member_t */
@@ -579,12 +582,16 @@ typedef struct kp_sync_group_req {
     int32_t generation_id;
     kp_str_t member_id;
     kp_str_t group_instance_id; /* v3+, nullable, def null */
+    kp_str_t protocol_type;     /* v5+, nullable, def null */
+    kp_str_t protocol_name;     /* v5+, nullable, def null */
     kp_array_t assignments;     /* kp_sync_group_req_assignment_t */
 } kp_sync_group_req_t;
 
 typedef struct kp_sync_group_resp {
     int32_t throttle_time_ms; /* v1+ */
     int16_t error_code;
+    kp_str_t protocol_type; /* v5+, nullable, def null */
+    kp_str_t protocol_name; /* v5+, nullable, def null */
     kp_bytes_t assignment;
 } kp_sync_group_resp_t;
 
@@ -622,12 +629,13 @@ typedef struct kp_describe_groups_resp {
 /* ---- ListGroups (16) ------------------------------------------------------ */
 
 typedef struct kp_list_groups_req {
-    int unused_; /* no fields before v4 */
+    kp_array_t states_filter; /* v4+, kp_str_t (empty: every state) */
 } kp_list_groups_req_t;
 
 typedef struct kp_list_groups_resp_group {
     kp_str_t group_id;
     kp_str_t protocol_type;
+    kp_str_t group_state; /* v4+ */
 } kp_list_groups_resp_group_t;
 
 typedef struct kp_list_groups_resp {
@@ -845,6 +853,38 @@ typedef struct kp_delete_groups_resp {
     int32_t throttle_time_ms;
     kp_array_t results; /* kp_delete_groups_resp_result_t */
 } kp_delete_groups_resp_t;
+
+/* ---- OffsetDelete (47) ---------------------------------------------------- */
+
+typedef struct kp_offset_delete_req_partition {
+    int32_t partition_index;
+} kp_offset_delete_req_partition_t;
+
+typedef struct kp_offset_delete_req_topic {
+    kp_str_t name;
+    kp_array_t partitions; /* kp_offset_delete_req_partition_t */
+} kp_offset_delete_req_topic_t;
+
+typedef struct kp_offset_delete_req {
+    kp_str_t group_id;
+    kp_array_t topics; /* kp_offset_delete_req_topic_t */
+} kp_offset_delete_req_t;
+
+typedef struct kp_offset_delete_resp_partition {
+    int32_t partition_index;
+    int16_t error_code;
+} kp_offset_delete_resp_partition_t;
+
+typedef struct kp_offset_delete_resp_topic {
+    kp_str_t name;
+    kp_array_t partitions; /* kp_offset_delete_resp_partition_t */
+} kp_offset_delete_resp_topic_t;
+
+typedef struct kp_offset_delete_resp {
+    int16_t error_code;
+    int32_t throttle_time_ms;
+    kp_array_t topics; /* kp_offset_delete_resp_topic_t */
+} kp_offset_delete_resp_t;
 
 /* ---- AlterIsr (56) ---------------------------------------------------------
  * KIP-497: a partition leader asks the controller to write its new ISR

@@ -23,8 +23,9 @@ declare -A allowed=(
     [broker/log]="util proto"
     [broker/replica]="util proto zk log net"
     [broker/controller]="util proto zk admin net"
-    [broker/api]="util proto zk admin net log replica controller server/broker.h"
-    [broker/server]="util proto zk admin net log replica controller api"
+    [broker/group]="util proto zk admin net log replica"
+    [broker/api]="util proto zk admin net log replica controller group server/broker.h"
+    [broker/server]="util proto zk admin net log replica controller group api"
 )
 
 passed=0 failed=0

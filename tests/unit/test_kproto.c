@@ -821,10 +821,10 @@ static void test_advertised_and_flexible(void) {
     static const struct {
         int16_t key, min, max, flex;
     } want[] = {{0, 3, 8, 9},   {1, 4, 11, 12}, {2, 0, 5, 6},   {3, 0, 8, 9},   {4, 0, 2, 4},   {5, 0, 1, 2},
-                {6, 0, 5, 6},   {7, 0, 2, 3},   {8, 0, 7, 8},   {9, 0, 5, 6},   {10, 0, 2, 3},  {11, 0, 5, 6},
-                {12, 0, 3, 4},  {13, 0, 3, 4},  {14, 0, 3, 4},  {15, 0, 4, 5},  {16, 0, 2, 3},  {18, 0, 3, 3},
-                {19, 0, 4, 5},  {20, 0, 3, 4},  {23, 0, 3, 4},  {32, 0, 2, 4},  {37, 0, 1, 2},  {42, 0, 1, 2},
-                {56, 0, 0, 0},  {32000, 0, 0, 0}};
+                {6, 0, 5, 6},   {7, 0, 2, 3},   {8, 0, 8, 8},   {9, 0, 7, 6},   {10, 0, 3, 3},  {11, 0, 7, 6},
+                {12, 0, 4, 4},  {13, 0, 4, 4},  {14, 0, 5, 4},  {15, 0, 5, 5},  {16, 0, 4, 3},  {18, 0, 3, 3},
+                {19, 0, 4, 5},  {20, 0, 3, 4},  {23, 0, 3, 4},  {32, 0, 2, 4},  {37, 0, 1, 2},  {42, 0, 2, 2},
+                {47, 0, 0, -1}, {56, 0, 0, 0},  {32000, 0, 0, 0}};
     CU_ASSERT_EQUAL(kp_api_count(), sizeof want / sizeof want[0]);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const kp_api_t *api = kp_api_find(want[i].key);
@@ -833,8 +833,8 @@ static void test_advertised_and_flexible(void) {
         CU_ASSERT_EQUAL(api->max_version, want[i].max);
         CU_ASSERT_EQUAL(api->flex_min, want[i].flex);
     }
-    /* Only ApiVersions v3 and AlterIsr are flexible among the supported
-     * versions. */
+    /* Flexible among the supported versions: ApiVersions v3, AlterIsr and
+     * the group APIs' newest (Kafka 2.8's full ranges). */
     const kp_api_t *av = kp_api_find(18);
     CU_ASSERT_EQUAL(kp_request_header_version(av, 3), 2);
     CU_ASSERT_EQUAL(kp_response_header_version(av, 3), 0);
@@ -1048,7 +1048,7 @@ static void test_unknown_and_unsupported(void) {
     kp_writer_t w;
     kp_writer_init(&w);
     kp_heartbeat_resp_t hb = {0, 0};
-    CU_ASSERT_EQUAL(kp_response_encode(12, 4, 1, &hb, &w, NULL, 0), KP_ERR_UNSUPPORTED_VERSION);
+    CU_ASSERT_EQUAL(kp_response_encode(12, 5, 1, &hb, &w, NULL, 0), KP_ERR_UNSUPPORTED_VERSION);
     CU_ASSERT_EQUAL(kp_response_encode(99, 0, 1, &hb, &w, NULL, 0), KP_ERR_UNKNOWN_API);
     CU_ASSERT_EQUAL(w.buf.len, 0);
     kp_writer_free(&w);
