@@ -363,6 +363,9 @@ static int cg_open(cg_ctx_t *c, const rdtool_opts_t *o) {
     int rc;
     *c = (cg_ctx_t){.o = o, .timeout_ms = (int)timeout};
     rdtool_props_t props = {0};
+    /* Kafka's describeTopics never creates a topic; librdkafka's producer
+     * would ask Metadata to */
+    rdtool_props_set(&props, "allow.auto.create.topics", "false");
     rc = rdtool_props_load_opt(&props, o, OPT_COMMAND_CONFIG);
     rdtool_props_set(&props, "bootstrap.servers", rdtool_value(o, OPT_BOOTSTRAP));
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -396,8 +399,10 @@ static rd_kafka_AdminOptions_t *cg_admin_options(const cg_ctx_t *c, rd_kafka_adm
 }
 
 /* The result of the admin call just made (the caller destroys it), or
- * NULL after printing Kafka's failure line. */
-static rd_kafka_event_t *cg_admin_wait(cg_ctx_t *c, rd_kafka_AdminOptions_t *opts) {
+ * NULL after printing Kafka's failure line. A broker's error code for the
+ * whole request comes back in the event when keep_broker_error (librdkafka
+ * fails a per-group request on the group's top-level error). */
+static rd_kafka_event_t *cg_admin_wait_for(cg_ctx_t *c, rd_kafka_AdminOptions_t *opts, bool keep_broker_error) {
     /* librdkafka answers with a timeout error itself; the extra second only
      * guards against a lost event. */
     rd_kafka_event_t *ev = rd_kafka_queue_poll(c->queue, c->timeout_ms + 1000);
@@ -406,12 +411,18 @@ static rd_kafka_event_t *cg_admin_wait(cg_ctx_t *c, rd_kafka_AdminOptions_t *opt
         cg_failed("Timed out waiting for a node assignment.");
         return NULL;
     }
+    if (rd_kafka_event_error(ev) > 0 && keep_broker_error)
+        return ev;
     if (rd_kafka_event_error(ev)) {
         cg_failed(rd_kafka_event_error_string(ev));
         rd_kafka_event_destroy(ev);
         return NULL;
     }
     return ev;
+}
+
+static rd_kafka_event_t *cg_admin_wait(cg_ctx_t *c, rd_kafka_AdminOptions_t *opts) {
+    return cg_admin_wait_for(c, opts, false);
 }
 
 /* ListGroups: the consumer groups (sorted by id) and their states. The
@@ -555,9 +566,14 @@ static const struct cg_group_offsets_result {
 
 static rd_kafka_event_t *cg_group_offsets_wait(cg_ctx_t *c, rd_kafka_AdminOptions_t *opts, rd_kafka_resp_err_t *err,
                                                const rd_kafka_topic_partition_list_t **parts) {
-    rd_kafka_event_t *ev = cg_admin_wait(c, opts);
+    rd_kafka_event_t *ev = cg_admin_wait_for(c, opts, true);
     if (!ev)
         return NULL;
+    if (rd_kafka_event_error(ev)) { /* the group's error, for the whole request */
+        *err = rd_kafka_event_error(ev);
+        *parts = NULL;
+        return ev;
+    }
     size_t n = 0;
     const rd_kafka_group_result_t **res = NULL;
     for (size_t i = 0; i < sizeof cg_group_offsets_results / sizeof cg_group_offsets_results[0]; i++)
@@ -1423,10 +1439,12 @@ static int cg_delete_offsets(cg_ctx_t *c) {
             rd_kafka_event_destroy(ev);
         }
     }
-    if (!rc && n_rows > 0 && n_rows > (size_t)parts->cnt && !top) /* an unknown topic */
-        for (size_t i = 0; i < n_rows && !top; i++)
-            top = rows[i].err;
     if (!rc) {
+        /* Kafka's summary line is the request's; a row may still fail (an
+         * unknown topic), which makes the exit status 1 here */
+        for (size_t i = 0; i < n_rows; i++)
+            if (rows[i].err)
+                rc = CG_EXIT_FAILED;
         switch (top) {
         case RD_KAFKA_RESP_ERR_NO_ERROR: {
             printf("Request succeed for deleting offsets with topic ");

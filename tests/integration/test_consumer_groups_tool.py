@@ -51,9 +51,12 @@ def create_topic(bootstrap, topic, partitions):
             str(partitions), "--replication-factor", "1"))
 
 
-def produce(bootstrap, topic, values):
-    ok(tool("samsa-console-producer", "--bootstrap-server", bootstrap, "--topic", topic,
-            stdin="".join(v + "\n" for v in values)))
+def produce(bootstrap, topic, values, keyed=False):
+    """keyed: each value is its own key, so that records spread over the
+    partitions by hash (unkeyed ones may all stick to one partition)."""
+    keys = ["--property", "parse.key=true", "--property", "key.separator=:"] if keyed else []
+    ok(tool("samsa-console-producer", "--bootstrap-server", bootstrap, "--topic", topic, *keys,
+            stdin="".join((v + ":" if keyed else "") + v + "\n" for v in values)))
 
 
 def consume(bootstrap, topic, group, count):
@@ -76,7 +79,7 @@ def table(stdout, first_column="GROUP"):
 def offsets(bootstrap, group):
     """--describe's rows as (topic, partition, current, log end, lag, consumer id, host, client id)."""
     out = ok(cg(bootstrap, "--describe", "--group", group))
-    assert OFFSETS_HEADER in out.stdout.splitlines(), out.stdout
+    assert out.stdout.splitlines()[1].split() == OFFSETS_HEADER.split(), out.stdout  # widths follow the values
     rows = table(out.stdout)
     assert all(r[0] == group and len(r) == 9 for r in rows), out.stdout
     return [tuple(r[1:]) for r in rows]
@@ -156,6 +159,7 @@ def test_lag_is_log_end_minus_committed_before_and_after(bootstrap):
 
     out = ok(cg(bootstrap, "--describe", "--group", group))
     assert "Consumer group '%s' has no active members." % group in out.stderr
+    assert out.stdout.splitlines()[:2] == ["", OFFSETS_HEADER]  # Kafka's blank line, then 15-wide columns
     assert offsets(bootstrap, group) == [(topic, "0", "4", "10", "6", "-", "-", "-")]
 
     # more records: the log end moves, the committed offset does not
@@ -185,7 +189,7 @@ def test_unknown_group(bootstrap):
 def test_members_while_consuming_and_refusals(bootstrap):
     topic, group = "members-topic", "members-group"
     create_topic(bootstrap, topic, 3)
-    produce(bootstrap, topic, ["r%d" % i for i in range(30)])
+    produce(bootstrap, topic, ["r%d" % i for i in range(30)], keyed=True)
     consumer = subprocess.Popen([binary("tools/samsa-console-consumer"), "--bootstrap-server", bootstrap, "--topic",
                                  topic, "--group", group, "--from-beginning", "--consumer-property",
                                  "auto.commit.interval.ms=100"],
@@ -327,12 +331,17 @@ def test_delete_offsets_and_delete(bootstrap):
     assert [r[:2] for r in rows] == [(dropped, "0"), (dropped, "1"), (kept, "0")]
     assert rows[2][2:5] == ("3", "3", "0")
 
-    out = ok(cg(bootstrap, "--delete-offsets", "--group", group, "--topic", dropped))
-    assert out.stdout.splitlines()[0] == "Request succeed for deleting offsets with topic %s group %s" % (dropped,
-                                                                                                        group)
+    # an unknown topic is a row of its own (Kafka still calls the request a success; the exit status is 1)
+    out = cg(bootstrap, "--delete-offsets", "--group", group, "--topic", dropped, "--topic", "no-such-topic")
+    assert out.returncode == 1
+    assert out.stdout.splitlines()[0] == ("Request succeed for deleting offsets with topic %s, no-such-topic "
+                                          "group %s" % (dropped, group))
     assert "%-30s %-15s %-15s" % ("TOPIC", "PARTITION", "STATUS") in out.stdout.splitlines()
-    assert table(out.stdout, "TOPIC") == [[dropped, "0", "Successful"], [dropped, "1", "Successful"]]
+    assert table(out.stdout, "TOPIC") == [[dropped, "0", "Successful"], [dropped, "1", "Successful"],
+                                          ["no-such-topic", "Not", "Provided", "Error:",
+                                           *"This server does not host this topic-partition.".split()]]
     assert offsets(bootstrap, group) == [(kept, "0", "3", "3", "0", "-", "-", "-")]
+    assert "no-such-topic" not in ok(tool("samsa-topics", "--bootstrap-server", bootstrap, "--list")).stdout
 
     out = cg(bootstrap, "--delete-offsets", "--group", "no-such-group", "--topic", kept)
     assert out.returncode == 1
@@ -358,7 +367,7 @@ def test_delete_offsets_and_delete(bootstrap):
 def test_consumer_perf_test_with_a_group(bootstrap):
     topic, group = "perf-topic", "perf-group"
     create_topic(bootstrap, topic, 2)
-    produce(bootstrap, topic, [str(i) for i in range(200)])
+    produce(bootstrap, topic, [str(i) for i in range(200)], keyed=True)
     out = ok(tool("samsa-consumer-perf-test", "--bootstrap-server", bootstrap, "--topic", topic, "--group", group,
                   "--messages", "200", "--timeout", "30000"))
     fields = out.stdout.splitlines()[1].split(", ")
