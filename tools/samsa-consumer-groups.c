@@ -548,7 +548,8 @@ static int cg_cmp_partition(const void *a, const void *b) {
 }
 
 static void cg_sort_partitions(rd_kafka_topic_partition_list_t *list) {
-    qsort(list->elems, (size_t)list->cnt, sizeof *list->elems, cg_cmp_partition);
+    if (list->cnt > 1) /* an empty list has no array at all */
+        qsort(list->elems, (size_t)list->cnt, sizeof *list->elems, cg_cmp_partition);
 }
 
 /* The answer to the per-group offset call (list, alter, delete) just
@@ -1474,7 +1475,8 @@ static int cg_delete_offsets(cg_ctx_t *c) {
             rc = cg_error("Encounter some unknown error: %s", rd_kafka_err2name(top));
             break;
         }
-        qsort(rows, n_rows, sizeof *rows, cg_cmp_delete_row);
+        if (n_rows > 1)
+            qsort(rows, n_rows, sizeof *rows, cg_cmp_delete_row);
         printf("\n%-30s %-15s %-15s\n", "TOPIC", "PARTITION", "STATUS");
         for (size_t i = 0; i < n_rows; i++) {
             char partition[16], status[512];

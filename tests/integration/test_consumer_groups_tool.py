@@ -364,12 +364,16 @@ def test_delete_offsets_and_delete(bootstrap):
 # ---- the perf test with a group ------------------------------------------------------------------
 
 
-def test_consumer_perf_test_with_a_group(bootstrap):
-    topic, group = "perf-topic", "perf-group"
+@pytest.mark.parametrize("assignor", ["range", "cooperative-sticky"])
+def test_consumer_perf_test_with_a_group(bootstrap, assignor, tmp_path):
+    topic, group = "perf-topic-" + assignor, "perf-group-" + assignor
     create_topic(bootstrap, topic, 2)
     produce(bootstrap, topic, [str(i) for i in range(200)], keyed=True)
+    config = tmp_path / "consumer.properties"
+    config.write_text("partition.assignment.strategy=%s\n" % assignor)
     out = ok(tool("samsa-consumer-perf-test", "--bootstrap-server", bootstrap, "--topic", topic, "--group", group,
-                  "--messages", "200", "--timeout", "30000"))
+                  "--messages", "200", "--timeout", "30000", "--consumer.config", str(config)))
+    assert "WARN" not in out.stderr
     fields = out.stdout.splitlines()[1].split(", ")
     assert int(fields[4]) == 200
     rebalance_ms, fetch_ms = int(fields[6]), int(fields[7])
