@@ -1,17 +1,24 @@
 """Consumer groups against real brokers: the group coordinator and
-__consumer_offsets (consumer-groups.md). Group consumers are
-tests/integration/rdkafka_group (librdkafka), driven line by line: they
-print their assignment after each rebalance and the records they read, and
-commit on command."""
+__consumer_offsets (consumer-groups.md). Group consumers are small
+programs speaking one line protocol (rdkafka_group.c): librdkafka
+(rdkafka_group), kafka-python (kpy_group.py) and kafkajs
+(kafkajs_group.js). They print their assignment after each rebalance and
+the records they read, and commit on command."""
+import os
 import queue
+import struct
 import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import Broker, binary
+from conftest import ROOT, BUILD, Broker, binary
 from test_controller import Cluster, kcat, wait_for
+from test_controller_requests import request, s16
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KAFKAJS_DIR = os.environ.get("SAMSA_KAFKAJS_DIR") or os.path.join(BUILD, "kafkajs")
 
 TOPIC_PARTITIONS = 6
 GROUP_OVERRIDES = ["offsets.topic.num.partitions=5", "group.initial.rebalance.delay.ms=0",
@@ -21,10 +28,20 @@ GROUP_OVERRIDES = ["offsets.topic.num.partitions=5", "group.initial.rebalance.de
 class GroupConsumer:
     """One rdkafka_group process and the lines it printed."""
 
-    def __init__(self, bootstrap, group, topic, assignor="range", session_ms=6000):
-        self.proc = subprocess.Popen([binary("tests/integration/rdkafka_group"), bootstrap, group, topic, assignor,
-                                      str(session_ms)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True, bufsize=1)
+    def __init__(self, bootstrap, group, topic, assignor="range", session_ms=6000, client="rdkafka"):
+        env = dict(os.environ)
+        if client == "rdkafka":
+            args = [binary("tests/integration/rdkafka_group"), bootstrap, group, topic, assignor, str(session_ms)]
+        elif client == "kafka-python":
+            args = ["/usr/bin/python3", os.path.join(HERE, "kpy_group.py"), bootstrap, group, topic, assignor,
+                    str(session_ms)]
+        else:
+            modules = os.path.join(KAFKAJS_DIR, "node_modules")
+            assert os.path.isdir(os.path.join(modules, "kafkajs")), "kafkajs not installed (tests/run.sh does it)"
+            env["NODE_PATH"] = modules
+            args = ["node", os.path.join(HERE, "kafkajs_group.js"), bootstrap, group, topic, str(session_ms)]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, bufsize=1, env=env)
         self.lines = queue.Queue()
         self.assignment = None
         self.records = {}  # (partition, offset) -> value
@@ -106,32 +123,133 @@ def group_broker(workdir):
     assert rc == 0, "samsa-broker exited with %s:\n%s" % (rc, b.read_log()[-4000:])
 
 
-@pytest.mark.parametrize("assignor", ["range", "cooperative-sticky"])
-def test_two_consumers_split_leave_and_return(group_broker, assignor):
-    b = group_broker
-    topic = "split-" + assignor
-    out = subprocess.run([binary("tools/samsa-topics"), "--bootstrap-server", b.bootstrap, "--create", "--topic",
-                          topic, "--partitions", str(TOPIC_PARTITIONS), "--replication-factor", "1"],
+def create_topic(bootstrap, topic, partitions=TOPIC_PARTITIONS, rf=1):
+    out = subprocess.run([binary("tools/samsa-topics"), "--bootstrap-server", bootstrap, "--create", "--topic", topic,
+                          "--partitions", str(partitions), "--replication-factor", str(rf)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
-    group = "g-" + assignor
-    c1 = GroupConsumer(b.bootstrap, group, topic, assignor)
-    c2 = GroupConsumer(b.bootstrap, group, topic, assignor)
+
+
+# (clients of the two consumers, assignor): librdkafka eager and
+# cooperative, kafka-python, kafkajs, and librdkafka with kafka-python in
+# one group (kafkajs names its assignor "RoundRobinAssigner", which no other
+# client offers, so Kafka too refuses to mix it: INCONSISTENT_GROUP_PROTOCOL)
+SPLIT_CASES = [
+    (("rdkafka", "rdkafka"), "range"),
+    (("rdkafka", "rdkafka"), "cooperative-sticky"),
+    (("kafka-python", "kafka-python"), "range"),
+    (("kafkajs", "kafkajs"), "roundrobin"),
+    (("rdkafka", "kafka-python"), "range"),
+]
+
+
+@pytest.mark.parametrize("clients,assignor", SPLIT_CASES, ids=["-".join(c) + "-" + a for c, a in SPLIT_CASES])
+def test_two_consumers_split_leave_and_return(group_broker, clients, assignor):
+    b = group_broker
+    topic = "split-%s-%s" % ("-".join(clients), assignor)
+    create_topic(b.bootstrap, topic)
+    group = "g-" + topic
+    c1 = GroupConsumer(b.bootstrap, group, topic, assignor, client=clients[0])
+    c2 = GroupConsumer(b.bootstrap, group, topic, assignor, client=clients[1])
+    c3 = None
     try:
         wait_split([c1, c2])
-        # one leaves: the other gets all six (well within the session timeout)
+        # one leaves: the other gets all six within the session timeout (6 s)
         t0 = time.monotonic()
         c2.close()
         wait_for("all partitions on the one left",
                  lambda: assignments([c1])[0] == list(range(TOPIC_PARTITIONS)), timeout=6)
         assert time.monotonic() - t0 < 6
         # it comes back: they split again
-        c3 = GroupConsumer(b.bootstrap, group, topic, assignor)
-        try:
-            wait_split([c1, c3])
-        finally:
-            c3.close()
+        c3 = GroupConsumer(b.bootstrap, group, topic, assignor, client=clients[1])
+        wait_split([c1, c3])
     finally:
-        c1.close()
-        c2.close()
+        for c in (c1, c2, c3):
+            if c:
+                c.close()
     assert not c1.errors, c1.errors
+
+
+def committed_positions(consumer):
+    """partition -> the next offset after the last record it read."""
+    pos = {}
+    for (p, o) in consumer.records:
+        pos[p] = max(pos.get(p, 0), o + 1)
+    return pos
+
+
+def test_commit_stop_restart_resumes_at_committed_offset(workdir):
+    b = Broker(workdir, overrides=["offsets.topic.replication.factor=1"] + GROUP_OVERRIDES).start()
+    try:
+        topic, group = "resume", "g-resume"
+        create_topic(b.bootstrap, topic)
+        produce(b.bootstrap, topic, 300, "a")
+        c = GroupConsumer(b.bootstrap, group, topic)
+        wait_for("300 records", lambda: c.pump() or len(c.records) == 300)
+        c.commit()
+        c.close()
+        committed = committed_positions(c)
+        assert sum(committed.values()) == 300
+
+        # the broker restarts: the group's offsets come back from __consumer_offsets
+        assert b.stop() == 0
+        b.start()
+        produce(b.bootstrap, topic, 120, "b")
+        c2 = GroupConsumer(b.bootstrap, group, topic)
+        try:
+            wait_for("the 120 new records", lambda: c2.pump() or len(c2.records) >= 120)
+            time.sleep(1)
+            c2.pump()
+        finally:
+            c2.close()
+        # exactly the records after the committed offsets, each from there on
+        assert len(c2.records) == 120
+        assert all(v.startswith("b") for v in c2.records.values())
+        for p, first in committed.items():
+            offsets = sorted(o for (q, o) in c2.records if q == p)
+            assert not offsets or offsets[0] == first
+    finally:
+        rc = b.stop()
+    assert rc == 0, b.read_log()[-4000:]
+
+
+def find_coordinator(bootstrap, group):
+    """FindCoordinator v0 by hand: (error, node id)."""
+    port = int(bootstrap.split(",")[0].split(":")[1])
+    err, node = struct.unpack(">hi", request(port, 10, 0, s16(group))[:6])
+    return err, node
+
+
+def test_coordinator_killed_the_group_moves_and_keeps_its_offsets(workdir):
+    c = Cluster(workdir, overrides=["offsets.topic.replication.factor=3"] + GROUP_OVERRIDES).start()
+    try:
+        topic, group = "survive", "g-survive"
+        c.topics("--create", "--topic", topic, "--partitions", str(TOPIC_PARTITIONS), "--replication-factor", "3")
+        produce(c.bootstrap(), topic, 300, "a")
+        c1 = GroupConsumer(c.bootstrap(), group, topic)
+        try:
+            wait_for("300 records", lambda: c1.pump() or len(c1.records) == 300, timeout=60)
+            c1.commit()
+        finally:
+            c1.close()
+        committed = committed_positions(c1)
+        err, node = wait_for("the coordinator", lambda: (lambda r: r if r[0] == 0 else None)(
+            find_coordinator(c.bootstrap(), group)))
+        c.run("kill", str(node))  # SIGKILL
+        rest = ",".join("127.0.0.1:%d" % c.port(i) for i in range(1, 4) if i != node)
+        err, new_node = wait_for("a new coordinator", lambda: (lambda r: r if r[0] == 0 and r[1] != node else None)(
+            find_coordinator(rest, group)), timeout=60)
+        produce(rest, topic, 120, "b")
+        c2 = GroupConsumer(rest, group, topic)
+        try:
+            wait_for("the 120 new records", lambda: c2.pump() or len(c2.records) >= 120, timeout=90)
+            time.sleep(1)
+            c2.pump()
+        finally:
+            c2.close()
+        assert len(c2.records) == 120, sorted(c2.records.items())[:10]
+        for p, first in committed.items():
+            offsets = sorted(o for (q, o) in c2.records if q == p)
+            assert not offsets or offsets[0] == first
+    finally:
+        c.run("stop", check=False)
