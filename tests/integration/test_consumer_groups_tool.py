@@ -6,7 +6,7 @@ Groups commit through the console consumer (librdkafka commits what it
 printed when it stops) or through --reset-offsets --execute itself; every
 number the tool prints is checked exactly: CURRENT-OFFSET is what was
 committed, LOG-END-OFFSET what was produced, LAG their difference."""
-import re
+import contextlib
 import signal
 import subprocess
 import time
@@ -66,6 +66,22 @@ def consume(bootstrap, topic, group, count):
                   "--from-beginning", "--max-messages", str(count), "--timeout-ms", "30000"))
     assert out.stderr.endswith("Processed a total of %d messages\n" % count), out.stderr
     return out.stdout.splitlines()
+
+
+@contextlib.contextmanager
+def group_consumer(bootstrap, topic, group, *args):
+    """A console consumer of group running in the background; stopped with
+    SIGTERM (it leaves the group and commits) if it is still running when
+    the block ends."""
+    consumer = subprocess.Popen([binary("tools/samsa-console-consumer"), "--bootstrap-server", bootstrap, "--topic",
+                                 topic, "--group", group, "--from-beginning", *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield consumer
+    finally:
+        if consumer.poll() is None:
+            consumer.send_signal(signal.SIGTERM)
+            consumer.communicate(timeout=30)
 
 
 def table(stdout, first_column="GROUP"):
@@ -176,6 +192,21 @@ def test_lag_is_log_end_minus_committed_before_and_after(bootstrap):
     assert rows == [[group, "127.0.0.1:%s" % port, "(1)", "Empty", "0"]], out.stdout
 
 
+def test_group_consumer_creates_its_topic(bootstrap):
+    """As Java's consumer: subscribing asks Metadata with auto-creation, so
+    the topic exists before anything is produced, and the record produced
+    afterwards is the group's first (--from-beginning)."""
+    topic, group = "created-by-group", "creating-group"
+    with group_consumer(bootstrap, topic, group, "--max-messages", "1", "--timeout-ms", "30000") as consumer:
+        wait_until("the consumer to create its topic", lambda: topic in ok(
+            tool("samsa-topics", "--bootstrap-server", bootstrap, "--list")).stdout.splitlines())
+        produce(bootstrap, topic, ["first"])
+        stdout, stderr = consumer.communicate(timeout=60)
+    assert consumer.returncode == 0, stderr
+    assert stdout == "first\n"
+    assert stderr.endswith("Processed a total of 1 messages\n")
+
+
 def test_unknown_group(bootstrap):
     for extra in ([], ["--members"], ["--state"]):
         out = cg(bootstrap, "--describe", "--group", "no-such-group", *extra)
@@ -190,11 +221,7 @@ def test_members_while_consuming_and_refusals(bootstrap):
     topic, group = "members-topic", "members-group"
     create_topic(bootstrap, topic, 3)
     produce(bootstrap, topic, ["r%d" % i for i in range(30)], keyed=True)
-    consumer = subprocess.Popen([binary("tools/samsa-console-consumer"), "--bootstrap-server", bootstrap, "--topic",
-                                 topic, "--group", group, "--from-beginning", "--consumer-property",
-                                 "auto.commit.interval.ms=100"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with group_consumer(bootstrap, topic, group, "--consumer-property", "auto.commit.interval.ms=100") as consumer:
         wait_until("the member to own 3 partitions",
                    lambda: any(r[-1] == "3" for r in table(cg(bootstrap, "--describe", "--group", group,
                                                               "--members").stdout)
@@ -237,9 +264,6 @@ def test_members_while_consuming_and_refusals(bootstrap):
             [topic, str(p), "Error:", *"Deleting offsets of a topic is forbidden while the consumer group is "
                                        "actively subscribed to it.".split()] for p in range(3)]
         assert sum(int(r[2]) for r in offsets(bootstrap, group)) == 30  # nothing was changed
-    finally:
-        consumer.send_signal(signal.SIGTERM)
-        consumer.communicate(timeout=30)
     assert consumer.returncode == 0
     wait_until("the group to be empty", lambda: state_of(bootstrap, group) == "Empty")
     assert [r[5:] for r in offsets(bootstrap, group)] == [("-", "-", "-")] * 3
