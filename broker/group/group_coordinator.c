@@ -99,6 +99,9 @@ struct gc_group {
     int32_t npending;
     group_map_t offsets; /* "topic\x1fpartition" -> gc_offset_t */
     evloop_timer_t *join_timer;
+    /* CompletingRebalance: members that send no SyncGroup within the
+     * rebalance timeout are removed (Kafka 2.8.1, KAFKA-12890) */
+    evloop_timer_t *sync_timer;
     /* the initial rebalance delay is running (group.initial.rebalance.delay.ms) */
     bool initial_delay;
     int64_t initial_delay_remaining_ms;
@@ -134,7 +137,9 @@ struct gc {
     int32_t commit_timeout_ms, load_buffer;
     int64_t retention_ms;
     int32_t compression;
+    int64_t retention_check_ms;
     struct gc_store *stores; /* appends waiting for their acks */
+    evloop_timer_t *expiry_timer; /* KIP-211's periodic offset expiration */
 };
 
 /* --- small helpers ------------------------------------------------------------ */
@@ -312,6 +317,8 @@ static void gc_group_free(gc_group_t *g) {
     free(g->pending);
     if (g->join_timer)
         evloop_timer_free(g->join_timer);
+    if (g->sync_timer)
+        evloop_timer_free(g->sync_timer);
     group_map_free(&g->offsets, gc_offset_free);
     free(g->id);
     free(g->protocol_type);
@@ -775,6 +782,8 @@ static void gc_prepare_rebalance(gc_group_t *g) {
                 gc_sync_answer(g, m, KERR_REBALANCE_IN_PROGRESS);
         }
     }
+    if (g->sync_timer)
+        evloop_timer_cancel(g->sync_timer);
     if (!g->join_timer)
         g->join_timer = evloop_timer_new(g->gc->loop, gc_join_timer_fired, g);
     int32_t rebalance_timeout = gc_max_rebalance_timeout(g);
@@ -845,6 +854,25 @@ static void gc_store_logged(gc_t *gc, void *arg, kerr_t err) {
     free(group_id);
 }
 
+/* The rebalance timeout ran out while members still owed their SyncGroup:
+ * those are removed and the group rebalances (KAFKA-12890). */
+static void gc_sync_timer_fired(void *arg) {
+    gc_group_t *g = arg;
+    if (g->state != GC_COMPLETING_REBALANCE)
+        return;
+    bool removed = false;
+    for (int32_t i = g->nmembers - 1; i >= 0; i--) {
+        gc_member_t *m = g->members[i];
+        if (!m->sync_call) {
+            log_info(GC_TAG, "group %s: member %s sent no SyncGroup in time", g->id, m->member_id);
+            gc_member_remove(g, m);
+            removed = true;
+        }
+    }
+    if (removed)
+        gc_prepare_rebalance(g);
+}
+
 static void gc_complete_join(gc_group_t *g) {
     if (g->state != GC_PREPARING_REBALANCE)
         return;
@@ -879,6 +907,9 @@ static void gc_complete_join(gc_group_t *g) {
     const char *proto = gc_select_protocol(g);
     g->protocol = proto ? mem_strdup(proto) : NULL;
     gc_set_state(g, GC_COMPLETING_REBALANCE);
+    if (!g->sync_timer)
+        g->sync_timer = evloop_timer_new(g->gc->loop, gc_sync_timer_fired, g);
+    evloop_timer_arm(g->sync_timer, gc_max_rebalance_timeout(g));
     log_info(GC_TAG, "group %s: generation %d, protocol %s, leader %s, %d members", g->id, g->generation,
              g->protocol ? g->protocol : "-", g->leader_id ? g->leader_id : "-", g->nmembers);
     for (int32_t i = 0; i < g->nmembers; i++) {
@@ -1068,6 +1099,7 @@ static void gc_sync_stored(gc_t *gc, void *arg, kerr_t err) {
     gc_group_t *g = gc_group_get(gc, ss->group_id);
     if (g && g->generation == ss->generation && g->state == GC_COMPLETING_REBALANCE) {
         if (err == KERR_NONE) {
+            evloop_timer_cancel(g->sync_timer);
             gc_set_state(g, GC_STABLE);
             log_info(GC_TAG, "group %s: generation %d is stable", g->id, g->generation);
         }
@@ -1968,6 +2000,79 @@ void gc_role_hook(void *ctx, const char *topic, int32_t partition, bool leader, 
         gc_partition_role(ctx, partition, leader, leader_epoch);
 }
 
+/* --- KIP-211: offset retention and group expiry -------------------------------- */
+
+/* Whether o has expired (consumer-groups.md §10). */
+static bool gc_offset_expired(const gc_t *gc, const gc_group_t *g, const gc_offset_t *o, int64_t now) {
+    if (o->expire_timestamp >= 0)
+        return now >= o->expire_timestamp; /* an explicit retention (OffsetCommit v2-v4) */
+    if (g->protocol_type && g->state == GC_EMPTY) {
+        int64_t empty_since = g->state_timestamp >= 0 ? g->state_timestamp : o->commit_timestamp;
+        return now - empty_since >= gc->retention_ms;
+    }
+    if (g->protocol_type && strcmp(g->protocol_type, "consumer") == 0 && g->state == GC_STABLE)
+        return !gc_group_subscribed(g, kp_str(o->topic)) && now - o->commit_timestamp >= gc->retention_ms;
+    if (!g->protocol_type)
+        return now - o->commit_timestamp >= gc->retention_ms; /* standalone committers */
+    return false; /* an active group's own offsets never expire */
+}
+
+/* Tombstones of expired offsets are written best effort, as Kafka's acks=0
+ * (the next cycle expires again what was lost). */
+static void gc_expired_stored(gc_t *gc, void *arg, kerr_t err) {
+    gc_store_logged(gc, arg, err);
+}
+
+static void gc_expire(gc_t *gc, int64_t now) {
+    size_t bucket;
+    group_map_entry_t *e = group_map_first(&gc->groups, &bucket);
+    while (e) {
+        gc_group_t *g = e->value;
+        e = group_map_next(&gc->groups, e, &bucket);
+        if (!gc_group_listed(gc, g))
+            continue;
+        gc_batch_t batch;
+        gc_batch_init(&batch, (int)g->offsets.count + 1);
+        size_t ob;
+        group_map_entry_t *oe = group_map_first(&g->offsets, &ob);
+        while (oe) {
+            gc_offset_t *o = oe->value;
+            oe = group_map_next(&g->offsets, oe, &ob);
+            if (!gc_offset_expired(gc, g, o, now))
+                continue;
+            gc_batch_add_offset(&batch, kp_str(g->id), kp_str(o->topic), o->partition, NULL, now);
+            gc_offset_remove(g, o->topic, o->partition);
+        }
+        int expired = batch.n;
+        bool dead = g->state == GC_EMPTY && g->offsets.count == 0 && g->nmembers == 0 && g->npending == 0;
+        if (dead && g->generation > 0) {
+            gc_group_record(g, true, &batch.bufs[2 * batch.n], &batch.bufs[2 * batch.n + 1], &batch.records[batch.n]);
+            batch.n++;
+        }
+        if (batch.n > 0)
+            gc_store(gc, g->partition, &batch, gc_expired_stored, mem_strdup(g->id));
+        gc_batch_free(&batch);
+        if (expired || dead)
+            log_info(GC_TAG, "group %s: %d offsets expired%s", g->id, expired, dead ? "; the group is removed" : "");
+        if (dead) {
+            group_map_remove(&gc->groups, g->id);
+            gc_group_free(g);
+        }
+    }
+}
+
+static void gc_expiry_tick(void *arg) {
+    gc_t *gc = arg;
+    gc_expire(gc, clock_wall_ms());
+    evloop_timer_arm(gc->expiry_timer, gc->retention_check_ms);
+}
+
+static void gc_expiry_start(void *arg) {
+    gc_t *gc = arg;
+    gc->expiry_timer = evloop_timer_new(gc->loop, gc_expiry_tick, gc);
+    evloop_timer_arm(gc->expiry_timer, gc->retention_check_ms);
+}
+
 /* --- dispatch and lifecycle ---------------------------------------------------------- */
 
 typedef void (*gc_handler_fn)(gc_t *gc, gc_call_t *call);
@@ -2037,6 +2142,7 @@ gc_t *gc_new(const gc_deps_t *deps, char *err, size_t errlen) {
     gc->commit_timeout_ms = config_get_int(cfg, "offsets.commit.timeout.ms");
     gc->load_buffer = config_get_int(cfg, "offsets.load.buffer.size");
     gc->retention_ms = (int64_t)config_get_int(cfg, "offsets.retention.minutes") * 60000;
+    gc->retention_check_ms = config_get_long(cfg, "offsets.retention.check.interval.ms");
     gc->compression = config_get_int(cfg, "offsets.topic.compression.codec");
     group_map_init(&gc->groups);
     atomic_init(&gc->stopping, false);
@@ -2047,6 +2153,7 @@ int gc_start(gc_t *gc, char *err, size_t errlen) {
     if (evloop_start(gc->loop, err, errlen) != 0)
         return -1;
     gc->started = true;
+    evloop_run_sync(gc->loop, gc_expiry_start, gc);
     return 0;
 }
 
@@ -2055,6 +2162,8 @@ static void gc_shutdown_on_loop(void *arg) {
     while (gc->stores)
         gc_store_finish(gc->stores, KERR_NOT_LEADER_OR_FOLLOWER);
     gc_unload(gc, -1);
+    evloop_timer_free(gc->expiry_timer);
+    gc->expiry_timer = NULL;
 }
 
 void gc_stop(gc_t *gc) {

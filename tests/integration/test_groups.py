@@ -253,3 +253,64 @@ def test_coordinator_killed_the_group_moves_and_keeps_its_offsets(workdir):
             assert not offsets or offsets[0] == first
     finally:
         c.run("stop", check=False)
+
+
+def test_admin_list_describe_offsets_and_delete(group_broker):
+    """kafka-python's admin client: ListGroups, DescribeGroups, OffsetFetch
+    (all partitions), DeleteGroups — refused while the group has members."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import NoError, NonEmptyGroupError
+
+    b = group_broker
+    topic, group = "admin-t", "g-admin"
+    create_topic(b.bootstrap, topic)
+    produce(b.bootstrap, topic, 60)
+    c = GroupConsumer(b.bootstrap, group, topic)
+    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, api_version=(2, 0, 0))
+    try:
+        wait_for("60 records", lambda: c.pump() or len(c.records) == 60)
+        c.commit()
+        assert (group, "consumer") in admin.list_consumer_groups()
+        d = admin.describe_consumer_groups([group])[0]
+        assert d.state == "Stable" and d.protocol_type == "consumer" and d.protocol == "range"
+        assert len(d.members) == 1 and d.members[0].client_host == "/127.0.0.1"
+        offsets = admin.list_consumer_group_offsets(group)
+        assert {tp.partition: om.offset for tp, om in offsets.items()} == committed_positions(c)
+        assert dict(admin.delete_consumer_groups([group]))[group] is NonEmptyGroupError
+    finally:
+        c.close()
+    assert admin.describe_consumer_groups([group])[0].state == "Empty"
+    assert dict(admin.delete_consumer_groups([group]))[group] is NoError
+    assert admin.describe_consumer_groups([group])[0].state == "Dead"
+    assert admin.list_consumer_group_offsets(group) == {}
+    admin.close()
+
+
+def test_offsets_with_a_retention_expire_and_the_group_goes(workdir):
+    """KIP-211: an offset committed with a retention time (OffsetCommit v2)
+    expires at the next check; the group, Empty with no offsets left, is
+    removed."""
+    b = Broker(workdir, overrides=["offsets.topic.replication.factor=1", "offsets.retention.check.interval.ms=200"]
+               + GROUP_OVERRIDES).start()
+    try:
+        create_topic(b.bootstrap, "exp-t")
+        group = "g-expiring"
+        wait_for("the coordinator", lambda: find_coordinator(b.bootstrap, group)[0] == 0)
+        # OffsetCommit v2: group, generation -1, member "", retention 300 ms, [exp-t [0: offset 5, ""]]
+        body = (s16(group) + struct.pack(">i", -1) + s16("") + struct.pack(">q", 300) + struct.pack(">i", 1)
+                + s16("exp-t") + struct.pack(">iiq", 1, 0, 5) + s16(""))
+        resp = request(b.port, 8, 2, body)
+        assert resp[-2:] == b"\x00\x00", resp  # the partition's error code
+
+        def fetched():
+            # OffsetFetch v1: group, [exp-t [0]] -> the committed offset
+            r = request(b.port, 9, 1, s16(group) + struct.pack(">i", 1) + s16("exp-t") + struct.pack(">ii", 1, 0))
+            return struct.unpack(">q", r[4 + 2 + 5 + 4 + 4:4 + 2 + 5 + 4 + 4 + 8])[0]
+        assert fetched() == 5
+        wait_for("the offset to expire", lambda: fetched() == -1, timeout=20)
+        # ListGroups v0: the group is gone
+        listed = request(b.port, 16, 0, b"")
+        assert group.encode() not in listed
+    finally:
+        rc = b.stop()
+    assert rc == 0, b.read_log()[-4000:]
