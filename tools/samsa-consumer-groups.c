@@ -75,6 +75,7 @@ typedef enum cg_opt {
     OPT_DRY_RUN,
     OPT_EXECUTE,
     OPT_EXPORT,
+    OPT_FROM_FILE,
     OPT_GROUP,
     OPT_HELP,
     OPT_LIST,
@@ -120,6 +121,7 @@ static const rdtool_optdef_t cg_optdefs[OPT__COUNT] = {
     [OPT_EXECUTE] = {"execute", RDTOOL_FLAG, NULL, "Execute operation. Supported operations: reset-offsets."},
     [OPT_EXPORT] = {"export", RDTOOL_FLAG, NULL,
                     "Export operation execution to a CSV file. Supported operations: reset-offsets."},
+    [OPT_FROM_FILE] = {"from-file", RDTOOL_ARG, "path to CSV file", "Reset offsets to values defined in CSV file."},
     [OPT_GROUP] = {"group", RDTOOL_ARG, "consumer group", "The consumer group we wish to act on."},
     [OPT_HELP] = {"help", RDTOOL_FLAG, NULL, "Print usage information."},
     [OPT_LIST] = {"list", RDTOOL_FLAG, NULL, "List all consumer groups."},
@@ -137,8 +139,9 @@ static const rdtool_optdef_t cg_optdefs[OPT__COUNT] = {
                            "offsets to reset, and --execute to update the offsets. Additionally, the --export "
                            "option is used to export the results to a CSV format. You must choose one of the "
                            "following reset specifications: --to-datetime, --by-duration, --to-earliest, "
-                           "--to-latest, --shift-by, --to-current, --to-offset. To define the scope use "
-                           "--all-topics or --topic. One scope must be specified."},
+                           "--to-latest, --shift-by, --from-file, --to-current, --to-offset. To define the scope "
+                           "use --all-topics or --topic. One scope must be specified unless you use "
+                           "'--from-file'."},
     [OPT_SHIFT_BY] = {"shift-by", RDTOOL_ARG, "number-of-offsets",
                       "Reset offsets shifting current offset by 'n', where 'n' can be positive or negative."},
     [OPT_STATE] = {"state", RDTOOL_OPTIONAL_ARG, "String",
@@ -172,8 +175,8 @@ static const rdtool_optdef_t cg_optdefs[OPT__COUNT] = {
 
 /* The reset scenarios, each exclusive of the others (Kafka checks them in
  * this order). */
-static const cg_opt_t cg_scenarios[] = {OPT_TO_OFFSET,   OPT_TO_DATETIME, OPT_BY_DURATION, OPT_TO_EARLIEST,
-                                        OPT_TO_LATEST,   OPT_TO_CURRENT,  OPT_SHIFT_BY};
+static const cg_opt_t cg_scenarios[] = {OPT_TO_OFFSET, OPT_TO_DATETIME, OPT_BY_DURATION, OPT_TO_EARLIEST,
+                                        OPT_TO_LATEST, OPT_TO_CURRENT,  OPT_SHIFT_BY,    OPT_FROM_FILE};
 #define CG_N_SCENARIOS (sizeof cg_scenarios / sizeof cg_scenarios[0])
 
 /* Kafka's printUsageAndDie: the message and the help on stderr, exit 1. */
@@ -188,9 +191,14 @@ static int cg_usage_die(const char *fmt, ...) {
     return RDTOOL_EXIT_USAGE;
 }
 
+/* Set once an "Error:" line was printed: Kafka's command goes on (other
+ * groups, the table) but the exit status will be CG_EXIT_FAILED. */
+static bool cg_error_printed;
+
 /* Kafka's printError: "\nError: ..." on stdout. Returns CG_EXIT_FAILED. */
 static int cg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int cg_error(const char *fmt, ...) {
+    cg_error_printed = true;
     va_list ap;
     va_start(ap, fmt);
     printf("\nError: ");
@@ -710,12 +718,11 @@ static int cg_list(cg_ctx_t *c) {
 /* --- --describe ----------------------------------------------------------------------------- */
 
 /* shouldPrintMemberState: the state's message, and whether a table follows
- * (rows > 0 and the group exists). *failed is set for a missing group. */
-static bool cg_should_print(const char *group, rd_kafka_consumer_group_state_t state, size_t rows, bool *failed) {
+ * (rows > 0 and the group exists). */
+static bool cg_should_print(const char *group, rd_kafka_consumer_group_state_t state, size_t rows) {
     switch (state) {
     case RD_KAFKA_CONSUMER_GROUP_STATE_DEAD:
         cg_error("Consumer group '%s' does not exist.", group);
-        *failed = true;
         return false;
     case RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY:
         fprintf(stderr, "\nConsumer group '%s' has no active members.\n", group);
@@ -791,7 +798,7 @@ static int cg_cmp_by_partition(const void *a, const void *b) {
 }
 
 /* collectGroupsOffsets for one group, then printOffsets. */
-static int cg_describe_offsets(cg_ctx_t *c, const rd_kafka_ConsumerGroupDescription_t *d, bool *failed) {
+static int cg_describe_offsets(cg_ctx_t *c, const rd_kafka_ConsumerGroupDescription_t *d) {
     const char *group = rd_kafka_ConsumerGroupDescription_group_id(d);
     rd_kafka_consumer_group_state_t state = rd_kafka_ConsumerGroupDescription_state(d);
     rd_kafka_topic_partition_list_t *committed = cg_committed(c, group);
@@ -853,7 +860,7 @@ static int cg_describe_offsets(cg_ctx_t *c, const rd_kafka_ConsumerGroupDescript
             .log_end = cg_watermark(c, p->topic, p->partition, CG_LOG_END),
         };
     }
-    if (cg_should_print(group, state, n_rows, failed))
+    if (cg_should_print(group, state, n_rows))
         cg_print_offset_rows(group, rows, n_rows);
     free(rows);
     free(members);
@@ -884,10 +891,10 @@ static void cg_format_assignment(const rd_kafka_topic_partition_list_t *parts, c
 }
 
 /* printMembers for one group. */
-static void cg_describe_members(const rd_kafka_ConsumerGroupDescription_t *d, bool verbose, bool *failed) {
+static void cg_describe_members(const rd_kafka_ConsumerGroupDescription_t *d, bool verbose) {
     const char *group = rd_kafka_ConsumerGroupDescription_group_id(d);
     size_t n = rd_kafka_ConsumerGroupDescription_member_count(d);
-    if (!cg_should_print(group, rd_kafka_ConsumerGroupDescription_state(d), n, failed))
+    if (!cg_should_print(group, rd_kafka_ConsumerGroupDescription_state(d), n))
         return;
     int wg = cg_max_width(15, group), wc = 15, wi = 17, wh = 15, wl = 15;
     bool with_instance_id = false;
@@ -922,10 +929,10 @@ static void cg_describe_members(const rd_kafka_ConsumerGroupDescription_t *d, bo
 
 /* printStates for one group (Kafka sizes the GROUP column by the
  * coordinator's text; kept). */
-static void cg_describe_state(const rd_kafka_ConsumerGroupDescription_t *d, bool *failed) {
+static void cg_describe_state(const rd_kafka_ConsumerGroupDescription_t *d) {
     const char *group = rd_kafka_ConsumerGroupDescription_group_id(d);
     rd_kafka_consumer_group_state_t state = rd_kafka_ConsumerGroupDescription_state(d);
-    if (!cg_should_print(group, state, 1, failed))
+    if (!cg_should_print(group, state, 1))
         return;
     const rd_kafka_Node_t *node = rd_kafka_ConsumerGroupDescription_coordinator(d);
     char coordinator[300];
@@ -958,18 +965,17 @@ static int cg_describe(cg_ctx_t *c) {
     for (size_t i = 0; i < n; i++)
         sorted[i] = descs[i];
     qsort(sorted, n, sizeof *sorted, cg_cmp_desc);
-    bool failed = false;
     for (size_t i = 0; i < n && !rc; i++) {
         if (cg_has(c->o, OPT_MEMBERS))
-            cg_describe_members(sorted[i], cg_has(c->o, OPT_VERBOSE), &failed);
+            cg_describe_members(sorted[i], cg_has(c->o, OPT_VERBOSE));
         else if (cg_has(c->o, OPT_STATE))
-            cg_describe_state(sorted[i], &failed);
+            cg_describe_state(sorted[i]);
         else
-            rc = cg_describe_offsets(c, sorted[i], &failed);
+            rc = cg_describe_offsets(c, sorted[i]);
     }
     free(sorted);
     cg_described_free(&t);
-    return rc ? rc : failed ? CG_EXIT_FAILED : 0;
+    return rc;
 }
 
 /* --- --reset-offsets ------------------------------------------------------------------------ */
@@ -1115,6 +1121,8 @@ static rd_kafka_topic_partition_list_t *cg_partitions_to_reset(cg_ctx_t *c, cons
         return committed;
     }
     if (!cg_has(c->o, OPT_TOPIC)) {
+        if (cg_has(c->o, OPT_FROM_FILE)) /* the file names the partitions */
+            return rd_kafka_topic_partition_list_new(0);
         *rc = cg_usage_die("One of the reset scopes should be defined: --all-topics, --topic.");
         return NULL;
     }
@@ -1172,6 +1180,60 @@ static int cg_offsets_for_time(cg_ctx_t *c, rd_kafka_topic_partition_list_t *par
                                 cg_tp(p->topic, p->partition));
     }
     return 0;
+}
+
+/* --from-file: the plan for group out of the CSV Kafka's --export
+ * writes, "topic,partition,offset" lines when one --group is given and
+ * the first line has that form, else "group,topic,partition,offset".
+ * parts is emptied and filled with the group's lines. Returns 0 or an
+ * exit status after printing. */
+static int cg_plan_from_file(cg_ctx_t *c, const char *group, rd_kafka_topic_partition_list_t *parts) {
+    const char *path = rdtool_value(c->o, OPT_FROM_FILE);
+    while (parts->cnt > 0)
+        rd_kafka_topic_partition_list_del_by_idx(parts, 0);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        char reason[600];
+        snprintf(reason, sizeof reason, "%s: %s", path, strerror(errno));
+        return cg_failed(reason);
+    }
+    int rc = 0, line_no = 0;
+    bool with_group = true;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while (!rc && (len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        char *fields[5];
+        int n = 0;
+        char *save = NULL;
+        for (char *field = strtok_r(line, ",", &save); field && n < 5; field = strtok_r(NULL, ",", &save))
+            fields[n++] = field;
+        int64_t partition, offset;
+        if (line_no++ == 0) /* the first line decides the format */
+            with_group = !(c->o->n_values[OPT_GROUP] == 1 && n == 3 && cg_parse_int(fields[1], 0, INT32_MAX, &partition) &&
+                           cg_parse_int(fields[2], INT64_MIN, INT64_MAX, &offset));
+        int first = with_group ? 1 : 0;
+        if (n != first + 3 || !cg_parse_int(fields[first + 1], 0, INT32_MAX, &partition) ||
+            !cg_parse_int(fields[first + 2], INT64_MIN, INT64_MAX, &offset)) {
+            char reason[600];
+            snprintf(reason, sizeof reason, "line %d of %s is not %stopic,partition,offset", line_no, path,
+                     with_group ? "group," : "");
+            rc = cg_failed(reason);
+        } else if (!with_group || strcmp(fields[0], group) == 0) {
+            rd_kafka_topic_partition_list_add(parts, fields[first], (int32_t)partition)->offset = offset;
+        }
+    }
+    free(line);
+    fclose(f);
+    if (!rc && parts->cnt == 0)
+        cg_error("No reset plan for group %s found", group);
+    for (int i = 0; !rc && i < parts->cnt; i++)
+        cg_clamp(c, &parts->elems[i]);
+    return rc;
 }
 
 /* prepareOffsetsToReset: parts' offsets set to the scenario's. Returns 0
@@ -1241,6 +1303,8 @@ static int cg_prepare(cg_ctx_t *c, const char *group, rd_kafka_topic_partition_l
         }
         return cg_offsets_for_time(c, parts, value);
     }
+    if (cg_has(o, OPT_FROM_FILE))
+        return cg_plan_from_file(c, group, parts);
     if (cg_has(o, OPT_BY_DURATION)) {
         if (!cg_parse_duration(rdtool_value(o, OPT_BY_DURATION), &value))
             return cg_failed("Text cannot be parsed to a Duration");
@@ -1250,7 +1314,7 @@ static int cg_prepare(cg_ctx_t *c, const char *group, rd_kafka_topic_partition_l
         return cg_offsets_for_time(c, parts, now_ms - value);
     }
     return cg_usage_die("Option '[reset-offsets]' requires one of the following scenarios: [to-offset], "
-                        "[to-datetime], [by-duration], [to-earliest], [to-latest], [to-current], [shift-by]");
+                        "[to-datetime], [by-duration], [to-earliest], [to-latest], [to-current], [shift-by], [from-file]");
 }
 
 /* OffsetCommit of parts' offsets for group (AlterConsumerGroupOffsets).
@@ -1282,7 +1346,6 @@ static int cg_reset(cg_ctx_t *c) {
     /* each group's plan; an empty one for a refused group (Kafka prints
      * the table's header all the same) */
     rd_kafka_topic_partition_list_t **plans = mem_calloc(n ? n : 1, sizeof *plans);
-    bool refused = false;
     for (size_t i = 0; i < n && !rc; i++) {
         const char *group = rd_kafka_ConsumerGroupDescription_group_id(descs[i]);
         rd_kafka_consumer_group_state_t state = rd_kafka_ConsumerGroupDescription_state(descs[i]);
@@ -1290,7 +1353,6 @@ static int cg_reset(cg_ctx_t *c) {
             cg_error("Assignments can only be reset if the group '%s' is inactive, but the current state is %s.", group,
                      rd_kafka_consumer_group_state_name(state));
             plans[i] = rd_kafka_topic_partition_list_new(0);
-            refused = true;
             continue;
         }
         plans[i] = cg_partitions_to_reset(c, group, &rc);
@@ -1322,7 +1384,7 @@ static int cg_reset(cg_ctx_t *c) {
             rd_kafka_topic_partition_list_destroy(plans[i]);
     free(plans);
     cg_described_free(&t);
-    return rc ? rc : refused ? CG_EXIT_FAILED : 0;
+    return rc;
 }
 
 /* --- --delete, --delete-offsets ------------------------------------------------------------- */
@@ -1535,5 +1597,5 @@ int main(int argc, char **argv) {
         rc = cg_run(&o);
     rdtool_opts_free(&o);
     /* every usage error exits 1, as Kafka's printUsageAndDie */
-    return rc == RDTOOL_EXIT_USAGE ? CG_EXIT_FAILED : rc;
+    return rc == RDTOOL_EXIT_USAGE || cg_error_printed ? CG_EXIT_FAILED : rc;
 }

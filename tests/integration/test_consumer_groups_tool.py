@@ -278,7 +278,7 @@ def reset(bootstrap, group, *args):
     return out, [tuple(r) for r in table(out.stdout)]
 
 
-def test_reset_offsets_scenarios(bootstrap):
+def test_reset_offsets_scenarios(bootstrap, tmp_path):
     topic, group = "reset-topic", "reset-group"
     create_topic(bootstrap, topic, 1)
     produce(bootstrap, topic, ["a%d" % i for i in range(5)])
@@ -332,6 +332,15 @@ def test_reset_offsets_scenarios(bootstrap):
     out = ok(cg(bootstrap, "--reset-offsets", "--group", group, "--all-topics", "--to-offset", "2", "--dry-run",
                 "--export"))
     assert out.stdout == "%s,0,2\n\n" % topic
+    # what --export wrote, --from-file reads back (Kafka's two CSV forms; offsets held to the log)
+    plan = tmp_path / "plan.csv"
+    plan.write_text("%s,0,9\n" % topic)
+    assert reset(bootstrap, group, "--from-file", str(plan), "--execute")[1] == [(group, topic, "0", "9")]
+    assert current() == "9"
+    plan.write_text("other-group,%s,0,1\n%s,%s,0,42\n" % (topic, group, topic))
+    out, rows = reset(bootstrap, group, "--from-file", str(plan), "--dry-run")
+    assert rows == [(group, topic, "0", "10")]
+    assert "Value will be set to 10" in out.stderr
 
     # a consumer resumes exactly where the reset put the group
     reset(bootstrap, group, "--all-topics", "--to-offset", "2", "--execute")
