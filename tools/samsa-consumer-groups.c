@@ -1461,6 +1461,31 @@ static int cg_cmp_delete_row(const void *a, const void *b) {
     return strcmp(kx, ky);
 }
 
+/* Kafka's line for OffsetDelete's request-level error; "%s" is the group. */
+static const struct cg_delete_offsets_error {
+    rd_kafka_resp_err_t err;
+    const char *format;
+} cg_delete_offsets_errors[] = {
+    {RD_KAFKA_RESP_ERR_INVALID_GROUP_ID, "'%s' is not valid."},
+    {RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND, "'%s' does not exist."},
+    {RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED, "Access to '%s' is not authorized."},
+    {RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP, "Deleting offsets of a consumer group '%s' is forbidden if the group is not "
+                                        "empty."},
+    {RD_KAFKA_RESP_ERR_GROUP_SUBSCRIBED_TO_TOPIC, "Encounter some partition level error, see the follow-up details:"},
+    {RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, "Encounter some partition level error, see the follow-up details:"},
+    {RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, "Encounter some partition level error, see the follow-up details:"},
+};
+
+static int cg_delete_offsets_error(rd_kafka_resp_err_t err, const char *group) {
+    for (size_t i = 0; i < sizeof cg_delete_offsets_errors / sizeof cg_delete_offsets_errors[0]; i++)
+        if (cg_delete_offsets_errors[i].err == err) {
+            char line[1024];
+            snprintf(line, sizeof line, cg_delete_offsets_errors[i].format, group);
+            return cg_error("%s", line);
+        }
+    return cg_error("Encounter some unknown error: %s", rd_kafka_err2name(err));
+}
+
 static int cg_delete_offsets(cg_ctx_t *c) {
     const char *group = rdtool_value(c->o, OPT_GROUP);
     cg_delete_row_t *rows = NULL;
@@ -1508,34 +1533,13 @@ static int cg_delete_offsets(cg_ctx_t *c) {
         for (size_t i = 0; i < n_rows; i++)
             if (rows[i].err)
                 rc = CG_EXIT_FAILED;
-        switch (top) {
-        case RD_KAFKA_RESP_ERR_NO_ERROR: {
+        if (top == RD_KAFKA_RESP_ERR_NO_ERROR) {
             printf("Request succeed for deleting offsets with topic ");
             for (size_t i = 0; i < c->o->n_values[OPT_TOPIC]; i++)
                 printf("%s%s", i ? ", " : "", c->o->values[OPT_TOPIC][i]);
             printf(" group %s\n", group);
-            break;
-        }
-        case RD_KAFKA_RESP_ERR_INVALID_GROUP_ID:
-            rc = cg_error("'%s' is not valid.", group);
-            break;
-        case RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND:
-            rc = cg_error("'%s' does not exist.", group);
-            break;
-        case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
-            rc = cg_error("Access to '%s' is not authorized.", group);
-            break;
-        case RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP:
-            rc = cg_error("Deleting offsets of a consumer group '%s' is forbidden if the group is not empty.", group);
-            break;
-        case RD_KAFKA_RESP_ERR_GROUP_SUBSCRIBED_TO_TOPIC:
-        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-        case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-            rc = cg_error("Encounter some partition level error, see the follow-up details:");
-            break;
-        default:
-            rc = cg_error("Encounter some unknown error: %s", rd_kafka_err2name(top));
-            break;
+        } else {
+            rc = cg_delete_offsets_error(top, group);
         }
         if (n_rows > 1)
             qsort(rows, n_rows, sizeof *rows, cg_cmp_delete_row);
