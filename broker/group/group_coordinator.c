@@ -139,6 +139,10 @@ struct gc {
     int32_t compression;
     int64_t retention_check_ms;
     struct gc_store *stores; /* appends waiting for their acks */
+    /* group id -> its commits not yet acknowledged (int64_t): their
+     * offsets are never expired meanwhile (the tombstone would land after
+     * the commit in the log) */
+    group_map_t commits_in_flight;
     evloop_timer_t *expiry_timer; /* KIP-211's periodic offset expiration */
 };
 
@@ -748,6 +752,12 @@ static void gc_member_gone(gc_group_t *g, gc_member_t *m) {
 static void gc_member_expired(void *arg) {
     gc_member_t *m = arg;
     gc_group_t *g = m->group;
+    /* Kafka's shouldKeepAlive: a member waiting in JoinGroup (past its
+     * first join) or in SyncGroup is alive whatever its heartbeats */
+    if ((m->join_call && !m->is_new) || m->sync_call) {
+        gc_member_touch(m);
+        return;
+    }
     log_info(GC_TAG, "group %s: member %s's session expired", g->id, m->member_id);
     gc_member_gone(g, m);
 }
@@ -1296,17 +1306,31 @@ static bool gc_offset_remove(gc_group_t *g, const char *topic, int32_t partition
     return o != NULL;
 }
 
+static void gc_commits_in_flight_add(gc_t *gc, const char *group_id, int64_t delta) {
+    int64_t *n = group_map_get(&gc->commits_in_flight, group_id);
+    if (!n) {
+        n = mem_calloc(1, sizeof *n);
+        group_map_put(&gc->commits_in_flight, group_id, n);
+    }
+    *n += delta;
+    if (*n <= 0)
+        free(group_map_remove(&gc->commits_in_flight, group_id));
+}
+
 typedef struct gc_commit {
     gc_call_t *call;
     kp_offset_commit_resp_t resp;
     char *group_id;
     int64_t commit_timestamp;
     int64_t expire_timestamp;
+    bool in_flight; /* counted in gc.commits_in_flight */
 } gc_commit_t;
 
 static void gc_commit_stored(gc_t *gc, void *arg, kerr_t err) {
     gc_commit_t *c = arg;
     const kp_offset_commit_req_t *rq = c->call->body;
+    if (c->in_flight)
+        gc_commits_in_flight_add(gc, c->group_id, -1);
     gc_group_t *g = gc_group_get(gc, c->group_id);
     kerr_t mapped = err == KERR_NONE ? KERR_NONE : gc_commit_error(err);
     const kp_offset_commit_req_topic_t *ts = rq->topics.items;
@@ -1404,6 +1428,8 @@ static void gc_handle_offset_commit(gc_t *gc, gc_call_t *call) {
     if (!g)
         g = gc_group_add(gc, group_id); /* a standalone ("simple") consumer's group */
     int32_t partition = g->partition;
+    c->in_flight = true;
+    gc_commits_in_flight_add(gc, group_id, 1);
     gc_store(gc, partition, &batch, gc_commit_stored, c);
     gc_batch_free(&batch);
 }
@@ -1968,8 +1994,11 @@ static void gc_role_on_loop(void *arg) {
     gc_role_t *r = arg;
     gc_t *gc = r->gc;
     gc_part_t *part = gc_part(gc, r->partition);
-    if (r->leader && part->state != GC_PART_NOT_OWNED && part->leader_epoch == r->leader_epoch) {
-        free(r); /* the same leadership again */
+    if (r->leader && part->state != GC_PART_NOT_OWNED) {
+        /* still the leader (a new epoch after an ISR change elsewhere): the
+         * groups in memory stay, as Kafka keeps an owned partition */
+        part->leader_epoch = r->leader_epoch;
+        free(r);
         return;
     }
     part->role_seq++;
@@ -2029,7 +2058,7 @@ static void gc_expire(gc_t *gc, int64_t now) {
     while (e) {
         gc_group_t *g = e->value;
         e = group_map_next(&gc->groups, e, &bucket);
-        if (!gc_group_listed(gc, g))
+        if (!gc_group_listed(gc, g) || group_map_get(&gc->commits_in_flight, g->id))
             continue;
         gc_batch_t batch;
         gc_batch_init(&batch, (int)g->offsets.count + 1);
@@ -2145,6 +2174,7 @@ gc_t *gc_new(const gc_deps_t *deps, char *err, size_t errlen) {
     gc->retention_check_ms = config_get_long(cfg, "offsets.retention.check.interval.ms");
     gc->compression = config_get_int(cfg, "offsets.topic.compression.codec");
     group_map_init(&gc->groups);
+    group_map_init(&gc->commits_in_flight);
     atomic_init(&gc->stopping, false);
     return gc;
 }
@@ -2181,6 +2211,7 @@ void gc_free(gc_t *gc) {
     gc_stop(gc);
     gc_shutdown_on_loop(gc); /* nothing left after a stop; a loop never started may hold groups */
     group_map_free(&gc->groups, NULL);
+    group_map_free(&gc->commits_in_flight, free);
     evloop_free(gc->loop);
     free(gc->parts);
     free(gc);

@@ -27,6 +27,21 @@
  * stops being that partition's leader (the replica manager's role hook,
  * on the thread that applied the LeaderAndIsr: it only posts); groups of a
  * partition not led here answer NOT_COORDINATOR.
+ *
+ * Persistence: group metadata (after the leader's SyncGroup, and when a
+ * rebalance ends empty) and offset commits are appended to the group's
+ * partition as its leader and answered once the partition's in-sync
+ * replicas have them (partition_check_acks, offsets.commit.timeout.ms);
+ * the in-memory offsets change only then. Loading replays the partition
+ * from its log start to its log end in steps of offsets.load.buffer.size,
+ * each step a task of its own so other partitions' groups are served in
+ * between.
+ *
+ * Departures from Kafka 2.8: OffsetCommit/OffsetFetch v0 use
+ * __consumer_offsets like v1+ (Kafka keeps v0 commits in ZooKeeper); a
+ * record with an unknown key version is skipped with a warning while
+ * loading (Kafka aborts that partition's load); KIP-211 tombstones are
+ * appended like commits (Kafka sends them acks=0), nobody waits for them.
  */
 #ifndef SAMSA_GROUP_COORDINATOR_H
 #define SAMSA_GROUP_COORDINATOR_H

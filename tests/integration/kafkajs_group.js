@@ -13,7 +13,8 @@ const say = (line) => process.stdout.write(line + '\n');
     const kafka = new Kafka({ clientId: 'kjs-group', brokers: [bootstrap], logLevel: logLevel.NOTHING,
                               retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } });
     const consumer = kafka.consumer({ groupId: group, sessionTimeout: Number(sessionMs || 6000),
-                                      heartbeatInterval: 500, rebalanceTimeout: 10000, metadataMaxAge: 1000 });
+                                      heartbeatInterval: 500, rebalanceTimeout: 10000, metadataMaxAge: 1000,
+                                      maxWaitTimeInMs: 500 });
     const consumed = new Map(); // partition -> next offset
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
         const parts = (e.payload.memberAssignment[topic] || []).slice().sort((a, b) => a - b);

@@ -154,12 +154,12 @@ def test_two_consumers_split_leave_and_return(group_broker, clients, assignor):
     c3 = None
     try:
         wait_split([c1, c2])
-        # one leaves: the other gets all six within the session timeout (6 s)
-        t0 = time.monotonic()
+        # one leaves (LeaveGroup as it closes; kafkajs first finishes its
+        # fetch): from its exit the other gets all six within the session
+        # timeout (6 s)
         c2.close()
         wait_for("all partitions on the one left",
                  lambda: assignments([c1])[0] == list(range(TOPIC_PARTITIONS)), timeout=6)
-        assert time.monotonic() - t0 < 6
         # it comes back: they split again
         c3 = GroupConsumer(b.bootstrap, group, topic, assignor, client=clients[1])
         wait_split([c1, c3])
