@@ -24,6 +24,7 @@ typedef struct reply {
     kp_writer_t w;
     void *resp;       /* decoded, in decoded_arena */
     kp_arena_t decoded_arena;
+    void *owned_body; /* a request body the test allocated, freed with the reply */
 } reply_t;
 
 static void on_answer(void *ctx, const void *resp) {
@@ -79,6 +80,7 @@ static void *resp(reply_t *r) {
 }
 
 static void reply_free(reply_t *r) {
+    free(r->owned_body);
     kp_arena_free(&r->arena);
     kp_arena_free(&r->decoded_arena);
     kp_writer_free(&r->w);
@@ -101,7 +103,8 @@ static reply_t *join(const char *group, const char *member, int16_t version, con
     rq->protocol_type = kp_str("consumer");
     rq->protocols = (kp_array_t){1, &range_proto};
     reply_t *r = submit(KP_API_JOIN_GROUP, version, rq, client);
-    return r; /* rq leaks into the test's lifetime on purpose: the coordinator may still read it */
+    r->owned_body = rq; /* the coordinator reads it until it answers */
+    return r;
 }
 
 static char *dup_str(kp_str_t s) { return strndup(s.ptr, (size_t)s.len); }
