@@ -496,6 +496,10 @@ static int rdtool_consumer_assign(rdtool_consumer_t *c, const char *topic, int32
     return 0;
 }
 
+/* How long a subscribing consumer waits for its topic's first Metadata
+ * answer (a broker that is down costs this once). */
+#define RDTOOL_SUBSCRIBE_METADATA_MS 2000
+
 int rdtool_consumer_open(rdtool_consumer_t *c, rd_kafka_conf_t *conf, const char *topic, bool subscribe,
                          int32_t partition, int64_t start_offset, int64_t wait_ms) {
     *c = (rdtool_consumer_t){.only = -1, .subscribed = subscribe};
@@ -505,6 +509,15 @@ int rdtool_consumer_open(rdtool_consumer_t *c, rd_kafka_conf_t *conf, const char
     if (!subscribe)
         return rdtool_consumer_assign(c, topic, partition, start_offset, wait_ms);
     rd_kafka_poll_set_consumer(c->rk);
+    /* Java's consumer asks Metadata for what it subscribes to, which
+     * creates a missing topic under allow.auto.create.topics; librdkafka's
+     * subscription does not, so one topic Metadata request does it (its
+     * answer is not needed). */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(c->rk, 0, rkt, &md, RDTOOL_SUBSCRIBE_METADATA_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, topics);

@@ -1,6 +1,7 @@
 /*
  * rdkafka_tool — what samsa's librdkafka command-line tools share: the
- * console producer and consumer and the two perf tests.
+ * console producer and consumer, the two perf tests and
+ * samsa-consumer-groups (options, properties, the client).
  *
  * The tools take Kafka 2.8's flags and Kafka's property names, so this
  * module holds the pieces every one of them needs in the same form:
@@ -10,8 +11,9 @@
  *    argparse4j's "--name v1 v2 ..." lists), with Kafka's error wording;
  *  - .properties files and "k=v" arguments, and their translation from
  *    Java client property names to librdkafka's;
- *  - a consumer that either subscribes with a group or assigns a topic's
- *    partitions itself (samsa has no group coordinator yet);
+ *  - a consumer that either subscribes with a group (the coordinator
+ *    assigns, librdkafka commits) or assigns a topic's partitions itself
+ *    (no group: only Metadata, ListOffsets and Fetch);
  *  - --print-metrics from librdkafka's statistics.
  *
  * Exit statuses are the tools' common ones: RDTOOL_EXIT_RUNTIME (1) for a

@@ -12,9 +12,11 @@
  * SIGTERM).
  *
  * With a group id (--group, or group.id in --consumer-property /
- * --consumer.config) the consumer subscribes and the group coordinator
- * assigns partitions — samsa has none yet (the consumer-groups issue), so
- * that needs another broker today. Without one it assigns the topic's
+ * --consumer.config) the consumer subscribes, the group coordinator
+ * assigns partitions, and librdkafka commits what was printed (every
+ * auto.commit.interval.ms and when the tool stops), so the next run with
+ * the same group resumes after it; --from-beginning only matters for a
+ * group with no committed offset. Without one it assigns the topic's
  * partitions itself, or the --partition given, and starts at --offset, at
  * the beginning (--from-beginning) or at the end; Kafka's tool uses a
  * throw-away group for the same effect.
@@ -68,8 +70,7 @@ static const rdtool_optdef_t consumer_optdefs[OPT__COUNT] = {
                        "REQUIRED: The server(s) to connect to."},
     [OPT_TOPIC] = {"topic", RDTOOL_ARG, "topic", "The topic id to consume on."},
     [OPT_GROUP] = {"group", RDTOOL_ARG, "consumer group id",
-                   "The consumer group id of the consumer (needs a broker with a group coordinator; samsa has "
-                   "none yet)."},
+                   "The consumer group id of the consumer."},
     [OPT_PARTITION] = {"partition", RDTOOL_ARG, "partition",
                        "The partition to consume from. Consumption starts from the end of the partition unless "
                        "'--offset' is specified."},

@@ -11,9 +11,10 @@
  * a line every --reporting-interval ms instead. It stops after --timeout ms
  * without a record, with Kafka's warning.
  *
- * With --group (or group.id in --consumer.config) it subscribes, which
- * needs a group coordinator (samsa has none yet: the consumer-groups
- * issue); without, it assigns all the topic's partitions itself and
+ * With --group (or group.id in --consumer.config) it subscribes and the
+ * group coordinator assigns the partitions; rebalance.time.ms is the time
+ * from the subscribe (or a revocation) to the assignment that follows.
+ * Without, it assigns all the topic's partitions itself and
  * rebalance.time.ms is 0. Kafka always uses a group ("perf-consumer-N").
  * Records are read one by one, so exactly --messages are counted.
  *
@@ -67,8 +68,7 @@ static const rdtool_optdef_t cperf_optdefs[OPT__COUNT] = {
                          "DEPRECATED, use --bootstrap-server instead; ignored if --bootstrap-server is specified."},
     [OPT_TOPIC] = {"topic", RDTOOL_ARG, "topic", "REQUIRED: The topic to consume from."},
     [OPT_GROUP] = {"group", RDTOOL_ARG, "gid",
-                   "The group id to consume on (needs a group coordinator; samsa has none yet). Without it the "
-                   "topic's partitions are assigned directly."},
+                   "The group id to consume on. Without it the topic's partitions are assigned directly."},
     [OPT_MESSAGES] = {"messages", RDTOOL_ARG, "Long", "REQUIRED: The number of messages to send or consume"},
     [OPT_FETCH_SIZE] = {"fetch-size", RDTOOL_ARG, "Integer",
                         "The amount of data to fetch in a single request. (default: 1048576)"},
@@ -204,6 +204,21 @@ typedef struct cperf_rebalance {
     int64_t window_ms; /* since the last detailed line */
 } cperf_rebalance_t;
 
+/* Takes (or gives back) parts as the group's protocol wants: the whole
+ * assignment at once (eager assignors), or only what changed
+ * (cooperative-sticky, where assign() would be refused). */
+static void cperf_apply_assignment(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, bool assign) {
+    if (strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") != 0) {
+        rd_kafka_assign(rk, assign ? parts : NULL);
+        return;
+    }
+    rd_kafka_error_t *error = assign ? rd_kafka_incremental_assign(rk, parts) : rd_kafka_incremental_unassign(rk, parts);
+    if (error) {
+        fprintf(stderr, "WARN consumer: %s\n", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+}
+
 static void cperf_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                                void *opaque) {
     cperf_rebalance_t *r = opaque;
@@ -214,10 +229,10 @@ static void cperf_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka
             r->window_ms += spent;
             r->since_ms = 0;
         }
-        rd_kafka_assign(rk, parts);
+        cperf_apply_assignment(rk, parts, true);
     } else {
         r->since_ms = clock_wall_ms();
-        rd_kafka_assign(rk, NULL);
+        cperf_apply_assignment(rk, parts, false);
     }
 }
 
