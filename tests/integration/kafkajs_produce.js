@@ -1,7 +1,7 @@
 // kafkajs_produce.js BOOTSTRAP TOPIC N — kafkajs 2.2.4 producer (acks=all):
 // N messages with key k<i>, value v<i>, header h=<i>; prints "sent N".
-// kafkajs consumers always use a consumer group, which samsa does not serve
-// yet, so the messages are read back with kcat by the test.
+// The test reads the messages back with kcat (kafkajs consumers, which
+// always join a group, are exercised by test_groups.py).
 const { Kafka, logLevel } = require('kafkajs');
 
 const [bootstrap, topic, count] = process.argv.slice(2);
