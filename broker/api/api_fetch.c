@@ -50,6 +50,12 @@ static uint64_t fetch_read_all(api_request_t *req, kp_fetch_resp_t *resp, bool *
             o->partition = ps[i].partition;
             o->high_watermark = o->last_stable_offset = o->log_start_offset = -1;
             o->preferred_read_replica = -1;
+            /* v12's tagged fields: left at their defaults, they are not sent
+             * (samsa's followers fetch below v12, consumers send no
+             * last_fetched_epoch, and there is no Raft snapshot). */
+            o->diverging_epoch = (kp_fetch_resp_epoch_end_offset_t){-1, -1};
+            o->current_leader = (kp_fetch_resp_leader_id_and_epoch_t){-1, -1};
+            o->snapshot_id = (kp_fetch_resp_snapshot_id_t){-1, -1};
             api_alloc_array(req, &o->aborted_transactions, 0, sizeof(kp_fetch_resp_aborted_t));
             o->record_set = (kp_records_t){NULL, 0, -1, 0};
             partition_t *p = replica_manager_get(b->replicas, topic, ps[i].partition);

@@ -127,7 +127,8 @@ typedef struct kp_fetch_req_partition {
     int32_t partition;
     int32_t current_leader_epoch; /* v9+, def -1 */
     int64_t fetch_offset;
-    int64_t log_start_offset; /* v5+, def -1 */
+    int32_t last_fetched_epoch; /* v12+, def -1 */
+    int64_t log_start_offset;   /* v5+, def -1 */
     int32_t partition_max_bytes;
 } kp_fetch_req_partition_t;
 
@@ -142,6 +143,7 @@ typedef struct kp_fetch_req_forgotten {
 } kp_fetch_req_forgotten_t;
 
 typedef struct kp_fetch_req {
+    kp_str_t cluster_id; /* v12+, tag 0, nullable, def null */
     int32_t replica_id;
     int32_t max_wait_ms;
     int32_t min_bytes;
@@ -159,12 +161,32 @@ typedef struct kp_fetch_resp_aborted {
     int64_t first_offset;
 } kp_fetch_resp_aborted_t;
 
+/* Fetch v12's tagged partition fields (KIP-595, Raft). Every member
+ * defaults to -1; a field left at its defaults is not sent. */
+typedef struct kp_fetch_resp_epoch_end_offset {
+    int32_t epoch;
+    int64_t end_offset;
+} kp_fetch_resp_epoch_end_offset_t;
+
+typedef struct kp_fetch_resp_leader_id_and_epoch {
+    int32_t leader_id;
+    int32_t leader_epoch;
+} kp_fetch_resp_leader_id_and_epoch_t;
+
+typedef struct kp_fetch_resp_snapshot_id {
+    int64_t end_offset;
+    int32_t epoch;
+} kp_fetch_resp_snapshot_id_t;
+
 typedef struct kp_fetch_resp_partition {
     int32_t partition;
     int16_t error_code;
     int64_t high_watermark;
     int64_t last_stable_offset;       /* v4+, def -1 */
     int64_t log_start_offset;         /* v5+, def -1 */
+    kp_fetch_resp_epoch_end_offset_t diverging_epoch;  /* v12+, tag 0 */
+    kp_fetch_resp_leader_id_and_epoch_t current_leader; /* v12+, tag 1 */
+    kp_fetch_resp_snapshot_id_t snapshot_id;            /* v12+, tag 2 */
     kp_array_t aborted_transactions;  /* v4+, nullable, kp_fetch_resp_aborted_t */
     int32_t preferred_read_replica;   /* v11+, def -1 */
     kp_records_t record_set;          /* nullable */
@@ -224,13 +246,14 @@ typedef struct kp_list_offsets_resp {
 /* ---- Metadata (3) --------------------------------------------------------- */
 
 typedef struct kp_metadata_req_topic {
-    kp_str_t name;
+    kp_uuid_t topic_id; /* v10+ */
+    kp_str_t name;      /* nullable v10+ (a topic named by id only) */
 } kp_metadata_req_topic_t;
 
 typedef struct kp_metadata_req {
     kp_array_t topics; /* kp_metadata_req_topic_t; nullable v1+ (null = all topics; v0: empty = all) */
     bool allow_auto_topic_creation;              /* v4+, def true */
-    bool include_cluster_authorized_operations;  /* v8+ */
+    bool include_cluster_authorized_operations;  /* v8-10 */
     bool include_topic_authorized_operations;    /* v8+ */
 } kp_metadata_req_t;
 
@@ -254,6 +277,7 @@ typedef struct kp_metadata_resp_partition {
 typedef struct kp_metadata_resp_topic {
     int16_t error_code;
     kp_str_t name;
+    kp_uuid_t topic_id;    /* v10+ (zero: samsa keeps no topic ids yet) */
     bool is_internal;      /* v1+ */
     kp_array_t partitions; /* kp_metadata_resp_partition_t */
     int32_t topic_authorized_operations; /* v8+, def INT32_MIN */
@@ -265,7 +289,7 @@ typedef struct kp_metadata_resp {
     kp_str_t cluster_id;      /* v2+, nullable, def null */
     int32_t controller_id;    /* v1+, def -1 */
     kp_array_t topics;        /* kp_metadata_resp_topic_t */
-    int32_t cluster_authorized_operations; /* v8+, def INT32_MIN */
+    int32_t cluster_authorized_operations; /* v8-10, def INT32_MIN */
 } kp_metadata_resp_t;
 
 /* ---- LeaderAndIsr (4) ----------------------------------------------------- */
@@ -696,10 +720,23 @@ typedef struct kp_create_topics_req {
     bool validate_only; /* v1+ */
 } kp_create_topics_req_t;
 
+typedef struct kp_create_topics_resp_config {
+    kp_str_t name;
+    kp_str_t value; /* nullable */
+    bool read_only;
+    int8_t config_source; /* def -1 */
+    bool is_sensitive;
+} kp_create_topics_resp_config_t;
+
 typedef struct kp_create_topics_resp_topic {
     kp_str_t name;
+    kp_uuid_t topic_id; /* v7+ (zero: samsa keeps no topic ids yet) */
     int16_t error_code;
-    kp_str_t error_message; /* v1+, nullable */
+    kp_str_t error_message;          /* v1+, nullable */
+    int16_t topic_config_error_code; /* v5+, tag 0 */
+    int32_t num_partitions;          /* v5+, def -1 */
+    int16_t replication_factor;      /* v5+, def -1 */
+    kp_array_t configs;              /* v5+, nullable, kp_create_topics_resp_config_t */
 } kp_create_topics_resp_topic_t;
 
 typedef struct kp_create_topics_resp {
@@ -709,14 +746,22 @@ typedef struct kp_create_topics_resp {
 
 /* ---- DeleteTopics (20) ---------------------------------------------------- */
 
+typedef struct kp_delete_topics_req_topic {
+    kp_str_t name; /* nullable (a topic named by id only) */
+    kp_uuid_t topic_id;
+} kp_delete_topics_req_topic_t;
+
 typedef struct kp_delete_topics_req {
-    kp_array_t topic_names; /* kp_str_t */
+    kp_array_t topics;      /* v6+, kp_delete_topics_req_topic_t */
+    kp_array_t topic_names; /* v0-5, kp_str_t */
     int32_t timeout_ms;
 } kp_delete_topics_req_t;
 
 typedef struct kp_delete_topics_resp_topic {
-    kp_str_t name;
+    kp_str_t name;      /* nullable v6+ */
+    kp_uuid_t topic_id; /* v6+ */
     int16_t error_code;
+    kp_str_t error_message; /* v5+, nullable, def null */
 } kp_delete_topics_resp_topic_t;
 
 typedef struct kp_delete_topics_resp {
@@ -769,7 +814,8 @@ typedef struct kp_describe_configs_req_resource {
 
 typedef struct kp_describe_configs_req {
     kp_array_t resources;  /* kp_describe_configs_req_resource_t */
-    bool include_synonyms; /* v1+ */
+    bool include_synonyms;      /* v1+ */
+    bool include_documentation; /* v3+ */
 } kp_describe_configs_req_t;
 
 typedef struct kp_describe_configs_resp_synonym {
@@ -785,7 +831,9 @@ typedef struct kp_describe_configs_resp_config {
     bool is_default;       /* v0 only */
     int8_t config_source;  /* v1+, def -1 */
     bool is_sensitive;
-    kp_array_t synonyms; /* v1+, kp_describe_configs_resp_synonym_t */
+    kp_array_t synonyms;    /* v1+, kp_describe_configs_resp_synonym_t */
+    int8_t config_type;     /* v3+, def 0 (UNKNOWN) */
+    kp_str_t documentation; /* v3+, nullable */
 } kp_describe_configs_resp_config_t;
 
 typedef struct kp_describe_configs_resp_result {
