@@ -1331,12 +1331,13 @@ SCHEMA(drs_resp_s, "DescribeReplicaStateResponse", drs_resp_f)
 
 /* ---- the registry --------------------------------------------------------- */
 
-/* Sorted by key. min/max = what samsa supports and advertises (protocol.md
- * §5: Produce from v3 and Fetch from v4 — samsa stores only v2 batches);
+/* Sorted by key. min/max = what samsa supports and advertises: Kafka
+ * 2.8's ranges (Produce v0-2 and Fetch v0-3 convert legacy message sets,
+ * msgset.h);
  * flex_min = the first flexible version in Kafka 2.8 (header choice). */
 static const kp_api_t kp_apis[] = {
     {KP_API_PRODUCE, "Produce", 0, 9, 9, &produce_req_s, &produce_resp_s},
-    {KP_API_FETCH, "Fetch", 4, 12, 12, &fetch_req_s, &fetch_resp_s},
+    {KP_API_FETCH, "Fetch", 0, 12, 12, &fetch_req_s, &fetch_resp_s},
     {KP_API_LIST_OFFSETS, "ListOffsets", 0, 6, 6, &list_offsets_req_s, &list_offsets_resp_s},
     {KP_API_METADATA, "Metadata", 0, 11, 9, &metadata_req_s, &metadata_resp_s},
     {KP_API_LEADER_AND_ISR, "LeaderAndIsr", 0, 2, 4, &leader_and_isr_req_s, &leader_and_isr_resp_s},
