@@ -120,6 +120,8 @@ static kerr_t msgset_unwrap(msgset_t *s, compression_t codec, const uint8_t *val
                             size_t max_uncompressed) {
     if (value_len < 0)
         return KERR_INVALID_RECORD; /* Kafka: a compressed wrapper without a value */
+    if (value_len == 0)
+        return KERR_CORRUPT_MESSAGE; /* no codec's stream is empty */
     s->inner = mem_realloc(s->inner, (s->ninner + 1) * sizeof *s->inner);
     buf_t *out = &s->inner[s->ninner++];
     buf_init(out);
@@ -268,7 +270,9 @@ kerr_t msgset_write(buf_t *out, int8_t magic, compression_t codec, bool log_appe
         int64_t ts = lat ? log_append_time_ms : m->timestamp;
         if (ts > max_ts)
             max_ts = ts;
-        int64_t offset = magic == 1 ? m->offset - messages[0].offset : m->offset;
+        /* Wrapping arithmetic: offsets come from the log, but a relative
+         * offset of nonsense must not be undefined behaviour. */
+        int64_t offset = magic == 1 ? (int64_t)((uint64_t)m->offset - (uint64_t)messages[0].offset) : m->offset;
         msgset_put_entry(&inner, offset, magic, ts_attr, ts, m->key, m->key_len, m->value, m->value_len);
     }
     kerr_t e = compress_append(codec, inner.data, inner.len, &packed);

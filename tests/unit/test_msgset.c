@@ -33,12 +33,12 @@ static kerr_t parse_err(const uint8_t *p, size_t len) {
     return e;
 }
 
-/* A magic 1 wrapper entry (offset 0) around value, compressed with codec
+/* A wrapper entry (offset 0) of magic around value, compressed with codec
  * (value taken as the compressed bytes as they are). */
-static void put_wrapper(buf_t *b, compression_t codec, const uint8_t *value, size_t len) {
+static void put_wrapper(buf_t *b, int8_t magic, compression_t codec, const uint8_t *value, size_t len) {
     msgset_message_t m = {0, TS, NULL, -1, value, (int32_t)len};
     size_t at = b->len;
-    CU_ASSERT_EQUAL(msgset_write(b, 1, COMPRESSION_NONE, false, 0, &m, 1), KERR_NONE);
+    CU_ASSERT_EQUAL(msgset_write(b, magic, COMPRESSION_NONE, false, 0, &m, 1), KERR_NONE);
     b->data[at + 17] = (uint8_t)codec;
     be32_store(b->data + at + 12, (uint32_t)crc32(0, b->data + at + 16, (uInt)(b->len - at - 16)));
 }
@@ -273,20 +273,28 @@ static void test_invalid_content(void) {
     CU_ASSERT_EQUAL(msgset_write(&inner, 1, COMPRESSION_GZIP, false, 0, sample, NSAMPLE), KERR_NONE);
     CU_ASSERT_EQUAL(compress_append(COMPRESSION_GZIP, inner.data, inner.len, &packed), KERR_NONE);
     buf_reset(&b);
-    put_wrapper(&b, COMPRESSION_GZIP, packed.data, packed.len);
+    put_wrapper(&b, 1, COMPRESSION_GZIP, packed.data, packed.len);
     CU_ASSERT_EQUAL(parse_err(b.data, b.len), KERR_INVALID_RECORD);
     buf_reset(&b);
     buf_reset(&packed);
     CU_ASSERT_EQUAL(compress_append(COMPRESSION_GZIP, (const uint8_t *)"", 0, &packed), KERR_NONE);
-    put_wrapper(&b, COMPRESSION_GZIP, packed.data, packed.len);
+    put_wrapper(&b, 1, COMPRESSION_GZIP, packed.data, packed.len);
     CU_ASSERT_EQUAL(parse_err(b.data, b.len), KERR_INVALID_RECORD);
+    /* An empty compressed value (no codec's stream is empty; found by
+     * fuzz_msgset: the decompressor must never see a null buffer). */
+    buf_reset(&b);
+    put_wrapper(&b, 0, COMPRESSION_LZ4, (const uint8_t *)"", 0);
+    CU_ASSERT_EQUAL(parse_err(b.data, b.len), KERR_CORRUPT_MESSAGE);
+    buf_reset(&b);
+    put_wrapper(&b, 1, COMPRESSION_GZIP, (const uint8_t *)"", 0);
+    CU_ASSERT_EQUAL(parse_err(b.data, b.len), KERR_CORRUPT_MESSAGE);
     /* The same wrapper around the uncompressed set parses (the control). */
     buf_reset(&b);
     buf_reset(&packed);
     buf_reset(&inner);
     CU_ASSERT_EQUAL(msgset_write(&inner, 1, COMPRESSION_NONE, false, 0, sample, NSAMPLE), KERR_NONE);
     CU_ASSERT_EQUAL(compress_append(COMPRESSION_GZIP, inner.data, inner.len, &packed), KERR_NONE);
-    put_wrapper(&b, COMPRESSION_GZIP, packed.data, packed.len);
+    put_wrapper(&b, 1, COMPRESSION_GZIP, packed.data, packed.len);
     CU_ASSERT_EQUAL(parse_err(b.data, b.len), KERR_NONE);
     /* Writing zstd at magic 0/1 is refused. */
     buf_reset(&b);
