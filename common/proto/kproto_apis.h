@@ -12,14 +12,20 @@
  *
  * Versions the codec supports (kp_apis[] in kproto_apis.c; any other
  * version fails to decode):
- *   Produce 3-8, Fetch 4-11, ListOffsets 0-5, Metadata 0-8, LeaderAndIsr 0-2,
- *   StopReplica 0-1, UpdateMetadata 0-5, ControlledShutdown 0-2,
+ *   Produce 0-9, Fetch 0-12, ListOffsets 0-6, Metadata 0-11, ApiVersions 0-3,
+ *   CreateTopics 0-7, DeleteTopics 0-6, OffsetForLeaderEpoch 0-4,
+ *   DescribeConfigs 0-4, CreatePartitions 0-3 — Kafka 2.8's full ranges,
+ *   flexible from the version 2.8's schema says (flex_min);
+ *   LeaderAndIsr 0-2, StopReplica 0-1, UpdateMetadata 0-5,
+ *   ControlledShutdown 0-2 — what samsa's own controller sends (IBP 2.7);
+ *   AlterIsr 0 (flexible: every version of it is);
  *   OffsetCommit 0-7, OffsetFetch 0-5, FindCoordinator 0-2, JoinGroup 0-5,
  *   Heartbeat 0-3, LeaveGroup 0-3, SyncGroup 0-3, DescribeGroups 0-4,
- *   ListGroups 0-2, ApiVersions 0-3 (v3 flexible), CreateTopics 0-4,
- *   DeleteTopics 0-3, OffsetForLeaderEpoch 0-3, DescribeConfigs 0-2,
- *   CreatePartitions 0-1, DeleteGroups 0-1, AlterIsr 0 (flexible: every
- *   version of it is), and samsa's own DescribeReplicaState 0 (flexible).
+ *   ListGroups 0-2, DeleteGroups 0-1 (the consumer-groups issue's);
+ *   and samsa's own DescribeReplicaState 0 (flexible).
+ * Produce v0-2 and Fetch v0-3 carry legacy message sets (magic 0/1), which
+ * the broker converts to and from record batches v2 (msgset.h): the codec
+ * only sees them as records bytes.
  * The codec covers more than the broker serves. The broker advertises in
  * ApiVersions, with the ranges above, only the APIs it serves (the
  * routing table in broker/api/api.c: Produce, Fetch, ListOffsets, Metadata,
@@ -28,10 +34,8 @@
  * DescribeConfigs, OffsetForLeaderEpoch, AlterIsr), as protocol.md §5 asks
  * — AlterIsr and OffsetForLeaderEpoch included, as Kafka 2.8 lists them:
  * inter-broker APIs, but advertised like the controller's own LeaderAndIsr.
- * (Kafka 2.8 serves OffsetForLeaderEpoch 0-4, v4 being flexible; v4, like
- * Fetch v12, belongs with the move to IBP 2.8's versions.) The group and
- * offset-commit APIs are encoded and decoded but not served: a request for
- * one of them closes the connection, as an unknown API does.
+ * The group and offset-commit APIs are encoded and decoded but not served:
+ * a request for one of them closes the connection, as an unknown API does.
  * DescribeReplicaState (32000) is served but not advertised: a samsa-only
  * admin request (samsa-topics --describe --replicas) that Kafka clients
  * never see.
