@@ -358,6 +358,8 @@ static const kp_field_t leader_and_isr_partition_state_f[] = {
     {F_ARR_I32(isr, 0, P)},
     {F_I32(zk_version, 0, P)},
     {F_ARR_I32(replicas, 0, P)},
+    {F_ARR_I32(adding_replicas, 3, P)},
+    {F_ARR_I32(removing_replicas, 3, P)},
     {F_BOOL(is_new, 1, P)},
 };
 SCHEMA(leader_and_isr_partition_state_s, "LeaderAndIsrPartitionState", leader_and_isr_partition_state_f)
@@ -366,6 +368,7 @@ SCHEMA(leader_and_isr_partition_state_s, "LeaderAndIsrPartitionState", leader_an
 #define S kp_leader_and_isr_topic_state_t
 static const kp_field_t leader_and_isr_topic_state_f[] = {
     {F_STR(topic_name, 2, P)},
+    {F_UUID(topic_id, 5, P)},
     {F_ARR(partition_states, 2, P, leader_and_isr_partition_state_s)},
 };
 SCHEMA(leader_and_isr_topic_state_s, "LeaderAndIsrTopicState", leader_and_isr_topic_state_f)
@@ -385,6 +388,7 @@ static const kp_field_t leader_and_isr_req_f[] = {
     {F_I32(controller_id, 0, P)},
     {F_I32(controller_epoch, 0, P)},
     {F_I64(broker_epoch, 2, P), DEF(-1)},
+    {F_I8(type, 5, P)},
     {F_ARR(ungrouped_partition_states, 0, 1, leader_and_isr_partition_state_s)},
     {F_ARR(topic_states, 2, P, leader_and_isr_topic_state_s)},
     {F_ARR(live_leaders, 0, P, leader_and_isr_live_leader_s)},
@@ -401,10 +405,19 @@ static const kp_field_t leader_and_isr_partition_error_f[] = {
 SCHEMA(leader_and_isr_partition_error_s, "LeaderAndIsrPartitionError", leader_and_isr_partition_error_f)
 #undef S
 
+#define S kp_leader_and_isr_topic_error_t
+static const kp_field_t leader_and_isr_topic_error_f[] = {
+    {F_UUID(topic_id, 5, P)},
+    {F_ARR(partition_errors, 5, P, leader_and_isr_partition_error_s)},
+};
+SCHEMA(leader_and_isr_topic_error_s, "LeaderAndIsrTopicError", leader_and_isr_topic_error_f)
+#undef S
+
 #define S kp_leader_and_isr_resp_t
 static const kp_field_t leader_and_isr_resp_f[] = {
     {F_I16(error_code, 0, P)},
     {F_ARR(partition_errors, 0, 4, leader_and_isr_partition_error_s)},
+    {F_ARR(topics, 5, P, leader_and_isr_topic_error_s)},
 };
 SCHEMA(leader_and_isr_resp_s, "LeaderAndIsrResponse", leader_and_isr_resp_f)
 #undef S
@@ -427,6 +440,23 @@ static const kp_field_t stop_replica_req_topic_v1_f[] = {
 SCHEMA(stop_replica_req_topic_v1_s, "StopReplicaTopicV1", stop_replica_req_topic_v1_f)
 #undef S
 
+#define S kp_stop_replica_partition_state_t
+static const kp_field_t stop_replica_partition_state_f[] = {
+    {F_I32(partition_index, 3, P)},
+    {F_I32(leader_epoch, 3, P), DEF(-1)},
+    {F_BOOL(delete_partition, 3, P)},
+};
+SCHEMA(stop_replica_partition_state_s, "StopReplicaPartitionState", stop_replica_partition_state_f)
+#undef S
+
+#define S kp_stop_replica_topic_state_t
+static const kp_field_t stop_replica_topic_state_f[] = {
+    {F_STR(topic_name, 3, P)},
+    {F_ARR(partition_states, 3, P, stop_replica_partition_state_s)},
+};
+SCHEMA(stop_replica_topic_state_s, "StopReplicaTopicState", stop_replica_topic_state_f)
+#undef S
+
 #define S kp_stop_replica_req_t
 static const kp_field_t stop_replica_req_f[] = {
     {F_I32(controller_id, 0, P)},
@@ -435,6 +465,7 @@ static const kp_field_t stop_replica_req_f[] = {
     {F_BOOL(delete_partitions, 0, 2)},
     {F_ARR(ungrouped_partitions, 0, 0, stop_replica_req_partition_v0_s)},
     {F_ARR(topics, 1, 2, stop_replica_req_topic_v1_s)},
+    {F_ARR(topic_states, 3, P, stop_replica_topic_state_s)},
 };
 SCHEMA(stop_replica_req_s, "StopReplicaRequest", stop_replica_req_f)
 #undef S
@@ -476,6 +507,7 @@ SCHEMA(update_metadata_partition_state_s, "UpdateMetadataPartitionState", update
 #define S kp_update_metadata_topic_state_t
 static const kp_field_t update_metadata_topic_state_f[] = {
     {F_STR(topic_name, 5, P)},
+    {F_UUID(topic_id, 7, P)},
     {F_ARR(partition_states, 5, P, update_metadata_partition_state_s)},
 };
 SCHEMA(update_metadata_topic_state_s, "UpdateMetadataTopicState", update_metadata_topic_state_f)
@@ -1340,10 +1372,10 @@ static const kp_api_t kp_apis[] = {
     {KP_API_FETCH, "Fetch", 0, 12, 12, &fetch_req_s, &fetch_resp_s},
     {KP_API_LIST_OFFSETS, "ListOffsets", 0, 6, 6, &list_offsets_req_s, &list_offsets_resp_s},
     {KP_API_METADATA, "Metadata", 0, 11, 9, &metadata_req_s, &metadata_resp_s},
-    {KP_API_LEADER_AND_ISR, "LeaderAndIsr", 0, 2, 4, &leader_and_isr_req_s, &leader_and_isr_resp_s},
-    {KP_API_STOP_REPLICA, "StopReplica", 0, 1, 2, &stop_replica_req_s, &stop_replica_resp_s},
-    {KP_API_UPDATE_METADATA, "UpdateMetadata", 0, 5, 6, &update_metadata_req_s, &update_metadata_resp_s},
-    {KP_API_CONTROLLED_SHUTDOWN, "ControlledShutdown", 0, 2, 3, &controlled_shutdown_req_s,
+    {KP_API_LEADER_AND_ISR, "LeaderAndIsr", 0, 5, 4, &leader_and_isr_req_s, &leader_and_isr_resp_s},
+    {KP_API_STOP_REPLICA, "StopReplica", 0, 3, 2, &stop_replica_req_s, &stop_replica_resp_s},
+    {KP_API_UPDATE_METADATA, "UpdateMetadata", 0, 7, 6, &update_metadata_req_s, &update_metadata_resp_s},
+    {KP_API_CONTROLLED_SHUTDOWN, "ControlledShutdown", 0, 3, 3, &controlled_shutdown_req_s,
      &controlled_shutdown_resp_s},
     {KP_API_OFFSET_COMMIT, "OffsetCommit", 0, 7, 8, &offset_commit_req_s, &offset_commit_resp_s},
     {KP_API_OFFSET_FETCH, "OffsetFetch", 0, 5, 6, &offset_fetch_req_s, &offset_fetch_resp_s},

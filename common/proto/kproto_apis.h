@@ -14,10 +14,11 @@
  * version fails to decode):
  *   Produce 0-9, Fetch 0-12, ListOffsets 0-6, Metadata 0-11, ApiVersions 0-3,
  *   CreateTopics 0-7, DeleteTopics 0-6, OffsetForLeaderEpoch 0-4,
- *   DescribeConfigs 0-4, CreatePartitions 0-3 — Kafka 2.8's full ranges,
- *   flexible from the version 2.8's schema says (flex_min);
- *   LeaderAndIsr 0-2, StopReplica 0-1, UpdateMetadata 0-5,
- *   ControlledShutdown 0-2 — what samsa's own controller sends (IBP 2.7);
+ *   DescribeConfigs 0-4, CreatePartitions 0-3, LeaderAndIsr 0-5,
+ *   StopReplica 0-3, UpdateMetadata 0-7, ControlledShutdown 0-3 — Kafka
+ *   2.8's full ranges, flexible from the version 2.8's schema says
+ *   (flex_min); samsa's own controller still sends LeaderAndIsr v2,
+ *   StopReplica v1, UpdateMetadata v5 and ControlledShutdown v2 (IBP 2.7);
  *   AlterIsr 0 (flexible: every version of it is);
  *   OffsetCommit 0-7, OffsetFetch 0-5, FindCoordinator 0-2, JoinGroup 0-5,
  *   Heartbeat 0-3, LeaveGroup 0-3, SyncGroup 0-3, DescribeGroups 0-4,
@@ -306,12 +307,15 @@ typedef struct kp_leader_and_isr_partition_state {
     int32_t leader_epoch;
     kp_array_t isr; /* int32_t */
     int32_t zk_version;
-    kp_array_t replicas; /* int32_t */
-    bool is_new;         /* v1+ */
+    kp_array_t replicas;          /* int32_t */
+    kp_array_t adding_replicas;   /* v3+, int32_t (reassignment; informational here) */
+    kp_array_t removing_replicas; /* v3+, int32_t */
+    bool is_new;                  /* v1+ */
 } kp_leader_and_isr_partition_state_t;
 
 typedef struct kp_leader_and_isr_topic_state {
     kp_str_t topic_name;
+    kp_uuid_t topic_id; /* v5+ */
     kp_array_t partition_states; /* kp_leader_and_isr_partition_state_t */
 } kp_leader_and_isr_topic_state_t;
 
@@ -325,20 +329,27 @@ typedef struct kp_leader_and_isr_req {
     int32_t controller_id;
     int32_t controller_epoch;
     int64_t broker_epoch; /* v2+, def -1 */
+    int8_t type;          /* v5+: 0 incremental, 1 full (KIP-516) */
     kp_array_t ungrouped_partition_states; /* v0-1, kp_leader_and_isr_partition_state_t */
     kp_array_t topic_states;               /* v2+, kp_leader_and_isr_topic_state_t */
     kp_array_t live_leaders;               /* kp_leader_and_isr_live_leader_t */
 } kp_leader_and_isr_req_t;
 
 typedef struct kp_leader_and_isr_partition_error {
-    kp_str_t topic_name;
+    kp_str_t topic_name; /* v0-4 */
     int32_t partition_index;
     int16_t error_code;
 } kp_leader_and_isr_partition_error_t;
 
+typedef struct kp_leader_and_isr_topic_error {
+    kp_uuid_t topic_id;
+    kp_array_t partition_errors; /* kp_leader_and_isr_partition_error_t */
+} kp_leader_and_isr_topic_error_t;
+
 typedef struct kp_leader_and_isr_resp {
     int16_t error_code;
-    kp_array_t partition_errors; /* kp_leader_and_isr_partition_error_t */
+    kp_array_t partition_errors; /* v0-4, kp_leader_and_isr_partition_error_t */
+    kp_array_t topics;           /* v5+, kp_leader_and_isr_topic_error_t */
 } kp_leader_and_isr_resp_t;
 
 /* ---- StopReplica (5) ------------------------------------------------------ */
@@ -353,13 +364,25 @@ typedef struct kp_stop_replica_req_topic_v1 {
     kp_array_t partition_indexes; /* int32_t */
 } kp_stop_replica_req_topic_v1_t;
 
+typedef struct kp_stop_replica_partition_state {
+    int32_t partition_index;
+    int32_t leader_epoch; /* def -1 (no epoch); -2: the topic is being deleted */
+    bool delete_partition;
+} kp_stop_replica_partition_state_t;
+
+typedef struct kp_stop_replica_topic_state {
+    kp_str_t topic_name;
+    kp_array_t partition_states; /* kp_stop_replica_partition_state_t */
+} kp_stop_replica_topic_state_t;
+
 typedef struct kp_stop_replica_req {
     int32_t controller_id;
     int32_t controller_epoch;
     int64_t broker_epoch; /* v1+, def -1 */
-    bool delete_partitions;
+    bool delete_partitions;          /* v0-2 */
     kp_array_t ungrouped_partitions; /* v0 only, kp_stop_replica_req_partition_v0_t */
-    kp_array_t topics;               /* v1+, kp_stop_replica_req_topic_v1_t */
+    kp_array_t topics;               /* v1-2, kp_stop_replica_req_topic_v1_t */
+    kp_array_t topic_states;         /* v3+, kp_stop_replica_topic_state_t */
 } kp_stop_replica_req_t;
 
 typedef struct kp_stop_replica_partition_error {
@@ -389,6 +412,7 @@ typedef struct kp_update_metadata_partition_state {
 
 typedef struct kp_update_metadata_topic_state {
     kp_str_t topic_name;
+    kp_uuid_t topic_id; /* v7+ */
     kp_array_t partition_states; /* kp_update_metadata_partition_state_t */
 } kp_update_metadata_topic_state_t;
 

@@ -14,6 +14,7 @@
 import glob
 import os
 import re
+import struct
 import subprocess
 import time
 
@@ -21,6 +22,7 @@ import pytest
 
 from clients_lib import kcat_path, unique_topic
 from conftest import Broker, binary
+from test_controller_requests import request
 
 # Kafka 2.8's ranges (clients/src/main/resources/common/message/*.json at
 # 2.8.2) of the APIs samsa serves; any other advertised API is swept too.
@@ -30,9 +32,8 @@ KAFKA_28 = {
     16: (0, 4), 18: (0, 3), 19: (0, 7), 20: (0, 6), 23: (0, 4), 32: (0, 4), 37: (0, 3),
     42: (0, 2), 56: (0, 0),
 }
-# What samsa serves at Kafka 2.8's full range (the inter-broker APIs it
-# serves at the versions its own controller sends are checked by the sweep).
-FULL_RANGE = [0, 1, 2, 3, 18, 19, 20, 23, 32, 37, 56]
+# What samsa serves at Kafka 2.8's full range: every API it serves.
+FULL_RANGE = [0, 1, 2, 3, 4, 5, 6, 7, 18, 19, 20, 23, 32, 37, 56]
 
 CODECS = ["gzip", "snappy", "lz4"]
 OLD_CLIENTS = [(0, 9), (0, 10, 0), (0, 10, 1), (0, 11), (1, 0), (2, 0)]
@@ -221,3 +222,73 @@ def test_kcat_compressed_produce_is_stored_compressed(samsa, tmp_path, codec):
                           "-e", "-q"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout == data
+
+
+# ---- the controller's requests at Kafka 2.8's (flexible) versions, by hand ----------
+
+
+def uvarint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def cstr(text):
+    b = text.encode()
+    return uvarint(len(b) + 1) + b
+
+
+def carr(items):
+    """A compact array of already encoded items."""
+    return uvarint(len(items) + 1) + b"".join(items)
+
+
+def ci32s(values):
+    return carr([struct.pack(">i", v) for v in values])
+
+
+NO_TAGS = b"\x00"
+
+
+def flexible_request(port, api_key, version, body):
+    """Request header v2 (header v1 and an empty tag section), response
+    header v1: the body after both."""
+    resp = request(port, api_key, version, NO_TAGS + body)
+    assert resp[:1] == NO_TAGS
+    return resp[1:]
+
+
+def test_controller_requests_at_kafka_28_versions(broker):
+    """LeaderAndIsr v5 answers per topic id; StopReplica v3 stops a replica
+    only for a newer leader epoch (Kafka 2.8's ReplicaManager.stopReplicas)."""
+    topic_id = bytes(range(1, 17))
+    state = (struct.pack(">iiii", 0, 105, 1, 3) + ci32s([1]) + struct.pack(">i", 0) + ci32s([1]) + ci32s([])
+             + ci32s([]) + b"\x01" + NO_TAGS)
+    topic = cstr("ctl5") + topic_id + carr([state]) + NO_TAGS
+    leader = struct.pack(">i", 1) + cstr("127.0.0.1") + struct.pack(">i", broker.port) + NO_TAGS
+    body = struct.pack(">iiqb", 1, 105, -1, 0) + carr([topic]) + carr([leader]) + NO_TAGS
+    resp = flexible_request(broker.port, 4, 5, body)
+    want_partition = struct.pack(">ih", 0, 0) + NO_TAGS
+    assert resp == struct.pack(">h", 0) + carr([topic_id + carr([want_partition]) + NO_TAGS]) + NO_TAGS
+    path = os.path.join(broker.dir, "logs", "ctl5-0")
+    assert os.path.isdir(path)
+
+    def stop_v3(leader_epoch):
+        p = struct.pack(">iib", 0, leader_epoch, 1) + NO_TAGS
+        body = struct.pack(">iiq", 1, 105, -1) + carr([cstr("ctl5") + carr([p]) + NO_TAGS]) + NO_TAGS
+        return flexible_request(broker.port, 5, 3, body)
+
+    def stop_answer(partition_error):
+        return struct.pack(">h", 0) + carr([cstr("ctl5") + struct.pack(">ih", 0, partition_error) + NO_TAGS]) + NO_TAGS
+
+    # The partition's own epoch (3): FENCED_LEADER_EPOCH (74), the log stays.
+    assert stop_v3(3) == stop_answer(74)
+    assert os.path.isdir(path)
+    # A newer one stops and deletes it.
+    assert stop_v3(4) == stop_answer(0)
+    assert not os.path.exists(path)

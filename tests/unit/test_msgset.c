@@ -298,7 +298,8 @@ static void test_invalid_content(void) {
     CU_ASSERT_EQUAL(parse_err(b.data, b.len), KERR_NONE);
     /* Writing zstd at magic 0/1 is refused. */
     buf_reset(&b);
-    CU_ASSERT_EQUAL(msgset_write(&b, 1, COMPRESSION_ZSTD, false, 0, sample, NSAMPLE), KERR_UNSUPPORTED_COMPRESSION_TYPE);
+    CU_ASSERT_EQUAL(msgset_write(&b, 1, COMPRESSION_ZSTD, false, 0, sample, NSAMPLE),
+                    KERR_UNSUPPORTED_COMPRESSION_TYPE);
     CU_ASSERT_EQUAL(b.len, 0);
     buf_free(&inner);
     buf_free(&packed);
