@@ -4,9 +4,11 @@
  * Kafka 2.8 converts it with message.format.version 2.8 (msgset.h): the
  * batch keeps the wrapper's codec, the messages' keys, values and
  * timestamps (none for magic 0), and then takes exactly the path a v2
- * producer's batch takes (validation, offsets, acks, replication). acks=0 gets no answer, and a failure
- * then closes the connection so the producer refreshes its metadata (Kafka's
- * rule); acks=1 is answered once written. acks=-1 (all) waits after the
+ * producer's batch takes (validation, offsets, acks, replication).
+ *
+ * acks=0 gets no answer, and a failure then closes the connection so the
+ * producer refreshes its metadata (Kafka's rule); acks=1 is answered once
+ * written. acks=-1 (all) waits after the
  * append (Kafka's DelayedProduce, api_delayed.h) until each appended
  * partition's high watermark passed its last offset — every ISR member has
  * it — or timeout_ms runs out (REQUEST_TIMED_OUT for what still waits; the
