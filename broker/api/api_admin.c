@@ -217,10 +217,23 @@ void api_handle_create_topics(api_request_t *req) {
                      ts[i].name.len, ts[i].name.ptr);
         else
             e = api_create_one(req, &ts[i], rq->validate_only, msg);
-        out[i] = (kp_create_topics_resp_topic_t){ts[i].name, (int16_t)e, api_admin_msg(req, e, msg)};
         int32_t partitions = ts[i].assignments.count > 0 ? ts[i].assignments.count
                              : ts[i].num_partitions == -1 ? req->broker->num_partitions
                                                           : ts[i].num_partitions;
+        const kp_create_topics_req_assignment_t *as = ts[i].assignments.items;
+        int16_t replication = ts[i].assignments.count > 0 ? (int16_t)as[0].broker_ids.count
+                              : ts[i].replication_factor == -1 ? (int16_t)req->broker->default_replication_factor
+                                                               : ts[i].replication_factor;
+        /* v5+ (KIP-525) also reports the topic's shape; its configs are not
+         * listed (null), which the schema allows. */
+        out[i] = (kp_create_topics_resp_topic_t){
+            .name = ts[i].name,
+            .error_code = (int16_t)e,
+            .error_message = api_admin_msg(req, e, msg),
+            .num_partitions = e == KERR_NONE ? partitions : -1,
+            .replication_factor = e == KERR_NONE ? replication : -1,
+            .configs = {-1, NULL},
+        };
         bool made = e == KERR_NONE && !rq->validate_only;
         waits[i] = (api_wait_topic_t){out[i].name, made ? API_WAIT_LEADERS : API_WAIT_NOTHING, partitions,
                                       &out[i].error_code, &out[i].error_message};
@@ -233,8 +246,9 @@ void api_handle_create_topics(api_request_t *req) {
 void api_handle_delete_topics(api_request_t *req) {
     const kp_delete_topics_req_t *rq = req->body;
     kp_delete_topics_resp_t *resp = kp_arena_alloc(&req->arena, sizeof *resp);
-    const kp_str_t *names = rq->topic_names.items;
-    int32_t n = rq->topic_names.count > 0 ? rq->topic_names.count : 0;
+    bool v6 = req->hdr.api_version >= 6; /* topics by name or id instead of topic_names */
+    const kp_array_t *wanted = v6 ? &rq->topics : &rq->topic_names;
+    int32_t n = wanted->count > 0 ? wanted->count : 0;
     kp_delete_topics_resp_topic_t *out = api_alloc_array(req, &resp->responses, n, sizeof *out);
     api_wait_topic_t *waits = mem_calloc((size_t)n + 1, sizeof *waits);
     bool on_controller = api_admin_on_controller(req);
@@ -242,14 +256,26 @@ void api_handle_delete_topics(api_request_t *req) {
         char msg[API_ADMIN_MSG] = "";
         bool marked = false;
         kerr_t e;
-        if (!on_controller)
+        static const kp_uuid_t no_id;
+        const kp_delete_topics_req_topic_t *t = v6 ? &((const kp_delete_topics_req_topic_t *)wanted->items)[i] : NULL;
+        kp_str_t name = t ? t->name : ((const kp_str_t *)wanted->items)[i];
+        bool by_id = t && memcmp(&t->topic_id, &no_id, sizeof no_id) != 0;
+        out[i] = (kp_delete_topics_resp_topic_t){.name = name, .error_message = KP_STR_NULL};
+        if (by_id) {
+            out[i].topic_id = t->topic_id;
+            /* Kafka: a name and an id together are an invalid request; samsa
+             * keeps no id -> name map, so any id is unknown here. */
+            e = name.len >= 0 ? KERR_INVALID_REQUEST : KERR_UNKNOWN_TOPIC_ID;
+        } else if (name.len < 0)
+            e = KERR_INVALID_REQUEST;
+        else if (!on_controller)
             e = KERR_NOT_CONTROLLER;
         else if (!req->broker->delete_topic_enable) /* Kafka: INVALID_REQUEST to clients older than v3 */
             e = req->hdr.api_version < 3 ? KERR_INVALID_REQUEST : KERR_TOPIC_DELETION_DISABLED;
         else
-            e = tadmin_delete_topic(req->broker->zk, api_strdup(req, names[i]), &marked, msg, sizeof msg);
-        out[i] = (kp_delete_topics_resp_topic_t){names[i], (int16_t)e};
-        waits[i] = (api_wait_topic_t){names[i], e == KERR_NONE ? API_WAIT_GONE : API_WAIT_NOTHING, 0,
+            e = tadmin_delete_topic(req->broker->zk, api_strdup(req, name), &marked, msg, sizeof msg);
+        out[i].error_code = (int16_t)e;
+        waits[i] = (api_wait_topic_t){name, e == KERR_NONE ? API_WAIT_GONE : API_WAIT_NOTHING, 0,
                                       &out[i].error_code, NULL};
     }
     api_admin_answer(req, resp, waits, n, rq->timeout_ms);
@@ -347,6 +373,7 @@ static void api_dc_entry(api_request_t *req, kp_describe_configs_resp_config_t *
         .is_default = source == API_DC_DEFAULT,
         .config_source = source,
         .is_sensitive = sensitive,
+        .documentation = KP_STR_NULL, /* v3+: samsa keeps no documentation strings */
     };
     api_alloc_array(req, &c->synonyms, 0, sizeof(kp_describe_configs_resp_synonym_t));
 }

@@ -12,6 +12,9 @@
 #include <string.h>
 
 #define LEADER_DURING_DELETE (-2)
+/* StopReplica v3's epoch sentinels (Kafka's LeaderAndIsr.NoEpoch, EpochDuringDelete). */
+#define STOP_NO_EPOCH (-1)
+#define STOP_EPOCH_DURING_DELETE (-2)
 
 /* --- LeaderAndIsr ------------------------------------------------------------- */
 
@@ -97,6 +100,24 @@ static void api_lai_one(api_request_t *req, const char *topic, kp_str_t topic_st
     c->errors[c->n++] = (kp_leader_and_isr_partition_error_t){topic_str, s->partition_index, (int16_t)e};
 }
 
+/* v5 answers per topic (by topic id) instead of one flat list. v5 has no
+ * ungrouped states, so the flat errors come in topic_states order: each
+ * topic's entry points at its run of them. samsa keeps no topic ids: the
+ * request's are echoed, and not checked against the log. */
+static void api_lai_group_errors(api_request_t *req, kp_leader_and_isr_resp_t *resp) {
+    const kp_leader_and_isr_req_t *rq = req->body;
+    const kp_leader_and_isr_topic_state_t *ts = rq->topic_states.items;
+    int32_t nt = resp->partition_errors.count > 0 && rq->topic_states.count > 0 ? rq->topic_states.count : 0;
+    kp_leader_and_isr_topic_error_t *out = api_alloc_array(req, &resp->topics, nt, sizeof *out);
+    kp_leader_and_isr_partition_error_t *errors = resp->partition_errors.items;
+    int32_t at = 0;
+    for (int32_t t = 0; t < nt; t++) {
+        int32_t np = ts[t].partition_states.count > 0 ? ts[t].partition_states.count : 0;
+        out[t] = (kp_leader_and_isr_topic_error_t){ts[t].topic_id, {np, errors + at}};
+        at += np;
+    }
+}
+
 void api_handle_leader_and_isr(api_request_t *req) {
     const kp_leader_and_isr_req_t *rq = req->body;
     kp_leader_and_isr_resp_t resp;
@@ -110,6 +131,8 @@ void api_handle_leader_and_isr(api_request_t *req) {
         fetcher_manager_shutdown_idle(req->broker->fetchers);
     }
     tadmin_config_cache_free(&c.cfg_cache);
+    if (req->hdr.api_version >= 5)
+        api_lai_group_errors(req, &resp);
     api_respond(req, &resp);
 }
 
@@ -236,6 +259,23 @@ static kerr_t api_stop_one(broker_t *b, const char *topic, int32_t partition, bo
     return replica_manager_stop(b->replicas, topic, partition, delete_log);
 }
 
+/* StopReplica v3 carries the leader epoch each partition is stopped at:
+ * Kafka 2.8 (ReplicaManager.stopReplicas) stops a replica only for an epoch
+ * newer than its own, or for the sentinels -1 (no epoch: older
+ * controllers) and -2 (the topic is being deleted); otherwise the
+ * partition answers FENCED_LEADER_EPOCH and stays. */
+static kerr_t api_stop_at_epoch(broker_t *b, const char *topic, const kp_stop_replica_partition_state_t *s) {
+    partition_t *p = replica_manager_get(b->replicas, topic, s->partition_index);
+    if (p && s->leader_epoch != STOP_NO_EPOCH && s->leader_epoch != STOP_EPOCH_DURING_DELETE) {
+        pthread_mutex_lock(&p->lock);
+        int32_t current = p->leader_epoch;
+        pthread_mutex_unlock(&p->lock);
+        if (s->leader_epoch <= current)
+            return KERR_FENCED_LEADER_EPOCH;
+    }
+    return api_stop_one(b, topic, s->partition_index, s->delete_partition);
+}
+
 void api_handle_stop_replica(api_request_t *req) {
     const kp_stop_replica_req_t *rq = req->body;
     broker_t *b = req->broker;
@@ -244,11 +284,14 @@ void api_handle_stop_replica(api_request_t *req) {
     kerr_t e = replica_manager_check_controller_epoch(b->replicas, rq->controller_epoch);
     resp.error_code = (int16_t)e;
     int32_t n = 0;
+    const kp_stop_replica_topic_state_t *states = rq->topic_states.items;
     if (e == KERR_NONE) {
         n = rq->ungrouped_partitions.count > 0 ? rq->ungrouped_partitions.count : 0;
         const kp_stop_replica_req_topic_v1_t *ts = rq->topics.items;
         for (int32_t t = 0; t < rq->topics.count; t++)
             n += ts[t].partition_indexes.count > 0 ? ts[t].partition_indexes.count : 0;
+        for (int32_t t = 0; t < rq->topic_states.count; t++)
+            n += states[t].partition_states.count > 0 ? states[t].partition_states.count : 0;
     }
     kp_stop_replica_partition_error_t *errs = api_alloc_array(req, &resp.partition_errors, n, sizeof *errs);
     int32_t k = 0;
@@ -265,6 +308,15 @@ void api_handle_stop_replica(api_request_t *req) {
             for (int32_t i = 0; i < ts[t].partition_indexes.count; i++) {
                 kerr_t pe = api_stop_one(b, topic, ids[i], rq->delete_partitions);
                 errs[k++] = (kp_stop_replica_partition_error_t){ts[t].name, ids[i], (int16_t)pe};
+            }
+        }
+        for (int32_t t = 0; t < rq->topic_states.count; t++) {
+            const char *topic = api_strdup(req, states[t].topic_name);
+            const kp_stop_replica_partition_state_t *ps = states[t].partition_states.items;
+            for (int32_t i = 0; i < states[t].partition_states.count; i++) {
+                kerr_t pe = api_stop_at_epoch(b, topic, &ps[i]);
+                errs[k++] = (kp_stop_replica_partition_error_t){states[t].topic_name, ps[i].partition_index,
+                                                                 (int16_t)pe};
             }
         }
     }

@@ -8,6 +8,13 @@
  * (else each replication round would wait max_wait_ms). A follower's fetch
  * is how the leader learns its position (partition_read).
  *
+ * Fetch v0-3 cannot read v2 batches: their records are down-converted to
+ * message sets (magic 0 for v0-1, 1 for v2-3) in memory, as Kafka's lazy
+ * down-conversion does (RecordsUtil.downConvert): batch by batch, the codec
+ * kept, control batches left out, within the partition's byte limit but
+ * always the first batch whole. Fetch v4+ never takes that path: its
+ * batches stay file ranges.
+ *
  * File ranges: partition_read returns a duplicate of the segment's fd, made
  * under the partition's lock, so a log deleted before the response is sent
  * (a StopReplica on another loop) cannot make the fd name another file. The
@@ -16,9 +23,106 @@
 #include "api/api.h"
 #include "api/api_delayed.h"
 
+#include "log/record_batch.h"
+#include "proto/msgset.h"
 #include "util/clock.h"
+#include "util/mem.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* --- down-conversion (Fetch v0-3) ---------------------------------------------- */
+
+/* The newest message format a Fetch version reads (KIP-283's rule). */
+static int8_t fetch_magic_for(int16_t version) { return version <= 1 ? 0 : version <= 3 ? 1 : 2; }
+
+static kerr_t fetch_pread(int fd, int64_t pos, uint8_t *out, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, out + done, len - done, (off_t)pos + (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return KERR_KAFKA_STORAGE_ERROR;
+        done += (size_t)n;
+    }
+    return KERR_NONE;
+}
+
+/* Appends one stored batch's records to out as a message set of magic.
+ * Records before fetch_offset are dropped from uncompressed batches only
+ * (Kafka keeps a compressed batch whole: the client skips them). */
+static kerr_t fetch_convert_batch(const uint8_t *batch, size_t len, int8_t magic, int64_t fetch_offset, buf_t *out) {
+    record_iter_t it;
+    kerr_t e = record_iter_init(&it, batch, len, BATCH_DEFAULT_MAX_UNCOMPRESSED);
+    msgset_message_t *msgs = NULL;
+    size_t n = 0, cap = 0;
+    if (e == KERR_NONE) {
+        const batch_header_t *h = &it.header;
+        bool lat = batch_is_log_append_time(h);
+        bool compressed = batch_compression(h) != COMPRESSION_NONE;
+        record_t r;
+        int rc;
+        while ((rc = record_iter_next(&it, &r)) == 1) {
+            int64_t offset = h->base_offset + r.offset_delta;
+            if (!compressed && offset < fetch_offset)
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                msgs = mem_realloc(msgs, cap * sizeof *msgs);
+            }
+            int64_t ts = lat ? h->max_timestamp : h->first_timestamp + r.timestamp_delta;
+            msgs[n++] = (msgset_message_t){offset, ts, r.key, r.key_len, r.value, r.value_len};
+        }
+        e = rc < 0 ? it.err : msgset_write(out, magic, batch_compression(h), lat, h->max_timestamp, msgs, n);
+    }
+    free(msgs);
+    record_iter_free(&it);
+    return e;
+}
+
+/* The batches of data (a file range whose fd this closes) as a message set
+ * of magic in the request's arena (*out). Batches are converted while the
+ * result stays within limit, the first one always (Kafka sends at least
+ * one converted batch). A zstd batch cannot be carried by magic 0/1: if it
+ * comes first the partition gets UNSUPPORTED_COMPRESSION_TYPE, else the
+ * conversion stops before it and the next fetch gets the error. */
+static kerr_t fetch_down_convert(api_request_t *req, const log_read_info_t *data, int8_t magic, int64_t fetch_offset,
+                                 int64_t limit, kp_records_t *out) {
+    uint8_t *raw = mem_alloc(data->length);
+    kerr_t e = fetch_pread(data->fd, data->position, raw, data->length);
+    close(data->fd);
+    buf_t conv;
+    buf_init(&conv);
+    size_t pos = 0;
+    while (e == KERR_NONE && data->length - pos >= BATCH_HEADER_SIZE) {
+        batch_header_t h;
+        batch_header_read(raw + pos, &h);
+        if (h.batch_length < 0 || batch_size(&h) > data->length - pos)
+            break; /* the range may end inside a batch */
+        size_t before = conv.len;
+        if (batch_compression(&h) == COMPRESSION_ZSTD)
+            e = KERR_UNSUPPORTED_COMPRESSION_TYPE;
+        else if (!batch_is_control(&h))
+            e = fetch_convert_batch(raw + pos, batch_size(&h), magic, fetch_offset, &conv);
+        if (e != KERR_NONE || (before > 0 && conv.len > (uint64_t)limit)) {
+            conv.len = before;
+            break;
+        }
+        pos += batch_size(&h);
+    }
+    free(raw);
+    if (conv.len > 0) {
+        uint8_t *copy = kp_arena_alloc(&req->arena, conv.len);
+        memcpy(copy, conv.data, conv.len);
+        *out = (kp_records_t){copy, (int32_t)conv.len, -1, 0};
+        e = KERR_NONE;
+    }
+    buf_free(&conv);
+    return e;
+}
 
 /* --- reading ------------------------------------------------------------------ */
 
@@ -34,6 +138,7 @@ static uint64_t fetch_read_all(api_request_t *req, kp_fetch_resp_t *resp, bool *
     int64_t remaining = rq->max_bytes > 0 ? rq->max_bytes : 0;
     int64_t now_ms = rq->replica_id >= 0 ? clock_wall_ms() : 0; /* only followers' fetches are timed */
     bool min_one = true;
+    int8_t magic = fetch_magic_for(req->hdr.api_version);
     uint64_t total = 0;
     *any_error = false;
     const kp_fetch_req_topic_t *topics = rq->topics.items;
@@ -50,6 +155,12 @@ static uint64_t fetch_read_all(api_request_t *req, kp_fetch_resp_t *resp, bool *
             o->partition = ps[i].partition;
             o->high_watermark = o->last_stable_offset = o->log_start_offset = -1;
             o->preferred_read_replica = -1;
+            /* v12's tagged fields: left at their defaults, they are not sent
+             * (samsa's followers fetch below v12, consumers send no
+             * last_fetched_epoch, and there is no Raft snapshot). */
+            o->diverging_epoch = (kp_fetch_resp_epoch_end_offset_t){-1, -1};
+            o->current_leader = (kp_fetch_resp_leader_id_and_epoch_t){-1, -1};
+            o->snapshot_id = (kp_fetch_resp_snapshot_id_t){-1, -1};
             api_alloc_array(req, &o->aborted_transactions, 0, sizeof(kp_fetch_resp_aborted_t));
             o->record_set = (kp_records_t){NULL, 0, -1, 0};
             partition_t *p = replica_manager_get(b->replicas, topic, ps[i].partition);
@@ -61,7 +172,10 @@ static uint64_t fetch_read_all(api_request_t *req, kp_fetch_resp_t *resp, bool *
             int64_t limit = ps[i].partition_max_bytes < remaining ? ps[i].partition_max_bytes : remaining;
             partition_read_result_t r;
             partition_reader_t reader = {rq->replica_id, ps[i].current_leader_epoch, ps[i].log_start_offset, now_ms};
-            kerr_t e = partition_read(p, ps[i].fetch_offset, limit > 0 ? (uint32_t)limit : 0, min_one, &reader, &r);
+            /* Fetch v0-2 treat the limits as hard (KIP-74 came with v3). */
+            bool read_min_one = min_one && req->hdr.api_version >= 3;
+            kerr_t e =
+                partition_read(p, ps[i].fetch_offset, limit > 0 ? (uint32_t)limit : 0, read_min_one, &reader, &r);
             o->error_code = (int16_t)e;
             o->high_watermark = r.high_watermark;
             o->last_stable_offset = r.high_watermark;
@@ -70,11 +184,20 @@ static uint64_t fetch_read_all(api_request_t *req, kp_fetch_resp_t *resp, bool *
                 *any_error = true;
                 continue;
             }
-            if (r.data.length > 0) {
+            if (r.data.length > 0 && magic < 2) {
+                e = fetch_down_convert(req, &r.data, magic, ps[i].fetch_offset, limit, &o->record_set);
+                if (e != KERR_NONE) {
+                    o->error_code = (int16_t)e;
+                    *any_error = true;
+                    continue;
+                }
+            } else if (r.data.length > 0) {
                 o->record_set = (kp_records_t){NULL, (int32_t)r.data.length, r.data.fd, r.data.position};
+            }
+            if (o->record_set.len > 0) {
                 min_one = false;
-                total += r.data.length;
-                remaining -= r.data.length;
+                total += (uint64_t)o->record_set.len;
+                remaining -= o->record_set.len;
                 if (remaining < 0)
                     remaining = 0;
             }

@@ -115,11 +115,16 @@ void api_handle_metadata(api_request_t *req) {
         }
         kp_str_t name = wanted[i].name;
         const mc_topic_t *t = name.len > 0 ? mc_snapshot_topic(s, name.ptr, (size_t)name.len) : NULL;
-        if (t) {
+        /* v10-11 carry topic ids, but Kafka 2.8 answers a topic asked for by
+         * id (or without a name) with INVALID_REQUEST. */
+        static const kp_uuid_t no_id;
+        bool by_id = v >= 10 && (name.len < 0 || memcmp(&wanted[i].topic_id, &no_id, sizeof no_id) != 0);
+        if (t && !by_id) {
             api_metadata_fill_topic(req, s, t, &ts[i]);
         } else {
             ts[i].name = name.len >= 0 ? name : kp_str("");
-            ts[i].error_code = (int16_t)api_metadata_auto_create(req, name, allow_auto);
+            ts[i].error_code =
+                by_id ? (int16_t)KERR_INVALID_REQUEST : (int16_t)api_metadata_auto_create(req, name, allow_auto);
             ts[i].topic_authorized_operations = INT32_MIN;
             api_alloc_array(req, &ts[i].partitions, 0, sizeof(kp_metadata_resp_partition_t));
         }

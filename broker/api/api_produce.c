@@ -1,7 +1,14 @@
-/* Produce (key 0), v3+: one record batch v2 per partition, validated and
- * appended by the partition's leader. acks=0 gets no answer, and a failure
- * then closes the connection so the producer refreshes its metadata (Kafka's
- * rule); acks=1 is answered once written. acks=-1 (all) waits after the
+/* Produce (key 0): one record batch v2 per partition (v3+), or a legacy
+ * message set of magic 0/1 (v0-2), validated and appended by the
+ * partition's leader. A legacy set is converted to one v2 batch first, as
+ * Kafka 2.8 converts it with message.format.version 2.8 (msgset.h): the
+ * batch keeps the wrapper's codec, the messages' keys, values and
+ * timestamps (none for magic 0), and then takes exactly the path a v2
+ * producer's batch takes (validation, offsets, acks, replication).
+ *
+ * acks=0 gets no answer, and a failure then closes the connection so the
+ * producer refreshes its metadata (Kafka's rule); acks=1 is answered once
+ * written. acks=-1 (all) waits after the
  * append (Kafka's DelayedProduce, api_delayed.h) until each appended
  * partition's high watermark passed its last offset — every ISR member has
  * it — or timeout_ms runs out (REQUEST_TIMED_OUT for what still waits; the
@@ -11,12 +18,38 @@
 
 #include "util/clock.h"
 #include "util/logger.h"
+#include "util/mem.h"
 #include "log/record_batch.h"
+#include "proto/msgset.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool api_produce_internal_topic(kp_str_t t) {
     return kp_str_eq(t, "__consumer_offsets") || kp_str_eq(t, "__transaction_state");
+}
+
+/* Converts a legacy message set (Produce v0-2) to one record batch v2 in
+ * out (the caller's, freed by it). */
+static kerr_t api_produce_convert_legacy(const uint8_t *data, size_t len, buf_t *out) {
+    msgset_t set;
+    msgset_init(&set);
+    kerr_t e = msgset_parse(data, len, BATCH_DEFAULT_MAX_UNCOMPRESSED, &set);
+    record_input_t *records = NULL;
+    if (e == KERR_NONE) {
+        records = mem_calloc(set.count, sizeof *records);
+        for (size_t i = 0; i < set.count; i++) {
+            const msgset_message_t *m = &set.messages[i];
+            records[i] = (record_input_t){m->key, m->key_len, m->value, m->value_len, m->timestamp, 0, NULL};
+        }
+        batch_build_opts_t opts = {.compression = set.codec, .producer_id = -1, .producer_epoch = -1,
+                                   .base_sequence = -1};
+        e = set.count > INT32_MAX ? KERR_MESSAGE_TOO_LARGE
+                                  : record_batch_build(out, &opts, records, (int)set.count);
+    }
+    free(records);
+    msgset_free(&set);
+    return e;
 }
 
 /* The error for one partition's data, or KERR_NONE after appending it
@@ -34,15 +67,27 @@ static kerr_t api_produce_partition(api_request_t *req, kp_str_t topic, const kp
         return KERR_CORRUPT_MESSAGE;
     const uint8_t *data = pd->records.data;
     size_t len = (size_t)pd->records.len;
+    buf_t converted;
+    buf_init(&converted);
+    if (req->hdr.api_version < 3 && msgset_is_legacy(data, len)) {
+        kerr_t e = api_produce_convert_legacy(data, len, &converted);
+        if (e != KERR_NONE)
+            return e;
+        data = converted.data;
+        len = converted.len;
+    }
     /* zstd needs Produce v7 (KIP-110). */
-    if (len > BATCH_OFF_ATTRIBUTES + 1 && req->hdr.api_version < 7 &&
-        (data[BATCH_OFF_ATTRIBUTES + 1] & BATCH_ATTR_COMPRESSION_MASK) == COMPRESSION_ZSTD)
+    if (len > BATCH_OFF_ATTRIBUTES + 1 && req->hdr.api_version < 7 && data[BATCH_OFF_MAGIC] == 2 &&
+        (data[BATCH_OFF_ATTRIBUTES + 1] & BATCH_ATTR_COMPRESSION_MASK) == COMPRESSION_ZSTD) {
+        buf_free(&converted);
         return KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    }
     partition_append_result_t r;
     /* The frame is ours until we answer (net.h): offsets go in in place. */
     int32_t min_isr =
         ((const kp_produce_req_t *)req->body)->acks == -1 ? partition_min_isr(p, b->min_insync_replicas) : 0;
     kerr_t e = partition_append(p, (uint8_t *)data, len, min_isr, now_ms, &r);
+    buf_free(&converted);
     if (e == KERR_NONE) {
         out->base_offset = r.base_offset;
         out->log_append_time_ms = r.log_append_time;

@@ -310,7 +310,8 @@ static bool chan_send_lai(const ctrl_channel_env_t *env, chan_entry_t *e, size_t
                     }
                 }
             }
-            ts[nts++] = (kp_leader_and_isr_topic_state_t){chan_str(&a, t->name), {nps, ps}};
+            ts[nts++] =
+                (kp_leader_and_isr_topic_state_t){.topic_name = chan_str(&a, t->name), .partition_states = {nps, ps}};
         }
         i = j;
     }
@@ -404,7 +405,8 @@ static kp_array_t chan_um_topics(const ctrl_channel_env_t *env, ctrl_batch_t *b,
                 if (t->parts[k].has_state)
                     chan_um_state(env, a, t, &t->parts[k], &ps[nps++]);
             if (nps)
-                ts[nts++] = (kp_update_metadata_topic_state_t){chan_str(a, t->name), {nps, ps}};
+                ts[nts++] = (kp_update_metadata_topic_state_t){.topic_name = chan_str(a, t->name),
+                                                               .partition_states = {nps, ps}};
         }
         return (kp_array_t){nts, ts};
     }
@@ -425,7 +427,8 @@ static kp_array_t chan_um_topics(const ctrl_channel_env_t *env, ctrl_batch_t *b,
                     (k == i || e[k].partition != e[k - 1].partition))
                     chan_um_state(env, a, t, &t->parts[e[k].partition], &ps[nps++]);
             if (nps)
-                ts[nts++] = (kp_update_metadata_topic_state_t){chan_str(a, t->name), {nps, ps}};
+                ts[nts++] = (kp_update_metadata_topic_state_t){.topic_name = chan_str(a, t->name),
+                                                               .partition_states = {nps, ps}};
         }
         i = j;
     }

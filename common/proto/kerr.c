@@ -92,6 +92,7 @@ const char *kerr_name(kerr_t err) {
         KERR_NAME(UNSTABLE_OFFSET_COMMIT);
         KERR_NAME(THROTTLING_QUOTA_EXCEEDED);
         KERR_NAME(INVALID_UPDATE_VERSION);
+        KERR_NAME(UNKNOWN_TOPIC_ID);
     }
     return "UNKNOWN_ERROR_CODE";
 }
@@ -123,6 +124,7 @@ bool kerr_retriable(kerr_t err) {
     case KERR_ELECTION_NOT_NEEDED:
     case KERR_UNSTABLE_OFFSET_COMMIT:
     case KERR_THROTTLING_QUOTA_EXCEEDED:
+    case KERR_UNKNOWN_TOPIC_ID:
         return true;
     default:
         return false;

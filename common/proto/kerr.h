@@ -95,6 +95,7 @@ typedef enum kerr {
     KERR_UNSTABLE_OFFSET_COMMIT = 88,
     KERR_THROTTLING_QUOTA_EXCEEDED = 89,
     KERR_INVALID_UPDATE_VERSION = 95,
+    KERR_UNKNOWN_TOPIC_ID = 100,
 } kerr_t;
 
 /* "NOT_LEADER_OR_FOLLOWER", or "UNKNOWN_ERROR_<n>" style text for codes we

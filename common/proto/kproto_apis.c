@@ -32,10 +32,13 @@
 #define F_ARR_I32(m, lo, hi) F_(m, KP_T_ARRAY, lo, hi), .elem = KP_T_INT32
 #define F_ARR_I64(m, lo, hi) F_(m, KP_T_ARRAY, lo, hi), .elem = KP_T_INT64
 #define F_ARR_STR(m, lo, hi) F_(m, KP_T_ARRAY, lo, hi), .elem = KP_T_STRING
+#define F_UUID(m, lo, hi) F_(m, KP_T_UUID, lo, hi)
+#define F_STRUCT(m, lo, hi, schema) F_(m, KP_T_STRUCT, lo, hi), .sub = &schema
 /* Modifiers (at most one flags-setting modifier per field). */
 #define NULLABLE(n) .flags = KP_F_NULLABLE, .null_min = n
 #define NULLABLE_DEFNULL(n) .flags = KP_F_NULLABLE | KP_F_DEFNULL, .null_min = n
 #define TAG(t) .flags = KP_F_TAGGED, .tag = t
+#define TAG_NULLABLE_DEFNULL(t, n) .flags = KP_F_TAGGED | KP_F_NULLABLE | KP_F_DEFNULL, .tag = t, .null_min = n
 #define DEF(x) .def = x
 
 #define SCHEMA(var, kname, fields) static const kp_schema_t var = {kname, fields, NELEM(fields), sizeof(S)};
@@ -112,6 +115,7 @@ static const kp_field_t fetch_req_partition_f[] = {
     {F_I32(partition, 0, P)},
     {F_I32(current_leader_epoch, 9, P), DEF(-1)},
     {F_I64(fetch_offset, 0, P)},
+    {F_I32(last_fetched_epoch, 12, P), DEF(-1)},
     {F_I64(log_start_offset, 5, P), DEF(-1)},
     {F_I32(partition_max_bytes, 0, P)},
 };
@@ -136,6 +140,7 @@ SCHEMA(fetch_req_forgotten_s, "ForgottenTopic", fetch_req_forgotten_f)
 
 #define S kp_fetch_req_t
 static const kp_field_t fetch_req_f[] = {
+    {F_STR(cluster_id, 12, P), TAG_NULLABLE_DEFNULL(0, 12)},
     {F_I32(replica_id, 0, P)},
     {F_I32(max_wait_ms, 0, P)},
     {F_I32(min_bytes, 0, P)},
@@ -158,6 +163,30 @@ static const kp_field_t fetch_resp_aborted_f[] = {
 SCHEMA(fetch_resp_aborted_s, "AbortedTransaction", fetch_resp_aborted_f)
 #undef S
 
+#define S kp_fetch_resp_epoch_end_offset_t
+static const kp_field_t fetch_resp_epoch_end_offset_f[] = {
+    {F_I32(epoch, 12, P), DEF(-1)},
+    {F_I64(end_offset, 12, P), DEF(-1)},
+};
+SCHEMA(fetch_resp_epoch_end_offset_s, "EpochEndOffset", fetch_resp_epoch_end_offset_f)
+#undef S
+
+#define S kp_fetch_resp_leader_id_and_epoch_t
+static const kp_field_t fetch_resp_leader_id_and_epoch_f[] = {
+    {F_I32(leader_id, 12, P), DEF(-1)},
+    {F_I32(leader_epoch, 12, P), DEF(-1)},
+};
+SCHEMA(fetch_resp_leader_id_and_epoch_s, "LeaderIdAndEpoch", fetch_resp_leader_id_and_epoch_f)
+#undef S
+
+#define S kp_fetch_resp_snapshot_id_t
+static const kp_field_t fetch_resp_snapshot_id_f[] = {
+    {F_I64(end_offset, 0, P), DEF(-1)},
+    {F_I32(epoch, 0, P), DEF(-1)},
+};
+SCHEMA(fetch_resp_snapshot_id_s, "SnapshotId", fetch_resp_snapshot_id_f)
+#undef S
+
 #define S kp_fetch_resp_partition_t
 static const kp_field_t fetch_resp_partition_f[] = {
     {F_I32(partition, 0, P)},
@@ -165,6 +194,9 @@ static const kp_field_t fetch_resp_partition_f[] = {
     {F_I64(high_watermark, 0, P)},
     {F_I64(last_stable_offset, 4, P), DEF(-1)},
     {F_I64(log_start_offset, 5, P), DEF(-1)},
+    {F_STRUCT(diverging_epoch, 12, P, fetch_resp_epoch_end_offset_s), TAG(0)},
+    {F_STRUCT(current_leader, 12, P, fetch_resp_leader_id_and_epoch_s), TAG(1)},
+    {F_STRUCT(snapshot_id, 12, P, fetch_resp_snapshot_id_s), TAG(2)},
     {F_ARR(aborted_transactions, 4, P, fetch_resp_aborted_s), NULLABLE(4)},
     {F_I32(preferred_read_replica, 11, P), DEF(-1)},
     {F_RECORDS(record_set, 0, P), NULLABLE(0)},
@@ -251,6 +283,7 @@ SCHEMA(list_offsets_resp_s, "ListOffsetsResponse", list_offsets_resp_f)
 
 #define S kp_metadata_req_topic_t
 static const kp_field_t metadata_req_topic_f[] = {
+    {F_UUID(topic_id, 10, P)},
     {F_STR(name, 0, P), NULLABLE(10)},
 };
 SCHEMA(metadata_req_topic_s, "MetadataRequestTopic", metadata_req_topic_f)
@@ -293,6 +326,7 @@ SCHEMA(metadata_resp_partition_s, "MetadataResponsePartition", metadata_resp_par
 static const kp_field_t metadata_resp_topic_f[] = {
     {F_I16(error_code, 0, P)},
     {F_STR(name, 0, P)},
+    {F_UUID(topic_id, 10, P)},
     {F_BOOL(is_internal, 1, P)},
     {F_ARR(partitions, 0, P, metadata_resp_partition_s)},
     {F_I32(topic_authorized_operations, 8, P), DEF(INT32_MIN)},
@@ -324,6 +358,8 @@ static const kp_field_t leader_and_isr_partition_state_f[] = {
     {F_ARR_I32(isr, 0, P)},
     {F_I32(zk_version, 0, P)},
     {F_ARR_I32(replicas, 0, P)},
+    {F_ARR_I32(adding_replicas, 3, P)},
+    {F_ARR_I32(removing_replicas, 3, P)},
     {F_BOOL(is_new, 1, P)},
 };
 SCHEMA(leader_and_isr_partition_state_s, "LeaderAndIsrPartitionState", leader_and_isr_partition_state_f)
@@ -332,6 +368,7 @@ SCHEMA(leader_and_isr_partition_state_s, "LeaderAndIsrPartitionState", leader_an
 #define S kp_leader_and_isr_topic_state_t
 static const kp_field_t leader_and_isr_topic_state_f[] = {
     {F_STR(topic_name, 2, P)},
+    {F_UUID(topic_id, 5, P)},
     {F_ARR(partition_states, 2, P, leader_and_isr_partition_state_s)},
 };
 SCHEMA(leader_and_isr_topic_state_s, "LeaderAndIsrTopicState", leader_and_isr_topic_state_f)
@@ -351,6 +388,7 @@ static const kp_field_t leader_and_isr_req_f[] = {
     {F_I32(controller_id, 0, P)},
     {F_I32(controller_epoch, 0, P)},
     {F_I64(broker_epoch, 2, P), DEF(-1)},
+    {F_I8(type, 5, P)},
     {F_ARR(ungrouped_partition_states, 0, 1, leader_and_isr_partition_state_s)},
     {F_ARR(topic_states, 2, P, leader_and_isr_topic_state_s)},
     {F_ARR(live_leaders, 0, P, leader_and_isr_live_leader_s)},
@@ -367,10 +405,19 @@ static const kp_field_t leader_and_isr_partition_error_f[] = {
 SCHEMA(leader_and_isr_partition_error_s, "LeaderAndIsrPartitionError", leader_and_isr_partition_error_f)
 #undef S
 
+#define S kp_leader_and_isr_topic_error_t
+static const kp_field_t leader_and_isr_topic_error_f[] = {
+    {F_UUID(topic_id, 5, P)},
+    {F_ARR(partition_errors, 5, P, leader_and_isr_partition_error_s)},
+};
+SCHEMA(leader_and_isr_topic_error_s, "LeaderAndIsrTopicError", leader_and_isr_topic_error_f)
+#undef S
+
 #define S kp_leader_and_isr_resp_t
 static const kp_field_t leader_and_isr_resp_f[] = {
     {F_I16(error_code, 0, P)},
     {F_ARR(partition_errors, 0, 4, leader_and_isr_partition_error_s)},
+    {F_ARR(topics, 5, P, leader_and_isr_topic_error_s)},
 };
 SCHEMA(leader_and_isr_resp_s, "LeaderAndIsrResponse", leader_and_isr_resp_f)
 #undef S
@@ -393,6 +440,23 @@ static const kp_field_t stop_replica_req_topic_v1_f[] = {
 SCHEMA(stop_replica_req_topic_v1_s, "StopReplicaTopicV1", stop_replica_req_topic_v1_f)
 #undef S
 
+#define S kp_stop_replica_partition_state_t
+static const kp_field_t stop_replica_partition_state_f[] = {
+    {F_I32(partition_index, 3, P)},
+    {F_I32(leader_epoch, 3, P), DEF(-1)},
+    {F_BOOL(delete_partition, 3, P)},
+};
+SCHEMA(stop_replica_partition_state_s, "StopReplicaPartitionState", stop_replica_partition_state_f)
+#undef S
+
+#define S kp_stop_replica_topic_state_t
+static const kp_field_t stop_replica_topic_state_f[] = {
+    {F_STR(topic_name, 3, P)},
+    {F_ARR(partition_states, 3, P, stop_replica_partition_state_s)},
+};
+SCHEMA(stop_replica_topic_state_s, "StopReplicaTopicState", stop_replica_topic_state_f)
+#undef S
+
 #define S kp_stop_replica_req_t
 static const kp_field_t stop_replica_req_f[] = {
     {F_I32(controller_id, 0, P)},
@@ -401,6 +465,7 @@ static const kp_field_t stop_replica_req_f[] = {
     {F_BOOL(delete_partitions, 0, 2)},
     {F_ARR(ungrouped_partitions, 0, 0, stop_replica_req_partition_v0_s)},
     {F_ARR(topics, 1, 2, stop_replica_req_topic_v1_s)},
+    {F_ARR(topic_states, 3, P, stop_replica_topic_state_s)},
 };
 SCHEMA(stop_replica_req_s, "StopReplicaRequest", stop_replica_req_f)
 #undef S
@@ -442,6 +507,7 @@ SCHEMA(update_metadata_partition_state_s, "UpdateMetadataPartitionState", update
 #define S kp_update_metadata_topic_state_t
 static const kp_field_t update_metadata_topic_state_f[] = {
     {F_STR(topic_name, 5, P)},
+    {F_UUID(topic_id, 7, P)},
     {F_ARR(partition_states, 5, P, update_metadata_partition_state_s)},
 };
 SCHEMA(update_metadata_topic_state_s, "UpdateMetadataTopicState", update_metadata_topic_state_f)
@@ -933,11 +999,27 @@ static const kp_field_t create_topics_req_f[] = {
 SCHEMA(create_topics_req_s, "CreateTopicsRequest", create_topics_req_f)
 #undef S
 
+#define S kp_create_topics_resp_config_t
+static const kp_field_t create_topics_resp_config_f[] = {
+    {F_STR(name, 5, P)},
+    {F_STR(value, 5, P), NULLABLE(5)},
+    {F_BOOL(read_only, 5, P)},
+    {F_I8(config_source, 5, P), DEF(-1)},
+    {F_BOOL(is_sensitive, 5, P)},
+};
+SCHEMA(create_topics_resp_config_s, "CreatableTopicConfigs", create_topics_resp_config_f)
+#undef S
+
 #define S kp_create_topics_resp_topic_t
 static const kp_field_t create_topics_resp_topic_f[] = {
     {F_STR(name, 0, P)},
+    {F_UUID(topic_id, 7, P)},
     {F_I16(error_code, 0, P)},
     {F_STR(error_message, 1, P), NULLABLE(0)},
+    {F_I32(num_partitions, 5, P), DEF(-1)},
+    {F_I16(replication_factor, 5, P), DEF(-1)},
+    {F_ARR(configs, 5, P, create_topics_resp_config_s), NULLABLE(5)},
+    {F_I16(topic_config_error_code, 5, P), TAG(0)},
 };
 SCHEMA(create_topics_resp_topic_s, "CreatableTopicResult", create_topics_resp_topic_f)
 #undef S
@@ -952,8 +1034,17 @@ SCHEMA(create_topics_resp_s, "CreateTopicsResponse", create_topics_resp_f)
 
 /* ---- DeleteTopics --------------------------------------------------------- */
 
+#define S kp_delete_topics_req_topic_t
+static const kp_field_t delete_topics_req_topic_f[] = {
+    {F_STR(name, 6, P), NULLABLE(6)},
+    {F_UUID(topic_id, 6, P)},
+};
+SCHEMA(delete_topics_req_topic_s, "DeleteTopicState", delete_topics_req_topic_f)
+#undef S
+
 #define S kp_delete_topics_req_t
 static const kp_field_t delete_topics_req_f[] = {
+    {F_ARR(topics, 6, P, delete_topics_req_topic_s)},
     {F_ARR_STR(topic_names, 0, 5)},
     {F_I32(timeout_ms, 0, P)},
 };
@@ -963,7 +1054,9 @@ SCHEMA(delete_topics_req_s, "DeleteTopicsRequest", delete_topics_req_f)
 #define S kp_delete_topics_resp_topic_t
 static const kp_field_t delete_topics_resp_topic_f[] = {
     {F_STR(name, 0, P), NULLABLE(6)},
+    {F_UUID(topic_id, 6, P)},
     {F_I16(error_code, 0, P)},
+    {F_STR(error_message, 5, P), NULLABLE_DEFNULL(5)},
 };
 SCHEMA(delete_topics_resp_topic_s, "DeletableTopicResult", delete_topics_resp_topic_f)
 #undef S
@@ -1044,6 +1137,7 @@ SCHEMA(describe_configs_req_resource_s, "DescribeConfigsResource", describe_conf
 static const kp_field_t describe_configs_req_f[] = {
     {F_ARR(resources, 0, P, describe_configs_req_resource_s)},
     {F_BOOL(include_synonyms, 1, P)},
+    {F_BOOL(include_documentation, 3, P)},
 };
 SCHEMA(describe_configs_req_s, "DescribeConfigsRequest", describe_configs_req_f)
 #undef S
@@ -1066,6 +1160,8 @@ static const kp_field_t describe_configs_resp_config_f[] = {
     {F_I8(config_source, 1, P), DEF(-1)},
     {F_BOOL(is_sensitive, 0, P)},
     {F_ARR(synonyms, 1, P, describe_configs_resp_synonym_s)},
+    {F_I8(config_type, 3, P)},
+    {F_STR(documentation, 3, P), NULLABLE(0)},
 };
 SCHEMA(describe_configs_resp_config_s, "DescribeConfigsResourceResult", describe_configs_resp_config_f)
 #undef S
@@ -1327,18 +1423,19 @@ SCHEMA(drs_resp_s, "DescribeReplicaStateResponse", drs_resp_f)
 
 /* ---- the registry --------------------------------------------------------- */
 
-/* Sorted by key. min/max = what samsa supports and advertises (protocol.md
- * §5: Produce from v3 and Fetch from v4 — samsa stores only v2 batches);
+/* Sorted by key. min/max = what samsa supports and advertises: Kafka
+ * 2.8's ranges (Produce v0-2 and Fetch v0-3 convert legacy message sets,
+ * msgset.h);
  * flex_min = the first flexible version in Kafka 2.8 (header choice). */
 static const kp_api_t kp_apis[] = {
-    {KP_API_PRODUCE, "Produce", 3, 8, 9, &produce_req_s, &produce_resp_s},
-    {KP_API_FETCH, "Fetch", 4, 11, 12, &fetch_req_s, &fetch_resp_s},
-    {KP_API_LIST_OFFSETS, "ListOffsets", 0, 5, 6, &list_offsets_req_s, &list_offsets_resp_s},
-    {KP_API_METADATA, "Metadata", 0, 8, 9, &metadata_req_s, &metadata_resp_s},
-    {KP_API_LEADER_AND_ISR, "LeaderAndIsr", 0, 2, 4, &leader_and_isr_req_s, &leader_and_isr_resp_s},
-    {KP_API_STOP_REPLICA, "StopReplica", 0, 1, 2, &stop_replica_req_s, &stop_replica_resp_s},
-    {KP_API_UPDATE_METADATA, "UpdateMetadata", 0, 5, 6, &update_metadata_req_s, &update_metadata_resp_s},
-    {KP_API_CONTROLLED_SHUTDOWN, "ControlledShutdown", 0, 2, 3, &controlled_shutdown_req_s,
+    {KP_API_PRODUCE, "Produce", 0, 9, 9, &produce_req_s, &produce_resp_s},
+    {KP_API_FETCH, "Fetch", 0, 12, 12, &fetch_req_s, &fetch_resp_s},
+    {KP_API_LIST_OFFSETS, "ListOffsets", 0, 6, 6, &list_offsets_req_s, &list_offsets_resp_s},
+    {KP_API_METADATA, "Metadata", 0, 11, 9, &metadata_req_s, &metadata_resp_s},
+    {KP_API_LEADER_AND_ISR, "LeaderAndIsr", 0, 5, 4, &leader_and_isr_req_s, &leader_and_isr_resp_s},
+    {KP_API_STOP_REPLICA, "StopReplica", 0, 3, 2, &stop_replica_req_s, &stop_replica_resp_s},
+    {KP_API_UPDATE_METADATA, "UpdateMetadata", 0, 7, 6, &update_metadata_req_s, &update_metadata_resp_s},
+    {KP_API_CONTROLLED_SHUTDOWN, "ControlledShutdown", 0, 3, 3, &controlled_shutdown_req_s,
      &controlled_shutdown_resp_s},
     {KP_API_OFFSET_COMMIT, "OffsetCommit", 0, 8, 8, &offset_commit_req_s, &offset_commit_resp_s},
     {KP_API_OFFSET_FETCH, "OffsetFetch", 0, 7, 6, &offset_fetch_req_s, &offset_fetch_resp_s},
@@ -1350,11 +1447,11 @@ static const kp_api_t kp_apis[] = {
     {KP_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5, &describe_groups_req_s, &describe_groups_resp_s},
     {KP_API_LIST_GROUPS, "ListGroups", 0, 4, 3, &list_groups_req_s, &list_groups_resp_s},
     {KP_API_API_VERSIONS, "ApiVersions", 0, 3, 3, &api_versions_req_s, &api_versions_resp_s},
-    {KP_API_CREATE_TOPICS, "CreateTopics", 0, 4, 5, &create_topics_req_s, &create_topics_resp_s},
-    {KP_API_DELETE_TOPICS, "DeleteTopics", 0, 3, 4, &delete_topics_req_s, &delete_topics_resp_s},
-    {KP_API_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch", 0, 3, 4, &ofle_req_s, &ofle_resp_s},
-    {KP_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 2, 4, &describe_configs_req_s, &describe_configs_resp_s},
-    {KP_API_CREATE_PARTITIONS, "CreatePartitions", 0, 1, 2, &create_partitions_req_s, &create_partitions_resp_s},
+    {KP_API_CREATE_TOPICS, "CreateTopics", 0, 7, 5, &create_topics_req_s, &create_topics_resp_s},
+    {KP_API_DELETE_TOPICS, "DeleteTopics", 0, 6, 4, &delete_topics_req_s, &delete_topics_resp_s},
+    {KP_API_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch", 0, 4, 4, &ofle_req_s, &ofle_resp_s},
+    {KP_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 4, &describe_configs_req_s, &describe_configs_resp_s},
+    {KP_API_CREATE_PARTITIONS, "CreatePartitions", 0, 3, 2, &create_partitions_req_s, &create_partitions_resp_s},
     {KP_API_DELETE_GROUPS, "DeleteGroups", 0, 2, 2, &delete_groups_req_s, &delete_groups_resp_s},
     {KP_API_OFFSET_DELETE, "OffsetDelete", 0, 0, -1, &offset_delete_req_s, &offset_delete_resp_s},
     {KP_API_ALTER_ISR, "AlterIsr", 0, 0, 0, &alter_isr_req_s, &alter_isr_resp_s},

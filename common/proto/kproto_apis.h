@@ -12,15 +12,21 @@
  *
  * Versions the codec supports (kp_apis[] in kproto_apis.c; any other
  * version fails to decode):
- *   Produce 3-8, Fetch 4-11, ListOffsets 0-5, Metadata 0-8, LeaderAndIsr 0-2,
- *   StopReplica 0-1, UpdateMetadata 0-5, ControlledShutdown 0-2,
+ *   Produce 0-9, Fetch 0-12, ListOffsets 0-6, Metadata 0-11, ApiVersions 0-3,
+ *   CreateTopics 0-7, DeleteTopics 0-6, OffsetForLeaderEpoch 0-4,
+ *   DescribeConfigs 0-4, CreatePartitions 0-3, LeaderAndIsr 0-5,
+ *   StopReplica 0-3, UpdateMetadata 0-7, ControlledShutdown 0-3,
  *   OffsetCommit 0-8, OffsetFetch 0-7, FindCoordinator 0-3, JoinGroup 0-7,
  *   Heartbeat 0-4, LeaveGroup 0-4, SyncGroup 0-5, DescribeGroups 0-5,
- *   ListGroups 0-4 (the group APIs: Kafka 2.8's full ranges, flexible
- *   versions included), ApiVersions 0-3 (v3 flexible), CreateTopics 0-4,
- *   DeleteTopics 0-3, OffsetForLeaderEpoch 0-3, DescribeConfigs 0-2,
- *   CreatePartitions 0-1, DeleteGroups 0-2, OffsetDelete 0, AlterIsr 0 (flexible: every
- *   version of it is), and samsa's own DescribeReplicaState 0 (flexible).
+ *   ListGroups 0-4, DeleteGroups 0-2, OffsetDelete 0 — Kafka 2.8's full
+ *   ranges, flexible from the version 2.8's schema says (flex_min); samsa's
+ *   own controller still sends LeaderAndIsr v2, StopReplica v1,
+ *   UpdateMetadata v5 and ControlledShutdown v2 (IBP 2.7);
+ *   AlterIsr 0 (flexible: every version of it is);
+ *   and samsa's own DescribeReplicaState 0 (flexible).
+ * Produce v0-2 and Fetch v0-3 carry legacy message sets (magic 0/1), which
+ * the broker converts to and from record batches v2 (msgset.h): the codec
+ * only sees them as records bytes.
  * The codec covers more than the broker serves. The broker advertises in
  * ApiVersions, with the ranges above, only the APIs it serves (the
  * routing table in broker/api/api.c: Produce, Fetch, ListOffsets, Metadata,
@@ -30,8 +36,6 @@
  * coordinator's APIs), as protocol.md §5 asks
  * — AlterIsr and OffsetForLeaderEpoch included, as Kafka 2.8 lists them:
  * inter-broker APIs, but advertised like the controller's own LeaderAndIsr.
- * (Kafka 2.8 serves OffsetForLeaderEpoch 0-4, v4 being flexible; v4, like
- * Fetch v12, belongs with the move to IBP 2.8's versions.)
  * DescribeReplicaState (32000) is served but not advertised: a samsa-only
  * admin request (samsa-topics --describe --replicas) that Kafka clients
  * never see.
@@ -128,7 +132,8 @@ typedef struct kp_fetch_req_partition {
     int32_t partition;
     int32_t current_leader_epoch; /* v9+, def -1 */
     int64_t fetch_offset;
-    int64_t log_start_offset; /* v5+, def -1 */
+    int32_t last_fetched_epoch; /* v12+, def -1 */
+    int64_t log_start_offset;   /* v5+, def -1 */
     int32_t partition_max_bytes;
 } kp_fetch_req_partition_t;
 
@@ -143,6 +148,7 @@ typedef struct kp_fetch_req_forgotten {
 } kp_fetch_req_forgotten_t;
 
 typedef struct kp_fetch_req {
+    kp_str_t cluster_id; /* v12+, tag 0, nullable, def null */
     int32_t replica_id;
     int32_t max_wait_ms;
     int32_t min_bytes;
@@ -160,12 +166,32 @@ typedef struct kp_fetch_resp_aborted {
     int64_t first_offset;
 } kp_fetch_resp_aborted_t;
 
+/* Fetch v12's tagged partition fields (KIP-595, Raft). Every member
+ * defaults to -1; a field left at its defaults is not sent. */
+typedef struct kp_fetch_resp_epoch_end_offset {
+    int32_t epoch;
+    int64_t end_offset;
+} kp_fetch_resp_epoch_end_offset_t;
+
+typedef struct kp_fetch_resp_leader_id_and_epoch {
+    int32_t leader_id;
+    int32_t leader_epoch;
+} kp_fetch_resp_leader_id_and_epoch_t;
+
+typedef struct kp_fetch_resp_snapshot_id {
+    int64_t end_offset;
+    int32_t epoch;
+} kp_fetch_resp_snapshot_id_t;
+
 typedef struct kp_fetch_resp_partition {
     int32_t partition;
     int16_t error_code;
     int64_t high_watermark;
     int64_t last_stable_offset;       /* v4+, def -1 */
     int64_t log_start_offset;         /* v5+, def -1 */
+    kp_fetch_resp_epoch_end_offset_t diverging_epoch;  /* v12+, tag 0 */
+    kp_fetch_resp_leader_id_and_epoch_t current_leader; /* v12+, tag 1 */
+    kp_fetch_resp_snapshot_id_t snapshot_id;            /* v12+, tag 2 */
     kp_array_t aborted_transactions;  /* v4+, nullable, kp_fetch_resp_aborted_t */
     int32_t preferred_read_replica;   /* v11+, def -1 */
     kp_records_t record_set;          /* nullable */
@@ -225,13 +251,14 @@ typedef struct kp_list_offsets_resp {
 /* ---- Metadata (3) --------------------------------------------------------- */
 
 typedef struct kp_metadata_req_topic {
-    kp_str_t name;
+    kp_uuid_t topic_id; /* v10+ */
+    kp_str_t name;      /* nullable v10+ (a topic named by id only) */
 } kp_metadata_req_topic_t;
 
 typedef struct kp_metadata_req {
     kp_array_t topics; /* kp_metadata_req_topic_t; nullable v1+ (null = all topics; v0: empty = all) */
     bool allow_auto_topic_creation;              /* v4+, def true */
-    bool include_cluster_authorized_operations;  /* v8+ */
+    bool include_cluster_authorized_operations;  /* v8-10 */
     bool include_topic_authorized_operations;    /* v8+ */
 } kp_metadata_req_t;
 
@@ -255,6 +282,7 @@ typedef struct kp_metadata_resp_partition {
 typedef struct kp_metadata_resp_topic {
     int16_t error_code;
     kp_str_t name;
+    kp_uuid_t topic_id;    /* v10+ (zero: samsa keeps no topic ids yet) */
     bool is_internal;      /* v1+ */
     kp_array_t partitions; /* kp_metadata_resp_partition_t */
     int32_t topic_authorized_operations; /* v8+, def INT32_MIN */
@@ -266,7 +294,7 @@ typedef struct kp_metadata_resp {
     kp_str_t cluster_id;      /* v2+, nullable, def null */
     int32_t controller_id;    /* v1+, def -1 */
     kp_array_t topics;        /* kp_metadata_resp_topic_t */
-    int32_t cluster_authorized_operations; /* v8+, def INT32_MIN */
+    int32_t cluster_authorized_operations; /* v8-10, def INT32_MIN */
 } kp_metadata_resp_t;
 
 /* ---- LeaderAndIsr (4) ----------------------------------------------------- */
@@ -279,12 +307,15 @@ typedef struct kp_leader_and_isr_partition_state {
     int32_t leader_epoch;
     kp_array_t isr; /* int32_t */
     int32_t zk_version;
-    kp_array_t replicas; /* int32_t */
-    bool is_new;         /* v1+ */
+    kp_array_t replicas;          /* int32_t */
+    kp_array_t adding_replicas;   /* v3+, int32_t (reassignment; informational here) */
+    kp_array_t removing_replicas; /* v3+, int32_t */
+    bool is_new;                  /* v1+ */
 } kp_leader_and_isr_partition_state_t;
 
 typedef struct kp_leader_and_isr_topic_state {
     kp_str_t topic_name;
+    kp_uuid_t topic_id; /* v5+ */
     kp_array_t partition_states; /* kp_leader_and_isr_partition_state_t */
 } kp_leader_and_isr_topic_state_t;
 
@@ -298,20 +329,27 @@ typedef struct kp_leader_and_isr_req {
     int32_t controller_id;
     int32_t controller_epoch;
     int64_t broker_epoch; /* v2+, def -1 */
+    int8_t type;          /* v5+: 0 incremental, 1 full (KIP-516) */
     kp_array_t ungrouped_partition_states; /* v0-1, kp_leader_and_isr_partition_state_t */
     kp_array_t topic_states;               /* v2+, kp_leader_and_isr_topic_state_t */
     kp_array_t live_leaders;               /* kp_leader_and_isr_live_leader_t */
 } kp_leader_and_isr_req_t;
 
 typedef struct kp_leader_and_isr_partition_error {
-    kp_str_t topic_name;
+    kp_str_t topic_name; /* v0-4 */
     int32_t partition_index;
     int16_t error_code;
 } kp_leader_and_isr_partition_error_t;
 
+typedef struct kp_leader_and_isr_topic_error {
+    kp_uuid_t topic_id;
+    kp_array_t partition_errors; /* kp_leader_and_isr_partition_error_t */
+} kp_leader_and_isr_topic_error_t;
+
 typedef struct kp_leader_and_isr_resp {
     int16_t error_code;
-    kp_array_t partition_errors; /* kp_leader_and_isr_partition_error_t */
+    kp_array_t partition_errors; /* v0-4, kp_leader_and_isr_partition_error_t */
+    kp_array_t topics;           /* v5+, kp_leader_and_isr_topic_error_t */
 } kp_leader_and_isr_resp_t;
 
 /* ---- StopReplica (5) ------------------------------------------------------ */
@@ -326,13 +364,25 @@ typedef struct kp_stop_replica_req_topic_v1 {
     kp_array_t partition_indexes; /* int32_t */
 } kp_stop_replica_req_topic_v1_t;
 
+typedef struct kp_stop_replica_partition_state {
+    int32_t partition_index;
+    int32_t leader_epoch; /* def -1 (no epoch); -2: the topic is being deleted */
+    bool delete_partition;
+} kp_stop_replica_partition_state_t;
+
+typedef struct kp_stop_replica_topic_state {
+    kp_str_t topic_name;
+    kp_array_t partition_states; /* kp_stop_replica_partition_state_t */
+} kp_stop_replica_topic_state_t;
+
 typedef struct kp_stop_replica_req {
     int32_t controller_id;
     int32_t controller_epoch;
     int64_t broker_epoch; /* v1+, def -1 */
-    bool delete_partitions;
+    bool delete_partitions;          /* v0-2 */
     kp_array_t ungrouped_partitions; /* v0 only, kp_stop_replica_req_partition_v0_t */
-    kp_array_t topics;               /* v1+, kp_stop_replica_req_topic_v1_t */
+    kp_array_t topics;               /* v1-2, kp_stop_replica_req_topic_v1_t */
+    kp_array_t topic_states;         /* v3+, kp_stop_replica_topic_state_t */
 } kp_stop_replica_req_t;
 
 typedef struct kp_stop_replica_partition_error {
@@ -362,6 +412,7 @@ typedef struct kp_update_metadata_partition_state {
 
 typedef struct kp_update_metadata_topic_state {
     kp_str_t topic_name;
+    kp_uuid_t topic_id; /* v7+ */
     kp_array_t partition_states; /* kp_update_metadata_partition_state_t */
 } kp_update_metadata_topic_state_t;
 
@@ -704,10 +755,23 @@ typedef struct kp_create_topics_req {
     bool validate_only; /* v1+ */
 } kp_create_topics_req_t;
 
+typedef struct kp_create_topics_resp_config {
+    kp_str_t name;
+    kp_str_t value; /* nullable */
+    bool read_only;
+    int8_t config_source; /* def -1 */
+    bool is_sensitive;
+} kp_create_topics_resp_config_t;
+
 typedef struct kp_create_topics_resp_topic {
     kp_str_t name;
+    kp_uuid_t topic_id; /* v7+ (zero: samsa keeps no topic ids yet) */
     int16_t error_code;
-    kp_str_t error_message; /* v1+, nullable */
+    kp_str_t error_message;          /* v1+, nullable */
+    int16_t topic_config_error_code; /* v5+, tag 0 */
+    int32_t num_partitions;          /* v5+, def -1 */
+    int16_t replication_factor;      /* v5+, def -1 */
+    kp_array_t configs;              /* v5+, nullable, kp_create_topics_resp_config_t */
 } kp_create_topics_resp_topic_t;
 
 typedef struct kp_create_topics_resp {
@@ -717,14 +781,22 @@ typedef struct kp_create_topics_resp {
 
 /* ---- DeleteTopics (20) ---------------------------------------------------- */
 
+typedef struct kp_delete_topics_req_topic {
+    kp_str_t name; /* nullable (a topic named by id only) */
+    kp_uuid_t topic_id;
+} kp_delete_topics_req_topic_t;
+
 typedef struct kp_delete_topics_req {
-    kp_array_t topic_names; /* kp_str_t */
+    kp_array_t topics;      /* v6+, kp_delete_topics_req_topic_t */
+    kp_array_t topic_names; /* v0-5, kp_str_t */
     int32_t timeout_ms;
 } kp_delete_topics_req_t;
 
 typedef struct kp_delete_topics_resp_topic {
-    kp_str_t name;
+    kp_str_t name;      /* nullable v6+ */
+    kp_uuid_t topic_id; /* v6+ */
     int16_t error_code;
+    kp_str_t error_message; /* v5+, nullable, def null */
 } kp_delete_topics_resp_topic_t;
 
 typedef struct kp_delete_topics_resp {
@@ -777,7 +849,8 @@ typedef struct kp_describe_configs_req_resource {
 
 typedef struct kp_describe_configs_req {
     kp_array_t resources;  /* kp_describe_configs_req_resource_t */
-    bool include_synonyms; /* v1+ */
+    bool include_synonyms;      /* v1+ */
+    bool include_documentation; /* v3+ */
 } kp_describe_configs_req_t;
 
 typedef struct kp_describe_configs_resp_synonym {
@@ -793,7 +866,9 @@ typedef struct kp_describe_configs_resp_config {
     bool is_default;       /* v0 only */
     int8_t config_source;  /* v1+, def -1 */
     bool is_sensitive;
-    kp_array_t synonyms; /* v1+, kp_describe_configs_resp_synonym_t */
+    kp_array_t synonyms;    /* v1+, kp_describe_configs_resp_synonym_t */
+    int8_t config_type;     /* v3+, def 0 (UNKNOWN) */
+    kp_str_t documentation; /* v3+, nullable */
 } kp_describe_configs_resp_config_t;
 
 typedef struct kp_describe_configs_resp_result {
