@@ -30,10 +30,10 @@ KAFKA_28 = {
     0: (0, 9), 1: (0, 12), 2: (0, 6), 3: (0, 11), 4: (0, 5), 5: (0, 3), 6: (0, 7), 7: (0, 3),
     8: (0, 8), 9: (0, 7), 10: (0, 3), 11: (0, 7), 12: (0, 4), 13: (0, 4), 14: (0, 5), 15: (0, 5),
     16: (0, 4), 18: (0, 3), 19: (0, 7), 20: (0, 6), 23: (0, 4), 32: (0, 4), 37: (0, 3),
-    42: (0, 2), 56: (0, 0),
+    42: (0, 2), 47: (0, 0), 56: (0, 0),
 }
 # What samsa serves at Kafka 2.8's full range: every API it serves.
-FULL_RANGE = [0, 1, 2, 3, 4, 5, 6, 7, 18, 19, 20, 23, 32, 37, 56]
+FULL_RANGE = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 23, 32, 37, 42, 47, 56]
 
 CODECS = ["gzip", "snappy", "lz4"]
 OLD_CLIENTS = [(0, 9), (0, 10, 0), (0, 10, 1), (0, 11), (1, 0), (2, 0)]
@@ -180,13 +180,6 @@ def test_fetch_down_conversion_offsets_and_limits(samsa):
         assert [r.value for r in got] == [_value(i) for i in range(20, 50)], codec
 
 
-def group_coordinator_served(samsa):
-    """librdkafka 2.0.2 enables LZ4 only when FindCoordinator v0 is
-    advertised (rdkafka_feature.c): the group APIs are another issue's."""
-    ads, _ = sweep(samsa.bootstrap)
-    return 10 in ads
-
-
 def test_kcat_features(samsa):
     out = subprocess.run([kcat_path(), "-b", samsa.bootstrap, "-L", "-X", "debug=feature,broker"],
                          capture_output=True, text=True, timeout=60)
@@ -194,20 +187,16 @@ def test_kcat_features(samsa):
     found = re.findall(r"Updated enabled protocol features to (\S+)", out.stderr)
     assert found, out.stderr[-3000:]
     features = set(found[-1].split(","))
-    # What librdkafka enables against Kafka 2.8 without SASL, idempotence
-    # and the group APIs (which bring LZ4, BrokerGroupCoordinator and
-    # BrokerBalancedConsumer with them).
-    want = {"MsgVer1", "MsgVer2", "ThrottleTime", "ZSTD", "ApiVersion", "OffsetTime"}
-    if group_coordinator_served(samsa):
-        want |= {"LZ4", "BrokerGroupCoordinator"}
+    # What librdkafka enables against Kafka 2.8 without SASL and idempotence
+    # (librdkafka 2.0.2 ties LZ4 to FindCoordinator v0, rdkafka_feature.c).
+    want = {"MsgVer1", "MsgVer2", "ThrottleTime", "ZSTD", "ApiVersion", "OffsetTime", "LZ4",
+            "BrokerGroupCoordinator", "BrokerBalancedConsumer"}
     missing = want - features
     assert not missing, "disabled: %s (enabled: %s)" % (sorted(missing), found[-1])
 
 
 @pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
 def test_kcat_compressed_produce_is_stored_compressed(samsa, tmp_path, codec):
-    if codec == "lz4" and not group_coordinator_served(samsa):
-        pytest.skip("librdkafka enables LZ4 only with FindCoordinator advertised (the consumer-groups issue)")
     topic = unique_topic("pv-kcat-" + codec)
     # librdkafka sends a batch uncompressed when compressing does not make
     # it smaller: lines that compress well, so that even a batch of one
