@@ -217,6 +217,7 @@ static int broker_register(broker_t *b, char *err, size_t errlen) {
 /* --- life cycle ---------------------------------------------------------------------- */
 
 static void broker_free(broker_t *b) {
+    broker_metrics_stop(b); /* its gauges read the components below */
     evloop_free(b->admin_loop); /* runs what is queued while the loops still exist */
     net_free(b->net);
     fetcher_manager_free(b->fetchers); /* before the logs close */
@@ -298,7 +299,7 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
     controller_start(c);
     b->config_watcher = config_watcher_new(b->zk, b->zk_loop, broker_topic_config_changed, b);
     config_watcher_start(b->config_watcher);
-    return 0;
+    return broker_metrics_start(b, err, errlen);
 }
 
 /* The main thread keeps the background tasks going and waits for a signal. */
@@ -330,6 +331,7 @@ int broker_run(const config_t *cfg) {
     b.default_replication_factor = config_get_int(cfg, "default.replication.factor");
     b.min_insync_replicas = config_get_int(cfg, "min.insync.replicas");
     atomic_init(&b.controller, NULL);
+    atomic_init(&b.serving, false);
     broker_raise_fd_limit();
 
     /* Signals go to the main thread only: block them before any thread starts. */
@@ -348,9 +350,12 @@ int broker_run(const config_t *cfg) {
     }
     log_info(BROKER_TAG, "broker %d started (cluster %s), serving %s:%d", b.id, b.cluster_id, b.advertised_host,
              b.advertised_port);
+    atomic_store(&b.serving, true);
     broker_wait_for_signal(&b, &stop);
+    atomic_store(&b.serving, false);
     if (config_get_bool(cfg, "controlled.shutdown.enable"))
         broker_controlled_shutdown(&b);
+    broker_metrics_stop(&b);
     net_stop(b.net);
     evloop_stop(b.admin_loop); /* no handler may touch the logs while they close */
     fetcher_manager_stop(b.fetchers); /* nor a fetcher (no LeaderAndIsr can start one now) */

@@ -242,9 +242,9 @@ typedef struct metrics_item {
     void *fn_ctx;
 } metrics_item_t;
 
-/* Go's strconv 'g' with the shortest precision that reads back the same,
- * as Prometheus clients print floats; NaN and infinities as the format
- * spells them. */
+/* As Prometheus' Go client prints floats (strconv 'g', shortest): the
+ * fewest digits that read back the same, in e-notation when the exponent
+ * is below -4 or 6 and more; NaN and infinities as the format spells them. */
 static void metrics_put_double(buf_t *out, double v) {
     if (isnan(v)) {
         buf_append_str(out, "NaN");
@@ -255,11 +255,16 @@ static void metrics_put_double(buf_t *out, double v) {
         return;
     }
     char s[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(s, sizeof s, "%.*g", prec, v);
+    int digits = 1;
+    for (; digits < 17; digits++) {
+        snprintf(s, sizeof s, "%.*e", digits - 1, v);
         if (strtod(s, NULL) == v)
             break;
     }
+    snprintf(s, sizeof s, "%.*e", digits - 1, v);
+    int exp = atoi(strchr(s, 'e') + 1);
+    if (exp >= -4 && exp < 6)
+        snprintf(s, sizeof s, "%.*f", digits - 1 - exp > 0 ? digits - 1 - exp : 0, v);
     buf_append_str(out, s);
 }
 

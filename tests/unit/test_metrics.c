@@ -126,6 +126,14 @@ static void test_callback_gauge_and_floats(void) {
     assert_text(r, "# HELP samsa_cb Read at scrape.\n# TYPE samsa_cb gauge\nsamsa_cb NaN\n");
     v = 1e21;
     assert_text(r, "# HELP samsa_cb Read at scrape.\n# TYPE samsa_cb gauge\nsamsa_cb 1e+21\n");
+    v = 20000; /* Go's shortest 'g': plain digits below 1e6, e-notation from there */
+    assert_text(r, "# HELP samsa_cb Read at scrape.\n# TYPE samsa_cb gauge\nsamsa_cb 20000\n");
+    v = 1234567;
+    assert_text(r, "# HELP samsa_cb Read at scrape.\n# TYPE samsa_cb gauge\nsamsa_cb 1.234567e+06\n");
+    v = -0.00125;
+    assert_text(r, "# HELP samsa_cb Read at scrape.\n# TYPE samsa_cb gauge\nsamsa_cb -0.00125\n");
+    v = 0.00001;
+    assert_text(r, "# HELP samsa_cb Read at scrape.\n# TYPE samsa_cb gauge\nsamsa_cb 1e-05\n");
     metrics_gauge_fn(r, g, NULL, NULL); /* back to its plain value */
     metrics_gauge_set(g, 5);
     assert_text(r, "# HELP samsa_cb Read at scrape.\n# TYPE samsa_cb gauge\nsamsa_cb 5\n");
