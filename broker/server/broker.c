@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stddef.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define BROKER_TAG "broker"
@@ -302,6 +305,26 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
     return broker_metrics_start(b, err, errlen);
 }
 
+/* Type=notify (conf/systemd/samsa-broker.service): systemd's readiness
+ * protocol without libsystemd, one datagram to $NOTIFY_SOCKET (a path, or
+ * "@name" in the abstract namespace). Nothing when systemd did not ask. */
+static void broker_notify_systemd(const char *state) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t n = path ? strlen(path) : 0;
+    if (n < 2 || n >= sizeof sa.sun_path || (path[0] != '/' && path[0] != '@'))
+        return;
+    memcpy(sa.sun_path, path, n);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+                         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+        log_warn(BROKER_TAG, "cannot tell systemd %s through %s: %s", state, path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
 /* The main thread keeps the background tasks going and waits for a signal. */
 static void broker_wait_for_signal(broker_t *b, const sigset_t *stop) {
     struct timespec tick = {BROKER_TICK_MS / 1000, (BROKER_TICK_MS % 1000) * 1000000L};
@@ -351,8 +374,10 @@ int broker_run(const config_t *cfg) {
     log_info(BROKER_TAG, "broker %d started (cluster %s), serving %s:%d", b.id, b.cluster_id, b.advertised_host,
              b.advertised_port);
     atomic_store(&b.serving, true);
+    broker_notify_systemd("READY=1");
     broker_wait_for_signal(&b, &stop);
     atomic_store(&b.serving, false);
+    broker_notify_systemd("STOPPING=1");
     if (config_get_bool(cfg, "controlled.shutdown.enable"))
         broker_controlled_shutdown(&b);
     broker_metrics_stop(&b);
