@@ -66,8 +66,8 @@
  *                            metrics.listener is set      metrics_global() and runs its callback
  *                            (metrics_http.h)             gauges (replica_manager_counts under
  *                                                         each partition's lock; the controller's
- *                                                         offline count by evloop_run_sync on the
- *                                                         ZooKeeper loop); GET /health
+ *                                                         offline count posted to the ZooKeeper
+ *                                                         loop, awaited at most 1 s); GET /health
  *   zkc supervisor           zkc_open                     replaces an expired session, re-sends
  *                                                         reads a disconnect lost; no callbacks
  *   ZooKeeper I/O and        zookeeper_init (zkc_open,    libzookeeper_mt's own pair, one per

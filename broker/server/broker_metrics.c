@@ -8,7 +8,7 @@
  * partition's lock in turn (the lock order's replica_manager.lock ->
  * partition.lock, via replica_manager_for_each); the controller's offline
  * count is asked of the ZooKeeper loop, which owns the controller's
- * context, and waited for (evloop_run_sync) — the metrics loop holds no
+ * context, and waited for at most a second — the metrics loop holds no
  * lock meanwhile and the ZooKeeper loop never waits for it. The counters
  * the data path updates live with their modules (partition.c, api_metrics.c,
  * zkc.c, controller.c, log.c); all go to metrics_global().
@@ -16,12 +16,16 @@
 #include "server/broker.h"
 
 #include "util/logger.h"
+#include "util/mem.h"
 #include "util/metrics.h"
 
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 
 typedef struct broker_gauge_def broker_gauge_def_t;
@@ -53,22 +57,64 @@ static double broker_metrics_active_controller(const broker_gauge_binding_t *g) 
     return c && controller_active_id(c) == b->id;
 }
 
+/* The controller's offline count, asked of the ZooKeeper loop. A scrape
+ * waits for the answer at most BROKER_OFFLINE_WAIT_MS: that loop may be
+ * stuck in a ZooKeeper call while ZooKeeper is unreachable, and a scrape
+ * that hangs would mark the whole target down just when it matters. Then
+ * it reports the last count the loop gave, and the loop's late answer
+ * refreshes it for the next scrape. */
+#define BROKER_OFFLINE_WAIT_MS 1000
+
 typedef struct broker_offline_ask {
+    atomic_int refs; /* the scrape's and the task's; the last one frees */
+    pthread_mutex_t mu;
+    pthread_cond_t answered_cond;
+    bool answered;   /* under: mu */
     controller_t *controller;
-    int32_t count;
 } broker_offline_ask_t;
+
+static _Atomic int32_t broker_offline_last; /* the last count the loop gave */
+
+static void broker_offline_ask_unref(broker_offline_ask_t *ask) {
+    if (atomic_fetch_sub(&ask->refs, 1) != 1)
+        return;
+    pthread_mutex_destroy(&ask->mu);
+    pthread_cond_destroy(&ask->answered_cond);
+    free(ask);
+}
 
 static void broker_metrics_offline_on_loop(void *arg) {
     broker_offline_ask_t *ask = arg;
-    ask->count = controller_offline_partitions(ask->controller);
+    atomic_store(&broker_offline_last, controller_offline_partitions(ask->controller));
+    pthread_mutex_lock(&ask->mu);
+    ask->answered = true;
+    pthread_cond_signal(&ask->answered_cond);
+    pthread_mutex_unlock(&ask->mu);
+    broker_offline_ask_unref(ask);
 }
 
 static double broker_metrics_offline_partitions(const broker_gauge_binding_t *g) {
     broker_t *b = g->broker;
-    broker_offline_ask_t ask = {atomic_load(&b->controller), 0};
-    if (!ask.controller || evloop_run_sync(b->zk_loop, broker_metrics_offline_on_loop, &ask) != 0)
-        return NAN; /* the loop has closed: shutting down */
-    return ask.count;
+    controller_t *c = atomic_load(&b->controller);
+    if (!c)
+        return 0;
+    broker_offline_ask_t *ask = mem_calloc(1, sizeof *ask);
+    atomic_init(&ask->refs, 2);
+    pthread_mutex_init(&ask->mu, NULL);
+    pthread_cond_init(&ask->answered_cond, NULL);
+    ask->controller = c;
+    if (evloop_run(b->zk_loop, broker_metrics_offline_on_loop, ask) != 0)
+        broker_offline_ask_unref(ask); /* the loop has closed: shutting down */
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += BROKER_OFFLINE_WAIT_MS / 1000;
+    pthread_mutex_lock(&ask->mu);
+    while (!ask->answered && atomic_load(&ask->refs) == 2 &&
+           pthread_cond_timedwait(&ask->answered_cond, &ask->mu, &deadline) == 0)
+        ;
+    pthread_mutex_unlock(&ask->mu);
+    broker_offline_ask_unref(ask);
+    return atomic_load(&broker_offline_last);
 }
 
 /* The file handles the process holds (what LimitNOFILE bounds). */
