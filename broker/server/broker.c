@@ -294,6 +294,10 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
     b->net = broker_start_net(b, err, errlen);
     if (!b->net)
         return -1;
+    /* before registering: a taken metrics.listener fails the start before
+     * the broker is published; /health says 503 until it serves */
+    if (broker_metrics_start(b, err, errlen) != 0)
+        return -1;
     if (broker_register(b, err, errlen) != 0)
         return -1;
     controller_config_t cc = {b->cfg, b->id, b->zk, b->zk_loop};
@@ -302,7 +306,7 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
     controller_start(c);
     b->config_watcher = config_watcher_new(b->zk, b->zk_loop, broker_topic_config_changed, b);
     config_watcher_start(b->config_watcher);
-    return broker_metrics_start(b, err, errlen);
+    return 0;
 }
 
 /* Type=notify (conf/systemd/samsa-broker.service): systemd's readiness

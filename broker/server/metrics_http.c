@@ -108,7 +108,8 @@ static void metrics_http_handle(struct evhttp_request *req, void *arg) {
 }
 
 static void metrics_http_free(metrics_http_t *m) {
-    evloop_stop(m->loop);
+    if (m->loop)
+        evloop_stop(m->loop);
     if (m->http)
         evhttp_free(m->http); /* the loop's thread has joined: ours now */
     evloop_free(m->loop);
