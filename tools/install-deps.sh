@@ -16,6 +16,8 @@ PACKAGES=(
     python3 python3-pytest python3-kafka python3-snappy python3-lz4 python3-zstandard
     # kafka-python's magic 0 lz4 framing (KAFKA-3160 header checksum)
     python3-xxhash
+    # test: Prometheus and promtool (the metrics endpoint), man (the installed pages)
+    prometheus man-db
 )
 
 log=${SAMSA_DEPS_LOG:-/tmp/samsa-install-deps.log}

@@ -1,5 +1,6 @@
 #include "api/api.h"
 
+#include "api/api_metrics.h"
 #include "util/clock.h"
 #include "util/logger.h"
 #include "util/mem.h"
@@ -192,10 +193,12 @@ void api_respond(api_request_t *req, const void *resp) {
     net_response_t r;
     api_writer_to_response(&w, &r);
     kp_writer_free(&w);
+    api_metrics_request_done(req);
     api_send(req, &r, false);
 }
 
 void api_respond_none(api_request_t *req) {
+    api_metrics_request_done(req);
     net_respond_none(req->conn);
     api_request_free(req);
 }
@@ -213,6 +216,7 @@ typedef struct api_offload_task {
 
 static void api_offload_run(void *arg) {
     api_offload_task_t *t = arg;
+    api_metrics_queued(-1);
     t->handler(t->req);
     free(t);
 }
@@ -225,7 +229,9 @@ void api_offload(api_request_t *req, void (*handler)(api_request_t *req)) {
     }
     api_offload_task_t *t = mem_alloc(sizeof *t);
     *t = (api_offload_task_t){req, handler};
+    api_metrics_queued(1);
     if (evloop_run(admin, api_offload_run, t) != 0) { /* shutting down */
+        api_metrics_queued(-1);
         free(t);
         api_close(req);
     }
@@ -281,6 +287,7 @@ void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
     req->broker = ctx;
     req->conn = conn;
     req->received_ms = clock_wall_ms();
+    req->received_us = clock_mono_us();
     kp_arena_init(&req->arena);
     char err[256];
     kp_status_t st = kp_request_decode(frame, len, &req->arena, &req->hdr, &req->body, err, sizeof err);

@@ -26,6 +26,7 @@ typedef struct api_request {
     void *body;
     kp_arena_t arena;
     int64_t received_ms;
+    int64_t received_us; /* monotonic, for the request metrics (api_metrics.h) */
 } api_request_t;
 
 /* net's request callback (ctx is the broker). */

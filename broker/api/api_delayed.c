@@ -1,5 +1,6 @@
 #include "api/api_delayed.h"
 
+#include "api/api_metrics.h"
 #include "util/mem.h"
 
 #include <stdlib.h>
@@ -14,6 +15,7 @@ api_delayed_t *api_delayed_new(api_request_t *req, int32_t max_watches, api_dela
     d->loop = net_conn_evloop(req->conn);
     atomic_init(&d->refs, 2); /* pending + timer */
     d->watches = mem_calloc((size_t)(max_watches > 0 ? max_watches : 0) + 1, sizeof *d->watches);
+    api_metrics_delayed(req, 1);
     return d;
 }
 
@@ -33,6 +35,7 @@ static void api_delayed_complete(api_delayed_t *d, bool timed_out) {
         d->timer = NULL;
         api_delayed_unref(d); /* the timer's reference */
     }
+    api_metrics_delayed(d->req, -1); /* before the answer frees the request */
     d->answer(d, timed_out);
     d->req = NULL;
     api_delayed_unref(d); /* the pending reference */

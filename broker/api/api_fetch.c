@@ -22,6 +22,7 @@
  * closes them; a response dropped unsent (the fetch waits) closes them. */
 #include "api/api.h"
 #include "api/api_delayed.h"
+#include "api/api_metrics.h"
 
 #include "log/record_batch.h"
 #include "proto/msgset.h"
@@ -228,6 +229,7 @@ static void fetch_answer(api_delayed_t *d, bool timed_out) {
     memset(&resp, 0, sizeof resp);
     bool any_error;
     fetch_read_all(d->req, &resp, &any_error);
+    api_metrics_fetch_out(d->req, &resp);
     api_respond(d->req, &resp);
 }
 
@@ -258,6 +260,7 @@ void api_handle_fetch(api_request_t *req) {
     uint64_t bytes = fetch_read_all(req, &resp, &any_error);
     if (rq->max_wait_ms <= 0 || bytes >= (uint64_t)(rq->min_bytes > 0 ? rq->min_bytes : 0) || any_error ||
         rq->topics.count <= 0) {
+        api_metrics_fetch_out(req, &resp);
         api_respond(req, &resp);
         return;
     }

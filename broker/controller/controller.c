@@ -6,6 +6,7 @@
 #include "net/kclient.h"
 #include "util/logger.h"
 #include "util/mem.h"
+#include "util/metrics.h"
 #include "zk/zkdata.h"
 
 #include <inttypes.h>
@@ -26,6 +27,7 @@ struct controller {
     zkc_t *zk;
     evloop_t *loop;
     _Atomic int32_t active_id; /* atomic: written on the loop, read anywhere (controller_active_id) */
+    metrics_histogram_t *election_ms; /* LeaderElectionRateAndTimeMs in metrics_global() */
 
     /* everything below: owner: controller loop (the broker's ZooKeeper loop) */
     bool active;
@@ -837,6 +839,7 @@ static void ctrl_on_brokers_failed(controller_t *c, const int32_t *ids, size_t n
 static void ctrl_on_broker_change(controller_t *c) {
     if (!c->active)
         return;
+    int64_t started_us = clock_mono_us();
     ctrl_broker_t **now;
     size_t n;
     if (ctrl_read_brokers(c, &now, &n) != 0)
@@ -875,6 +878,7 @@ static void ctrl_on_broker_change(controller_t *c) {
         ctrl_on_brokers_started(c, born, nborn);
     free(dead);
     free(born);
+    metrics_histogram_observe(c->election_ms, (double)(clock_mono_us() - started_us) / 1000.0);
 }
 
 /* ============================================================================
@@ -1646,6 +1650,13 @@ controller_t *controller_new(const controller_config_t *cc) {
     c->zk = cc->zk;
     c->loop = cc->loop;
     atomic_init(&c->active_id, -1);
+    /* Kafka times the whole BrokerChange event as LeaderElectionRateAndTimeMs;
+     * a histogram, not a summary: buckets add up across brokers and over
+     * time, and the rate of its _count is the election rate. */
+    c->election_ms = metrics_histogram(metrics_global(), "kafka_controller_controllerstats_leaderelectionrateandtimems",
+                                       "Time the controller took to handle a broker change (elections, ISR updates), "
+                                       "in milliseconds",
+                                       metrics_ms_buckets, metrics_ms_nbuckets);
     ctrl_context_init(&c->ctx);
     c->batch = ctrl_batch_new();
     c->unclean_default = config_get_bool(cc->cfg, "unclean.leader.election.enable");
@@ -1703,6 +1714,16 @@ void controller_topic_config_changed(controller_t *c, const char *topic, bool un
             ctrl_send(c);
     }
     ctrl_tps_free(&offline);
+}
+
+int32_t controller_offline_partitions(const controller_t *c) {
+    int32_t n = 0;
+    for (size_t i = 0; c->active && i < c->ctx.ntopics; i++) {
+        const ctrl_topic_t *t = c->ctx.topics[i];
+        for (int32_t p = 0; !t->queued_for_deletion && p < t->nparts; p++)
+            n += t->parts[p].state == CTRL_P_OFFLINE;
+    }
+    return n;
 }
 
 int32_t controller_active_id(const controller_t *c) {

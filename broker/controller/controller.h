@@ -76,6 +76,10 @@ void controller_topic_config_changed(controller_t *c, const char *topic, bool un
 /* The broker id of the active controller as this broker last saw it, -1
  * when none. Thread-safe. */
 int32_t controller_active_id(const controller_t *c);
+/* Kafka's OfflinePartitionsCount: partitions in the Offline state (topics
+ * being deleted left out); 0 when this broker is not the controller. On
+ * the controller loop only. */
+int32_t controller_offline_partitions(const controller_t *c);
 
 /* A partition a controlled shutdown could not move. */
 typedef struct controller_tp {

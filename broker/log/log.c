@@ -4,6 +4,7 @@
 #include "util/clock.h"
 #include "util/logger.h"
 #include "util/mem.h"
+#include "util/metrics.h"
 #include "log/record_batch.h"
 #include "proto/topic_name.h"
 
@@ -35,6 +36,7 @@ typedef struct log_doomed {
 
 struct log {
     char *dir;
+    metrics_histogram_t *flush_ms; /* LogFlushStats.LogFlushRateAndTimeMs in metrics_global() */
     log_config_t cfg;
     log_segment_config_t seg_cfg;
 
@@ -490,6 +492,9 @@ kerr_t log_open(const char *dir, const log_config_t *cfg, const log_open_opts_t 
     }
     log_t *log = mem_calloc(1, sizeof *log);
     log->dir = mem_strdup(dir);
+    log->flush_ms = metrics_histogram(metrics_global(), "kafka_log_logflushstats_logflushrateandtimems",
+                                      "Time to fsync a log's unflushed segments, in milliseconds", metrics_ms_buckets,
+                                      metrics_ms_nbuckets);
     log_set_config(log, cfg);
     log->roll_jitter_ms = log_draw_jitter(cfg);
     log->last_flush_ms = opts->now_ms;
@@ -922,11 +927,13 @@ kerr_t log_flush(log_t *log, int64_t offset) {
     size_t first = log_floor_index(log, log->recovery_point);
     if (first == (size_t)-1)
         first = 0;
+    int64_t started_us = clock_mono_us();
     for (size_t i = first; i < log->nsegs && log->bases[i] < offset; i++) {
         kerr_t e = log_segment_flush(log->segs[i]);
         if (e != KERR_NONE)
             return e;
     }
+    metrics_histogram_observe(log->flush_ms, (double)(clock_mono_us() - started_us) / 1000.0);
     log->recovery_point = offset;
     if (offset == log->end_offset)
         log->unflushed_messages = 0;

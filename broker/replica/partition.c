@@ -13,6 +13,22 @@
 
 #define PARTITION_TAG "partition"
 
+/* Kafka's BrokerTopicMetrics (per topic, and all topics as the sum series)
+ * in metrics_global(). */
+static metrics_counter_t *partition_topic_counter(const char *name, const char *help, const char *topic) {
+    metrics_family_t *f =
+        metrics_family(metrics_global(), METRICS_COUNTER, name, help, "topic", NULL, 0, METRICS_SUM_SERIES);
+    return metrics_family_counter(f, topic);
+}
+
+static void partition_count_isr_change(const partition_t *p, int32_t old_size, int32_t new_size) {
+    const partition_leader_config_t *lc = p->leader_cfg;
+    if (lc && lc->isr_expands && new_size > old_size)
+        metrics_counter_inc(lc->isr_expands);
+    else if (lc && lc->isr_shrinks && new_size < old_size)
+        metrics_counter_inc(lc->isr_shrinks);
+}
+
 partition_t *partition_new(const char *topic, int32_t index, log_t *log, const partition_leader_config_t *leader_cfg) {
     partition_t *p = mem_calloc(1, sizeof *p);
     p->topic = mem_strdup(topic);
@@ -23,6 +39,12 @@ partition_t *partition_new(const char *topic, int32_t index, log_t *log, const p
     p->controller_epoch = -1;
     p->zk_version = -1;
     p->leader_cfg = leader_cfg;
+    p->messages_in = partition_topic_counter("kafka_server_brokertopicmetrics_messagesin",
+                                             "Records appended by producers to partitions this broker leads", topic);
+    p->bytes_in = partition_topic_counter("kafka_server_brokertopicmetrics_bytesin",
+                                          "Record batch bytes appended by producers", topic);
+    p->bytes_out = partition_topic_counter("kafka_server_brokertopicmetrics_bytesout",
+                                           "Record batch bytes sent to consumers (not to followers)", topic);
     pthread_mutex_init(&p->lock, NULL);
     p->hw_waiters.next = p->hw_waiters.prev = &p->hw_waiters;
     p->append_waiters.next = p->append_waiters.prev = &p->append_waiters;
@@ -233,6 +255,7 @@ void partition_isr_committed(partition_t *p, int32_t leader_epoch, const int32_t
         pthread_mutex_unlock(&p->lock);
         return;
     }
+    partition_count_isr_change(p, p->nisr, nisr);
     free(p->isr);
     free(p->pending_isr);
     p->pending_isr = NULL;
@@ -417,6 +440,8 @@ kerr_t partition_append(partition_t *p, uint8_t *batch, size_t len, int32_t min_
         out->last_offset = info.last_offset;
         out->log_append_time = info.log_append_time;
         out->log_start_offset = info.log_start_offset;
+        metrics_counter_add(p->messages_in, (uint64_t)(info.last_offset - info.first_offset + 1));
+        metrics_counter_add(p->bytes_in, len);
         partition_wake(&p->append_waiters);
         partition_update_high_watermark_and_wake(p, now_ms);
     }

@@ -37,6 +37,7 @@
 #include "proto/kerr.h"
 #include "log/leader_epoch.h"
 #include "log/log.h"
+#include "util/metrics.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -91,6 +92,9 @@ typedef struct partition_leader_config {
     int64_t replica_lag_time_max_ms;
     partition_isr_sink_fn isr_sink; /* NULL: no ISR change is proposed */
     void *isr_sink_ctx;
+    /* ReplicaManager's IsrShrinksPerSec / IsrExpandsPerSec (metrics_global()),
+     * counted when a change commits, as Kafka 2.8 does; NULL: not counted */
+    metrics_counter_t *isr_shrinks, *isr_expands;
 } partition_leader_config_t;
 
 typedef struct partition {
@@ -129,6 +133,9 @@ typedef struct partition {
     partition_waiter_t append_waiters; /* woken by every append */
 
     const partition_leader_config_t *leader_cfg; /* immutable: the replica manager's */
+    /* immutable: this topic's BrokerTopicMetrics in metrics_global(), found
+     * once here so that produce and fetch only add (relaxed atomics) */
+    metrics_counter_t *messages_in, *bytes_in, *bytes_out;
 } partition_t;
 
 /* leader_cfg must outlive the partition. */

@@ -47,6 +47,10 @@ replica_manager_t *replica_manager_new(log_manager_t *logs, int32_t broker_id, c
     rm->logs = logs;
     rm->broker_id = broker_id;
     rm->leader_cfg.replica_lag_time_max_ms = config_get_long(cfg, "replica.lag.time.max.ms");
+    rm->leader_cfg.isr_shrinks = metrics_counter(metrics_global(), "kafka_server_replicamanager_isrshrinks",
+                                                 "ISR shrinks committed for partitions this broker leads");
+    rm->leader_cfg.isr_expands = metrics_counter(metrics_global(), "kafka_server_replicamanager_isrexpands",
+                                                 "ISR expansions committed for partitions this broker leads");
     rm->controller_epoch = -1;
     rm->cap = 256;
     rm->slots = mem_calloc(rm->cap, sizeof *rm->slots);
@@ -274,6 +278,23 @@ void replica_manager_isr_change_done(replica_manager_t *rm, const char *topic, i
         partition_isr_committed(p, leader_epoch, isr, nisr, new_zk_version);
     else
         partition_isr_rejected(p, leader_epoch, error);
+}
+
+static void rm_count_one(void *ctx, partition_t *p) {
+    replica_manager_counts_t *c = ctx;
+    pthread_mutex_lock(&p->lock);
+    c->partitions++;
+    if (p->is_leader) {
+        c->leaders++;
+        if (p->nisr < p->nreplicas)
+            c->under_replicated++;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void replica_manager_counts(replica_manager_t *rm, replica_manager_counts_t *out) {
+    *out = (replica_manager_counts_t){0, 0, 0};
+    replica_manager_for_each(rm, rm_count_one, out);
 }
 
 void replica_manager_for_each(replica_manager_t *rm, replica_manager_fn fn, void *ctx) {

@@ -112,4 +112,13 @@ void replica_manager_set_role_hook(replica_manager_t *rm, replica_manager_role_f
 typedef void (*replica_manager_fn)(void *ctx, partition_t *p);
 void replica_manager_for_each(replica_manager_t *rm, replica_manager_fn fn, void *ctx);
 
+/* Kafka's ReplicaManager gauges, counted over the hosted partitions, each
+ * under its lock (for a scrape: never on the data path). */
+typedef struct replica_manager_counts {
+    int32_t partitions;       /* PartitionCount */
+    int32_t leaders;          /* LeaderCount */
+    int32_t under_replicated; /* led here, committed ISR smaller than the replica set */
+} replica_manager_counts_t;
+void replica_manager_counts(replica_manager_t *rm, replica_manager_counts_t *out);
+
 #endif

@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stddef.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define BROKER_TAG "broker"
@@ -217,6 +220,7 @@ static int broker_register(broker_t *b, char *err, size_t errlen) {
 /* --- life cycle ---------------------------------------------------------------------- */
 
 static void broker_free(broker_t *b) {
+    broker_metrics_stop(b); /* its gauges read the components below */
     evloop_free(b->admin_loop); /* runs what is queued while the loops still exist */
     net_free(b->net);
     gc_free(b->groups); /* after the loops that could still post to it */
@@ -296,6 +300,10 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
     b->net = broker_start_net(b, err, errlen);
     if (!b->net)
         return -1;
+    /* before registering: a taken metrics.listener fails the start before
+     * the broker is published; /health says 503 until it serves */
+    if (broker_metrics_start(b, err, errlen) != 0)
+        return -1;
     if (broker_register(b, err, errlen) != 0)
         return -1;
     controller_config_t cc = {b->cfg, b->id, b->zk, b->zk_loop};
@@ -305,6 +313,26 @@ static int broker_start(broker_t *b, char *err, size_t errlen) {
     b->config_watcher = config_watcher_new(b->zk, b->zk_loop, broker_topic_config_changed, b);
     config_watcher_start(b->config_watcher);
     return 0;
+}
+
+/* Type=notify (conf/systemd/samsa-broker.service): systemd's readiness
+ * protocol without libsystemd, one datagram to $NOTIFY_SOCKET (a path, or
+ * "@name" in the abstract namespace). Nothing when systemd did not ask. */
+static void broker_notify_systemd(const char *state) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t n = path ? strlen(path) : 0;
+    if (n < 2 || n >= sizeof sa.sun_path || (path[0] != '/' && path[0] != '@'))
+        return;
+    memcpy(sa.sun_path, path, n);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+                         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+        log_warn(BROKER_TAG, "cannot tell systemd %s through %s: %s", state, path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
 }
 
 /* The main thread keeps the background tasks going and waits for a signal. */
@@ -336,6 +364,7 @@ int broker_run(const config_t *cfg) {
     b.default_replication_factor = config_get_int(cfg, "default.replication.factor");
     b.min_insync_replicas = config_get_int(cfg, "min.insync.replicas");
     atomic_init(&b.controller, NULL);
+    atomic_init(&b.serving, false);
     broker_raise_fd_limit();
 
     /* Signals go to the main thread only: block them before any thread starts. */
@@ -354,10 +383,15 @@ int broker_run(const config_t *cfg) {
     }
     log_info(BROKER_TAG, "broker %d started (cluster %s), serving %s:%d", b.id, b.cluster_id, b.advertised_host,
              b.advertised_port);
+    atomic_store(&b.serving, true);
+    broker_notify_systemd("READY=1");
     broker_wait_for_signal(&b, &stop);
+    atomic_store(&b.serving, false);
+    broker_notify_systemd("STOPPING=1");
     if (config_get_bool(cfg, "controlled.shutdown.enable"))
         broker_controlled_shutdown(&b);
     gc_stop(b.groups); /* its parked requests answered while the network still runs */
+    broker_metrics_stop(&b);
     net_stop(b.net);
     evloop_stop(b.admin_loop); /* no handler may touch the logs while they close */
     fetcher_manager_stop(b.fetchers); /* nor a fetcher (no LeaderAndIsr can start one now) */

@@ -79,6 +79,12 @@
  *                                                         __consumer_offsets and their acks=all waits,
  *                                                         loading / unloading an offsets partition
  *                                                         (posted by the replica manager's role hook)
+ *   metrics "metrics"        broker_metrics_start, when   evhttp: GET /metrics renders
+ *                            metrics.listener is set      metrics_global() and runs its callback
+ *                            (metrics_http.h)             gauges (replica_manager_counts under
+ *                                                         each partition's lock; the controller's
+ *                                                         offline count posted to the ZooKeeper
+ *                                                         loop, awaited at most 1 s); GET /health
  *   zkc supervisor           zkc_open                     replaces an expired session, re-sends
  *                                                         reads a disconnect lost; no callbacks
  *   ZooKeeper I/O and        zookeeper_init (zkc_open,    libzookeeper_mt's own pair, one per
@@ -116,6 +122,8 @@
  *   cleaner.mu (mutex)             the job handed to the cleaner     the log manager's tick (main,
  *                                  thread and the one it finished    under logs_lock, no partition
  *                                                                    lock); the cleaner thread
+ *   metrics registry mutex         families, children, callback      registration (any thread);
+ *     (util/metrics.h)             gauges' fn (values: atomics)      a scrape's snapshot
  *   an evloop's mutex              its task queue                    evloop_run, any thread
  *   zkc's zh_lock -> mu            zkc's handle, session state,      zkc only
  *                                  retry queue
@@ -127,7 +135,9 @@
  * replica_manager.lock -> partition.lock -> isr_sync.lock -> an evloop's
  * mutex (a partition wakes its waiting fetches and produces under its lock,
  * and hands ISR changes to the ISR sink under it, which submits them to
- * isr_sync: both post to a loop).
+ * isr_sync: both post to a loop). The metrics registry's mutex is a leaf:
+ * taken under any of these (a partition registers its counters, an ISR
+ * commit counts itself), nothing is taken or called under it.
  * replica_manager_lock_log drops the table lock before it takes the
  * partition's; only replica_manager_for_each holds both.
  * cleaner.mu is a leaf: taken inside logs_lock (and never with another
@@ -179,6 +189,7 @@
 #include "admin/topic_admin.h"
 #include "zk/zkc.h"
 #include "zk/zkdata.h"
+#include "server/metrics_http.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -224,6 +235,9 @@ typedef struct broker {
     bool registered;
     int64_t broker_epoch;   /* czxid of our /brokers/ids node */
     tadmin_config_cache_t load_cfg; /* owner: main thread, start-up only: topic overrides while logs load */
+    metrics_http_t *metrics_http; /* owner: main thread (start, stop); NULL: metrics.listener unset */
+    /* atomic: set by main once started, cleared when shutdown begins; /health reads it */
+    atomic_bool serving;
 
     /* immutable after start-up */
     bool auto_create_topics;
@@ -243,5 +257,11 @@ int broker_run(const config_t *cfg);
  * apart while partitions remain. Blocks; returns true when nothing
  * remained. */
 bool broker_controlled_shutdown(broker_t *b);
+
+/* broker_metrics.c, main thread: hooks the broker's scrape-time gauges into
+ * metrics_global() and serves them on metrics.listener (nothing when
+ * unset); 0, or -1 with a message. Stop unhooks them once no scrape runs. */
+int broker_metrics_start(broker_t *b, char *err, size_t errlen);
+void broker_metrics_stop(broker_t *b);
 
 #endif

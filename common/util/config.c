@@ -80,6 +80,8 @@ static const config_def_t config_defs[] = {
     C_CHECKED("listener.security.protocol.map",
               "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
               CONFIG_CHECK_PROTOCOL_MAP, "Security protocol of each listener name"),
+    C_STRING("metrics.listener", NULL,
+             "host:port of the Prometheus endpoint (GET /metrics, GET /health), e.g. 127.0.0.1:9404; unset: off"),
     C_INT("socket.send.buffer.bytes", "102400", NULL,
           "SO_SNDBUF of server sockets; -1: the OS default"),
     C_INT("socket.receive.buffer.bytes", "102400", NULL,

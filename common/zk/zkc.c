@@ -4,6 +4,7 @@
 #include "util/errmsg.h"
 #include "util/logger.h"
 #include "util/mem.h"
+#include "util/metrics.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -49,6 +50,10 @@ struct zkc {
     struct zkc_req *retry_head, *retry_tail;
     pthread_t supervisor;
     bool has_supervisor;
+
+    /* SessionExpireListener's metrics in metrics_global(); immutable after open */
+    metrics_family_t *state_gauges; /* SessionState: one series per state */
+    metrics_counter_t *expires, *disconnects;
 };
 
 /* A watch, from the call that sets it until it fires or is dropped. */
@@ -191,6 +196,24 @@ static const char *zkc_state_name(int state) {
     if (state == ZOO_READONLY_STATE)
         return "READONLY";
     return "NOT_CONNECTED";
+}
+
+/* The session as Kafka's SessionExpireListener shows it: SessionState (one
+ * series per state, 1 for the current one: a session event is rare, the
+ * series are looked up each time), ZooKeeperExpiresPerSec and
+ * ZooKeeperDisconnectsPerSec as counters. */
+static void zkc_count_session(zkc_t *zkc, int state, bool reported, zkc_session_event_t ev) {
+    const int states[] = {ZOO_CONNECTED_STATE, ZOO_CONNECTING_STATE, ZOO_ASSOCIATING_STATE,
+                          ZOO_EXPIRED_SESSION_STATE, ZOO_AUTH_FAILED_STATE, ZOO_READONLY_STATE, 0};
+    const char *now = zkc_state_name(state);
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+        const char *name = zkc_state_name(states[i]);
+        metrics_gauge_set(metrics_family_gauge(zkc->state_gauges, name), strcmp(name, now) == 0);
+    }
+    if (reported && ev == ZKC_SESSION_EXPIRED)
+        metrics_counter_inc(zkc->expires);
+    if (reported && ev == ZKC_SESSION_DISCONNECTED)
+        metrics_counter_inc(zkc->disconnects);
 }
 
 /* ============================================================================
@@ -761,6 +784,7 @@ static void zkc_on_session(zhandle_t *zh, int type, int state, const char *path,
     }
     pthread_cond_broadcast(&zkc->cond);
     pthread_mutex_unlock(&zkc->mu);
+    zkc_count_session(zkc, state, report, ev);
     if (state == ZOO_AUTH_FAILED_STATE)
         log_error("zkc", "ZooKeeper authentication failed; starting a new session");
     if (report)
@@ -987,6 +1011,13 @@ static int zkc_wait_connected(zkc_t *zkc, char *err, size_t errlen) {
 static zkc_t *zkc_open_session(const zkc_config_t *cfg, const char *hosts, const char *chroot, char *err,
                                size_t errlen) {
     zkc_t *zkc = mem_calloc(1, sizeof *zkc);
+    metrics_registry_t *r = metrics_global();
+    zkc->state_gauges = metrics_family(r, METRICS_GAUGE, "kafka_server_sessionexpirelistener_sessionstate",
+                                       "The ZooKeeper session's state: 1 for the current one", "state", NULL, 0, 0);
+    zkc->expires = metrics_counter(r, "kafka_server_sessionexpirelistener_zookeeperexpires",
+                                   "ZooKeeper session expirations");
+    zkc->disconnects = metrics_counter(r, "kafka_server_sessionexpirelistener_zookeeperdisconnects",
+                                       "ZooKeeper disconnections (the session may survive them)");
     zkc->hosts = mem_strdup(hosts);
     zkc->chroot = mem_strdup(chroot ? chroot : "");
     size_t n = strlen(hosts) + strlen(zkc->chroot) + 1;
@@ -1092,6 +1123,13 @@ void zkc_close(zkc_t *zkc) {
     zkc_fail_all(queued, ZKC_CLOSING);
     zkc_drop_watches(zkc, true);
     zkc_free(zkc);
+}
+
+bool zkc_connected(zkc_t *zkc) {
+    pthread_mutex_lock(&zkc->mu);
+    bool connected = zkc->state == ZOO_CONNECTED_STATE && !zkc->expired;
+    pthread_mutex_unlock(&zkc->mu);
+    return connected;
 }
 
 int64_t zkc_session_id(zkc_t *zkc, char passwd[16]) {

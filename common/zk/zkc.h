@@ -139,6 +139,8 @@ void zkc_close(zkc_t *zkc);
 int64_t zkc_session_id(zkc_t *zkc, char passwd[16]);
 /* The chroot in effect ("" without one). */
 const char *zkc_chroot(const zkc_t *zkc);
+/* Whether the session is connected now (not expired, not between servers). */
+bool zkc_connected(zkc_t *zkc);
 /* The host list without chroot. */
 const char *zkc_hosts(const zkc_t *zkc);
 
