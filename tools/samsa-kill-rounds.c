@@ -442,21 +442,6 @@ static uint64_t kr_next(kr_run_t *r) {
 
 static int32_t kr_pick(kr_run_t *r, int32_t n) { return (int32_t)(kr_next(r) % (uint64_t)n); }
 
-/* The first line of what a samsa-cluster command printed (owned), or NULL. */
-static char *kr_cluster_line(const kr_run_t *r, const char *cmd) {
-    buf_t out = BUF_INIT;
-    if (scluster_run(&r->c, &out, (const char *const[]){cmd, NULL}) != 0) {
-        buf_free(&out);
-        return NULL;
-    }
-    buf_append(&out, "", 1);
-    char *line = (char *)out.data;
-    line[strcspn(line, "\r\n")] = '\0';
-    char *copy = mem_strdup(line);
-    buf_free(&out);
-    return copy;
-}
-
 /* brokers=N of an existing cluster.conf. */
 static int32_t kr_cluster_brokers(const kr_run_t *r) {
     char path[PATH_MAX];
@@ -531,20 +516,6 @@ static int kr_read_state(const kr_run_t *r, int32_t partition, zkdata_partition_
     return rc;
 }
 
-/* The ids registered under /brokers/ids, as a bit set (ids 1..31). */
-static uint64_t kr_registered(const kr_run_t *r) {
-    zkc_strings_t ids = {0};
-    uint64_t set = 0;
-    if (zkc_children(r->c.zk, ZKDATA_PATH_BROKER_IDS, &ids) == ZKC_OK)
-        for (size_t i = 0; i < ids.n; i++) {
-            long id = strtol(ids.items[i], NULL, 10);
-            if (id > 0 && id < 64)
-                set |= 1ull << id;
-        }
-    zkc_strings_free(&ids);
-    return set;
-}
-
 static bool kr_is_isr(const zkdata_partition_state_t *s, int32_t id) {
     for (size_t i = 0; i < s->n_isr; i++)
         if (s->isr[i] == id)
@@ -559,7 +530,7 @@ static int64_t kr_await_settled(const kr_run_t *r, bool full_isr, int timeout_s)
     int64_t t0 = clock_mono_ms(), deadline = t0 + (int64_t)timeout_s * 1000;
     int32_t brokers = kr_cluster_brokers(r);
     while (!scluster_interrupted) {
-        uint64_t reg = kr_registered(r);
+        uint64_t reg = scluster_registered(r->c.zk);
         bool ok = true;
         for (int32_t id = 1; id <= brokers && ok; id++)
             ok = (reg >> id) & 1;
@@ -665,23 +636,9 @@ static int kr_kill_and_restart(kr_run_t *r, int32_t id) {
     return scluster_run(&r->c, NULL, (const char *const[]){"start-broker", sid, "--wait", wait, NULL});
 }
 
-/* The pid samsa-cluster recorded for broker id, or -1. */
-static pid_t kr_broker_pid(const kr_run_t *r, int32_t id) {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/broker-%d/pid", r->c.dir, id);
-    FILE *f = fopen(path, "r");
-    long pid = -1;
-    if (f) {
-        if (fscanf(f, "%ld", &pid) != 1)
-            pid = -1;
-        fclose(f);
-    }
-    return pid > 0 ? (pid_t)pid : -1;
-}
-
 /* SIGSTOP for --stop-ms, then SIGCONT (sent also when interrupted). */
 static int kr_stop_and_continue(kr_run_t *r, int32_t id) {
-    pid_t pid = kr_broker_pid(r, id);
+    pid_t pid = scluster_broker_pid(&r->c, id);
     if (pid < 0 || kill(pid, SIGSTOP) != 0) {
         fprintf(stderr, KR_PROG ": cannot stop broker %d (pid %ld): %s\n", id, (long)pid,
                 pid < 0 ? "no pid recorded" : strerror(errno));
@@ -946,7 +903,7 @@ static void kr_check_partition_replicas(const kr_run_t *r, int32_t p, int64_t hw
  * write leader -1 (every broker killed at once). */
 static int32_t kr_live_leader(const kr_run_t *r, int32_t p) {
     zkdata_partition_state_t s;
-    uint64_t reg = kr_registered(r);
+    uint64_t reg = scluster_registered(r->c.zk);
     int32_t leader = kr_read_state(r, p, &s) == 0 && s.leader > 0 && s.leader < 64 && ((reg >> s.leader) & 1)
                          ? s.leader
                          : -1;
@@ -1061,7 +1018,7 @@ static int kr_kill_isr(kr_run_t *r, ledger_t *l, int32_t p, int32_t pick, kr_rou
     /* dead for ZooKeeper too (their sessions expired), or a registration
      * left by a killed broker would pass for a live leader */
     for (int64_t deadline = offline_since + (int64_t)r->o.timeout_s * 1000; rc == 0;) {
-        uint64_t reg = kr_registered(r);
+        uint64_t reg = scluster_registered(r->c.zk);
         bool any = false;
         for (int32_t i = 0; i < n_isr; i++)
             any = any || (isr[i] > 0 && isr[i] < 64 && ((reg >> isr[i]) & 1));
@@ -1265,8 +1222,8 @@ static int kr_setup(kr_run_t *r) {
         return -1;
     if (kr_find_zk_script(r) != 0 || scluster_zk_open(&r->c) != 0)
         return -1;
-    char *zk = kr_cluster_line(r, "zookeeper");
-    r->bootstrap = kr_cluster_line(r, "bootstrap");
+    char *zk = scluster_line(&r->c, "zookeeper");
+    r->bootstrap = scluster_line(&r->c, "bootstrap");
     if (!zk || !r->bootstrap || !strrchr(zk, ':')) {
         free(zk);
         return -1;
