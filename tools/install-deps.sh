@@ -14,6 +14,8 @@ PACKAGES=(
     zookeeper kcat
     # test: Debian's Python client and pytest for /usr/bin/python3
     python3 python3-pytest python3-kafka python3-snappy python3-lz4 python3-zstandard
+    # samsa-failover-bench's plots (tools/failover-report.py)
+    python3-matplotlib
 )
 
 log=${SAMSA_DEPS_LOG:-/tmp/samsa-install-deps.log}

@@ -1302,15 +1302,15 @@ static int fb_await_settled(const fb_bench_t *b, bool full_isr, fb_pstate_t *st)
 }
 
 /* Waits until no partition that `victim` led before (before[]) is led by
- * it or by nobody. The largest mtime of their state znodes (wall ms), or
- * -1 after timeout_s. st holds the last read. */
+ * it or by nobody. The largest mtime of their state znodes (wall ms), 0
+ * when it led none, or -1 after timeout_s. st holds the last read. */
 static int64_t fb_await_reled(const fb_bench_t *b, const fb_pstate_t *before, int32_t victim, fb_pstate_t *st) {
     int64_t deadline = clock_mono_ms() + (int64_t)b->o.timeout_s * 1000;
     char err[512];
     while (!scluster_interrupted) {
         if (fb_read_states(b->c.zk, FB_TOPIC_ROUNDS, b->o.partitions, st, err, sizeof err) == 0) {
             bool ok = true;
-            int64_t last = -1;
+            int64_t last = 0; /* it led nothing: nothing to wait for */
             for (int32_t p = 0; p < b->o.partitions && ok; p++) {
                 if (before[p].leader != victim)
                     continue;
@@ -1422,21 +1422,49 @@ static int fb_start_broker(const fb_bench_t *b, int32_t id) {
     return fb_cluster_cmd(b, (const char *const[]){"start-broker", sid, "--wait", wait, NULL}, NULL);
 }
 
-/* The victim of a broker scenario: a leader other than the controller
- * (kill-leader), the controller, or any broker (pause, shutdown). */
+/* The victim of a broker scenario: a leader that is not the controller
+ * (kill-leader), the controller, or any broker leading partitions (pause,
+ * shutdown): a round must take leaderships away. */
 static int32_t fb_choose_victim(fb_rounds_t *R, fb_scenario_t sc, const fb_pstate_t *before, int32_t controller) {
     const fb_bench_t *b = R->b;
     if (sc == FB_KILL_CONTROLLER)
         return controller;
-    if (sc != FB_KILL_LEADER)
-        return 1 + fb_pick(R, b->o.brokers);
     int32_t start = fb_pick(R, b->o.partitions);
+    bool any_broker = sc != FB_KILL_LEADER;
     for (int32_t i = 0; i < b->o.partitions; i++) {
         const fb_pstate_t *s = &before[(start + i) % b->o.partitions];
-        if (s->present && s->leader > 0 && s->leader != controller)
+        if (s->present && s->leader > 0 && (any_broker || s->leader != controller))
             return s->leader;
     }
     return before[start].leader; /* the controller leads everything */
+}
+
+/* Asks the controller for a preferred leader election of every partition
+ * (/admin/preferred_replica_election) and waits until it has done it (the
+ * znode gone), so that each round starts from the same spread of leaders.
+ * 0, or -1 after timeout_s. */
+static int fb_rebalance(const fb_bench_t *b) {
+    zkdata_tp_list_t l;
+    zkdata_tp_list_init(&l);
+    for (int32_t p = 0; p < b->o.partitions; p++)
+        zkdata_tp_list_add(&l, FB_TOPIC_ROUNDS, p);
+    buf_t json = BUF_INIT;
+    char err[256];
+    int rc = zkdata_preferred_election_encode(&json, &l, err, sizeof err);
+    zkdata_tp_list_free(&l);
+    zkc_err_t e = rc == 0 ? zkc_create(b->c.zk, ZKDATA_PATH_PREFERRED_REPLICA_ELECTION, json.data, (int)json.len, 0,
+                                       NULL)
+                          : ZKC_BADARGUMENTS;
+    buf_free(&json);
+    if (e != ZKC_OK && e != ZKC_NODEEXISTS)
+        return -1;
+    int64_t deadline = clock_mono_ms() + (int64_t)b->o.timeout_s * 1000;
+    while (!scluster_interrupted && clock_mono_ms() < deadline) {
+        if (zkc_exists(b->c.zk, ZKDATA_PATH_PREFERRED_REPLICA_ELECTION, NULL) == ZKC_NONODE)
+            return 0;
+        scluster_sleep_ms(FB_ROUND_POLL_MS);
+    }
+    return -1;
 }
 
 /* A broker scenario: the signal, detection, election; the broker is back
@@ -1476,7 +1504,7 @@ static int fb_round_broker(fb_rounds_t *R, fb_round_t *rd, const fb_pstate_t *be
     }
     rd->detection_ms = fb_await_deregistered(b, rd, *t0_wall_ms);
     int64_t written = fb_await_reled(b, before, v, st);
-    if (written >= 0)
+    if (written > 0)
         rd->election_ms = written - *t0_wall_ms;
     if (rd->scenario == FB_PAUSE) {
         /* replaced: now it may run again, and must find itself fenced */
@@ -1680,6 +1708,11 @@ static void fb_round_run(fb_rounds_t *R, fb_round_t *rd) {
     }
     if (fb_await_settled(b, true, st) != 0 && rc == 0) {
         errmsg_set(rd->why, sizeof rd->why, "not settled (every broker back, every ISR full) within %d s",
+                   b->o.timeout_s);
+        rc = -1;
+    }
+    if (rc == 0 && (fb_rebalance(b) != 0 || fb_await_settled(b, true, st) != 0)) {
+        errmsg_set(rd->why, sizeof rd->why, "the preferred leader election did not finish within %d s",
                    b->o.timeout_s);
         rc = -1;
     }
