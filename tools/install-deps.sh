@@ -18,6 +18,8 @@ PACKAGES=(
     python3-xxhash
     # test: Prometheus and promtool (the metrics endpoint), man (the installed pages)
     prometheus man-db
+    # samsa-failover-bench's plots (tools/failover-report.py)
+    python3-matplotlib
 )
 
 log=${SAMSA_DEPS_LOG:-/tmp/samsa-install-deps.log}

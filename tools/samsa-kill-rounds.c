@@ -14,7 +14,8 @@
  * runs one: a retried batch may land twice, and that is reported, not
  * hidden), sends "seq:<n>" to partition n % partitions (key "p<partition>")
  * at --rate records a second, and its delivery reports fill the ledger:
- * seq -> (partition, offset), or the error.
+ * seq -> (partition, offset), or the error. The ledger, the producer and
+ * the read-back are tools/ledger.{c,h}, shared with samsa-failover-bench.
  *
  * Each round picks, from --seed alone (splitmix64, the same on every
  * machine), one of the --actions:
@@ -57,6 +58,7 @@
  * Exit status: 0 when nothing acknowledged was lost and the replicas are
  * identical, 1 otherwise (or when the run could not be done), 2 on usage.
  */
+#include "ledger.h"
 #include "scluster.h"
 #include "rdkafka_tool.h"
 
@@ -112,10 +114,6 @@
 
 /* How long a round waits between reads of the cluster's state. */
 #define KR_POLL_MS 100
-/* How many lost records the report lists. */
-#define KR_LIST_LOST 10
-/* The consumer gives up when no record came for this long. */
-#define KR_CONSUME_IDLE_MS 15000
 /* The largest batch the replica comparison accepts (Kafka's default
  * message.max.bytes is 1 MiB; room to spare). */
 #define KR_MAX_BATCH ((size_t)16 << 20)
@@ -163,195 +161,6 @@ typedef struct kr_opts {
     const char *broker;
     const char *cluster_script;
 } kr_opts_t;
-
-/* ---- the ledger ----------------------------------------------------------------------- */
-
-typedef enum kr_fate {
-    KR_UNREPORTED = 0, /* sent, no delivery report (yet) */
-    KR_ACKED,
-    KR_FAILED,
-} kr_fate_t;
-
-typedef struct kr_entry {
-    uint8_t fate; /* kr_fate_t */
-    /* acknowledged at an offset that a replica elected uncleanly did not
-     * have (kill-isr with --unclean true): a loss the topic's setting allows */
-    bool lacked_by_elected;
-    int32_t partition;
-    int64_t offset; /* when acked */
-} kr_entry_t;
-
-/* Every record sent, indexed by seq. Written by the producer thread (sends
- * and delivery reports) and read by the main thread, under mu. */
-typedef struct kr_ledger {
-    pthread_mutex_t mu;
-    kr_entry_t *e; /* owned */
-    int64_t n, cap;
-    int64_t acked, failed;
-    int64_t last_ack_ms;   /* monotonic; the start of the current gap */
-    int64_t longest_gap_ms; /* since kr_ledger_round_reset */
-    int64_t round_failed;
-    rd_kafka_resp_err_t first_error; /* of the round, for the round line */
-} kr_ledger_t;
-
-static void kr_ledger_round_reset(kr_ledger_t *l) {
-    pthread_mutex_lock(&l->mu);
-    l->longest_gap_ms = 0;
-    l->round_failed = 0;
-    l->first_error = RD_KAFKA_RESP_ERR_NO_ERROR;
-    pthread_mutex_unlock(&l->mu);
-}
-
-/* The round's figures: the longest stretch without an acknowledgement (the
- * current one included) and the failed deliveries. */
-static void kr_ledger_round_figures(kr_ledger_t *l, int64_t *gap_ms, int64_t *failed, int64_t *acked,
-                                    rd_kafka_resp_err_t *first_error) {
-    pthread_mutex_lock(&l->mu);
-    int64_t now = clock_mono_ms(), current = now - l->last_ack_ms;
-    *gap_ms = current > l->longest_gap_ms ? current : l->longest_gap_ms;
-    *failed = l->round_failed;
-    *acked = l->acked;
-    *first_error = l->first_error;
-    pthread_mutex_unlock(&l->mu);
-}
-
-/* librdkafka's delivery report, on the thread that polls the producer. */
-static void kr_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-    (void)rk;
-    kr_ledger_t *l = opaque;
-    int64_t seq = (int64_t)(intptr_t)m->_private;
-    int64_t now = clock_mono_ms();
-    pthread_mutex_lock(&l->mu);
-    if (seq >= 0 && seq < l->n) {
-        kr_entry_t *e = &l->e[seq];
-        if (m->err) {
-            e->fate = KR_FAILED;
-            l->failed++;
-            l->round_failed++;
-            if (!l->first_error)
-                l->first_error = m->err;
-        } else {
-            *e = (kr_entry_t){.fate = KR_ACKED, .partition = m->partition, .offset = m->offset};
-            l->acked++;
-            if (now - l->last_ack_ms > l->longest_gap_ms)
-                l->longest_gap_ms = now - l->last_ack_ms;
-            l->last_ack_ms = now;
-        }
-    }
-    pthread_mutex_unlock(&l->mu);
-}
-
-/* ---- the producer --------------------------------------------------------------------- */
-
-typedef struct kr_producer {
-    rd_kafka_t *rk;
-    const char *topic;
-    int32_t partitions;
-    int32_t rate;
-    kr_ledger_t *ledger;
-    pthread_t thread;
-    bool running;
-    volatile sig_atomic_t stop; /* set by the main thread */
-} kr_producer_t;
-
-/* Sends seq; false when librdkafka refused it for good (not a full queue). */
-static bool kr_send(kr_producer_t *p, int64_t seq) {
-    char value[32], key[16];
-    int32_t partition = (int32_t)(seq % p->partitions);
-    int vlen = snprintf(value, sizeof value, "seq:%" PRId64, seq);
-    int klen = snprintf(key, sizeof key, "p%d", partition);
-    kr_ledger_t *l = p->ledger;
-    pthread_mutex_lock(&l->mu);
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 4096;
-        l->e = mem_realloc(l->e, (size_t)l->cap * sizeof *l->e);
-    }
-    l->e[l->n++] = (kr_entry_t){.fate = KR_UNREPORTED, .partition = partition, .offset = -1};
-    pthread_mutex_unlock(&l->mu);
-    for (;;) {
-        rd_kafka_resp_err_t err =
-            rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_PARTITION(partition),
-                              RD_KAFKA_V_KEY(key, (size_t)klen), RD_KAFKA_V_VALUE(value, (size_t)vlen),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE((void *)(intptr_t)seq),
-                              RD_KAFKA_V_END);
-        if (!err)
-            return true;
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || p->stop) {
-            pthread_mutex_lock(&l->mu);
-            l->e[seq].fate = KR_FAILED;
-            l->failed++;
-            l->round_failed++;
-            pthread_mutex_unlock(&l->mu);
-            return false;
-        }
-        rd_kafka_poll(p->rk, 10);
-    }
-}
-
-/* Sends at the rate asked, seq n at start + n / rate, and serves the
- * delivery reports in between. */
-static void *kr_produce_loop(void *arg) {
-    kr_producer_t *p = arg;
-    int64_t start = clock_mono_ms();
-    for (int64_t seq = 0; !p->stop;) {
-        int64_t due = start + seq * 1000 / p->rate, now = clock_mono_ms();
-        if (now >= due) {
-            kr_send(p, seq++);
-            rd_kafka_poll(p->rk, 0);
-            continue;
-        }
-        rd_kafka_poll(p->rk, (int)(due - now < 100 ? due - now : 100));
-    }
-    return NULL;
-}
-
-static int kr_producer_start(kr_producer_t *p, const char *bootstrap, const kr_opts_t *o, kr_ledger_t *ledger) {
-    char timeout[32];
-    snprintf(timeout, sizeof timeout, "%d", o->delivery_timeout_ms);
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    /* A user's producer: acks=all, retries on (librdkafka's default), no
-     * idempotence, Java's in-flight limit; a bounded delivery timeout so
-     * that a record that cannot be written is reported as failed. */
-    const char *props[][2] = {{"bootstrap.servers", bootstrap},
-                              {"acks", "all"},
-                              {"enable.idempotence", "false"},
-                              {"max.in.flight.requests.per.connection", "5"},
-                              {"linger.ms", "5"},
-                              {"message.timeout.ms", timeout},
-                              {"retry.backoff.ms", "100"},
-                              {"topic.metadata.refresh.interval.ms", "1000"},
-                              /* brokers go away on purpose: their disconnections are not news */
-                              {"log_level", "2"}};
-    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
-        if (rdtool_conf_set(conf, props[i][0], props[i][1]) != 0) {
-            rd_kafka_conf_destroy(conf);
-            return -1;
-        }
-    rd_kafka_conf_set_dr_msg_cb(conf, kr_on_delivery);
-    rd_kafka_conf_set_opaque(conf, ledger);
-    *p = (kr_producer_t){.topic = o->topic, .partitions = o->partitions, .rate = o->rate, .ledger = ledger};
-    p->rk = rdtool_new(RD_KAFKA_PRODUCER, conf);
-    if (!p->rk)
-        return -1;
-    ledger->last_ack_ms = clock_mono_ms();
-    if (pthread_create(&p->thread, NULL, kr_produce_loop, p) != 0) {
-        fprintf(stderr, KR_PROG ": cannot start the producer thread\n");
-        return -1;
-    }
-    p->running = true;
-    return 0;
-}
-
-/* Stops sending and waits for every outstanding delivery report (or the
- * delivery timeout). */
-static void kr_producer_stop(kr_producer_t *p, int delivery_timeout_ms) {
-    if (!p->running)
-        return;
-    p->stop = 1;
-    pthread_join(p->thread, NULL);
-    p->running = false;
-    rd_kafka_flush(p->rk, delivery_timeout_ms + 5000);
-}
 
 /* ---- options --------------------------------------------------------------------------- */
 
@@ -633,21 +442,6 @@ static uint64_t kr_next(kr_run_t *r) {
 
 static int32_t kr_pick(kr_run_t *r, int32_t n) { return (int32_t)(kr_next(r) % (uint64_t)n); }
 
-/* The first line of what a samsa-cluster command printed (owned), or NULL. */
-static char *kr_cluster_line(const kr_run_t *r, const char *cmd) {
-    buf_t out = BUF_INIT;
-    if (scluster_run(&r->c, &out, (const char *const[]){cmd, NULL}) != 0) {
-        buf_free(&out);
-        return NULL;
-    }
-    buf_append(&out, "", 1);
-    char *line = (char *)out.data;
-    line[strcspn(line, "\r\n")] = '\0';
-    char *copy = mem_strdup(line);
-    buf_free(&out);
-    return copy;
-}
-
 /* brokers=N of an existing cluster.conf. */
 static int32_t kr_cluster_brokers(const kr_run_t *r) {
     char path[PATH_MAX];
@@ -722,20 +516,6 @@ static int kr_read_state(const kr_run_t *r, int32_t partition, zkdata_partition_
     return rc;
 }
 
-/* The ids registered under /brokers/ids, as a bit set (ids 1..31). */
-static uint64_t kr_registered(const kr_run_t *r) {
-    zkc_strings_t ids = {0};
-    uint64_t set = 0;
-    if (zkc_children(r->c.zk, ZKDATA_PATH_BROKER_IDS, &ids) == ZKC_OK)
-        for (size_t i = 0; i < ids.n; i++) {
-            long id = strtol(ids.items[i], NULL, 10);
-            if (id > 0 && id < 64)
-                set |= 1ull << id;
-        }
-    zkc_strings_free(&ids);
-    return set;
-}
-
 static bool kr_is_isr(const zkdata_partition_state_t *s, int32_t id) {
     for (size_t i = 0; i < s->n_isr; i++)
         if (s->isr[i] == id)
@@ -750,7 +530,7 @@ static int64_t kr_await_settled(const kr_run_t *r, bool full_isr, int timeout_s)
     int64_t t0 = clock_mono_ms(), deadline = t0 + (int64_t)timeout_s * 1000;
     int32_t brokers = kr_cluster_brokers(r);
     while (!scluster_interrupted) {
-        uint64_t reg = kr_registered(r);
+        uint64_t reg = scluster_registered(r->c.zk);
         bool ok = true;
         for (int32_t id = 1; id <= brokers && ok; id++)
             ok = (reg >> id) & 1;
@@ -856,23 +636,9 @@ static int kr_kill_and_restart(kr_run_t *r, int32_t id) {
     return scluster_run(&r->c, NULL, (const char *const[]){"start-broker", sid, "--wait", wait, NULL});
 }
 
-/* The pid samsa-cluster recorded for broker id, or -1. */
-static pid_t kr_broker_pid(const kr_run_t *r, int32_t id) {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/broker-%d/pid", r->c.dir, id);
-    FILE *f = fopen(path, "r");
-    long pid = -1;
-    if (f) {
-        if (fscanf(f, "%ld", &pid) != 1)
-            pid = -1;
-        fclose(f);
-    }
-    return pid > 0 ? (pid_t)pid : -1;
-}
-
 /* SIGSTOP for --stop-ms, then SIGCONT (sent also when interrupted). */
 static int kr_stop_and_continue(kr_run_t *r, int32_t id) {
-    pid_t pid = kr_broker_pid(r, id);
+    pid_t pid = scluster_broker_pid(&r->c, id);
     if (pid < 0 || kill(pid, SIGSTOP) != 0) {
         fprintf(stderr, KR_PROG ": cannot stop broker %d (pid %ld): %s\n", id, (long)pid,
                 pid < 0 ? "no pid recorded" : strerror(errno));
@@ -915,7 +681,7 @@ typedef struct kr_round {
     int64_t lacked;       /* acknowledged records the unclean leaders did not have */
 } kr_round_t;
 
-static int kr_kill_isr(kr_run_t *r, kr_ledger_t *l, int32_t p, int32_t pick, kr_round_t *rd);
+static int kr_kill_isr(kr_run_t *r, ledger_t *l, int32_t p, int32_t pick, kr_round_t *rd);
 
 static void kr_pick_action(kr_run_t *r, kr_round_t *rd) {
     int32_t enabled[KR_N_ACTIONS], n = 0;
@@ -926,7 +692,7 @@ static void kr_pick_action(kr_run_t *r, kr_round_t *rd) {
 }
 
 /* Does one round's action; the target is described in rd->target. */
-static int kr_do_round(kr_run_t *r, kr_ledger_t *l, kr_round_t *rd) {
+static int kr_do_round(kr_run_t *r, ledger_t *l, kr_round_t *rd) {
     int32_t p = kr_pick(r, r->o.partitions), pick = kr_pick(r, INT32_MAX);
     zkdata_partition_state_t s;
     switch (rd->action) {
@@ -978,16 +744,16 @@ static int kr_do_round(kr_run_t *r, kr_ledger_t *l, kr_round_t *rd) {
     return -1;
 }
 
-static void kr_run_rounds(kr_run_t *r, kr_ledger_t *l, kr_round_t *rounds) {
+static void kr_run_rounds(kr_run_t *r, ledger_t *l, kr_round_t *rounds) {
     for (int32_t i = 0; i < r->o.rounds && !scluster_interrupted; i++) {
         kr_round_t *rd = &rounds[i];
         *rd = (kr_round_t){.offline_ms = -1, .elected = -1};
         kr_pick_action(r, rd);
-        kr_ledger_round_reset(l);
+        ledger_round_reset(l);
         rd->done = kr_do_round(r, l, rd) == 0;
         rd->settle_ms = kr_await_settled(r, false, r->o.timeout_s);
         rd_kafka_resp_err_t first_error;
-        kr_ledger_round_figures(l, &rd->gap_ms, &rd->failed, &rd->acks, &first_error);
+        ledger_round_figures(l, &rd->gap_ms, &rd->failed, &rd->acks, &first_error);
         printf("round %d/%d: %s %s%s: longest without an ack %" PRId64 " ms, %" PRId64 " failed%s%s; ", i + 1,
                r->o.rounds, kr_action_names[rd->action], rd->target, rd->done ? "" : " (FAILED)", rd->gap_ms,
                rd->failed, first_error ? " first: " : "", first_error ? rd_kafka_err2name(first_error) : "");
@@ -1003,178 +769,6 @@ static void kr_run_rounds(kr_run_t *r, kr_ledger_t *l, kr_round_t *rounds) {
                                                                            : " (LED while only the out-of-sync replica was up)"),
                    rd->elected, rd->unclean ? " (unclean election)" : "", rd->lacked);
     }
-}
-
-/* ---- reading back ------------------------------------------------------------------------- */
-
-/* One record read back. */
-typedef struct kr_read {
-    int64_t offset;
-    int64_t seq; /* -1: not a "seq:<n>" value */
-} kr_read_t;
-
-/* Per partition, every record read back, in offset order. */
-typedef struct kr_partition_read {
-    kr_read_t *recs; /* owned */
-    int64_t n, cap;
-    int64_t hw;
-} kr_partition_read_t;
-
-static void kr_read_add(kr_partition_read_t *pr, int64_t offset, int64_t seq) {
-    if (pr->n == pr->cap) {
-        pr->cap = pr->cap ? 2 * pr->cap : 1024;
-        pr->recs = mem_realloc(pr->recs, (size_t)pr->cap * sizeof *pr->recs);
-    }
-    pr->recs[pr->n++] = (kr_read_t){offset, seq};
-}
-
-static int64_t kr_value_seq(const rd_kafka_message_t *m) {
-    char text[32];
-    if (!m->payload || m->len < 5 || m->len >= sizeof text)
-        return -1;
-    memcpy(text, m->payload, m->len);
-    text[m->len] = '\0';
-    long long v;
-    return strncmp(text, "seq:", 4) == 0 && kr_parse_int(text + 4, 0, INT64_MAX, &v) ? (int64_t)v : -1;
-}
-
-/* Reads every partition from the beginning up to its high watermark (asked
- * of the leaders first). 0, or -1 when some partition could not be read to
- * its end. */
-static int kr_consume(const kr_run_t *r, rd_kafka_t *any, kr_partition_read_t *pr) {
-    for (int32_t p = 0; p < r->o.partitions; p++) {
-        int64_t low = 0;
-        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(any, r->o.topic, p, &low, &pr[p].hw, 10000);
-        if (err) {
-            fprintf(stderr, KR_PROG ": the high watermark of %s-%d: %s\n", r->o.topic, p, rd_kafka_err2str(err));
-            return -1;
-        }
-    }
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rdtool_conf_set(conf, "bootstrap.servers", r->bootstrap) != 0 ||
-        rdtool_conf_set(conf, "check.crcs", "true") != 0 || rdtool_conf_set(conf, "log_level", "2") != 0) {
-        rd_kafka_conf_destroy(conf);
-        return -1;
-    }
-    rdtool_consumer_t c;
-    if (rdtool_consumer_open(&c, conf, r->o.topic, false, -1, RD_KAFKA_OFFSET_BEGINNING, 30000) != 0) {
-        rdtool_consumer_close(&c);
-        return -1;
-    }
-    int64_t idle_since = clock_mono_ms();
-    for (;;) {
-        bool done = true;
-        for (int32_t p = 0; p < r->o.partitions && done; p++)
-            done = pr[p].hw == 0 || (pr[p].n > 0 && pr[p].recs[pr[p].n - 1].offset >= pr[p].hw - 1);
-        if (done || scluster_interrupted || clock_mono_ms() - idle_since > KR_CONSUME_IDLE_MS)
-            break;
-        rd_kafka_message_t *m = rdtool_consumer_poll(&c, 200);
-        if (!m)
-            continue;
-        idle_since = clock_mono_ms();
-        /* a fetch repeated after a leader change must not count a record twice */
-        kr_partition_read_t *into = m->partition >= 0 && m->partition < r->o.partitions ? &pr[m->partition] : NULL;
-        if (into && m->offset < into->hw && (into->n == 0 || m->offset > into->recs[into->n - 1].offset))
-            kr_read_add(into, m->offset, kr_value_seq(m));
-        rd_kafka_message_destroy(m);
-    }
-    rdtool_consumer_close(&c);
-    int rc = 0;
-    for (int32_t p = 0; p < r->o.partitions; p++) {
-        int64_t last = pr[p].n ? pr[p].recs[pr[p].n - 1].offset : -1;
-        if (pr[p].hw > 0 && last < pr[p].hw - 1) {
-            fprintf(stderr, KR_PROG ": %s-%d read only up to offset %" PRId64 " of high watermark %" PRId64 "\n",
-                    r->o.topic, p, last, pr[p].hw);
-            rc = -1;
-        }
-    }
-    return rc;
-}
-
-/* ---- the ledger check --------------------------------------------------------------------- */
-
-typedef struct kr_lost {
-    int64_t seq;
-    int32_t partition;
-    int64_t offset;
-} kr_lost_t;
-
-typedef struct kr_check {
-    int64_t sent, acknowledged, failed, unreported;
-    int64_t consumed;
-    int64_t lost;
-    kr_lost_t first_lost[KR_LIST_LOST];
-    int64_t lost_lacked;     /* of lost: at offsets an uncleanly elected replica never had */
-    int64_t lacked;          /* marked lacked by an elected replica, lost or not */
-    kr_lost_t first_unexplained[KR_LIST_LOST]; /* lost, and not lacked */
-    int64_t duplicated;    /* extra copies */
-    int64_t out_of_order;
-    int64_t unacked_present;
-    int64_t misplaced;     /* acknowledged offset holds another record */
-    int64_t foreign;       /* values that are not a seq of this run */
-} kr_check_t;
-
-static int kr_cmp_read_offset(const void *key, const void *elem) {
-    int64_t a = *(const int64_t *)key, b = ((const kr_read_t *)elem)->offset;
-    return (a > b) - (a < b);
-}
-
-/* The seq at offset in a partition's read-back (sorted by offset), or -2
- * when absent. */
-static int64_t kr_seq_at(const kr_partition_read_t *pr, int64_t offset) {
-    const kr_read_t *found = pr->n ? bsearch(&offset, pr->recs, (size_t)pr->n, sizeof *pr->recs, kr_cmp_read_offset)
-                                   : NULL;
-    return found ? found->seq : -2;
-}
-
-static void kr_check_ledger(const kr_run_t *r, kr_ledger_t *l, const kr_partition_read_t *pr, kr_check_t *ck) {
-    pthread_mutex_lock(&l->mu);
-    *ck = (kr_check_t){.sent = l->n};
-    int32_t *copies = mem_calloc((size_t)l->n + 1, sizeof *copies);
-    for (int32_t p = 0; p < r->o.partitions; p++) {
-        int64_t highest = -1;
-        for (int64_t i = 0; i < pr[p].n; i++) {
-            int64_t seq = pr[p].recs[i].seq;
-            ck->consumed++;
-            if (seq < 0 || seq >= l->n) {
-                ck->foreign++;
-                continue;
-            }
-            if (copies[seq]++ > 0) {
-                ck->duplicated++;
-                continue;
-            }
-            if (seq < highest)
-                ck->out_of_order++;
-            else
-                highest = seq;
-        }
-    }
-    for (int64_t seq = 0; seq < l->n; seq++) {
-        const kr_entry_t *e = &l->e[seq];
-        if (e->fate != KR_ACKED) {
-            ck->failed += e->fate == KR_FAILED;
-            ck->unreported += e->fate == KR_UNREPORTED;
-            ck->unacked_present += copies[seq] > 0;
-            continue;
-        }
-        ck->acknowledged++;
-        ck->lacked += e->lacked_by_elected;
-        if (copies[seq] == 0) {
-            if (ck->lost < KR_LIST_LOST)
-                ck->first_lost[ck->lost] = (kr_lost_t){seq, e->partition, e->offset};
-            int64_t unexplained = ck->lost - ck->lost_lacked;
-            if (!e->lacked_by_elected && unexplained < KR_LIST_LOST)
-                ck->first_unexplained[unexplained] = (kr_lost_t){seq, e->partition, e->offset};
-            ck->lost++;
-            ck->lost_lacked += e->lacked_by_elected;
-        } else if (e->partition < 0 || e->partition >= r->o.partitions ||
-                   kr_seq_at(&pr[e->partition], e->offset) != seq) {
-            ck->misplaced++;
-        }
-    }
-    free(copies);
-    pthread_mutex_unlock(&l->mu);
 }
 
 /* ---- the replica check -------------------------------------------------------------------- */
@@ -1309,7 +903,7 @@ static void kr_check_partition_replicas(const kr_run_t *r, int32_t p, int64_t hw
  * write leader -1 (every broker killed at once). */
 static int32_t kr_live_leader(const kr_run_t *r, int32_t p) {
     zkdata_partition_state_t s;
-    uint64_t reg = kr_registered(r);
+    uint64_t reg = scluster_registered(r->c.zk);
     int32_t leader = kr_read_state(r, p, &s) == 0 && s.leader > 0 && s.leader < 64 && ((reg >> s.leader) & 1)
                          ? s.leader
                          : -1;
@@ -1382,7 +976,7 @@ static int kr_start_broker(const kr_run_t *r, int32_t id) {
  * uncleanly: its records acknowledged before 5 at offsets from f's log end
  * on are marked in the ledger as lacked by the elected replica, the only
  * records the election may lose. */
-static int kr_kill_isr(kr_run_t *r, kr_ledger_t *l, int32_t p, int32_t pick, kr_round_t *rd) {
+static int kr_kill_isr(kr_run_t *r, ledger_t *l, int32_t p, int32_t pick, kr_round_t *rd) {
     zkdata_partition_state_t s;
     int32_t leader = kr_read_state(r, p, &s) == 0 ? s.leader : -1, followers[KR_MAX_BROKERS], n = 0;
     zkdata_partition_state_free(&s);
@@ -1424,7 +1018,7 @@ static int kr_kill_isr(kr_run_t *r, kr_ledger_t *l, int32_t p, int32_t pick, kr_
     /* dead for ZooKeeper too (their sessions expired), or a registration
      * left by a killed broker would pass for a live leader */
     for (int64_t deadline = offline_since + (int64_t)r->o.timeout_s * 1000; rc == 0;) {
-        uint64_t reg = kr_registered(r);
+        uint64_t reg = scluster_registered(r->c.zk);
         bool any = false;
         for (int32_t i = 0; i < n_isr; i++)
             any = any || (isr[i] > 0 && isr[i] < 64 && ((reg >> isr[i]) & 1));
@@ -1451,8 +1045,8 @@ static int kr_kill_isr(kr_run_t *r, kr_ledger_t *l, int32_t p, int32_t pick, kr_
     int64_t *beyond = NULL, n_beyond = 0;
     pthread_mutex_lock(&l->mu);
     for (int64_t seq = 0; seq < l->n; seq++) {
-        const kr_entry_t *e = &l->e[seq];
-        if (e->fate == KR_ACKED && e->partition >= 0 && e->partition < np && out_of_sync[e->partition] &&
+        const ledger_entry_t *e = &l->e[seq];
+        if (e->fate == LEDGER_ACKED && e->partition >= 0 && e->partition < np && out_of_sync[e->partition] &&
             e->offset >= f_end[e->partition]) {
             beyond = mem_realloc(beyond, (size_t)(n_beyond + 1) * sizeof *beyond);
             beyond[n_beyond++] = seq;
@@ -1484,7 +1078,7 @@ static int kr_kill_isr(kr_run_t *r, kr_ledger_t *l, int32_t p, int32_t pick, kr_
     rd->unclean = elected_there[p];
     pthread_mutex_lock(&l->mu);
     for (int64_t i = 0; i < n_beyond; i++) {
-        kr_entry_t *e = &l->e[beyond[i]];
+        ledger_entry_t *e = &l->e[beyond[i]];
         if (elected_there[e->partition] && !e->lacked_by_elected) {
             e->lacked_by_elected = true;
             rd->lacked++;
@@ -1515,8 +1109,8 @@ static int64_t kr_longest_offline(const kr_round_t *rounds, int32_t n_rounds, in
     return longest;
 }
 
-static void kr_print_report(const kr_run_t *r, const kr_round_t *rounds, const kr_check_t *ck,
-                            const kr_partition_read_t *pr, const kr_replica_check_t *rep, bool identical) {
+static void kr_print_report(const kr_run_t *r, const kr_round_t *rounds, const ledger_check_t *ck,
+                            const ledger_read_t *pr, const kr_replica_check_t *rep, bool identical) {
     printf("\n" KR_PROG ": %d rounds, seed %" PRIu64 ", topic %s (%d partitions, RF %d, min.insync.replicas %d, "
            "unclean.leader.election.enable %s)\n",
            r->o.rounds, r->o.seed, r->o.topic, r->o.partitions, r->o.rf, r->o.min_isr, r->o.unclean ? "true" : "false");
@@ -1526,17 +1120,17 @@ static void kr_print_report(const kr_run_t *r, const kr_round_t *rounds, const k
     printf("unreported: %" PRId64 "\n", ck->unreported);
     printf("consumed: %" PRId64 "\n", ck->consumed);
     printf("lost: %" PRId64 "\n", ck->lost);
-    for (int64_t i = 0; i < ck->lost && i < KR_LIST_LOST; i++)
+    for (int64_t i = 0; i < ck->lost && i < LEDGER_LIST_LOST; i++)
         printf("  lost seq %" PRId64 " (acknowledged at %s-%d offset %" PRId64 ")\n", ck->first_lost[i].seq,
                r->o.topic, ck->first_lost[i].partition, ck->first_lost[i].offset);
-    if (ck->lost > KR_LIST_LOST)
-        printf("  ... and %" PRId64 " more\n", ck->lost - KR_LIST_LOST);
+    if (ck->lost > LEDGER_LIST_LOST)
+        printf("  ... and %" PRId64 " more\n", ck->lost - LEDGER_LIST_LOST);
     if (ck->lacked > 0 || ck->lost_lacked > 0) {
         int64_t unexplained = ck->lost - ck->lost_lacked;
         printf("lost with what an uncleanly elected replica lacked: %" PRId64 " (of %" PRId64
                " acknowledged at offsets it never had)\n", ck->lost_lacked, ck->lacked);
         printf("lost otherwise: %" PRId64 "\n", unexplained);
-        for (int64_t i = 0; i < unexplained && i < KR_LIST_LOST; i++)
+        for (int64_t i = 0; i < unexplained && i < LEDGER_LIST_LOST; i++)
             printf("  lost seq %" PRId64 " (acknowledged at %s-%d offset %" PRId64 ", which the elected replica had)\n",
                    ck->first_unexplained[i].seq, r->o.topic, ck->first_unexplained[i].partition,
                    ck->first_unexplained[i].offset);
@@ -1561,8 +1155,8 @@ static void kr_print_report(const kr_run_t *r, const kr_round_t *rounds, const k
         printf("longest offline window: %" PRId64 " ms (round %d: every ISR member dead, no leader)\n", offline, worst);
 }
 
-static int kr_write_json(const kr_run_t *r, const kr_round_t *rounds, int32_t n_rounds, const kr_check_t *ck,
-                         const kr_partition_read_t *pr, const kr_replica_check_t *rep, bool identical, bool ok) {
+static int kr_write_json(const kr_run_t *r, const kr_round_t *rounds, int32_t n_rounds, const ledger_check_t *ck,
+                         const ledger_read_t *pr, const kr_replica_check_t *rep, bool identical, bool ok) {
     json_t *root = json_object(), *jr = json_array(), *jl = json_array(), *jp = json_array();
     for (int32_t i = 0; i < n_rounds; i++)
         json_array_append_new(
@@ -1573,7 +1167,7 @@ static int kr_write_json(const kr_run_t *r, const kr_round_t *rounds, int32_t n_
                           (json_int_t)rounds[i].settle_ms, "offline_ms", (json_int_t)rounds[i].offline_ms,
                           "stayed_offline", rounds[i].stayed_offline, "elected", rounds[i].elected,
                           "unclean_election", rounds[i].unclean, "lacked", (json_int_t)rounds[i].lacked));
-    for (int64_t i = 0; i < ck->lost && i < KR_LIST_LOST; i++)
+    for (int64_t i = 0; i < ck->lost && i < LEDGER_LIST_LOST; i++)
         json_array_append_new(jl, json_pack("{s:I, s:i, s:I}", "seq", (json_int_t)ck->first_lost[i].seq, "partition",
                                             ck->first_lost[i].partition, "offset", (json_int_t)ck->first_lost[i].offset));
     for (int32_t p = 0; p < r->o.partitions; p++)
@@ -1628,8 +1222,8 @@ static int kr_setup(kr_run_t *r) {
         return -1;
     if (kr_find_zk_script(r) != 0 || scluster_zk_open(&r->c) != 0)
         return -1;
-    char *zk = kr_cluster_line(r, "zookeeper");
-    r->bootstrap = kr_cluster_line(r, "bootstrap");
+    char *zk = scluster_line(&r->c, "zookeeper");
+    r->bootstrap = scluster_line(&r->c, "bootstrap");
     if (!zk || !r->bootstrap || !strrchr(zk, ':')) {
         free(zk);
         return -1;
@@ -1673,17 +1267,25 @@ int main(int argc, char **argv) {
         free(r.c.script);
         return KR_EXIT_USAGE;
     }
-    kr_ledger_t ledger = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    kr_producer_t producer = {0};
+    ledger_t ledger;
+    ledger_init(&ledger, r.o.partitions);
+    ledger_producer_t producer = {0};
+    ledger_producer_opts_t popts = {.prog = KR_PROG,
+                                    .topic = r.o.topic,
+                                    .partitions = r.o.partitions,
+                                    .rate = r.o.rate,
+                                    .delivery_timeout_ms = r.o.delivery_timeout_ms};
     kr_round_t *rounds = mem_calloc((size_t)r.o.rounds + 1, sizeof *rounds);
-    kr_partition_read_t *pr = NULL;
+    ledger_read_t *pr = NULL;
     kr_replica_check_t *rep = NULL;
     bool ok = false;
-    if (kr_setup(&r) == 0 && kr_producer_start(&producer, r.bootstrap, &r.o, &ledger) == 0) {
+    bool set_up = kr_setup(&r) == 0;
+    popts.bootstrap = r.bootstrap;
+    if (set_up && ledger_producer_start(&producer, &popts, &ledger) == 0) {
         printf("producing %d records a second; %d rounds with seed %" PRIu64 "\n", r.o.rate, r.o.rounds, r.o.seed);
         scluster_sleep_ms(1000); /* a few acknowledgements before the first failure */
         kr_run_rounds(&r, &ledger, rounds);
-        kr_producer_stop(&producer, r.o.delivery_timeout_ms);
+        ledger_producer_stop(&producer, r.o.delivery_timeout_ms);
         int64_t isr_ms = kr_await_settled(&r, true, r.o.timeout_s);
         if (isr_ms >= 0)
             printf("every replica back in every ISR after %" PRId64 " ms\n", isr_ms);
@@ -1691,9 +1293,9 @@ int main(int argc, char **argv) {
             printf("NOT every replica back in every ISR after %d s\n", r.o.timeout_s);
         pr = mem_calloc((size_t)r.o.partitions, sizeof *pr);
         rep = mem_calloc((size_t)r.o.partitions, sizeof *rep);
-        bool read_all = !scluster_interrupted && kr_consume(&r, producer.rk, pr) == 0;
-        kr_check_t ck;
-        kr_check_ledger(&r, &ledger, pr, &ck);
+        bool read_all = !scluster_interrupted && ledger_consume(KR_PROG, r.bootstrap, r.o.topic, r.o.partitions, producer.rk, pr, &scluster_interrupted) == 0;
+        ledger_check_t ck;
+        ledger_check(&ledger, pr, r.o.partitions, &ck, NULL, NULL);
         bool identical = true;
         for (int32_t p = 0; p < r.o.partitions; p++) {
             kr_check_partition_replicas(&r, p, pr[p].hw, &rep[p]);
@@ -1706,10 +1308,7 @@ int main(int argc, char **argv) {
             ok = false;
         printf("result: %s\n", ok ? "OK" : "FAILED");
     }
-    if (producer.rk) {
-        kr_producer_stop(&producer, 0);
-        rd_kafka_destroy(producer.rk);
-    }
+    ledger_producer_destroy(&producer);
     if (scluster_interrupted)
         fprintf(stderr, KR_PROG ": interrupted\n");
     kr_cleanup(&r);
@@ -1718,6 +1317,6 @@ int main(int argc, char **argv) {
     free(pr);
     free(rep);
     free(rounds);
-    free(ledger.e);
+    ledger_free(&ledger);
     return ok ? KR_EXIT_OK : KR_EXIT_FAIL;
 }

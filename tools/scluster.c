@@ -328,6 +328,46 @@ int scluster_zk_open(scluster_t *c) {
     return c->zk ? 0 : -1;
 }
 
+char *scluster_line(const scluster_t *c, const char *cmd) {
+    buf_t out = BUF_INIT;
+    if (scluster_run(c, &out, (const char *const[]){cmd, NULL}) != 0) {
+        buf_free(&out);
+        return NULL;
+    }
+    buf_append(&out, "", 1);
+    char *line = (char *)out.data;
+    line[strcspn(line, "\r\n")] = '\0';
+    char *copy = mem_strdup(line);
+    buf_free(&out);
+    return copy;
+}
+
+pid_t scluster_broker_pid(const scluster_t *c, int32_t id) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/broker-%d/pid", c->dir, id);
+    FILE *f = fopen(path, "r");
+    long pid = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = -1;
+        fclose(f);
+    }
+    return pid > 0 ? (pid_t)pid : -1;
+}
+
+uint64_t scluster_registered(zkc_t *zk) {
+    zkc_strings_t ids = {0};
+    uint64_t set = 0;
+    if (zkc_children(zk, ZKDATA_PATH_BROKER_IDS, &ids) == ZKC_OK)
+        for (size_t i = 0; i < ids.n; i++) {
+            long id = strtol(ids.items[i], NULL, 10);
+            if (id > 0 && id < 64)
+                set |= 1ull << id;
+        }
+    zkc_strings_free(&ids);
+    return set;
+}
+
 int32_t scluster_read_controller(zkc_t *zk) {
     char *data = NULL;
     int len = 0;

@@ -109,6 +109,17 @@ int scluster_exec(const scluster_t *c, buf_t *out, const char *exe, const char *
  * (`samsa-cluster zookeeper`). 0, or -1 after a message. */
 int scluster_zk_open(scluster_t *c);
 
+/* The first line `samsa-cluster --dir DIR cmd` printed (owned), or NULL
+ * after the command's output was shown. */
+char *scluster_line(const scluster_t *c, const char *cmd);
+
+/* The pid samsa-cluster recorded for broker id, or -1. */
+pid_t scluster_broker_pid(const scluster_t *c, int32_t id);
+
+/* The ids registered under /brokers/ids, as a bit set (ids 1..63); 0 when
+ * ZooKeeper cannot be read. */
+uint64_t scluster_registered(zkc_t *zk);
+
 /* The controller's id, or -1 while there is none. */
 int32_t scluster_read_controller(zkc_t *zk);
 /* Waits up to timeout_s for a controller other than broker `not` (-1: any);

@@ -88,3 +88,86 @@ def test_help_exits_0():
     out = subprocess.run([binary("tools/samsa-failover-bench"), "--help"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0
     assert "--partitions N" in out.stdout
+
+
+# ---- client rounds (--scenarios) ----
+
+import csv
+
+SCENARIOS = ("kill-leader", "kill-controller", "pause", "controlled-shutdown", "zk-leader", "zk-quorum")
+ROUND = re.compile(r"^round (%s) (\d+)/(\d+): (.*?), detection (?:\+(\d+) ms|-), election (?:\+(\d+) ms|-), "
+                   r"propagation (?:\+(\d+) ms|-), client recovery (?:\+(\d+) ms|-); "
+                   r"unavailable p50/p99/max (-?\d+)/(-?\d+)/(-?\d+) ms; consumer gap p99/max (-?\d+)/(-?\d+) ms; "
+                   r"(\d+) leaders moved(?:, (\d+) brokers lost their registration)?; errors: (.*)$"
+                   % "|".join(SCENARIOS), re.M)
+ROUND_COLUMNS = ["scenario", "round", "target", "t0_ms", "detection_ms", "election_ms", "propagation_ms",
+                 "recovery_ms", "ours_ms", "unavail_p50_ms", "unavail_p99_ms", "unavail_max_ms",
+                 "consumer_gap_p99_ms", "consumer_gap_max_ms", "leaders_moved", "deregistered", "failed", "errors",
+                 "lost", "done"]
+
+
+def test_every_scenario_twice_loses_nothing_and_writes_the_report(workdir):
+    """Two rounds of each scenario on 30 partitions: every round completes,
+    the ledger finds nothing acknowledged lost, the paused broker never
+    acknowledged after its replacement, the broker scenarios detect through
+    the session and move leaders, the ZooKeeper leader's death moves
+    nothing and deregisters no broker, and the report's files parse."""
+    cluster_dir = os.path.join(workdir, "cluster")
+    report = os.path.join(workdir, "report")
+    out = bench("--scenarios", "all", "--rounds", "2", "--partitions", "30", "--session-timeout", "4000",
+                "--rate", "300", "--seed", "5", "--down-ms", "500", "--dir", cluster_dir, "--report", report, timeout=420)
+    text = out.stdout
+    assert out.returncode == 0, text + out.stderr
+    rounds = ROUND.findall(text)
+    assert [(r[0], r[1]) for r in rounds] == [(s, n) for s in SCENARIOS for n in ("1", "2")], text
+    for r in rounds:
+        scenario, detection, election, moved = r[0], r[4], r[5], int(r[13])
+        assert "FAILED" not in r[15], text
+        if scenario.startswith("zk-"):
+            assert detection == "" and election == "", r
+        else:
+            # the victim's registration went and its partitions got leaders
+            assert detection != "" and election != "" and moved > 0, r
+        if scenario == "zk-leader":
+            assert moved == 0 and r[14] == "0", r
+    assert figure(text, "lost") == 0, text
+    assert figure(text, "acknowledged") > 0, text
+    assert "pause: no acknowledgement after replacement (2 rounds, 0 acknowledged records lost)" in text, text
+    assert "result: OK" in text, text
+
+    with open(os.path.join(report, "rounds.csv"), newline="") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == ROUND_COLUMNS
+        rows = list(reader)
+    assert [(r["scenario"], r["round"]) for r in rows] == [(s, n) for s in SCENARIOS for n in ("1", "2")]
+    assert all(r["lost"] == "0" and r["done"] == "1" for r in rows), rows
+    with open(os.path.join(report, "partitions.csv"), newline="") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == ["scenario", "round", "partition", "unavailable_ms", "consumer_gap_ms"]
+        assert len(list(reader)) == 12 * 30
+    with open(os.path.join(report, "acks.csv"), newline="") as f:
+        assert sum(int(r["acks"]) for r in csv.DictReader(f)) == figure(text, "acknowledged")
+    md = open(os.path.join(report, "report.md")).read()
+    for s in SCENARIOS:
+        assert "\n## %s\n\n2 rounds (2 completed); lost 0;" % s in md, md
+    for png in ("acks.png", "unavailability-cdf.png", "phases.png"):
+        with open(os.path.join(report, png), "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n", png
+
+    st = cluster_status(cluster_dir)
+    assert st.returncode == 3, st.stdout + st.stderr
+
+
+def figure(text, name):
+    m = re.search(r"^%s: (\d+)$" % re.escape(name), text, re.M)
+    assert m, (name, text)
+    return int(m.group(1))
+
+
+def test_report_without_scenarios_is_a_usage_error(workdir):
+    out = bench("--report", os.path.join(workdir, "r"), timeout=30)
+    assert out.returncode == 2
+    assert "--report is for the client rounds" in out.stderr
+    out = bench("--scenarios", "kill-leader,frobnicate", timeout=30)
+    assert out.returncode == 2
+    assert "--scenarios wants names among" in out.stderr
