@@ -12,7 +12,7 @@ import subprocess
 from conftest import BUILD, Broker
 
 PROGRAMS = ["samsa-broker", "samsa-cluster", "samsa-console-consumer", "samsa-console-producer",
-            "samsa-consumer-perf-test", "samsa-dump-log", "samsa-failover-bench", "samsa-kill-rounds",
+            "samsa-consumer-groups", "samsa-consumer-perf-test", "samsa-dump-log", "samsa-failover-bench", "samsa-kill-rounds",
             "samsa-producer-perf-test", "samsa-topics", "samsa-zookeeper"]
 CONF = ["broker-1.properties", "broker-2.properties", "broker-3.properties", "server.properties",
         "zookeeper.properties"]
