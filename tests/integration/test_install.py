@@ -35,7 +35,8 @@ def test_make_install_destdir(tmp_path):
     assert installed == sorted(["bin/" + p for p in PROGRAMS] +
                                ["share/man/man1/%s.1" % p for p in PROGRAMS] +
                                ["etc/samsa/" + c for c in CONF] +
-                               ["lib/systemd/system/samsa-broker.service",
+                               ["bin/failover-report.py",  # samsa-failover-bench's plots
+                                "lib/systemd/system/samsa-broker.service",
                                 "share/samsa/systemd/samsa-zookeeper.service"])
     for p in PROGRAMS:
         assert os.access(os.path.join(root, "bin", p), os.X_OK), p
