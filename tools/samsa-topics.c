@@ -1392,15 +1392,23 @@ static void topics_rk_config_entries(const rd_kafka_ConfigResource_t *res, topic
     }
 }
 
-/* DescribeConfigs for one topic; a broker that cannot answer leaves the
- * configs empty (with a warning) so the partitions are still shown. */
-static void topics_rk_describe_configs(rd_kafka_t *rk, const char *topic, topics_rk_config_t *out) {
+/* DescribeConfigs for one topic, asked of broker_id (the broker that just
+ * answered Metadata; -1: librdkafka's choice). Kafka's AdminClient sends a
+ * topic's DescribeConfigs to any broker; librdkafka would wait for the
+ * controller, and after a controller dies the brokers name the dead one
+ * until the new controller's UpdateMetadata, so it would wait out the whole
+ * request timeout. A broker that cannot answer leaves the configs empty
+ * (with a warning) so the partitions are still shown. */
+static void topics_rk_describe_configs(rd_kafka_t *rk, int32_t broker_id, const char *topic,
+                                       topics_rk_config_t *out) {
     memset(out, 0, sizeof *out);
     out->min_isr = -1;
     char msg[512];
     rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *opts = topics_rk_options(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    if (broker_id >= 0 && rd_kafka_AdminOptions_set_broker(opts, broker_id, msg, sizeof msg) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        fprintf(stderr, "WARNING: %s\n", msg);
     rd_kafka_DescribeConfigs(rk, &res, 1, opts, q);
     rd_kafka_event_t *ev = topics_rk_wait(q, msg, sizeof msg);
     if (ev) {
@@ -1488,7 +1496,7 @@ static int topics_rk_describe(rd_kafka_t *rk, const topics_opts_t *o, char *msg,
             break;
         }
         topics_rk_config_t cfg;
-        topics_rk_describe_configs(rk, t->topic, &cfg);
+        topics_rk_describe_configs(rk, md->orig_broker_id, t->topic, &cfg);
         topics_rk_describe_one(o, md, t, &cfg, live, (size_t)md->broker_cnt, o->has[OPT_REPLICAS] ? &leaders : NULL);
         buf_free(&cfg.overrides);
     }

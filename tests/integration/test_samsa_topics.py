@@ -445,8 +445,8 @@ def test_describe_replicas_without_an_answering_leader(zk):
 def test_describe_replicas_against_a_broker_that_is_not_samsa():
     """librdkafka's mock cluster, like Kafka, closes the connection on an API
     key it does not know: the partition lines are printed, then the command
-    fails naming the broker. (The mock has no controller: DescribeConfigs
-    waits out the tool's 30 s admin timeout first, with a warning.)"""
+    fails naming the broker. (DescribeConfigs goes to the broker that
+    answered Metadata, which the mock does not serve: a warning.)"""
     mock = MockCluster(binary("tests/integration/mock_cluster"), brokers=1, topics=[("orders", 1)])
     mock.start()
     try:
