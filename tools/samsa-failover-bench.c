@@ -1878,8 +1878,8 @@ static int fb_write_markdown(const fb_rounds_t *R, const char *path) {
                 lost += R->rounds[i].lost;
                 failed += R->rounds[i].failed;
             }
-        fprintf(f, "\n## %s\n\n%d rounds (%d completed); lost %" PRId64 "; failed deliveries %" PRId64 "\n\n",
-                fb_scenario_names[sc], m, done, lost, failed);
+        fprintf(f, "\n## %s\n\n%d round%s (%d completed); lost %" PRId64 "; failed deliveries %" PRId64 "\n\n",
+                fb_scenario_names[sc], m, m == 1 ? "" : "s", done, lost, failed);
         fprintf(f, "| | p50 | p99 | max |\n|---|---:|---:|---:|\n");
         for (size_t row = 0; row < sizeof fb_report_rows / sizeof fb_report_rows[0]; row++) {
             int32_t k = 0;
@@ -1995,9 +1995,9 @@ static void fb_rounds_summary(const fb_rounds_t *R) {
             }
         /* a paused leader that acknowledged after its replacement would
          * have acknowledged records its successor never had: lost */
-        printf("pause: %s (%d rounds, %" PRId64 " acknowledged records lost)\n",
+        printf("pause: %s (%d round%s, %" PRId64 " acknowledged records lost)\n",
                lost == 0 && R->read_all ? "no acknowledgement after replacement" : "ACKNOWLEDGED AFTER REPLACEMENT",
-               m, lost);
+               m, m == 1 ? "" : "s", lost);
     }
 }
 
