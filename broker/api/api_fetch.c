@@ -132,8 +132,11 @@ static kerr_t fetch_down_convert(api_request_t *req, const log_read_info_t *data
  * max_bytes bounds the total and partition_max_bytes each partition, except
  * that the first partition with data returns at least one whole batch
  * (KIP-74). Returns the bytes found; *any_error tells whether a partition
- * failed (then the fetch is answered at once). */
-static uint64_t fetch_read_all(api_request_t *req, kp_fetch_resp_t *resp, bool *any_error) {
+ * failed (then the fetch is answered at once); *read_from (in req's arena)
+ * holds the partition each response entry was read from, in response order
+ * (NULL where none), for the BytesOut count once the response is sent. */
+static uint64_t fetch_read_all(api_request_t *req, kp_fetch_resp_t *resp, bool *any_error,
+                               partition_t ***read_from) {
     const kp_fetch_req_t *rq = req->body;
     broker_t *b = req->broker;
     int64_t remaining = rq->max_bytes > 0 ? rq->max_bytes : 0;
@@ -145,6 +148,11 @@ static uint64_t fetch_read_all(api_request_t *req, kp_fetch_resp_t *resp, bool *
     const kp_fetch_req_topic_t *topics = rq->topics.items;
     int32_t nt = rq->topics.count > 0 ? rq->topics.count : 0;
     kp_fetch_resp_topic_t *rts = api_alloc_array(req, &resp->responses, nt, sizeof *rts);
+    size_t nparts = 0;
+    for (int32_t t = 0; t < nt; t++)
+        nparts += topics[t].partitions.count > 0 ? (size_t)topics[t].partitions.count : 0;
+    partition_t **from = kp_arena_alloc(&req->arena, (nparts ? nparts : 1) * sizeof *from);
+    *read_from = from;
     for (int32_t t = 0; t < nt; t++) {
         rts[t].topic = topics[t].topic;
         const char *topic = api_strdup(req, topics[t].topic);
@@ -165,6 +173,7 @@ static uint64_t fetch_read_all(api_request_t *req, kp_fetch_resp_t *resp, bool *
             api_alloc_array(req, &o->aborted_transactions, 0, sizeof(kp_fetch_resp_aborted_t));
             o->record_set = (kp_records_t){NULL, 0, -1, 0};
             partition_t *p = replica_manager_get(b->replicas, topic, ps[i].partition);
+            *from++ = p;
             if (!p) {
                 o->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 *any_error = true;
@@ -228,8 +237,9 @@ static void fetch_answer(api_delayed_t *d, bool timed_out) {
     kp_fetch_resp_t resp;
     memset(&resp, 0, sizeof resp);
     bool any_error;
-    fetch_read_all(d->req, &resp, &any_error);
-    api_metrics_fetch_out(d->req, &resp);
+    partition_t **read_from;
+    fetch_read_all(d->req, &resp, &any_error, &read_from);
+    api_metrics_fetch_out(d->req, &resp, read_from);
     api_respond(d->req, &resp);
 }
 
@@ -257,10 +267,11 @@ void api_handle_fetch(api_request_t *req) {
     kp_fetch_resp_t resp;
     memset(&resp, 0, sizeof resp);
     bool any_error;
-    uint64_t bytes = fetch_read_all(req, &resp, &any_error);
+    partition_t **read_from;
+    uint64_t bytes = fetch_read_all(req, &resp, &any_error, &read_from);
     if (rq->max_wait_ms <= 0 || bytes >= (uint64_t)(rq->min_bytes > 0 ? rq->min_bytes : 0) || any_error ||
         rq->topics.count <= 0) {
-        api_metrics_fetch_out(req, &resp);
+        api_metrics_fetch_out(req, &resp, read_from);
         api_respond(req, &resp);
         return;
     }

@@ -11,7 +11,6 @@
 #include "util/metrics.h"
 
 #include <stdatomic.h>
-#include <string.h>
 
 #define API_METRICS_KAFKA_KEYS 128 /* Kafka's API keys are below; samsa's own (32000+) are not cached */
 
@@ -81,31 +80,14 @@ void api_metrics_delayed(const api_request_t *req, int delta) {
                       delta);
 }
 
-void api_metrics_fetch_out(const api_request_t *req, const kp_fetch_resp_t *resp) {
+void api_metrics_fetch_out(const api_request_t *req, const kp_fetch_resp_t *resp, partition_t *const *read_from) {
     if (((const kp_fetch_req_t *)req->body)->replica_id >= 0)
         return;
     const kp_fetch_resp_topic_t *topics = resp->responses.items;
     for (int32_t t = 0; t < resp->responses.count; t++) {
         const kp_fetch_resp_partition_t *ps = topics[t].partition_responses.items;
-        uint64_t bytes = 0;
-        int32_t any_partition = -1;
-        for (int32_t i = 0; i < topics[t].partition_responses.count; i++) {
-            if (ps[i].record_set.len > 0) {
-                bytes += (uint64_t)ps[i].record_set.len;
-                any_partition = ps[i].partition;
-            }
-        }
-        if (bytes == 0)
-            continue;
-        /* the topic's counter is cached by each of its partitions: one lookup per topic */
-        char name[256];
-        size_t n = topics[t].topic.len > 0 ? (size_t)topics[t].topic.len : 0;
-        if (n >= sizeof name)
-            continue; /* longer than any topic name (249) */
-        memcpy(name, topics[t].topic.ptr, n);
-        name[n] = '\0';
-        partition_t *p = replica_manager_get(req->broker->replicas, name, any_partition);
-        if (p)
-            metrics_counter_add(p->bytes_out, bytes);
+        for (int32_t i = 0; i < topics[t].partition_responses.count; i++, read_from++)
+            if (ps[i].record_set.len > 0 && *read_from)
+                metrics_counter_add((*read_from)->bytes_out, (uint64_t)ps[i].record_set.len);
     }
 }

@@ -27,8 +27,10 @@ void api_metrics_request_done(const api_request_t *req);
 void api_metrics_queued(int delta);
 /* A delayed operation of req's API started waiting (1) or ended (-1). */
 void api_metrics_delayed(const api_request_t *req, int delta);
-/* A Fetch response about to be sent: its record bytes, per topic, to
- * BytesOut — consumers only (Kafka counts followers apart). */
-void api_metrics_fetch_out(const api_request_t *req, const kp_fetch_resp_t *resp);
+/* A Fetch response about to be sent: its record bytes to their topics'
+ * BytesOut — consumers only (Kafka counts followers apart). read_from:
+ * the partition of each response entry, in response order (NULL: none),
+ * as the fetch handler read them — no second lookup. */
+void api_metrics_fetch_out(const api_request_t *req, const kp_fetch_resp_t *resp, partition_t *const *read_from);
 
 #endif

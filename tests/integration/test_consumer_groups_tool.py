@@ -14,6 +14,7 @@ import time
 import pytest
 
 from conftest import Broker, binary
+from test_controller import wait_for
 
 OFFSETS_HEADER = ("%-15s %-15s %-10s %-15s %-15s %-15s %-15s %-15s %s" %
                   ("GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST",
@@ -100,16 +101,6 @@ def offsets(bootstrap, group):
     assert all(r[0] == group and len(r) == 9 for r in rows), out.stdout
     return [tuple(r[1:]) for r in rows]
 
-
-def wait_until(what, predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.2)
 
 
 STATES = ("Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead")
@@ -198,7 +189,7 @@ def test_group_consumer_creates_its_topic(bootstrap):
     afterwards is the group's first (--from-beginning)."""
     topic, group = "created-by-group", "creating-group"
     with group_consumer(bootstrap, topic, group, "--max-messages", "1", "--timeout-ms", "30000") as consumer:
-        wait_until("the consumer to create its topic", lambda: topic in ok(
+        wait_for("the consumer to create its topic", lambda: topic in ok(
             tool("samsa-topics", "--bootstrap-server", bootstrap, "--list")).stdout.splitlines())
         produce(bootstrap, topic, ["first"])
         stdout, stderr = consumer.communicate(timeout=60)
@@ -222,7 +213,7 @@ def test_members_while_consuming_and_refusals(bootstrap):
     create_topic(bootstrap, topic, 3)
     produce(bootstrap, topic, ["r%d" % i for i in range(30)], keyed=True)
     with group_consumer(bootstrap, topic, group, "--consumer-property", "auto.commit.interval.ms=100") as consumer:
-        wait_until("the member to own 3 partitions",
+        wait_for("the member to own 3 partitions",
                    lambda: any(r[-1] == "3" for r in table(cg(bootstrap, "--describe", "--group", group,
                                                               "--members").stdout)
                                if r[0] == group) if state_of(bootstrap, group) == "Stable" else False)
@@ -240,7 +231,7 @@ def test_members_while_consuming_and_refusals(bootstrap):
         def all_committed():
             rows = offsets(bootstrap, group)
             return rows if all(r[2] == r[3] and r[4] == "0" for r in rows) else None
-        rows = wait_until("all 30 records committed", all_committed)
+        rows = wait_for("all 30 records committed", all_committed)
         assert [(r[0], r[1]) for r in rows] == [(topic, "0"), (topic, "1"), (topic, "2")]
         assert sum(int(r[2]) for r in rows) == 30
         assert {(r[5], r[7]) for r in rows} == {(member_id, "console-consumer")}
@@ -265,7 +256,7 @@ def test_members_while_consuming_and_refusals(bootstrap):
                                        "actively subscribed to it.".split()] for p in range(3)]
         assert sum(int(r[2]) for r in offsets(bootstrap, group)) == 30  # nothing was changed
     assert consumer.returncode == 0
-    wait_until("the group to be empty", lambda: state_of(bootstrap, group) == "Empty")
+    wait_for("the group to be empty", lambda: state_of(bootstrap, group) == "Empty")
     assert [r[5:] for r in offsets(bootstrap, group)] == [("-", "-", "-")] * 3
 
 

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import ROOT, binary, zk_four_letter
+from test_controller import wait_for
 
 CLUSTER = os.path.join(ROOT, "tools", "samsa-cluster")
 
@@ -367,16 +368,6 @@ def ensemble_status(cluster_dir):
     return out.returncode, parse_status(out.stdout)
 
 
-def wait_until(what, check, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        last = check()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            pytest.fail("timed out waiting for %s" % what)
-        time.sleep(0.2)
-
 
 def produce_lines(bootstrap, topic, first, last):
     out = subprocess.run([binary("tools/samsa-console-producer"), "--bootstrap-server", bootstrap, "--topic", topic,
@@ -428,13 +419,13 @@ def test_a_zookeeper_ensemble_loses_its_leader_and_its_quorum(cluster_dir):
                               "--partitions", "3", "--replication-factor", "3"], capture_output=True, text=True,
                              timeout=30)
     assert created.returncode == 0, created.stderr
-    wait_until("leaders", lambda: all(v is not None for v in leaders(connect, "ens").values()))
+    wait_for("leaders", lambda: all(v is not None for v in leaders(connect, "ens").values()), timeout=60)
     produce_lines(bootstrap, "ens", 1, 100)
 
     # The ensemble's leader dies: a quorum of two remains.
     zk_leader = run(cluster_dir, "zookeeper-leader").stdout.strip()
     assert run(cluster_dir, "kill-zookeeper", zk_leader).stdout.strip() == "zookeeper-%s killed (SIGKILL)" % zk_leader
-    wait_until("a new ensemble leader", lambda: run(cluster_dir, "zookeeper-leader").returncode == 0)
+    wait_for("a new ensemble leader", lambda: run(cluster_dir, "zookeeper-leader").returncode == 0, timeout=60)
     new_leader = run(cluster_dir, "zookeeper-leader").stdout.strip()
     assert new_leader != zk_leader
     produce_lines(bootstrap, "ens", 101, 200)
@@ -453,17 +444,20 @@ def test_a_zookeeper_ensemble_loses_its_leader_and_its_quorum(cluster_dir):
     for zid in (zk_leader, new_leader):
         started = run(cluster_dir, "start-zookeeper", zid)
         assert started.returncode == 0, started.stderr
-    wait_until("every broker registered again",
-               lambda: ensemble_status(cluster_dir)[0] == 0 and
-               [ensemble_status(cluster_dir)[1]["broker-%d" % i][2].split()[-1] for i in (1, 2, 3)] == ["registered"] * 3)
+    def all_registered():
+        rc, procs = ensemble_status(cluster_dir)
+        return rc == 0 and all(procs["broker-%d" % i][2].split()[-1] == "registered" for i in (1, 2, 3))
+    wait_for("every broker registered again", all_registered, timeout=60)
 
     # The controller acts again: a dead broker's partitions get new leaders.
     before = leaders(connect, "ens")
     victim = before[0]
     assert run(cluster_dir, "kill", str(victim)).returncode == 0
     alive_bootstrap = ",".join(a for i, a in enumerate(bootstrap.split(","), 1) if i != victim)
-    after = wait_until("partition 0 re-led", lambda: (lambda l: l if l.get(0) not in (None, victim) else None)(
-        leaders(connect, "ens")))
+    def re_led():
+        now = leaders(connect, "ens")
+        return now if now.get(0) not in (None, victim) else None
+    after = wait_for("partition 0 re-led", re_led, timeout=60)
     assert victim not in after.values()
     produce_lines(alive_bootstrap, "ens", 301, 400)
     consumed = subprocess.run([binary("tools/samsa-console-consumer"), "--bootstrap-server", alive_bootstrap,
