@@ -16,8 +16,9 @@ PACKAGES=(
     python3 python3-pytest python3-kafka python3-snappy python3-lz4 python3-zstandard
     # kafka-python's magic 0 lz4 framing (KAFKA-3160 header checksum)
     python3-xxhash
-    # test: Prometheus and promtool (the metrics endpoint), man (the installed pages)
-    prometheus man-db
+    # test: Prometheus and promtool (the metrics endpoint), man (the installed
+    # pages), systemd-analyze (the units)
+    prometheus man-db systemd
     # samsa-failover-bench's plots (tools/failover-report.py)
     python3-matplotlib
 )
