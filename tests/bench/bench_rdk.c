@@ -4,11 +4,13 @@
 #include "util/clock.h"
 #include "util/mem.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 /* --- CPU time from /proc ------------------------------------------------------ */
@@ -61,6 +63,18 @@ void bench_cpu_set_add_pid(bench_cpu_set_t *s, int pid, const char *prog) {
     s->n++;
 }
 
+bool bench_cpu_set_parse_pids(bench_cpu_set_t *s, const char *list, const char *prog) {
+    for (const char *p = list; *p;) {
+        char *end;
+        long pid = strtol(p, &end, 10);
+        if (end == p || pid < 1 || pid > 0x7fffffff || (*end && *end != ','))
+            return false;
+        bench_cpu_set_add_pid(s, (int)pid, prog);
+        p = *end ? end + 1 : end;
+    }
+    return s->n > 0;
+}
+
 double bench_self_cpu(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -68,9 +82,25 @@ double bench_self_cpu(void) {
            (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-double bench_client_cores(const bench_cpu_set_t *s, double self0, double self1, double broker_cpu, double secs) {
-    double client = self1 - self0 - (s && s->in_process && broker_cpu > 0 ? broker_cpu : 0);
-    return secs > 0 ? client / secs : 0;
+bench_clock_t bench_clock_start(const bench_cpu_set_t *cpu) {
+    return (bench_clock_t){.cpu0 = bench_cpu_set_seconds(cpu), .self0 = bench_self_cpu(), .t0_ns = clock_mono_ns()};
+}
+
+void bench_clock_stop(const bench_clock_t *c, const bench_cpu_set_t *cpu, int64_t records, int64_t bytes,
+                      bench_result_t *r) {
+    int64_t t1 = clock_mono_ns();
+    double cpu1 = bench_cpu_set_seconds(cpu);
+    double self1 = bench_self_cpu();
+    double secs = (double)(t1 - c->t0_ns) / 1e9;
+    if (secs <= 0)
+        secs = 1e-9;
+    r->records = records;
+    r->rec_s = (double)records / secs;
+    r->mb_s = (double)bytes / 1e6 / secs;
+    r->cpu_s = c->cpu0 >= 0 && cpu1 >= 0 ? cpu1 - c->cpu0 : -1;
+    /* the mock's thread is part of this process: its time is not the client's */
+    r->client_cpu_s = self1 - c->self0 - (cpu && cpu->in_process && r->cpu_s > 0 ? r->cpu_s : 0);
+    r->client_cores = r->client_cpu_s / secs;
 }
 
 /* --- clients ---------------------------------------------------------------- */
@@ -100,13 +130,159 @@ rd_kafka_conf_t *bench_conf(const char *bootstrap) {
     return conf;
 }
 
+/* --- the mock cluster ----------------------------------------------------------- */
+
+/* The mock cluster runs in one thread of this process, named "rdk:mock";
+ * an earlier cluster's thread may linger a moment, so take the newest. */
+static void bench_find_mock_thread(char *stat_path, size_t cap) {
+    stat_path[0] = '\0';
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return;
+    long newest = -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], comm[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        long tid = strtol(e->d_name, NULL, 10);
+        if (fgets(comm, sizeof comm, f) && strncmp(comm, "rdk:mock", 8) == 0 && tid > newest) {
+            newest = tid;
+            snprintf(stat_path, cap, "/proc/self/task/%s/stat", e->d_name);
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+void bench_mock_start(bench_target_t *t) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    bench_conf_set(conf, "log_level", "3");
+    t->name = "mock";
+    t->cpu = (bench_cpu_set_t){.in_process = true};
+    t->mock_host = bench_new(RD_KAFKA_PRODUCER, conf);
+    t->mock = rd_kafka_mock_cluster_new(t->mock_host, 1);
+    if (!t->mock) {
+        fprintf(stderr, "bench: cannot start the mock cluster\n");
+        exit(1);
+    }
+    snprintf(t->bootstrap, sizeof t->bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(t->mock));
+    /* The thread names itself once it runs: give it a moment. */
+    for (int tries = 0; tries < 100 && !t->cpu.n; tries++) {
+        bench_find_mock_thread(t->cpu.stat_path[0], sizeof t->cpu.stat_path[0]);
+        if (t->cpu.stat_path[0][0]) {
+            t->cpu.n = 1;
+        } else {
+            struct timespec ts = {0, 10 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+void bench_mock_stop(bench_target_t *t) {
+    rd_kafka_mock_cluster_destroy(t->mock);
+    rd_kafka_destroy(t->mock_host);
+    t->mock = NULL;
+    t->mock_host = NULL;
+}
+
+/* --- topics --------------------------------------------------------------------- */
+
+int bench_create_topic(const char *prog, const char *bootstrap, const char *topic, int partitions,
+                       int replication_factor, const char *min_isr) {
+    rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, bench_conf(bootstrap));
+    char err[512];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, replication_factor, err, sizeof err);
+    if (!nt) {
+        fprintf(stderr, "%s: %s: %s\n", prog, topic, err);
+        rd_kafka_destroy(rk);
+        return -1;
+    }
+    if (min_isr)
+        rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", min_isr);
+    rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(ao, 30000, err, sizeof err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
+    int rc = -1;
+    if (!ev) {
+        fprintf(stderr, "%s: %s: no answer to CreateTopics\n", prog, topic);
+    } else if (rd_kafka_event_error(ev)) {
+        fprintf(stderr, "%s: %s: %s\n", prog, topic, rd_kafka_event_error_string(ev));
+    } else {
+        size_t n;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+        if (n == 1 && rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rc = 0;
+        else
+            fprintf(stderr, "%s: %s: %s\n", prog, topic, n == 1 ? rd_kafka_topic_result_error_string(res[0]) : "no result");
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(ao);
+    rd_kafka_NewTopic_destroy(nt);
+    /* every partition led before the run's clock starts */
+    if (rc == 0 && rdkafka_util_partition_count(rk, topic, 30000) != partitions) {
+        fprintf(stderr, "%s: %s: not every partition has a leader\n", prog, topic);
+        rc = -1;
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+int64_t bench_topic_ranges(const char *prog, const char *bootstrap, const char *topic, bench_range_t **ranges,
+                           int *partitions) {
+    rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, bench_conf(bootstrap));
+    int64_t held = -1;
+    *ranges = NULL;
+    *partitions = rdkafka_util_partition_count(rk, topic, 10000);
+    if (*partitions < 1) {
+        fprintf(stderr, "%s: no metadata for %s\n", prog, topic);
+        goto out;
+    }
+    *ranges = mem_calloc((size_t)*partitions, sizeof **ranges);
+    held = 0;
+    for (int p = 0; p < *partitions && held >= 0; p++) {
+        bench_range_t *r = &(*ranges)[p];
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, p, &r->low, &r->high, 10000);
+        if (e) {
+            fprintf(stderr, "%s: watermarks of %s/%d: %s\n", prog, topic, p, rd_kafka_err2str(e));
+            held = -1;
+        } else {
+            held += r->high - r->low;
+        }
+    }
+out:
+    rd_kafka_destroy(rk);
+    return held;
+}
+
 /* --- produce ------------------------------------------------------------------ */
 
+uint8_t *bench_value(size_t size) {
+    uint8_t *value = mem_alloc(size ? size : 1);
+    uint64_t x = 88172645463325252ull;
+    for (size_t k = 0; k < size; k++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        value[k] = (uint8_t)x;
+    }
+    return value;
+}
+
 typedef struct bench_producer {
-    int64_t *sent_ns;    /* per record: when produce() accepted it */
+    int64_t *sent_ns;    /* per record: when it was sent (saturating) or due (fixed rate) */
     int64_t *latency_ns; /* per delivered record, in delivery order */
+    uint8_t *reported;   /* per record: its delivery report arrived */
     int64_t delivered;
     int64_t failed;
+    int64_t twice;       /* delivery reports for a record already reported */
     rd_kafka_resp_err_t first_err;
 } bench_producer_t;
 
@@ -115,6 +291,10 @@ static void bench_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void 
     bench_producer_t *bp = opaque;
     int64_t now = clock_mono_ns();
     intptr_t i = (intptr_t)m->_private;
+    if (bp->reported[i]++) {
+        bp->twice++;
+        return;
+    }
     if (m->err) {
         if (bp->failed++ == 0)
             bp->first_err = m->err;
@@ -123,28 +303,36 @@ static void bench_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void 
     bp->latency_ns[bp->delivered++] = now - bp->sent_ns[i];
 }
 
-static int bench_cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+/* Fixed rate: waits until due, serving delivery reports meanwhile. Sleeps
+ * only when the wait is long enough for the timer to honour it. */
+static void bench_wait_until(rd_kafka_t *rk, int64_t due_ns) {
+    for (;;) {
+        int64_t left = due_ns - clock_mono_ns();
+        if (left <= 0)
+            return;
+        rd_kafka_poll(rk, 0);
+        if (left > 200000) {
+            struct timespec ts = {0, left - 100000};
+            nanosleep(&ts, NULL);
+        }
+    }
 }
 
-bench_result_t bench_produce_run(const char *name, const char *bootstrap, const char *topic, int64_t records,
-                                 size_t size, const char *acks, const bench_cpu_set_t *cpu) {
+bench_result_t bench_produce_run(const char *name, const char *bootstrap, const char *topic,
+                                 const bench_produce_opts_t *o, const bench_cpu_set_t *cpu) {
     bench_result_t r = {.cpu_s = -1};
+    int64_t records = o->records;
     bench_producer_t bp = {0};
     bp.sent_ns = mem_alloc((size_t)records * sizeof *bp.sent_ns);
     bp.latency_ns = mem_alloc((size_t)records * sizeof *bp.latency_ns);
-    /* Values that do not compress, made once; librdkafka does not copy them. */
-    uint8_t *value = mem_alloc(size);
-    uint64_t x = 88172645463325252ull;
-    for (size_t k = 0; k < size; k++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        value[k] = (uint8_t)x;
-    }
+    bp.reported = mem_calloc((size_t)records, 1);
+    uint8_t *value = bench_value(o->size); /* librdkafka does not copy it */
 
     rd_kafka_conf_t *conf = bench_conf(bootstrap);
-    bench_conf_set(conf, "acks", acks);
+    bench_conf_set(conf, "acks", o->acks);
     bench_conf_set(conf, "linger.ms", "5");
+    for (const char *const *kv = o->extra; kv && kv[0]; kv += 2)
+        bench_conf_set(conf, kv[0], kv[1]);
     rd_kafka_conf_set_dr_msg_cb(conf, bench_on_delivery);
     rd_kafka_conf_set_opaque(conf, &bp);
     rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, conf);
@@ -154,13 +342,17 @@ bench_result_t bench_produce_run(const char *name, const char *bootstrap, const 
         goto out;
     }
 
-    double cpu0 = bench_cpu_set_seconds(cpu);
-    double self0 = bench_self_cpu();
-    int64_t t0 = clock_mono_ns();
+    double ns_per_record = o->rate > 0 ? 1e9 / o->rate : 0;
+    bench_clock_t clk = bench_clock_start(cpu);
     for (int64_t i = 0; i < records; i++) {
+        if (ns_per_record > 0) {
+            bp.sent_ns[i] = clk.t0_ns + (int64_t)((double)i * ns_per_record);
+            bench_wait_until(rk, bp.sent_ns[i]);
+        }
         for (;;) {
-            bp.sent_ns[i] = clock_mono_ns();
-            if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, value, size, NULL, 0, (void *)(intptr_t)i) == 0)
+            if (ns_per_record == 0)
+                bp.sent_ns[i] = clock_mono_ns();
+            if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, value, o->size, NULL, 0, (void *)(intptr_t)i) == 0)
                 break;
             if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 fprintf(stderr, "%s: produce: %s\n", name, rd_kafka_err2str(rd_kafka_last_error()));
@@ -172,24 +364,20 @@ bench_result_t bench_produce_run(const char *name, const char *bootstrap, const 
             rd_kafka_poll(rk, 0);
     }
     rd_kafka_flush(rk, BENCH_TIMEOUT_MS);
-    int64_t t1 = clock_mono_ns();
-    double cpu1 = bench_cpu_set_seconds(cpu);
-    double self1 = bench_self_cpu();
+    bench_clock_stop(&clk, cpu, records, records * (int64_t)o->size, &r);
 
-    if (bp.failed || bp.delivered != records) {
-        fprintf(stderr, "%s: %" PRId64 " of %" PRId64 " delivered, %" PRId64 " failed (%s)\n", name, bp.delivered,
-                records, bp.failed, bp.failed ? rd_kafka_err2str(bp.first_err) : "timeout");
+    if (bp.failed || bp.twice || bp.delivered != records) {
+        fprintf(stderr, "%s: %" PRId64 " of %" PRId64 " delivered, %" PRId64 " failed (%s), %" PRId64
+                        " reported twice\n",
+                name, bp.delivered, records, bp.failed, bp.failed ? rd_kafka_err2str(bp.first_err) : "timeout",
+                bp.twice);
         goto out;
     }
-    double secs = (double)(t1 - t0) / 1e9;
-    qsort(bp.latency_ns, (size_t)bp.delivered, sizeof *bp.latency_ns, bench_cmp_i64);
+    bench_sort_ns(bp.latency_ns, bp.delivered);
     r.ok = true;
-    r.rec_s = (double)records / secs;
-    r.mb_s = (double)records * (double)size / 1e6 / secs;
-    r.p50_ms = (double)bp.latency_ns[bp.delivered / 2] / 1e6;
-    r.p99_ms = (double)bp.latency_ns[(bp.delivered * 99) / 100] / 1e6;
-    r.cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
-    r.client_cores = bench_client_cores(cpu, self0, self1, r.cpu_s, secs);
+    r.p50_ms = bench_quantile_ms(bp.latency_ns, bp.delivered, 0.5);
+    r.p99_ms = bench_quantile_ms(bp.latency_ns, bp.delivered, 0.99);
+    r.max_ms = bench_quantile_ms(bp.latency_ns, bp.delivered, 1.0);
 out:
     rd_kafka_topic_destroy(rkt);
     rd_kafka_flush(rk, 10000);
@@ -197,10 +385,27 @@ out:
     free(value);
     free(bp.sent_ns);
     free(bp.latency_ns);
+    free(bp.reported);
     return r;
 }
 
-/* --- statistics --------------------------------------------------------------- */
+/* --- statistics and options ------------------------------------------------------ */
+
+static int bench_cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+void bench_sort_ns(int64_t *ns, int64_t n) {
+    qsort(ns, (size_t)n, sizeof *ns, bench_cmp_i64);
+}
+
+double bench_quantile_ms(const int64_t *sorted_ns, int64_t n, double q) {
+    if (n <= 0)
+        return 0;
+    int64_t i = (int64_t)((double)n * q);
+    return (double)sorted_ns[i < n ? i : n - 1] / 1e6;
+}
 
 static int bench_cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -219,4 +424,22 @@ void bench_fmt_rate(char *out, size_t cap, double rec_s) {
         snprintf(out, cap, "%.2fM", rec_s / 1e6);
     else
         snprintf(out, cap, "%.0fk", rec_s / 1e3);
+}
+
+bool bench_parse_double(const char *s, double max, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v > 0) || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool bench_parse_int(const char *s, int max, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < 1 || v > max)
+        return false;
+    *out = (int)v;
+    return true;
 }

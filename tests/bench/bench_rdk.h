@@ -1,21 +1,28 @@
 /*
- * bench_rdk — what the librdkafka benchmarks (produce-bench,
- * replication-bench) share: CPU time of the brokers and of the client from
- * /proc, client handles, one saturating producer run with per-record
- * latency, and the small statistics they print.
+ * bench_rdk — what the librdkafka benchmarks (data-bench, e2e-bench,
+ * replication-bench) share: the targets they measure (a broker given by
+ * address, or librdkafka's mock cluster started in this process), CPU time
+ * of the brokers and of the client from /proc, topics made through the
+ * admin API, one producer run with per-record latency, and the small
+ * statistics they print.
  *
  * A producer run sends `records` values of `size` bytes that do not
- * compress, as fast as librdkafka takes them (linger.ms=5, the default
- * batch size), to one topic, partitioner's choice, with the given acks; the
- * latency of a record is send call to delivery report (queueing in the
- * client included, as a saturating producer sees it). Broker CPU is the
- * sum over the processes (or threads) whose stat files are given, read
- * before and after.
+ * compress to one topic, partitioner's choice, with the given acks and
+ * linger.ms=5, the default batch size. Saturating (rate 0), it sends as fast
+ * as librdkafka takes them and the latency of a record is send call to
+ * delivery report (queueing in the client included, as a saturating
+ * producer sees it). At a fixed rate, record i is due at start + i / rate
+ * and its latency counts from when it was due, so a client or broker that
+ * falls behind the schedule shows it in the latency instead of hiding it
+ * (no coordinated omission). A run fails when a record is not delivered or
+ * reported twice. Broker CPU is the sum over the processes (or threads)
+ * whose stat files are given, read before and after.
  */
 #ifndef SAMSA_BENCH_RDK_H
 #define SAMSA_BENCH_RDK_H
 
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,11 +39,24 @@ typedef struct bench_cpu_set {
     bool in_process;
 } bench_cpu_set_t;
 
+/* A broker to measure: one given by address (its CPU from --broker-pid),
+ * or a one-broker mock cluster this process starts and owns. */
+typedef struct bench_target {
+    const char *name;               /* "samsa" or "mock"; static */
+    char bootstrap[1024];
+    bench_cpu_set_t cpu;            /* empty when its CPU time is unknown */
+    rd_kafka_t *mock_host;          /* mock only: the handle that owns the cluster */
+    rd_kafka_mock_cluster_t *mock;  /* mock only */
+} bench_target_t;
+
 typedef struct bench_result {
     bool ok;
-    double rec_s, mb_s, p50_ms, p99_ms, cpu_s; /* cpu_s < 0: unknown */
-    double client_cores; /* the client's CPU time over the run's wall time (in-process brokers excluded) */
-    int64_t held;        /* consume runs: records the topic held */
+    double rec_s, mb_s;
+    double p50_ms, p99_ms, max_ms;    /* produce: send (or due) -> delivery report */
+    double cpu_s;                     /* brokers' CPU seconds; < 0: unknown */
+    double client_cpu_s;              /* this process's, in-process brokers excluded */
+    double client_cores;              /* client_cpu_s over the run's wall time */
+    int64_t records;                  /* what the run moved */
 } bench_result_t;
 
 /* utime + stime of a process or thread, in seconds, or -1. */
@@ -45,11 +65,21 @@ double bench_cpu_seconds(const char *stat_path);
 double bench_cpu_set_seconds(const bench_cpu_set_t *s);
 /* Adds /proc/PID/stat; exits with a message when it cannot be read. */
 void bench_cpu_set_add_pid(bench_cpu_set_t *s, int pid, const char *prog);
+/* Parses "P1,P2,..." into the set; false when it is not such a list. */
+bool bench_cpu_set_parse_pids(bench_cpu_set_t *s, const char *list, const char *prog);
 /* This process's CPU seconds. */
 double bench_self_cpu(void);
-/* How many cores the client kept busy: (self1 - self0 - in-process broker
- * CPU) / secs. */
-double bench_client_cores(const bench_cpu_set_t *s, double self0, double self1, double broker_cpu, double secs);
+
+/* The CPU clocks of a run: read by bench_clock_start before it and
+ * bench_clock_stop after it, which fills rate, cpu and client figures of r
+ * for `records` records of `bytes` value bytes in all. */
+typedef struct bench_clock {
+    double cpu0, self0;
+    int64_t t0_ns;
+} bench_clock_t;
+bench_clock_t bench_clock_start(const bench_cpu_set_t *cpu);
+void bench_clock_stop(const bench_clock_t *c, const bench_cpu_set_t *cpu, int64_t records, int64_t bytes,
+                      bench_result_t *r);
 
 /* Exits (status 2) when librdkafka refuses the property. */
 void bench_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value);
@@ -58,15 +88,54 @@ rd_kafka_conf_t *bench_conf(const char *bootstrap);
 /* Exits (status 1) when the client cannot be made. */
 rd_kafka_t *bench_new(rd_kafka_type_t type, rd_kafka_conf_t *conf);
 
-/* One producer run (see above); acks is "1", "all", ... A failed run (not
- * every record delivered) prints why on stderr, prefixed with name, and
- * returns ok = false. */
-bench_result_t bench_produce_run(const char *name, const char *bootstrap, const char *topic, int64_t records,
-                                 size_t size, const char *acks, const bench_cpu_set_t *cpu);
+/* Starts a one-broker mock cluster in this process and finds its thread
+ * ("rdk:mock") for the CPU figures; exits when it cannot. */
+void bench_mock_start(bench_target_t *t);
+/* Frees the cluster and everything its topics held. */
+void bench_mock_stop(bench_target_t *t);
 
+/* Creates topic through the admin API and waits for the answer (which a
+ * broker gives once every partition has a leader); min_isr NULL: the
+ * broker's. 0, or -1 with a message prefixed with prog. */
+int bench_create_topic(const char *prog, const char *bootstrap, const char *topic, int partitions,
+                       int replication_factor, const char *min_isr);
+
+/* What a partition holds, [low, high). */
+typedef struct bench_range {
+    int64_t low, high;
+} bench_range_t;
+/* The watermarks of every partition of topic (*ranges: the caller frees
+ * it); the records held in all, or -1 with a message. */
+int64_t bench_topic_ranges(const char *prog, const char *bootstrap, const char *topic, bench_range_t **ranges,
+                           int *partitions);
+
+/* A value of size bytes that does not compress; the caller frees it. */
+uint8_t *bench_value(size_t size);
+
+typedef struct bench_produce_opts {
+    int64_t records;
+    size_t size;
+    const char *acks;          /* "1", "all", ... */
+    double rate;               /* records/s; 0: saturating */
+    const char *const *extra;  /* more producer properties: key, value, ..., NULL; may be NULL */
+} bench_produce_opts_t;
+
+/* One producer run (see above). A failed run prints why on stderr,
+ * prefixed with name, and returns ok = false. */
+bench_result_t bench_produce_run(const char *name, const char *bootstrap, const char *topic,
+                                 const bench_produce_opts_t *o, const bench_cpu_set_t *cpu);
+
+/* Sorts n nanosecond figures in place. */
+void bench_sort_ns(int64_t *ns, int64_t n);
+/* The value at quantile q (0..1) of sorted figures, in milliseconds; 0 when
+ * n is 0. */
+double bench_quantile_ms(const int64_t *sorted_ns, int64_t n, double q);
 /* Sorts v; the middle value (mean of the two middle ones), 0 when n is 0. */
 double bench_median(double *v, int n);
 /* "1.23M" or "456k". */
 void bench_fmt_rate(char *out, size_t cap, double rec_s);
+/* Parses a positive number no larger than max; false otherwise. */
+bool bench_parse_double(const char *s, double max, double *out);
+bool bench_parse_int(const char *s, int max, int *out);
 
 #endif

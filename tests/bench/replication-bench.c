@@ -73,13 +73,8 @@ static void rb_parse(int argc, char **argv, rb_opts_t *o) {
         if (strcmp(argv[i], "--bootstrap") == 0) {
             o->bootstrap = v;
         } else if (strcmp(argv[i], "--broker-pids") == 0) {
-            for (const char *p = v; *p;) {
-                long pid = strtol(p, &end, 10);
-                if (end == p || pid < 1 || (*end && *end != ','))
-                    rb_usage();
-                bench_cpu_set_add_pid(&o->cpu, (int)pid, "replication-bench");
-                p = *end ? end + 1 : end;
-            }
+            if (!bench_cpu_set_parse_pids(&o->cpu, v, "replication-bench"))
+                rb_usage();
         } else if (strcmp(argv[i], "--rounds") == 0) {
             o->rounds = (int)strtol(v, &end, 10);
             if (*end || o->rounds < 1 || o->rounds > RB_MAX_ROUNDS)
@@ -102,47 +97,6 @@ static void rb_parse(int argc, char **argv, rb_opts_t *o) {
     }
     if (!o->bootstrap || o->cpu.n == 0)
         rb_usage();
-}
-
-/* Creates topic through the admin API and waits for the answer (which the
- * broker gives once every partition has a leader). 0, or -1 with a message. */
-static int rb_create_topic(const char *bootstrap, const char *topic, int partitions, const rb_mode_t *m) {
-    rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, bench_conf(bootstrap));
-    char err[512];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, m->replication_factor, err, sizeof err);
-    if (!nt) {
-        fprintf(stderr, "replication-bench: %s: %s\n", topic, err);
-        rd_kafka_destroy(rk);
-        return -1;
-    }
-    if (m->min_isr)
-        rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", m->min_isr);
-    rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(ao, 30000, err, sizeof err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
-    int rc = -1;
-    if (!ev) {
-        fprintf(stderr, "replication-bench: %s: no answer to CreateTopics\n", topic);
-    } else if (rd_kafka_event_error(ev)) {
-        fprintf(stderr, "replication-bench: %s: %s\n", topic, rd_kafka_event_error_string(ev));
-    } else {
-        size_t n;
-        const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-        if (n == 1 && rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR)
-            rc = 0;
-        else
-            fprintf(stderr, "replication-bench: %s: %s\n", topic,
-                    n == 1 ? rd_kafka_topic_result_error_string(res[0]) : "no result");
-    }
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(ao);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_destroy(rk);
-    return rc;
 }
 
 /* The medians over the rounds of one mode's runs. */
@@ -206,9 +160,10 @@ int main(int argc, char **argv) {
                          rb_modes[m].replication_factor, (int)getpid(), stamp, r);
                 snprintf(name, sizeof name, "replication-bench: %s", rb_modes[m].label);
                 res[m][r] = (bench_result_t){0};
-                if (rb_create_topic(o.bootstrap, topic, o.partitions, &rb_modes[m]) == 0)
-                    res[m][r] = bench_produce_run(name, o.bootstrap, topic, records, sizes[z].size,
-                                                  rb_modes[m].acks, &o.cpu);
+                bench_produce_opts_t po = {.records = records, .size = sizes[z].size, .acks = rb_modes[m].acks};
+                if (bench_create_topic("replication-bench", o.bootstrap, topic, o.partitions,
+                                       rb_modes[m].replication_factor, rb_modes[m].min_isr) == 0)
+                    res[m][r] = bench_produce_run(name, o.bootstrap, topic, &po, &o.cpu);
                 all_ok = all_ok && res[m][r].ok;
             }
             if (res[0][r].ok && res[1][r].ok)
