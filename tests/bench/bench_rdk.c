@@ -159,13 +159,14 @@ static void bench_find_mock_thread(char *stat_path, size_t cap) {
     closedir(d);
 }
 
-void bench_mock_start(bench_target_t *t) {
+void bench_target_open(bench_target_t *t, int mock_brokers) {
+    if (!t->is_mock)
+        return;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     bench_conf_set(conf, "log_level", "3");
-    t->name = "mock";
     t->cpu = (bench_cpu_set_t){.in_process = true};
     t->mock_host = bench_new(RD_KAFKA_PRODUCER, conf);
-    t->mock = rd_kafka_mock_cluster_new(t->mock_host, 1);
+    t->mock = rd_kafka_mock_cluster_new(t->mock_host, mock_brokers);
     if (!t->mock) {
         fprintf(stderr, "bench: cannot start the mock cluster\n");
         exit(1);
@@ -183,7 +184,9 @@ void bench_mock_start(bench_target_t *t) {
     }
 }
 
-void bench_mock_stop(bench_target_t *t) {
+void bench_target_close(bench_target_t *t) {
+    if (!t->is_mock || !t->mock)
+        return;
     rd_kafka_mock_cluster_destroy(t->mock);
     rd_kafka_destroy(t->mock_host);
     t->mock = NULL;
@@ -192,9 +195,15 @@ void bench_mock_stop(bench_target_t *t) {
 
 /* --- topics --------------------------------------------------------------------- */
 
-int bench_create_topic(const char *prog, const char *bootstrap, const char *topic, int partitions,
+int bench_create_topic(const char *prog, const bench_target_t *t, const char *topic, int partitions,
                        int replication_factor, const char *min_isr) {
-    rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, bench_conf(bootstrap));
+    if (t->is_mock) {
+        rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(t->mock, topic, partitions, replication_factor);
+        if (e)
+            fprintf(stderr, "%s: mock: cannot create %s: %s\n", prog, topic, rd_kafka_err2str(e));
+        return e ? -1 : 0;
+    }
+    rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, bench_conf(t->bootstrap));
     char err[512];
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, replication_factor, err, sizeof err);
     if (!nt) {

@@ -40,13 +40,15 @@ typedef struct bench_cpu_set {
 } bench_cpu_set_t;
 
 /* A broker to measure: one given by address (its CPU from --broker-pid),
- * or a one-broker mock cluster this process starts and owns. */
+ * or librdkafka's mock cluster, which bench_target_open starts anew in this
+ * process for every run (it holds its topics in memory until closed). */
 typedef struct bench_target {
     const char *name;               /* "samsa" or "mock"; static */
-    char bootstrap[1024];
+    bool is_mock;
+    char bootstrap[1024];           /* the mock's: set by bench_target_open */
     bench_cpu_set_t cpu;            /* empty when its CPU time is unknown */
-    rd_kafka_t *mock_host;          /* mock only: the handle that owns the cluster */
-    rd_kafka_mock_cluster_t *mock;  /* mock only */
+    rd_kafka_t *mock_host;          /* mock only, while open: the handle that owns the cluster */
+    rd_kafka_mock_cluster_t *mock;  /* mock only, while open */
 } bench_target_t;
 
 typedef struct bench_result {
@@ -88,16 +90,18 @@ rd_kafka_conf_t *bench_conf(const char *bootstrap);
 /* Exits (status 1) when the client cannot be made. */
 rd_kafka_t *bench_new(rd_kafka_type_t type, rd_kafka_conf_t *conf);
 
-/* Starts a one-broker mock cluster in this process and finds its thread
- * ("rdk:mock") for the CPU figures; exits when it cannot. */
-void bench_mock_start(bench_target_t *t);
-/* Frees the cluster and everything its topics held. */
-void bench_mock_stop(bench_target_t *t);
+/* Before a run: a mock target gets a new cluster of mock_brokers brokers
+ * (its thread, "rdk:mock", found for the CPU figures; exits when it cannot);
+ * a broker target nothing. */
+void bench_target_open(bench_target_t *t, int mock_brokers);
+/* After the run: the mock's cluster and everything its topics held freed. */
+void bench_target_close(bench_target_t *t);
 
-/* Creates topic through the admin API and waits for the answer (which a
- * broker gives once every partition has a leader); min_isr NULL: the
- * broker's. 0, or -1 with a message prefixed with prog. */
-int bench_create_topic(const char *prog, const char *bootstrap, const char *topic, int partitions,
+/* Creates topic, on a broker through the admin API (answered once every
+ * partition has a leader), on the mock directly (it has no controller to
+ * answer CreateTopics); min_isr NULL: the broker's. 0, or -1 with a message
+ * prefixed with prog. */
+int bench_create_topic(const char *prog, const bench_target_t *t, const char *topic, int partitions,
                        int replication_factor, const char *min_isr);
 
 /* What a partition holds, [low, high). */

@@ -229,7 +229,7 @@ static db_run_t db_produce(const bench_target_t *t, const db_job_t *j, const db_
                                .rate = j->kind == DB_PRODUCE ? o->rate : 0,
                                .extra = j->kind == DB_FILL ? sticky : NULL};
     db_run_t run = {.r = bench_produce_run(name, t->bootstrap, topic, &po, &t->cpu)};
-    if (run.r.ok && !t->mock) {
+    if (run.r.ok && !t->is_mock) {
         bench_range_t *ranges;
         int partitions;
         int64_t held = bench_topic_ranges(name, t->bootstrap, topic, &ranges, &partitions);
@@ -247,21 +247,11 @@ static db_run_t db_produce(const bench_target_t *t, const db_job_t *j, const db_
  * then each selected job in order into runs[job]. */
 static void db_run_unit(bench_target_t *t, int unit, const db_opts_t *o, const char *stamp, int round,
                         db_run_t runs[DB_NJOBS]) {
-    bool mock = t->mock_host == NULL && strcmp(t->name, "mock") == 0;
-    if (mock)
-        bench_mock_start(t);
+    bench_target_open(t, 1);
     char topic[160];
     snprintf(topic, sizeof topic, "data-bench-%s-u%d-r%d-%s", stamp, unit, round, t->name);
     int partitions = unit == db_jobs[DB_NJOBS - 1].unit ? DB_FILL_PARTITIONS : o->partitions;
-    bool created;
-    if (mock) { /* the mock has no controller to answer CreateTopics */
-        rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(t->mock, topic, partitions, 1);
-        if (e)
-            fprintf(stderr, "data-bench: mock: cannot create %s: %s\n", topic, rd_kafka_err2str(e));
-        created = e == RD_KAFKA_RESP_ERR_NO_ERROR;
-    } else {
-        created = bench_create_topic("data-bench", t->bootstrap, topic, partitions, 1, NULL) == 0;
-    }
+    bool created = bench_create_topic("data-bench", t, topic, partitions, 1, NULL) == 0;
     int64_t acked = -1; /* what the unit's producer wrote, for its consumers */
     for (int k = 0; k < DB_NJOBS; k++) {
         const db_job_t *j = &db_jobs[k];
@@ -278,8 +268,7 @@ static void db_run_unit(bench_target_t *t, int unit, const db_opts_t *o, const c
             runs[k] = db_consume(t, topic, acked, j->kind == DB_CONSUME_GROUP, round);
         }
     }
-    if (mock)
-        bench_mock_stop(t);
+    bench_target_close(t);
 }
 
 /* --- report ---------------------------------------------------------------------- */
@@ -404,7 +393,7 @@ static void db_parse(int argc, char **argv, db_opts_t *o) {
 int main(int argc, char **argv) {
     db_opts_t o;
     db_parse(argc, argv, &o);
-    bench_target_t broker = {.name = "samsa"}, mock = {.name = "mock"};
+    bench_target_t broker = {.name = "samsa"}, mock = {.name = "mock", .is_mock = true};
     if (o.bootstrap) {
         snprintf(broker.bootstrap, sizeof broker.bootstrap, "%s", o.bootstrap);
         if (o.broker_pid)

@@ -146,32 +146,20 @@ typedef struct e2e_result {
     int64_t records;
 } e2e_result_t;
 
-typedef struct e2e_target {
-    bench_target_t t;
-    bool is_mock;
-} e2e_target_t;
-
 static void e2e_put64(uint8_t *p, uint64_t v) {
     memcpy(p, &v, sizeof v);
 }
 
 /* Makes the run's topic; the mock (a new 3-broker cluster) first. */
-static int e2e_setup(e2e_target_t *et, const char *topic, const e2e_mode_t *m, int partitions) {
-    if (!et->is_mock)
-        return bench_create_topic("e2e-bench", et->t.bootstrap, topic, partitions, m->replication_factor,
-                                  m->min_isr);
-    bench_mock_start(&et->t);
-    rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(et->t.mock, topic, partitions, m->replication_factor);
-    if (e) {
-        fprintf(stderr, "e2e-bench: mock: cannot create %s: %s\n", topic, rd_kafka_err2str(e));
-        return -1;
-    }
-    return 0;
+static int e2e_setup(bench_target_t *t, const char *topic, const e2e_mode_t *m, int partitions) {
+    bench_target_open(t, 3);
+    return bench_create_topic("e2e-bench", t, topic, partitions, m->replication_factor, m->min_isr);
 }
 
-static void e2e_teardown(e2e_target_t *et) {
-    if (et->is_mock)
-        bench_mock_stop(&et->t);
+/* Records of a run at rate for seconds. */
+static int64_t e2e_records(double rate, double seconds) {
+    int64_t n = (int64_t)(rate * seconds);
+    return n < 1 ? 1 : n;
 }
 
 /* Sends one record at due_ns (0: now); false when librdkafka refuses it. */
@@ -188,21 +176,19 @@ static bool e2e_send(rd_kafka_t *rk, rd_kafka_topic_t *rkt, uint8_t *value, size
     }
 }
 
-static e2e_result_t e2e_run(e2e_target_t *et, const e2e_mode_t *m, const e2e_settings_t *s, const e2e_opts_t *o,
+static e2e_result_t e2e_run(bench_target_t *t, const e2e_mode_t *m, const e2e_settings_t *s, const e2e_opts_t *o,
                             double rate, const char *topic) {
     e2e_result_t res = {0};
-    if (e2e_setup(et, topic, m, o->partitions) != 0) {
-        e2e_teardown(et);
+    if (e2e_setup(t, topic, m, o->partitions) != 0) {
+        bench_target_close(t);
         return res;
     }
-    int64_t records = (int64_t)(rate * o->seconds);
-    if (records < 1)
-        records = 1;
+    int64_t records = e2e_records(rate, o->seconds);
     e2e_consumer_t c = {.expected = records};
     c.latency_ns = mem_alloc((size_t)records * sizeof *c.latency_ns);
     c.seen = mem_calloc((size_t)records, 1);
 
-    rd_kafka_conf_t *cc = bench_conf(et->t.bootstrap);
+    rd_kafka_conf_t *cc = bench_conf(t->bootstrap);
     char group_id[200];
     snprintf(group_id, sizeof group_id, "%s-e2e", topic); /* assign() needs one, never joins */
     bench_conf_set(cc, "group.id", group_id);
@@ -216,7 +202,7 @@ static e2e_result_t e2e_run(e2e_target_t *et, const e2e_mode_t *m, const e2e_set
     rd_kafka_assign(c.rk, tps);
     rd_kafka_topic_partition_list_destroy(tps);
 
-    rd_kafka_conf_t *pc = bench_conf(et->t.bootstrap);
+    rd_kafka_conf_t *pc = bench_conf(t->bootstrap);
     bench_conf_set(pc, "acks", m->acks);
     bench_conf_set(pc, "linger.ms", s->linger_ms);
     rd_kafka_t *prod = bench_new(RD_KAFKA_PRODUCER, pc);
@@ -266,7 +252,7 @@ static e2e_result_t e2e_run(e2e_target_t *et, const e2e_mode_t *m, const e2e_set
     if (failure || c.error[0] || received != records || c.duplicates || c.foreign) {
         fprintf(stderr, "e2e-bench: %s: %s %s: %s%s%s; %" PRId64 " of %" PRId64 " records arrived, %" PRId64
                         " twice, %" PRId64 " unknown\n",
-                et->t.name, m->label, s->label, failure ? failure : "", c.error[0] ? " consume: " : "", c.error,
+                t->name, m->label, s->label, failure ? failure : "", c.error[0] ? " consume: " : "", c.error,
                 received, records, c.duplicates, c.foreign);
     } else {
         bench_sort_ns(c.latency_ns, records);
@@ -284,22 +270,22 @@ static e2e_result_t e2e_run(e2e_target_t *et, const e2e_mode_t *m, const e2e_set
     free(value);
     free(c.latency_ns);
     free(c.seen);
-    e2e_teardown(et);
+    bench_target_close(t);
     return res;
 }
 
 /* The saturating producer's rate for the mode against the target: what
  * "half the maximum" halves. 0 when the run failed. */
-static double e2e_max_rate(e2e_target_t *et, const e2e_mode_t *m, const e2e_opts_t *o, const char *topic) {
-    if (e2e_setup(et, topic, m, o->partitions) != 0) {
-        e2e_teardown(et);
+static double e2e_max_rate(bench_target_t *t, const e2e_mode_t *m, const e2e_opts_t *o, const char *topic) {
+    if (e2e_setup(t, topic, m, o->partitions) != 0) {
+        bench_target_close(t);
         return 0;
     }
     char name[96];
-    snprintf(name, sizeof name, "e2e-bench: %s: %s: maximum", et->t.name, m->label);
+    snprintf(name, sizeof name, "e2e-bench: %s: %s: maximum", t->name, m->label);
     bench_produce_opts_t po = {.records = 100000, .size = (size_t)o->size, .acks = m->acks};
-    bench_result_t r = bench_produce_run(name, et->t.bootstrap, topic, &po, NULL);
-    e2e_teardown(et);
+    bench_result_t r = bench_produce_run(name, t->bootstrap, topic, &po, NULL);
+    bench_target_close(t);
     return r.ok ? r.rec_s : 0;
 }
 
@@ -308,7 +294,7 @@ static int e2e_broker_count(const char *bootstrap) {
     rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, bench_conf(bootstrap));
     const struct rd_kafka_metadata *md = NULL;
     int n = -1;
-    if (rd_kafka_metadata(rk, 0, NULL, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_metadata(rk, 0, NULL, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
         n = md->broker_cnt;
     if (md)
         rd_kafka_metadata_destroy(md);
@@ -396,10 +382,10 @@ static void e2e_parse(int argc, char **argv, e2e_opts_t *o) {
 int main(int argc, char **argv) {
     e2e_opts_t o;
     e2e_parse(argc, argv, &o);
-    e2e_target_t targets[2] = {{.t = {.name = "samsa"}}, {.t = {.name = "mock"}, .is_mock = true}};
+    bench_target_t targets[2] = {{.name = "samsa"}, {.name = "mock", .is_mock = true}};
     int brokers = 0;
     if (o.bootstrap) {
-        snprintf(targets[0].t.bootstrap, sizeof targets[0].t.bootstrap, "%s", o.bootstrap);
+        snprintf(targets[0].bootstrap, sizeof targets[0].bootstrap, "%s", o.bootstrap);
         brokers = e2e_broker_count(o.bootstrap);
         if (brokers < 1) {
             fprintf(stderr, "e2e-bench: no answer from %s\n", o.bootstrap);
@@ -430,7 +416,7 @@ int main(int argc, char **argv) {
             for (int w = first; w < 2; w++) {
                 char topic[160];
                 snprintf(topic, sizeof topic, "e2e-bench-%s-rf%d-max-%s", stamp, m->replication_factor,
-                         targets[w].t.name);
+                         targets[w].name);
                 max[w] = e2e_max_rate(&targets[w], m, &o, topic);
                 if (max[w] <= 0)
                     all_ok = false;
@@ -449,7 +435,7 @@ int main(int argc, char **argv) {
         } else {
             printf("%s: offered %.0f rec/s (--rate)\n", m->label, rate);
         }
-        int64_t records = (int64_t)(rate * o.seconds) < 1 ? 1 : (int64_t)(rate * o.seconds);
+        int64_t records = e2e_records(rate, o.seconds);
         for (int si = 0; si < E2E_NSETTINGS; si++) {
             const e2e_settings_t *s = &e2e_settings[si];
             e2e_result_t res[2][E2E_MAX_ROUNDS];
@@ -461,13 +447,13 @@ int main(int argc, char **argv) {
                         continue;
                     char topic[160];
                     snprintf(topic, sizeof topic, "e2e-bench-%s-rf%d-%s-r%d-%s", stamp, m->replication_factor,
-                             s->label, r, targets[w].t.name);
+                             s->label, r, targets[w].name);
                     res[w][r] = e2e_run(&targets[w], m, s, &o, rate, topic);
                 }
             e2e_summary_t sum[2] = {{0}, {0}};
             for (int w = first; w < 2; w++) {
                 sum[w] = e2e_summarize(res[w], o.rounds);
-                e2e_print(m, s, targets[w].t.name, &sum[w], o.rounds, records);
+                e2e_print(m, s, targets[w].name, &sum[w], o.rounds, records);
                 all_ok = all_ok && sum[w].runs == o.rounds;
             }
             if (with_samsa && sum[0].runs && sum[1].runs && sum[1].p99_ms > 0)

@@ -37,7 +37,7 @@
 
 typedef struct rb_opts {
     const char *bootstrap;
-    bench_cpu_set_t cpu;
+    bench_target_t target; /* the cluster and its brokers' CPU */
     int rounds;
     size_t only_size;
     double scale;
@@ -72,8 +72,9 @@ static void rb_parse(int argc, char **argv, rb_opts_t *o) {
         char *end;
         if (strcmp(argv[i], "--bootstrap") == 0) {
             o->bootstrap = v;
+            snprintf(o->target.bootstrap, sizeof o->target.bootstrap, "%s", v);
         } else if (strcmp(argv[i], "--broker-pids") == 0) {
-            if (!bench_cpu_set_parse_pids(&o->cpu, v, "replication-bench"))
+            if (!bench_cpu_set_parse_pids(&o->target.cpu, v, "replication-bench"))
                 rb_usage();
         } else if (strcmp(argv[i], "--rounds") == 0) {
             o->rounds = (int)strtol(v, &end, 10);
@@ -95,7 +96,7 @@ static void rb_parse(int argc, char **argv, rb_opts_t *o) {
             rb_usage();
         }
     }
-    if (!o->bootstrap || o->cpu.n == 0)
+    if (!o->bootstrap || o->target.cpu.n == 0)
         rb_usage();
 }
 
@@ -140,7 +141,7 @@ int main(int argc, char **argv) {
     } sizes[] = {{100, 1000000}, {1000, 200000}};
     printf("replication-bench: %s, %d broker(s) measured, one producer (linger.ms=5), librdkafka %s, %d round(s), "
            "%d partitions a topic, medians\n",
-           o.bootstrap, o.cpu.n, rd_kafka_version_str(), o.rounds, o.partitions);
+           o.bootstrap, o.target.cpu.n, rd_kafka_version_str(), o.rounds, o.partitions);
     long stamp = (long)(clock_wall_ms() / 1000);
     bool all_ok = true;
     for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
@@ -161,9 +162,9 @@ int main(int argc, char **argv) {
                 snprintf(name, sizeof name, "replication-bench: %s", rb_modes[m].label);
                 res[m][r] = (bench_result_t){0};
                 bench_produce_opts_t po = {.records = records, .size = sizes[z].size, .acks = rb_modes[m].acks};
-                if (bench_create_topic("replication-bench", o.bootstrap, topic, o.partitions,
+                if (bench_create_topic("replication-bench", &o.target, topic, o.partitions,
                                        rb_modes[m].replication_factor, rb_modes[m].min_isr) == 0)
-                    res[m][r] = bench_produce_run(name, o.bootstrap, topic, &po, &o.cpu);
+                    res[m][r] = bench_produce_run(name, o.bootstrap, topic, &po, &o.target.cpu);
                 all_ok = all_ok && res[m][r].ok;
             }
             if (res[0][r].ok && res[1][r].ok)
