@@ -256,6 +256,8 @@ static e2e_result_t e2e_run(bench_target_t *t, const e2e_mode_t *m, const e2e_se
     pthread_join(thread, NULL);
 
     int64_t received = atomic_load(&c.received);
+    if (!failure && !c.error[0] && received < records)
+        failure = "the consumer still lacked records 60 s after the last was delivered";
     if (failure || c.error[0] || received != records || c.duplicates || c.foreign) {
         fprintf(stderr, "e2e-bench: %s: %s %s: %s%s%s; %" PRId64 " of %" PRId64 " records arrived, %" PRId64
                         " twice, %" PRId64 " unknown%s\n",
