@@ -919,26 +919,78 @@ kerr_t log_truncate_fully_and_start_at(log_t *log, int64_t offset, int64_t now_m
 
 /* --- durability ---------------------------------------------------------------- */
 
-kerr_t log_flush(log_t *log, int64_t offset) {
+static void log_flush_job_release(log_flush_job_t *job) {
+    for (size_t i = 0; i < job->nfds; i++)
+        close(job->fds[i]);
+    free(job->fds);
+    job->fds = NULL;
+    job->nfds = 0;
+}
+
+bool log_flush_begin(log_t *log, int64_t offset, log_flush_job_t *job, kerr_t *err) {
+    memset(job, 0, sizeof *job);
+    *err = KERR_NONE;
     if (offset < 0 || offset > log->end_offset)
         offset = log->end_offset;
     if (offset <= log->recovery_point)
-        return KERR_NONE;
+        return false;
     size_t first = log_floor_index(log, log->recovery_point);
     if (first == (size_t)-1)
         first = 0;
-    int64_t started_us = clock_mono_us();
-    for (size_t i = first; i < log->nsegs && log->bases[i] < offset; i++) {
-        kerr_t e = log_segment_flush(log->segs[i]);
-        if (e != KERR_NONE)
-            return e;
+    size_t last = first;
+    while (last < log->nsegs && log->bases[last] < offset)
+        last++;
+    job->fds = mem_alloc((last - first + 1) * LOG_SEGMENT_SYNC_FILES * sizeof *job->fds);
+    for (size_t i = first; i < last; i++) {
+        *err = log_segment_open_sync_files(log->segs[i], job->fds + job->nfds);
+        if (*err != KERR_NONE) {
+            log_flush_job_release(job);
+            return false;
+        }
+        job->nfds += LOG_SEGMENT_SYNC_FILES;
     }
-    metrics_histogram_observe(log->flush_ms, (double)(clock_mono_us() - started_us) / 1000.0);
-    log->recovery_point = offset;
-    if (offset == log->end_offset)
+    job->offset = offset;
+    job->generation = log->generation;
+    job->started_us = clock_mono_us();
+    job->dir = log->dir;
+    return true;
+}
+
+kerr_t log_flush_sync(log_flush_job_t *job) {
+    kerr_t err = KERR_NONE;
+    for (size_t i = 0; i < job->nfds && err == KERR_NONE; i++) {
+        if (fsync(job->fds[i]) != 0) {
+            log_warn(LOG_TAG, "%s: cannot fsync a segment's file: %s", job->dir, strerror(errno));
+            err = KERR_KAFKA_STORAGE_ERROR;
+            job->offset = -1; /* finish must not raise the recovery point */
+        }
+    }
+    log_flush_job_release(job);
+    return err;
+}
+
+void log_flush_finish(log_t *log, const log_flush_job_t *job) {
+    if (job->offset < 0 || job->generation != log->generation || job->offset <= log->recovery_point)
+        return;
+    metrics_histogram_observe(log->flush_ms, (double)(clock_mono_us() - job->started_us) / 1000.0);
+    log->recovery_point = job->offset;
+    if (job->offset == log->end_offset)
         log->unflushed_messages = 0;
     log->last_flush_ms = clock_wall_ms();
-    return KERR_NONE;
+}
+
+kerr_t log_flush(log_t *log, int64_t offset) {
+    log_flush_job_t job;
+    kerr_t err;
+    if (!log_flush_begin(log, offset, &job, &err))
+        return err;
+    err = log_flush_sync(&job);
+    log_flush_finish(log, &job);
+    return err;
+}
+
+int64_t log_roll_flush_pending(const log_t *log) {
+    return log->flush_pending_to > log->recovery_point ? log->flush_pending_to : -1;
 }
 
 bool log_flush_due(const log_t *log, int64_t now_ms) {

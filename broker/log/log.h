@@ -210,8 +210,38 @@ kerr_t log_truncate_fully_and_start_at(log_t *log, int64_t offset, int64_t now_m
  * raises the recovery point to it. */
 kerr_t log_flush(log_t *log, int64_t offset);
 
-/* Whether flush.ms has passed since the last flush with unflushed data. */
+/* The same flush in three steps, so that the fsyncs run without the log's
+ * owner lock (Kafka's Log.flush syncs its segments outside the log's lock
+ * too): a produce to the partition need not wait for the disk.
+ *   log_flush_begin   under the lock: which segments, their files
+ *   log_flush_sync    no lock: fsyncs and closes the files
+ *   log_flush_finish  under the lock: the recovery point rises, unless the
+ *                     layout changed meanwhile (truncation, retention, a
+ *                     cleaned swap: the next flush does it again)
+ * The log must outlive the job (in the broker logs_lock keeps it). */
+typedef struct log_flush_job {
+    int64_t offset;      /* the recovery point it establishes */
+    uint64_t generation; /* log_layout_generation() at begin */
+    int *fds;            /* owned; closed and freed by log_flush_sync */
+    size_t nfds;
+    int64_t started_us;  /* for the flush-time histogram */
+    const char *dir;     /* the log's, for messages */
+} log_flush_job_t;
+
+/* false when nothing lies between the recovery point and offset (-1: the
+ * end), or on an error (*err; the job holds nothing then). */
+bool log_flush_begin(log_t *log, int64_t offset, log_flush_job_t *job, kerr_t *err);
+kerr_t log_flush_sync(log_flush_job_t *job);
+void log_flush_finish(log_t *log, const log_flush_job_t *job);
+
+/* Whether flush.ms has passed since the last flush with unflushed data, or
+ * a roll asked for the segments before it to be flushed. */
 bool log_flush_due(const log_t *log, int64_t now_ms);
+
+/* The offset a roll asked the segments below it to be flushed to, when
+ * that is above the recovery point; else -1. Kafka flushes at once after
+ * every roll (in the background), whatever log.flush.* say. */
+int64_t log_roll_flush_pending(const log_t *log);
 
 /* Deletes, oldest first and never the active segment or past the high
  * watermark, the segments that are older than retention.ms (by largest

@@ -1099,14 +1099,28 @@ static void run_retention(log_manager_t *lm, int64_t now_ms) {
                  clock_mono_ms() - t0);
 }
 
-/* Kafka's flushDirtyLogs: logs whose flush.ms has passed. */
-static kerr_t run_flush(log_manager_t *lm, int64_t now_ms) {
+/* Kafka's flushDirtyLogs (logs whose flush.ms has passed: everything they
+ * hold) when the scheduler says so, and at every tick the flush a roll asks
+ * for (the segments before the new one), as Kafka schedules that one at
+ * once. The fsyncs run without the partition's lock (log_flush_job_t);
+ * logs_lock, which the caller holds, keeps the log. */
+static kerr_t run_flush(log_manager_t *lm, bool scheduled, int64_t now_ms) {
     kerr_t rc = KERR_NONE;
     for (size_t i = 0; i < lm->nlogs; i++) {
         log_t *log = lm->logs[i]->log;
+        log_flush_job_t job;
+        kerr_t f = KERR_NONE;
         lm_lock(lm, lm->logs[i], true);
-        kerr_t f = log_flush_due(log, now_ms) ? log_flush(log, -1) : KERR_NONE;
+        bool everything = scheduled && log_flush_due(log, now_ms);
+        int64_t rolled_to = log_roll_flush_pending(log);
+        bool started = (everything || rolled_to >= 0) && log_flush_begin(log, everything ? -1 : rolled_to, &job, &f);
         lm_lock(lm, lm->logs[i], false);
+        if (started) {
+            f = log_flush_sync(&job);
+            lm_lock(lm, lm->logs[i], true);
+            log_flush_finish(log, &job);
+            lm_lock(lm, lm->logs[i], false);
+        }
         if (f != KERR_NONE) {
             log_error(LM_COMPONENT, "Flushing %s failed: %s", log_dir(log), kerr_name(f));
             rc = KERR_KAFKA_STORAGE_ERROR;
@@ -1187,7 +1201,7 @@ kerr_t log_manager_tick(log_manager_t *lm, int64_t now_ms) {
     lm_task_t *t = lm->tasks;
     if (task_due(&t[LM_TASK_RETENTION], now_ms))
         run_retention(lm, now_ms);
-    if (task_due(&t[LM_TASK_FLUSH], now_ms) && run_flush(lm, now_ms) != KERR_NONE)
+    if (run_flush(lm, task_due(&t[LM_TASK_FLUSH], now_ms), now_ms) != KERR_NONE)
         rc = KERR_KAFKA_STORAGE_ERROR;
     if (task_due(&t[LM_TASK_RECOVERY_CKPT], now_ms) && log_manager_checkpoint_recovery_points(lm, NULL, 0))
         rc = KERR_KAFKA_STORAGE_ERROR;

@@ -25,6 +25,7 @@
  *   task                      period (broker config)                    first run
  *   retention                 log.retention.check.interval.ms           open + 30 s
  *   flush (flush.ms due)      log.flush.scheduler.interval.ms           open + 30 s
+ *   flush of rolled segments  every tick (Kafka: at once after a roll)   open
  *   recovery-point ckpt       log.flush.offset.checkpoint.interval.ms   open + 30 s
  *   log-start-offset ckpt     log.flush.start.offset.checkpoint...ms    open + 30 s
  *   high-watermark ckpt       replica.high.watermark.checkpoint...ms    open + period

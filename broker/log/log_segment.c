@@ -689,6 +689,28 @@ kerr_t log_segment_flush(log_segment_t *seg) {
     return err != KERR_NONE ? err : index_file_flush(&seg->ti.file);
 }
 
+kerr_t log_segment_open_sync_files(const log_segment_t *seg, int fds[LOG_SEGMENT_SYNC_FILES]) {
+    const char *index_paths[LOG_SEGMENT_SYNC_FILES - 1] = {seg->oi.file.path, seg->ti.file.path};
+    int n = 0;
+    kerr_t err = KERR_NONE;
+    fds[n] = fcntl(seg->fd, F_DUPFD_CLOEXEC, 0);
+    if (fds[n] < 0) {
+        char *path = seg_path(seg, LOG_SEGMENT_LOG_EXT);
+        err = seg_io_fail("cannot duplicate the descriptor of", path);
+        free(path);
+    }
+    for (n = 1; err == KERR_NONE && n < LOG_SEGMENT_SYNC_FILES; n++) {
+        fds[n] = open(index_paths[n - 1], O_RDONLY | O_CLOEXEC);
+        if (fds[n] < 0)
+            err = seg_io_fail("cannot open", index_paths[n - 1]);
+    }
+    if (err != KERR_NONE)
+        for (int i = 0; i < n; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+    return err;
+}
+
 kerr_t log_segment_on_roll(log_segment_t *seg) {
     seg_release_ahead(seg);
     seg->growing = false;

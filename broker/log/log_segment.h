@@ -213,6 +213,17 @@ kerr_t log_segment_next_offset(log_segment_t *seg, int64_t *out);
 /* fsync of the .log, msync of both indexes. */
 kerr_t log_segment_flush(log_segment_t *seg);
 
+/* Descriptors a flush can fsync after the owner's lock is released (the
+ * log's flush job): a dup of the .log's and the two index files opened by
+ * path (fsync of the file covers what the mapping dirtied: Linux's
+ * msync(MS_SYNC) is an fsync of the range). Every one stays valid if the
+ * segment is rolled, deleted or closed meanwhile. */
+#define LOG_SEGMENT_SYNC_FILES 3
+
+/* Fills fds[0..LOG_SEGMENT_SYNC_FILES) with descriptors the caller owns
+ * and closes; on an error none is left open. */
+kerr_t log_segment_open_sync_files(const log_segment_t *seg, int fds[LOG_SEGMENT_SYNC_FILES]);
+
 /* The segment stops being the active one (Kafka's onBecomeInactiveSegment):
  * final time index entry with the max timestamp, both indexes trimmed. */
 kerr_t log_segment_on_roll(log_segment_t *seg);

@@ -42,6 +42,13 @@
  * mapping (mmap, page faults, munmap with its TLB shootdown) costs more
  * than a copy (tests/bench/net-bench). */
 #define NET_MMAP_MIN (64 * 1024)
+/* Most a large frame's remaining bytes the socket gathers before the loop
+ * wakes for them (SO_RCVLOWAT): a 1 MB produce arrives as dozens of TCP
+ * segments, and each wake-up costs an epoll_wait, a read and, on a busy
+ * machine, a context switch. Waiting for a quarter megabyte at a time
+ * reads it in a few large reads; the kernel still wakes the loop earlier
+ * under memory pressure or at the peer's FIN. */
+#define NET_RCVLOWAT_MAX (256 * 1024)
 /* Socket writes per flush before yielding to the other connections. */
 #define NET_WRITES_PER_FLUSH 16
 /* How long net_close / a framing error waits for queued responses. */
@@ -83,13 +90,14 @@ struct net_conn {
     size_t frame_total;
     bool in_flight;
     bool in_service; /* conn_service is on the stack: it picks up answers */
+    int rcvlowat;    /* SO_RCVLOWAT now set on fd (1: the default; input_wake_bytes) */
 
     struct evbuffer *out;
     struct event *ev_read, *ev_write, *ev_service, *ev_idle;
     bool reading, writing;
     int64_t last_active_ms;
 
-    uint64_t requests, bytes_in, bytes_out;
+    uint64_t requests, bytes_in, bytes_out, reads;
 };
 
 /* A network loop: an evloop (thread, event_base, task queue, timers) with
@@ -521,6 +529,9 @@ static size_t input_room(net_conn_t *c) {
         size_t frame = 4 + (size_t)(size < 0 ? 0 : size);
         if (size <= c->loop->net->cfg.socket_request_max_bytes && frame > want) {
             size_t doubled = 2 * unprocessed > want ? 2 * unprocessed : want;
+            /* Woken at SO_RCVLOWAT: that much is there already. */
+            if (doubled < unprocessed + (size_t)c->rcvlowat)
+                doubled = unprocessed + (size_t)c->rcvlowat;
             want = frame < doubled ? frame : doubled;
         }
     }
@@ -534,6 +545,36 @@ static size_t input_room(net_conn_t *c) {
         c->in_cap = want;
     }
     return c->in_cap - c->in_len;
+}
+
+/* What the socket should hold before the loop wakes to read (SO_RCVLOWAT):
+ * the rest of a large head frame, up to NET_RCVLOWAT_MAX and to half a
+ * configured receive buffer (a full buffer must still wake us); 1 while a
+ * request is in flight (read-ahead takes what comes) or when the head frame
+ * is small, unknown or about to be refused. */
+static int input_wake_bytes(const net_conn_t *c) {
+    const net_config_t *cfg = &c->loop->net->cfg;
+    size_t unprocessed = c->in_len - c->in_off;
+    if (c->in_flight || unprocessed < 4)
+        return 1;
+    int32_t size = (int32_t)be32_load(c->in + c->in_off);
+    if (size < 0 || size > cfg->socket_request_max_bytes || 4 + (size_t)size <= unprocessed + NET_READ_CHUNK)
+        return 1;
+    size_t rest = 4 + (size_t)size - unprocessed, cap = NET_RCVLOWAT_MAX;
+    if (cfg->socket_receive_buffer_bytes > 0 && (size_t)cfg->socket_receive_buffer_bytes / 2 < cap)
+        cap = (size_t)cfg->socket_receive_buffer_bytes / 2;
+    rest = rest < cap ? rest : cap;
+    return rest > 1 ? (int)rest : 1;
+}
+
+static void conn_set_wake_bytes(net_conn_t *c) {
+    int want = input_wake_bytes(c);
+    if (want == c->rcvlowat)
+        return;
+    if (setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want) == 0)
+        c->rcvlowat = want;
+    else if (c->rcvlowat != 1 && setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &(int){1}, sizeof(int)) == 0)
+        c->rcvlowat = 1;
 }
 
 /* Drops the answered frame from the input. */
@@ -561,6 +602,7 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg) {
     size_t room = conn_wants_read(c) ? input_room(c) : 0;
     if (room > 0) {
         ssize_t n = read(fd, c->in + c->in_len, room);
+        c->reads++;
         if (n > 0) {
             c->in_len += (size_t)n;
             c->bytes_in += (uint64_t)n;
@@ -680,8 +722,10 @@ static void conn_service(net_conn_t *c) {
     if (c->state != CONN_CLOSED && !c->in_flight && out_len(c) == 0 &&
         (c->state == CONN_CLOSING || c->loop->draining))
         conn_close_now(c, c->state == CONN_CLOSING ? "closed by the broker" : "shutting down");
-    if (c->state != CONN_CLOSED)
+    if (c->state != CONN_CLOSED) {
+        conn_set_wake_bytes(c);
         set_event(c->ev_read, &c->reading, conn_wants_read(c));
+    }
     conn_unref(c);
 }
 
@@ -810,6 +854,7 @@ void net_conn_stats(const net_conn_t *c, net_conn_stats_t *out) {
     out->requests = c->requests;
     out->bytes_in = c->bytes_in;
     out->bytes_out = c->bytes_out;
+    out->reads = c->reads;
     out->queued_out = out_len(c);
 }
 
@@ -823,6 +868,7 @@ static void conn_open(net_loop_t *loop, net_accepted_t *a) {
     memcpy(c->peer, a->peer, sizeof c->peer);
     c->state = CONN_OPEN;
     c->refs = 1;
+    c->rcvlowat = 1;
     c->last_active_ms = clock_mono_ms();
     c->out = evbuffer_new();
     evbuffer_set_flags(c->out, EVBUFFER_FLAG_DRAINS_TO_FD); /* lets file segments use sendfile */

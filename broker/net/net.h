@@ -32,6 +32,9 @@
  * handler or later (a long-poll fetch). Responses are written in request
  * order. Meanwhile the socket is still read ahead (up to
  * net_config_t.buffer_bound bytes) so pipelined requests are ready at once.
+ * A large frame still arriving is waited for with SO_RCVLOWAT (up to a
+ * quarter megabyte at a time), so it takes a few large reads and wake-ups
+ * instead of one per TCP segment.
  *
  * Frame lifetime (zero copy): the frame points into the connection's input
  * buffer and stays valid and unchanged until the request is answered — even
@@ -269,6 +272,7 @@ typedef struct net_conn_stats {
     uint64_t requests;  /* frames delivered */
     uint64_t bytes_in;  /* read from the socket */
     uint64_t bytes_out; /* written to the socket */
+    uint64_t reads;     /* read() calls */
     size_t queued_out;  /* response bytes not yet written */
 } net_conn_stats_t;
 void net_conn_stats(const net_conn_t *conn, net_conn_stats_t *out);

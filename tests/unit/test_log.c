@@ -354,14 +354,19 @@ static void test_retention_by_time_and_size(void) {
     fx_done(&fx);
 }
 
-static void test_truncation(void) {
-    fixture_t fx;
-    fx_init(&fx);
+/* An unclean-opened log whose segments take two batches of two records. */
+static void fx_open_two_batch_segments(fixture_t *fx) {
+    fx_init(fx);
     buf_t b = BUF_INIT;
     make_batch(&b, 2, 0, T0, COMPRESSION_NONE);
-    fx.cfg.segment_bytes = b.len * 2;
+    fx->cfg.segment_bytes = b.len * 2;
     buf_free(&b);
-    fx_open_unclean(&fx);
+    fx_open_unclean(fx);
+}
+
+static void test_truncation(void) {
+    fixture_t fx;
+    fx_open_two_batch_segments(&fx);
     for (int i = 0; i < 6; i++)
         append(&fx, 2, 2 * i, T0); /* offsets 0..11, segments at 0, 4, 8 */
     log_set_high_watermark(fx.log, 12);
@@ -385,6 +390,52 @@ static void test_truncation(void) {
     fx_open_unclean(&fx);
     CU_ASSERT_EQUAL(log_start_offset(fx.log), 100);
     CU_ASSERT_EQUAL(log_end_offset(fx.log), 101);
+    fx_done(&fx);
+}
+
+/* A flush in steps: the recovery point becomes what begin saw, whatever
+ * was appended or rolled meanwhile; after a truncation it stays, since the
+ * offsets it synced may hold other data now; begin with nothing to flush
+ * hands out nothing. */
+static void test_flush_job_outside_the_lock(void) {
+    fixture_t fx;
+    fx_open_two_batch_segments(&fx);
+    for (int i = 0; i < 3; i++)
+        append(&fx, 2, 2 * i, T0); /* offsets 0..5, segments at 0, 4 */
+    log_flush_job_t job;
+    kerr_t err = KERR_UNKNOWN_SERVER_ERROR;
+    CU_ASSERT_TRUE_FATAL(log_flush_begin(fx.log, 4, &job, &err));
+    CU_ASSERT_EQUAL(err, KERR_NONE);
+    CU_ASSERT_EQUAL(job.offset, 4);
+    CU_ASSERT_EQUAL(job.nfds, LOG_SEGMENT_SYNC_FILES); /* the first segment's three files */
+    append(&fx, 2, 6, T0);                         /* 6..7: rolls to a segment at 8 */
+    append(&fx, 2, 8, T0);
+    CU_ASSERT_EQUAL(log_num_segments(fx.log), 3);
+    CU_ASSERT_EQUAL(log_flush_sync(&job), KERR_NONE);
+    CU_ASSERT_EQUAL(job.nfds, 0);
+    CU_ASSERT_PTR_NULL(job.fds);
+    CU_ASSERT_EQUAL(log_recovery_point(fx.log), 0);
+    log_flush_finish(fx.log, &job);
+    CU_ASSERT_EQUAL(log_recovery_point(fx.log), 4);
+
+    /* The rolls asked for everything before the active segment (8): from
+     * the recovery point on, that is the segment at 4 alone. */
+    CU_ASSERT_EQUAL(log_roll_flush_pending(fx.log), 8);
+    CU_ASSERT_TRUE_FATAL(log_flush_begin(fx.log, log_roll_flush_pending(fx.log), &job, &err));
+    CU_ASSERT_EQUAL(job.nfds, LOG_SEGMENT_SYNC_FILES);
+    CU_ASSERT_EQUAL(log_truncate_to(fx.log, 6), KERR_NONE);
+    CU_ASSERT_EQUAL(append(&fx, 2, 60, T0), 6);
+    CU_ASSERT_EQUAL(append(&fx, 2, 62, T0), 8);
+    CU_ASSERT_EQUAL(log_flush_sync(&job), KERR_NONE);
+    log_flush_finish(fx.log, &job);
+    CU_ASSERT_EQUAL(log_recovery_point(fx.log), 4);
+
+    CU_ASSERT_EQUAL(log_flush(fx.log, -1), KERR_NONE);
+    CU_ASSERT_EQUAL(log_recovery_point(fx.log), 10);
+    CU_ASSERT_EQUAL(log_roll_flush_pending(fx.log), -1);
+    CU_ASSERT_FALSE(log_flush_begin(fx.log, -1, &job, &err));
+    CU_ASSERT_EQUAL(err, KERR_NONE);
+    CU_ASSERT_EQUAL(job.nfds, 0);
     fx_done(&fx);
 }
 
@@ -555,6 +606,7 @@ void unit_register(void) {
         {"recovery rebuilds a deleted index", test_recovery_rebuilds_deleted_index},
         {"retention by time and by size", test_retention_by_time_and_size},
         {"truncation", test_truncation},
+        {"a flush job syncs outside the lock", test_flush_job_outside_the_lock},
         {"offset for timestamp", test_offset_for_timestamp},
         {"follower append", test_follower_append},
         {"10,000 random operations match a model", test_random_operations_match_model},

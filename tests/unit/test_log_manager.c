@@ -901,6 +901,24 @@ static void test_tick_flush(void) {
     env_free(&e);
 }
 
+/* A roll's flush waits for no scheduler (Kafka schedules it at once): the
+ * next tick syncs the segments before the new one, and only those. */
+static void test_tick_flushes_rolled_segments(void) {
+    env_t e;
+    env_init(&e, 1);
+    log_manager_t *lm = open_ok(&e, T0);
+    log_t *log = create(lm, "r", 0);
+    append(log, 2, 10, T0);
+    CU_ASSERT_EQUAL(log_roll(log, T0), KERR_NONE);
+    append(log, 3, 10, T0);
+    CU_ASSERT_EQUAL(log_manager_tick(lm, T0 + 1), KERR_NONE);
+    CU_ASSERT_EQUAL(log_recovery_point(log), 2);
+    CU_ASSERT_EQUAL(log_manager_tick(lm, T0 + 2), KERR_NONE);
+    CU_ASSERT_EQUAL(log_recovery_point(log), 2);
+    log_manager_close(lm, false);
+    env_free(&e);
+}
+
 void unit_register(void) {
     logger_set_level(LOGGER_WARN);
     static const unit_test_t tests[] = {
@@ -922,6 +940,7 @@ void unit_register(void) {
         {"tick: retention and delayed file removal", test_tick_retention},
         {"tick: checkpoint schedules", test_tick_checkpoints},
         {"tick: flush.ms", test_tick_flush},
+        {"tick: a roll's flush", test_tick_flushes_rolled_segments},
         {NULL, NULL},
     };
     unit_add_suite("log_manager", tests);

@@ -12,6 +12,7 @@
  *   'F' a file range response (arg: 0 small bytes, 1 large bytes + 2 ranges)
  *   'B' respond with arg bytes    'H' hold: never answered by the handler
  *   'T' a cancelled timer must not fire; answers "T" + fired count
+ *   'S' answers the connection's read() count so far (u64)
  *   'G' the whole test file as one range
  *   'X' a file range response dropped (net_response_free), then "dropped"
  *   'R' the fetch race: read a range from a partition, delete its log, let
@@ -303,6 +304,14 @@ static void on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) 
     case 'R':
         answer_race(conn);
         break;
+    case 'S': { /* the connection's read() calls so far, a u64 */
+        net_conn_stats_t st;
+        net_conn_stats(conn, &st);
+        uint8_t out[8];
+        be64_store(out, st.reads);
+        net_respond_bytes(conn, out, sizeof out);
+        break;
+    }
     case 'B': {
         net_response_t r;
         net_response_init(&r);
@@ -597,6 +606,42 @@ static void test_byte_by_byte(void) {
     buf_free(&got);
     close(fd);
     net_free(net);
+}
+
+/* A 1 MiB frame sent in 32 KiB pieces with pauses between them: the
+ * connection's read() calls. With the OS's receive buffer the loop sleeps
+ * (SO_RCVLOWAT) until a quarter megabyte or the rest is there: a few large
+ * reads, not one a piece; a configured 100 KB buffer caps the wait at half
+ * of it, and the frame must still arrive. */
+static uint64_t large_frame_reads(int socket_receive_buffer_bytes) {
+    net_config_t cfg;
+    server_config(&cfg);
+    cfg.socket_receive_buffer_bytes = socket_receive_buffer_bytes;
+    net_t *net = server_start(&cfg);
+    int fd = cl_connect(net);
+    buf_t b = BUF_INIT, got = BUF_INIT;
+    frame_build(&b, 'S', 1, 0, (1u << 20) - 9);
+    const size_t piece = 32 * 1024;
+    for (size_t off = 0; off < b.len; off += piece) {
+        CU_ASSERT_FATAL(cl_write_all(fd, b.data + off, b.len - off < piece ? b.len - off : piece));
+        usleep(2000);
+    }
+    CU_ASSERT_FATAL(cl_read_frame(fd, &got));
+    CU_ASSERT_EQUAL_FATAL(got.len, 8);
+    uint64_t reads = be64_load(got.data);
+    CU_ASSERT(cl_echo(fd, 2, 100)); /* small frames are answered at once again */
+    buf_free(&b);
+    buf_free(&got);
+    close(fd);
+    net_free(net);
+    return reads;
+}
+
+static void test_large_frame_few_reads(void) {
+    uint64_t reads = large_frame_reads(-1);
+    CU_ASSERT(reads >= 4 && reads <= 8); /* the first 16 KiB, then ~256 KiB a read */
+    reads = large_frame_reads(100 * 1024);
+    CU_ASSERT(reads >= 4 && reads < 32);
 }
 
 /* Open descriptors of this process: what every check of "net closed the
@@ -1135,6 +1180,7 @@ void unit_register(void) {
         {"pipelined requests answered in order", test_pipelined_order},
         {"oversized and negative frames close", test_oversized_and_negative},
         {"partial frames byte by byte", test_byte_by_byte},
+        {"a large frame in few reads", test_large_frame_few_reads},
         {"file range: sendfile", test_file_sendfile},
         {"file range: mmap", test_file_mmap},
         {"file range: pread", test_file_pread},
