@@ -284,16 +284,18 @@ static int log_scan_dir(const char *dir, int64_t **bases_out, size_t *n_out, cha
 }
 
 /* During recovery every valid batch passes here: its leader epoch goes into
- * the epoch cache as Kafka's LogSegment.recover does. */
+ * the epoch cache as Kafka's LogSegment.recover does. The cache's file is
+ * written at the next tick, not here (leader_epoch_assign_deferred: these
+ * entries are rebuilt from the same batches if the broker dies first). */
 static void log_recover_batch(void *arg, const uint8_t *batch, const batch_header_t *h, uint32_t position) {
     log_t *log = arg;
     (void)batch, (void)position;
     if (h->partition_leader_epoch >= 0 && h->partition_leader_epoch > leader_epoch_latest_epoch(log->epochs))
-        leader_epoch_assign(log->epochs, h->partition_leader_epoch, h->base_offset, NULL, 0);
+        leader_epoch_assign_deferred(log->epochs, h->partition_leader_epoch, h->base_offset, NULL, 0);
 }
 
 static kerr_t log_recover_segment(log_t *log, log_segment_t *seg, uint32_t *truncated) {
-    leader_epoch_truncate_from_end(log->epochs, log_segment_base_offset(seg), NULL, 0);
+    leader_epoch_truncate_from_end_deferred(log->epochs, log_segment_base_offset(seg));
     uint32_t cut = 0;
     kerr_t e = log_segment_recover(seg, log->cfg.segment_bytes, log_recover_batch, log, &cut);
     if (e == KERR_NONE && cut)
@@ -479,8 +481,10 @@ static kerr_t log_load(log_t *log, const log_open_opts_t *opts, char *err, size_
     log->cleaner_checkpoint = opts->cleaner_checkpoint > 0 ? opts->cleaner_checkpoint : 0;
     log->high_watermark = log->start_offset;
     log_set_high_watermark(log, opts->high_watermark);
-    leader_epoch_truncate_from_end(log->epochs, log->end_offset, NULL, 0);
-    leader_epoch_truncate_from_start(log->epochs, log->start_offset, NULL, 0);
+    /* In memory now, on disk at the next tick (before any recovery point
+     * could pass it): the load itself writes nothing. */
+    leader_epoch_truncate_from_end_deferred(log->epochs, log->end_offset);
+    leader_epoch_truncate_from_start_deferred(log->epochs, log->start_offset);
     return KERR_NONE;
 }
 
