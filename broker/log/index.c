@@ -61,11 +61,13 @@ static size_t index_round_down(const index_file_t *f, size_t bytes) {
 /* Opens (or creates and preallocates) f->path and maps the whole file;
  * *fresh tells whether it was created. */
 static kerr_t index_open_map(index_file_t *f, size_t create_len, bool *fresh) {
-    *fresh = true;
-    int fd = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0 && errno == EEXIST) {
-        *fresh = false;
-        fd = open(f->path, O_RDWR | O_CLOEXEC);
+    /* The existing file first: at start-up every index exists, and this
+     * order opens it once instead of failing an exclusive create first. */
+    *fresh = false;
+    int fd = open(f->path, O_RDWR | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        *fresh = true;
+        fd = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     }
     if (fd < 0)
         return index_io_fail("cannot open", f->path);

@@ -81,6 +81,13 @@ static bool assign_entry(leader_epoch_cache_t *cache, int32_t epoch, int64_t sta
     return true;
 }
 
+/* A deferred change: marked, written by the next flush. 1 = changed. */
+static int mark_changed(leader_epoch_cache_t *cache, bool changed) {
+    if (changed)
+        cache->dirty = cache->path != NULL;
+    return changed;
+}
+
 /* After a change: write the file if there is one. 1 = changed and written. */
 static int flush_changed(leader_epoch_cache_t *cache, char *err, size_t errlen) {
     return leader_epoch_flush(cache, err, errlen) == 0 ? 1 : -1;
@@ -100,10 +107,7 @@ int leader_epoch_assign_deferred(leader_epoch_cache_t *cache, int32_t epoch, int
                    le_name(cache), epoch, start_offset);
         return -1;
     }
-    if (!assign_entry(cache, epoch, start_offset))
-        return 0;
-    cache->dirty = cache->path != NULL;
-    return 1;
+    return mark_changed(cache, assign_entry(cache, epoch, start_offset));
 }
 
 bool leader_epoch_dirty(const leader_epoch_cache_t *cache) {
@@ -157,21 +161,25 @@ int leader_epoch_flush(leader_epoch_cache_t *cache, char *err, size_t errlen) {
 
 /* --- truncation -------------------------------------------------------------------- */
 
-int leader_epoch_truncate_from_end(leader_epoch_cache_t *cache, int64_t end_offset, char *err,
-                                   size_t errlen) {
+/* The truncations in memory: true when the entries changed. */
+static bool truncate_end_entries(leader_epoch_cache_t *cache, int64_t end_offset) {
     if (end_offset < 0 || cache->count == 0 ||
         cache->entries[cache->count - 1].start_offset < end_offset)
-        return 0;
+        return false;
     while (cache->count > 0 && cache->entries[cache->count - 1].start_offset >= end_offset)
         cache->count--;
-    return flush_changed(cache, err, errlen);
+    return true;
+}
+
+int leader_epoch_truncate_from_end(leader_epoch_cache_t *cache, int64_t end_offset, char *err,
+                                   size_t errlen) {
+    return truncate_end_entries(cache, end_offset) ? flush_changed(cache, err, errlen) : 0;
 }
 
 /* The last entry starting at or before start_offset still owns the offsets
  * from start_offset on, so it stays, moved up to start there; the ones
  * before it describe deleted data. */
-int leader_epoch_truncate_from_start(leader_epoch_cache_t *cache, int64_t start_offset,
-                                     char *err, size_t errlen) {
+static bool truncate_start_entries(leader_epoch_cache_t *cache, int64_t start_offset) {
     size_t removed = 0;
     while (removed < cache->count && cache->entries[removed].start_offset <= start_offset)
         removed++;
@@ -179,13 +187,26 @@ int leader_epoch_truncate_from_start(leader_epoch_cache_t *cache, int64_t start_
      * file anyway (as Kafka does) costs every partition a file creation and
      * two fsyncs at each start-up. */
     if (removed == 0 || (removed == 1 && cache->entries[0].start_offset == start_offset))
-        return 0;
+        return false;
     size_t first = removed - 1;
     memmove(cache->entries, cache->entries + first,
             (cache->count - first) * sizeof *cache->entries);
     cache->count -= first;
     cache->entries[0].start_offset = start_offset;
-    return flush_changed(cache, err, errlen);
+    return true;
+}
+
+int leader_epoch_truncate_from_start(leader_epoch_cache_t *cache, int64_t start_offset,
+                                     char *err, size_t errlen) {
+    return truncate_start_entries(cache, start_offset) ? flush_changed(cache, err, errlen) : 0;
+}
+
+int leader_epoch_truncate_from_end_deferred(leader_epoch_cache_t *cache, int64_t end_offset) {
+    return mark_changed(cache, truncate_end_entries(cache, end_offset));
+}
+
+int leader_epoch_truncate_from_start_deferred(leader_epoch_cache_t *cache, int64_t start_offset) {
+    return mark_changed(cache, truncate_start_entries(cache, start_offset));
 }
 
 void leader_epoch_clear(leader_epoch_cache_t *cache) { cache->count = 0; }

@@ -98,6 +98,15 @@ int leader_epoch_truncate_from_end(leader_epoch_cache_t *cache, int64_t end_offs
 int leader_epoch_truncate_from_start(leader_epoch_cache_t *cache, int64_t start_offset,
                                      char *err, size_t errlen);
 
+/* The two truncations above with the write deferred as
+ * leader_epoch_assign_deferred's is (dirty until leader_epoch_flush_if_dirty
+ * or a later write), for loading and recovering a log: what they cut is
+ * past the log's end or before its start, so a crash before the write only
+ * leaves the next load to cut it again. Writing at once cost every empty
+ * partition (its one entry starts at its end) two fsyncs at each start-up.
+ * 1 = changed, 0 = not. */
+int leader_epoch_truncate_from_end_deferred(leader_epoch_cache_t *cache, int64_t end_offset);
+int leader_epoch_truncate_from_start_deferred(leader_epoch_cache_t *cache, int64_t start_offset);
 /* Drops every entry in memory only (Kafka's clear()). */
 void leader_epoch_clear(leader_epoch_cache_t *cache);
 

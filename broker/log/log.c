@@ -224,26 +224,51 @@ static int log_cmp_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* First pass over the directory: removes what a crash or an interrupted
- * delete left behind and collects the base offsets of the .log files. Index
- * files without a .log go too (Kafka: "Found an orphaned index file"). */
-static int log_scan_dir(const char *dir, int64_t **bases_out, size_t *n_out, char *err, size_t errlen) {
+/* The names in dir (without "." entries), read once: loading 10,000
+ * partitions read each directory three times before, a third of the
+ * load's system calls. NULL with err set when dir cannot be read. */
+static char **log_list_dir(const char *dir, size_t *count, char *err, size_t errlen) {
     DIR *d = opendir(dir);
     if (!d) {
         errmsg_set(err, errlen, "cannot open log directory %s: %s", dir, strerror(errno));
-        return -1;
+        return NULL;
     }
+    size_t n = 0, cap = 8;
+    char **names = mem_alloc(cap * sizeof *names);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap *= 2;
+            names = mem_realloc(names, cap * sizeof *names);
+        }
+        names[n++] = mem_strdup(de->d_name);
+    }
+    closedir(d);
+    *count = n;
+    return names;
+}
+
+static void log_free_names(char **names, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* First pass over the directory's names: removes what a crash or an
+ * interrupted delete left behind and collects the base offsets of the .log
+ * files. Index files without a .log go too (Kafka: "Found an orphaned index
+ * file"). */
+static void log_scan_names(const char *dir, char *const *names, size_t count, int64_t **bases_out, size_t *n_out) {
     size_t n = 0, cap = 16;
     int64_t *bases = mem_alloc(cap * sizeof *bases);
     char path[LOG_PATH_MAX];
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        const char *name = de->d_name;
-        if (name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, name);
+    for (size_t i = 0; i < count; i++) {
+        const char *name = names[i];
         if (log_has_suffix(name, ".tmp") || log_has_suffix(name, LOG_SEGMENT_DELETED_SUFFIX) ||
             log_has_suffix(name, LOG_SEGMENT_CLEANED_SUFFIX) || log_has_suffix(name, LOG_SEGMENT_SWAP_SUFFIX)) {
+            snprintf(path, sizeof path, "%s/%s", dir, name);
             unlink(path);
             continue;
         }
@@ -257,43 +282,40 @@ static int log_scan_dir(const char *dir, int64_t **bases_out, size_t *n_out, cha
         }
         bases[n++] = base;
     }
-    closedir(d);
     qsort(bases, n, sizeof *bases, log_cmp_i64);
 
     /* Orphaned indexes: a second pass, now that every .log is known. */
-    d = opendir(dir);
-    while (d && (de = readdir(d))) {
+    for (size_t i = 0; i < count; i++) {
         int64_t base;
         const char *rest;
-        if (de->d_name[0] == '.' || !log_segment_parse_filename(de->d_name, &base, &rest))
+        if (!log_segment_parse_filename(names[i], &base, &rest))
             continue;
         if (strcmp(rest, LOG_SEGMENT_INDEX_EXT) && strcmp(rest, LOG_SEGMENT_TIME_INDEX_EXT) &&
             strcmp(rest, LOG_SEGMENT_TXN_INDEX_EXT))
             continue;
         if (!bsearch(&base, bases, n, sizeof *bases, log_cmp_i64)) {
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
             log_warn(LOG_TAG, "removing orphaned index file %s", path);
             unlink(path);
         }
     }
-    if (d)
-        closedir(d);
     *bases_out = bases;
     *n_out = n;
-    return 0;
 }
 
 /* During recovery every valid batch passes here: its leader epoch goes into
- * the epoch cache as Kafka's LogSegment.recover does. */
+ * the epoch cache as Kafka's LogSegment.recover does. The cache's file is
+ * written at the next tick, not here (leader_epoch_assign_deferred: these
+ * entries are rebuilt from the same batches if the broker dies first). */
 static void log_recover_batch(void *arg, const uint8_t *batch, const batch_header_t *h, uint32_t position) {
     log_t *log = arg;
     (void)batch, (void)position;
     if (h->partition_leader_epoch >= 0 && h->partition_leader_epoch > leader_epoch_latest_epoch(log->epochs))
-        leader_epoch_assign(log->epochs, h->partition_leader_epoch, h->base_offset, NULL, 0);
+        leader_epoch_assign_deferred(log->epochs, h->partition_leader_epoch, h->base_offset, NULL, 0);
 }
 
 static kerr_t log_recover_segment(log_t *log, log_segment_t *seg, uint32_t *truncated) {
-    leader_epoch_truncate_from_end(log->epochs, log_segment_base_offset(seg), NULL, 0);
+    leader_epoch_truncate_from_end_deferred(log->epochs, log_segment_base_offset(seg));
     uint32_t cut = 0;
     kerr_t e = log_segment_recover(seg, log->cfg.segment_bytes, log_recover_batch, log, &cut);
     if (e == KERR_NONE && cut)
@@ -387,17 +409,15 @@ static void log_complete_swap(log_t *log, int64_t base) {
                  log->dir, base, next);
 }
 
-static void log_complete_swaps(log_t *log) {
-    DIR *d = opendir(log->dir);
-    if (!d)
-        return; /* log_scan_dir reports it */
+/* Returns whether a swap was found (the directory has changed since names
+ * was read). */
+static bool log_complete_swaps(log_t *log, char *const *names, size_t count) {
     size_t n = 0, cap = 0;
     int64_t *bases = NULL;
-    struct dirent *de;
-    while ((de = readdir(d))) {
+    for (size_t i = 0; i < count; i++) {
         int64_t base;
         const char *rest;
-        if (de->d_name[0] == '.' || !log_segment_parse_filename(de->d_name, &base, &rest) ||
+        if (!log_segment_parse_filename(names[i], &base, &rest) ||
             strcmp(rest, LOG_SEGMENT_LOG_EXT LOG_SEGMENT_SWAP_SUFFIX) != 0)
             continue;
         if (n == cap) {
@@ -406,12 +426,12 @@ static void log_complete_swaps(log_t *log) {
         }
         bases[n++] = base;
     }
-    closedir(d);
     if (n > 1)
         qsort(bases, n, sizeof *bases, log_cmp_i64);
     for (size_t i = 0; i < n; i++)
         log_complete_swap(log, bases[i]);
     free(bases);
+    return n > 0;
 }
 
 static kerr_t log_open_segments(log_t *log, const int64_t *bases, size_t n) {
@@ -434,10 +454,16 @@ static kerr_t log_create_segment(log_t *log, int64_t base, log_segment_t **out) 
 
 static kerr_t log_load(log_t *log, const log_open_opts_t *opts, char *err, size_t errlen) {
     int64_t *bases = NULL;
-    size_t n = 0;
-    log_complete_swaps(log);
-    if (log_scan_dir(log->dir, &bases, &n, err, errlen) != 0)
+    size_t n = 0, nnames = 0;
+    char **names = log_list_dir(log->dir, &nnames, err, errlen);
+    if (names && log_complete_swaps(log, names, nnames)) {
+        log_free_names(names, nnames);
+        names = log_list_dir(log->dir, &nnames, err, errlen);
+    }
+    if (!names)
         return KERR_KAFKA_STORAGE_ERROR;
+    log_scan_names(log->dir, names, nnames, &bases, &n);
+    log_free_names(names, nnames);
     kerr_t e = log_open_segments(log, bases, n);
     free(bases);
     if (e != KERR_NONE) {
@@ -479,8 +505,16 @@ static kerr_t log_load(log_t *log, const log_open_opts_t *opts, char *err, size_
     log->cleaner_checkpoint = opts->cleaner_checkpoint > 0 ? opts->cleaner_checkpoint : 0;
     log->high_watermark = log->start_offset;
     log_set_high_watermark(log, opts->high_watermark);
-    leader_epoch_truncate_from_end(log->epochs, log->end_offset, NULL, 0);
-    leader_epoch_truncate_from_start(log->epochs, log->start_offset, NULL, 0);
+    /* Entries past the log end go (in memory now, on disk at the next tick,
+     * before any recovery point could pass them). One starting exactly at
+     * the end stays, unlike Kafka's truncateFromEnd(LEO): it describes no
+     * data, the epoch it names is the partition's last, and the next
+     * leader's assign replaces it (start offset >= its own) -- while cutting
+     * it made every empty partition's file be written twice per restart
+     * (cut at load, the same entry assigned again by LeaderAndIsr): 10,000
+     * partitions kept the main thread's tick on 40,000 fsyncs for ~30 s. */
+    leader_epoch_truncate_from_end_deferred(log->epochs, log->end_offset + 1);
+    leader_epoch_truncate_from_start_deferred(log->epochs, log->start_offset);
     return KERR_NONE;
 }
 

@@ -830,6 +830,34 @@ static void test_le_assign_deferred(void) {
     cleanup(dir, path);
 }
 
+/* Deferred truncations (log load and recovery) cut memory only; the file
+ * keeps its entries until the flush, and a no-op leaves the cache clean. */
+static void test_le_truncate_deferred(void) {
+    le_fixture_t f = le_open();
+    char err[256] = "";
+    assign3(f.cache);
+    assert_file_is(f.path, "0\n3\n1 0\n3 10\n5 20\n");
+    CU_ASSERT_EQUAL(leader_epoch_truncate_from_end_deferred(f.cache, 25), 0);
+    CU_ASSERT_EQUAL(leader_epoch_truncate_from_start_deferred(f.cache, 0), 0);
+    CU_ASSERT_FALSE(leader_epoch_dirty(f.cache));
+    CU_ASSERT_EQUAL(leader_epoch_truncate_from_end_deferred(f.cache, 20), 1);
+    CU_ASSERT_EQUAL(leader_epoch_truncate_from_start_deferred(f.cache, 4), 1);
+    ASSERT_ENTRIES(f.cache, 1, 4, 3, 10);
+    CU_ASSERT_TRUE(leader_epoch_dirty(f.cache));
+    assert_file_is(f.path, "0\n3\n1 0\n3 10\n5 20\n"); /* not written yet */
+    CU_ASSERT_EQUAL(leader_epoch_flush_if_dirty(f.cache, err, sizeof err), 1);
+    assert_file_is(f.path, "0\n2\n1 4\n3 10\n");
+    /* the one entry of an empty partition, starting at its end */
+    leader_epoch_clear_and_flush(f.cache, err, sizeof err);
+    CU_ASSERT_EQUAL(leader_epoch_assign(f.cache, 0, 0, err, sizeof err), 1);
+    CU_ASSERT_EQUAL(leader_epoch_truncate_from_end_deferred(f.cache, 0), 1);
+    CU_ASSERT_EQUAL(leader_epoch_count(f.cache), 0);
+    assert_file_is(f.path, "0\n1\n0 0\n");
+    CU_ASSERT_EQUAL(leader_epoch_flush_if_dirty(f.cache, err, sizeof err), 1);
+    assert_file_is(f.path, "0\n0\n");
+    le_close(&f);
+}
+
 static void test_le_memory_only(void) {
     leader_epoch_cache_t *c = leader_epoch_new(NULL);
     CU_ASSERT_PTR_NULL(leader_epoch_path(c));
@@ -1140,6 +1168,7 @@ void unit_register(void) {
         {"load malformed", test_le_load_malformed},
         {"memory only", test_le_memory_only},
         {"deferred assign: written on flush", test_le_assign_deferred},
+        {"deferred truncations: written on flush", test_le_truncate_deferred},
         {"flush error", test_le_flush_error},
         {NULL, NULL},
     };
