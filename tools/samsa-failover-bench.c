@@ -1526,7 +1526,20 @@ static int fb_round_broker(fb_rounds_t *R, fb_round_t *rd, const fb_pstate_t *be
             errmsg_set(rd->why, sizeof rd->why, "cannot stop broker %d (pid %ld)", v, (long)pid);
         break;
     case FB_CONTROLLED_SHUTDOWN: rc = fb_cluster_cmd(b, (const char *const[]){"stop", id, NULL}, t0_wall_ms); break;
-    default: rc = fb_cluster_cmd(b, (const char *const[]){"kill", id, NULL}, t0_wall_ms); break;
+    default:
+        /* The signal from here, T0 just before it: samsa-cluster (a shell
+         * script) takes tens of ms to start, during which the victim still
+         * answers, and those acknowledgements would close windows that the
+         * failure has not opened yet. The script then does its bookkeeping
+         * (waits for the exit, forgets the pid). */
+        pid = scluster_broker_pid(&b->c, v);
+        *t0_wall_ms = clock_wall_ms();
+        rc = pid > 0 && kill(pid, SIGKILL) == 0 ? 0 : -1;
+        if (rc != 0)
+            errmsg_set(rd->why, sizeof rd->why, "cannot kill broker %d (pid %ld)", v, (long)pid);
+        else
+            rc = fb_cluster_cmd(b, (const char *const[]){"kill", id, NULL}, NULL);
+        break;
     }
     if (rc != 0) {
         if (!rd->why[0])
