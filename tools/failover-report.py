@@ -26,8 +26,8 @@ import sys
 
 ROUND_COLUMNS = ["scenario", "round", "target", "t0_ms", "detection_ms", "election_ms", "propagation_ms",
                  "recovery_ms", "ours_ms", "unavail_p50_ms", "unavail_p99_ms", "unavail_max_ms",
-                 "consumer_gap_p99_ms", "consumer_gap_max_ms", "leaders_moved", "deregistered", "failed", "errors",
-                 "lost", "done"]
+                 "calm_gap_p99_ms", "consumer_gap_p99_ms", "consumer_gap_max_ms", "leaders_moved", "deregistered",
+                 "failed", "errors", "lost", "done"]
 PARTITION_COLUMNS = ["scenario", "round", "partition", "unavailable_ms", "consumer_gap_ms"]
 ACK_COLUMNS = ["second", "acks"]
 PHASES = [("detection_ms", "detection"), ("election_ms", "election"), ("propagation_ms", "propagation"),

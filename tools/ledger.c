@@ -21,8 +21,11 @@ void ledger_init(ledger_t *l, int32_t partitions) {
     l->part_last_ack_ms = mem_calloc((size_t)partitions, sizeof *l->part_last_ack_ms);
     l->part_before_ms = mem_calloc((size_t)partitions, sizeof *l->part_before_ms);
     l->part_after_ms = mem_calloc((size_t)partitions, sizeof *l->part_after_ms);
+    l->part_prev_gap_ms = mem_calloc((size_t)partitions, sizeof *l->part_prev_gap_ms);
+    l->part_calm_gap_ms = mem_calloc((size_t)partitions, sizeof *l->part_calm_gap_ms);
     for (int32_t p = 0; p < partitions; p++)
-        l->part_last_ack_ms[p] = l->part_before_ms[p] = l->part_after_ms[p] = -1;
+        l->part_last_ack_ms[p] = l->part_before_ms[p] = l->part_after_ms[p] = l->part_prev_gap_ms[p] =
+            l->part_calm_gap_ms[p] = -1;
 }
 
 void ledger_free(ledger_t *l) {
@@ -30,7 +33,11 @@ void ledger_free(ledger_t *l) {
     free(l->part_last_ack_ms);
     free(l->part_before_ms);
     free(l->part_after_ms);
+    free(l->part_prev_gap_ms);
+    free(l->part_calm_gap_ms);
     free(l->acks_per_s);
+    if (l->ack_trace)
+        fclose(l->ack_trace);
     pthread_mutex_destroy(&l->mu);
 }
 
@@ -59,6 +66,7 @@ void ledger_mark(ledger_t *l, int64_t mark_ms) {
     for (int32_t p = 0; p < l->partitions; p++) {
         l->part_before_ms[p] = l->part_last_ack_ms[p];
         l->part_after_ms[p] = -1;
+        l->part_calm_gap_ms[p] = l->part_prev_gap_ms[p];
     }
     pthread_mutex_unlock(&l->mu);
 }
@@ -67,6 +75,12 @@ void ledger_window(ledger_t *l, int64_t *before_ms, int64_t *after_ms) {
     pthread_mutex_lock(&l->mu);
     memcpy(before_ms, l->part_before_ms, (size_t)l->partitions * sizeof *before_ms);
     memcpy(after_ms, l->part_after_ms, (size_t)l->partitions * sizeof *after_ms);
+    pthread_mutex_unlock(&l->mu);
+}
+
+void ledger_calm_gaps(ledger_t *l, int64_t *gap_ms) {
+    pthread_mutex_lock(&l->mu);
+    memcpy(gap_ms, l->part_calm_gap_ms, (size_t)l->partitions * sizeof *gap_ms);
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -95,6 +109,9 @@ static void ledger_count_ack(ledger_t *l, int32_t partition, int64_t now) {
         l->longest_gap_ms = now - l->last_ack_ms;
     l->last_ack_ms = now;
     if (partition >= 0 && partition < l->partitions) {
+        /* a batch's records are reported together: the same ms is one answer */
+        if (l->part_last_ack_ms[partition] >= 0 && now > l->part_last_ack_ms[partition])
+            l->part_prev_gap_ms[partition] = now - l->part_last_ack_ms[partition];
         l->part_last_ack_ms[partition] = now;
         if (l->mark_ms >= 0 && now >= l->mark_ms && l->part_after_ms[partition] < 0)
             l->part_after_ms[partition] = now;
@@ -137,6 +154,9 @@ static void ledger_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void
         } else {
             *e = (ledger_entry_t){.fate = LEDGER_ACKED, .partition = m->partition, .offset = m->offset};
             ledger_count_ack(l, m->partition, now);
+            if (l->ack_trace)
+                fprintf(l->ack_trace, "%" PRId64 ",%d,%d,%" PRId64 "\n", now - l->start_ms, m->partition,
+                        (int)rd_kafka_message_broker_id(m), rd_kafka_message_latency(m));
         }
     }
     pthread_mutex_unlock(&l->mu);
@@ -192,17 +212,22 @@ static void *ledger_produce_loop(void *arg) {
 }
 
 int ledger_producer_start(ledger_producer_t *p, const ledger_producer_opts_t *o, ledger_t *ledger) {
-    char timeout[32], refresh[32];
+    char timeout[32], refresh[32], in_flight[32], reconnect_max[32];
     snprintf(timeout, sizeof timeout, "%d", o->delivery_timeout_ms);
     snprintf(refresh, sizeof refresh, "%d", o->metadata_refresh_ms > 0 ? o->metadata_refresh_ms : 1000);
+    snprintf(in_flight, sizeof in_flight, "%d", o->max_in_flight > 0 ? o->max_in_flight : 5);
+    snprintf(reconnect_max, sizeof reconnect_max, "%d",
+             o->reconnect_backoff_max_ms > 0 ? o->reconnect_backoff_max_ms : 10000);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* A user's producer: acks=all, retries on (librdkafka's default), no
-     * idempotence, Java's in-flight limit; a bounded delivery timeout so
-     * that a record that cannot be written is reported as failed. */
+     * idempotence, the in-flight limit asked (Java's by default); a bounded
+     * delivery timeout so that a record that cannot be written is reported
+     * as failed. */
     const char *props[][2] = {{"bootstrap.servers", o->bootstrap},
                               {"acks", "all"},
                               {"enable.idempotence", "false"},
-                              {"max.in.flight.requests.per.connection", "5"},
+                              {"max.in.flight.requests.per.connection", in_flight},
+                              {"reconnect.backoff.max.ms", reconnect_max},
                               {"linger.ms", "5"},
                               {"message.timeout.ms", timeout},
                               {"retry.backoff.ms", "100"},
@@ -214,6 +239,22 @@ int ledger_producer_start(ledger_producer_t *p, const ledger_producer_opts_t *o,
             rd_kafka_conf_destroy(conf);
             return -1;
         }
+    if (o->rdkafka_debug &&
+        (rdtool_conf_set(conf, "debug", o->rdkafka_debug) != 0 || rdtool_conf_set(conf, "log_level", "7") != 0)) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    if (o->ack_trace_path) {
+        FILE *f = fopen(o->ack_trace_path, "w");
+        if (!f) {
+            fprintf(stderr, "%s: cannot write %s: %s\n", o->prog, o->ack_trace_path, strerror(errno));
+            rd_kafka_conf_destroy(conf);
+            return -1;
+        }
+        pthread_mutex_lock(&ledger->mu);
+        ledger->ack_trace = f;
+        pthread_mutex_unlock(&ledger->mu);
+    }
     rd_kafka_conf_set_dr_msg_cb(conf, ledger_on_delivery);
     rd_kafka_conf_set_opaque(conf, ledger);
     *p = (ledger_producer_t){.o = *o, .ledger = ledger};

@@ -18,7 +18,9 @@
  *    ledger_round_reset (samsa-kill-rounds' round line);
  *  - per partition, the last acknowledgement, and after ledger_mark(T) the
  *    last one before T and the first one after T: a partition's
- *    unavailability window around a failure at T;
+ *    unavailability window around a failure at T; and the interval between
+ *    its last two acknowledgements before T: the window it would have had
+ *    without the failure (acks=all's steady pace, the floor of the window);
  *  - acknowledgements per second since the producer started;
  *  - failed deliveries by error code.
  *
@@ -34,6 +36,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum ledger_fate {
     LEDGER_UNREPORTED = 0, /* sent, no delivery report (yet) */
@@ -73,6 +76,8 @@ typedef struct ledger {
     int64_t *part_last_ack_ms;  /* -1: none yet (owned) */
     int64_t *part_before_ms;    /* the last ack before the mark, -1: none (owned) */
     int64_t *part_after_ms;     /* the first ack after the mark, -1: none yet (owned) */
+    int64_t *part_prev_gap_ms;  /* between its last two acks, -1: fewer than two (owned) */
+    int64_t *part_calm_gap_ms;  /* part_prev_gap_ms when marked (owned) */
     int64_t mark_ms;            /* -1: no mark */
     /* acknowledgements per second since start_ms */
     int64_t start_ms;
@@ -80,6 +85,7 @@ typedef struct ledger {
     int64_t n_secs, cap_secs;
     ledger_error_count_t errors[LEDGER_MAX_ERROR_CODES];
     int n_errors;
+    FILE *ack_trace; /* ledger_producer_opts_t.ack_trace_path's file, or NULL (owned: ledger_free closes) */
 } ledger_t;
 
 /* An empty ledger for a topic of `partitions` partitions. */
@@ -100,6 +106,9 @@ void ledger_round_figures(ledger_t *l, int64_t *gap_ms, int64_t *failed, int64_t
 void ledger_mark(ledger_t *l, int64_t mark_ms);
 /* Copies the per-partition before/after times (arrays of l->partitions). */
 void ledger_window(ledger_t *l, int64_t *before_ms, int64_t *after_ms);
+/* Copies per partition the interval between its last two acknowledgements
+ * before the mark (-1: fewer than two). */
+void ledger_calm_gaps(ledger_t *l, int64_t *gap_ms);
 
 /* The failed deliveries by code, "CODE=N CODE=N" (librdkafka's names) into
  * out; "" when none. */
@@ -115,6 +124,17 @@ typedef struct ledger_producer_opts {
     int32_t delivery_timeout_ms;
     /* librdkafka's topic.metadata.refresh.interval.ms; 0: 1000 */
     int32_t metadata_refresh_ms;
+    /* max.in.flight.requests.per.connection; 0: 5, Java's limit */
+    int32_t max_in_flight;
+    /* librdkafka's reconnect.backoff.max.ms; 0: its default (10000) */
+    int32_t reconnect_backoff_max_ms;
+    /* For finding where a failover's seconds go (NULL: off): librdkafka's
+     * `debug` contexts (its log then goes to stderr at level 7), and a file
+     * that gets one line per acknowledgement, "ack_ms,partition,broker,
+     * latency_us" (ack_ms on the monotonic clock less start_ms; broker: the
+     * one that answered; latency: from produce() to the delivery report). */
+    const char *rdkafka_debug;
+    const char *ack_trace_path;
 } ledger_producer_opts_t;
 
 typedef struct ledger_producer {

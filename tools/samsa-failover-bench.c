@@ -134,6 +134,17 @@
 #define FB_DEFAULT_ROUNDS 3
 #define FB_DEFAULT_RATE 2000
 #define FB_DEFAULT_DOWN_MS 2000
+/* The producer's librdkafka settings beyond ledger.c's. In flight: Java's
+ * 5. librdkafka puts one partition in a ProduceRequest and a broker (Kafka
+ * too) serves a connection's requests one at a time, each acks=all one a
+ * replication round trip: a broker leading 333 partitions answers each of
+ * them about once every 333 round trips whatever the limit, and a higher
+ * one only lengthens the queue (1000000, librdkafka's default, measured
+ * worse: --max-in-flight). The reconnect backoff is capped at 1 s rather
+ * than 10, so that a broker the client saw die is tried again soon after it
+ * is back (a user who cares about failover sets both). */
+#define FB_DEFAULT_MAX_IN_FLIGHT 5
+#define FB_RECONNECT_BACKOFF_MAX_MS 1000
 #define FB_TOPIC_ROUNDS "failover-rounds"
 #define FB_ROUNDS_MIN_ISR "2"
 
@@ -174,6 +185,9 @@ typedef struct fb_opts {
     int32_t down_ms;            /* how long a killed broker stays down */
     const char *report;         /* folder for the Markdown, CSV and plots, or NULL */
     bool no_plots;
+    int32_t max_in_flight;      /* the producer's max.in.flight.requests.per.connection */
+    const char *rdkafka_debug;  /* the producer's librdkafka debug contexts, or NULL */
+    const char *ack_trace;      /* a file for one line per acknowledgement, or NULL */
 } fb_opts_t;
 
 /* Everything one run holds; the cluster is released by scluster_cleanup. */
@@ -253,9 +267,15 @@ static void fb_usage(FILE *f) {
             "  --report DIR           write report.md, rounds.csv, partitions.csv, acks.csv\n"
             "                         and the plots (tools/failover-report.py) into DIR\n"
             "  --no-plots             write the report without running failover-report.py\n"
+            "  --max-in-flight N      the producer's max.in.flight.requests.per.connection\n"
+            "                         (default %d)\n"
+            "  --ack-trace FILE       one line per acknowledgement: ms since the producer\n"
+            "                         started, partition, answering broker, latency (us)\n"
+            "  --rdkafka-debug CTX    the producer's librdkafka debug contexts (e.g.\n"
+            "                         broker,topic,msg,metadata), logged to stderr\n"
             "  --help\n",
             FB_DEFAULT_PARTITIONS, FB_DEFAULT_BROKERS, FB_DEFAULT_VICTIM, FB_DEFAULT_TIMEOUT_S, FB_DEFAULT_SESSION_MS,
-            FB_DEFAULT_ROUNDS, FB_DEFAULT_RATE, FB_DEFAULT_DOWN_MS);
+            FB_DEFAULT_ROUNDS, FB_DEFAULT_RATE, FB_DEFAULT_DOWN_MS, FB_DEFAULT_MAX_IN_FLIGHT);
 }
 
 /* A comma-separated list of scenario names ("all": every one) as a bit
@@ -283,7 +303,7 @@ static unsigned fb_parse_scenarios(const char *s) {
 static int fb_parse_args(int argc, char **argv, fb_opts_t *o) {
     enum {
         O_PARTS = 256, O_BROKERS, O_VICTIM, O_DIR, O_KEEP, O_PORT, O_BROKER, O_SCRIPT, O_TIMEOUT, O_SESSION,
-        O_SCENARIOS, O_ROUNDS, O_SEED, O_RATE, O_DOWN, O_REPORT, O_NO_PLOTS, O_HELP
+        O_SCENARIOS, O_ROUNDS, O_SEED, O_RATE, O_DOWN, O_REPORT, O_NO_PLOTS, O_MAX_IN_FLIGHT, O_ACK_TRACE, O_RDKAFKA_DEBUG, O_HELP
     };
     static const struct option longopts[] = {
         {"partitions", required_argument, NULL, O_PARTS},
@@ -303,6 +323,9 @@ static int fb_parse_args(int argc, char **argv, fb_opts_t *o) {
         {"down-ms", required_argument, NULL, O_DOWN},
         {"report", required_argument, NULL, O_REPORT},
         {"no-plots", no_argument, NULL, O_NO_PLOTS},
+        {"max-in-flight", required_argument, NULL, O_MAX_IN_FLIGHT},
+        {"ack-trace", required_argument, NULL, O_ACK_TRACE},
+        {"rdkafka-debug", required_argument, NULL, O_RDKAFKA_DEBUG},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -314,7 +337,8 @@ static int fb_parse_args(int argc, char **argv, fb_opts_t *o) {
                      .rounds = FB_DEFAULT_ROUNDS,
                      .seed = 1,
                      .rate = FB_DEFAULT_RATE,
-                     .down_ms = FB_DEFAULT_DOWN_MS};
+                     .down_ms = FB_DEFAULT_DOWN_MS,
+                     .max_in_flight = FB_DEFAULT_MAX_IN_FLIGHT};
     int32_t v = 0;
     int c;
     opterr = 0;
@@ -375,6 +399,12 @@ static int fb_parse_args(int argc, char **argv, fb_opts_t *o) {
             break;
         case O_REPORT: o->report = optarg; break;
         case O_NO_PLOTS: o->no_plots = true; break;
+        case O_MAX_IN_FLIGHT:
+            if (!fb_parse_int(optarg, 1, 1000000, &o->max_in_flight))
+                bad = "--max-in-flight wants a number from 1 to 1000000";
+            break;
+        case O_ACK_TRACE: o->ack_trace = optarg; break;
+        case O_RDKAFKA_DEBUG: o->rdkafka_debug = optarg; break;
         case 'h':
         case O_HELP: fb_usage(stdout); return 1;
         default:
@@ -1214,6 +1244,7 @@ typedef struct fb_round {
     int64_t propagation_ms; /* the last LeaderAndIsr / UpdateMetadata answered */
     int64_t recovery_ms;    /* p99 of the partitions acknowledged again */
     int64_t unavail_p50, unavail_p99, unavail_max;
+    int64_t calm_p99; /* the windows' floor: p99 of the partitions' last interval between acks before T0 */
     int64_t gap_p99, gap_max; /* the consumer's longest gaps */
     int32_t leaders_moved;
     int32_t deregistered; /* zk scenarios: brokers whose registration went */
@@ -1495,7 +1526,20 @@ static int fb_round_broker(fb_rounds_t *R, fb_round_t *rd, const fb_pstate_t *be
             errmsg_set(rd->why, sizeof rd->why, "cannot stop broker %d (pid %ld)", v, (long)pid);
         break;
     case FB_CONTROLLED_SHUTDOWN: rc = fb_cluster_cmd(b, (const char *const[]){"stop", id, NULL}, t0_wall_ms); break;
-    default: rc = fb_cluster_cmd(b, (const char *const[]){"kill", id, NULL}, t0_wall_ms); break;
+    default:
+        /* The signal from here, T0 just before it: samsa-cluster (a shell
+         * script) takes tens of ms to start, during which the victim still
+         * answers, and those acknowledgements would close windows that the
+         * failure has not opened yet. The script then does its bookkeeping
+         * (waits for the exit, forgets the pid). */
+        pid = scluster_broker_pid(&b->c, v);
+        *t0_wall_ms = clock_wall_ms();
+        rc = pid > 0 && kill(pid, SIGKILL) == 0 ? 0 : -1;
+        if (rc != 0)
+            errmsg_set(rd->why, sizeof rd->why, "cannot kill broker %d (pid %ld)", v, (long)pid);
+        else
+            rc = fb_cluster_cmd(b, (const char *const[]){"kill", id, NULL}, NULL);
+        break;
     }
     if (rc != 0) {
         if (!rd->why[0])
@@ -1600,6 +1644,10 @@ static void fb_round_unavailability(fb_rounds_t *R, fb_round_t *rd, int64_t t0_m
             break;
         scluster_sleep_ms(FB_ROUND_POLL_MS);
     }
+    int64_t *calm = mem_calloc((size_t)n, sizeof *calm);
+    ledger_calm_gaps(&R->ledger, calm);
+    rd->calm_p99 = fb_percentile(calm, n, 99);
+    free(calm);
     int64_t *since_t0 = mem_calloc((size_t)n, sizeof *since_t0);
     for (int32_t p = 0; p < n; p++) {
         int64_t from = before[p] >= 0 ? before[p] : t0_mono;
@@ -1631,9 +1679,10 @@ static void fb_round_print(const fb_rounds_t *R, const fb_round_t *rd) {
     fb_print_phase("election", rd->election_ms);
     fb_print_phase("propagation", rd->propagation_ms);
     fb_print_phase("client recovery", rd->recovery_ms);
-    printf("; unavailable p50/p99/max %" PRId64 "/%" PRId64 "/%" PRId64 " ms; consumer gap p99/max %" PRId64
-           "/%" PRId64 " ms; %d leaders moved",
-           rd->unavail_p50, rd->unavail_p99, rd->unavail_max, rd->gap_p99, rd->gap_max, rd->leaders_moved);
+    printf("; unavailable p50/p99/max %" PRId64 "/%" PRId64 "/%" PRId64 " ms (calm p99 %" PRId64
+           " ms); consumer gap p99/max %" PRId64 "/%" PRId64 " ms; %d leaders moved",
+           rd->unavail_p50, rd->unavail_p99, rd->unavail_max, rd->calm_p99, rd->gap_p99, rd->gap_max,
+           rd->leaders_moved);
     if (rd->scenario == FB_ZK_LEADER || rd->scenario == FB_ZK_QUORUM)
         printf(", %d brokers lost their registration", rd->deregistered);
     printf("; errors: %s%s\n", rd->errors[0] ? rd->errors : "none", rd->done ? "" : " (FAILED)");
@@ -1760,7 +1809,11 @@ static int fb_rounds_setup(fb_rounds_t *R) {
                                  .topic = FB_TOPIC_ROUNDS,
                                  .partitions = b->o.partitions,
                                  .rate = b->o.rate,
-                                 .delivery_timeout_ms = 2 * b->o.timeout_s * 1000};
+                                 .delivery_timeout_ms = 2 * b->o.timeout_s * 1000,
+                                 .max_in_flight = b->o.max_in_flight,
+                                 .reconnect_backoff_max_ms = FB_RECONNECT_BACKOFF_MAX_MS,
+                                 .rdkafka_debug = b->o.rdkafka_debug,
+                                 .ack_trace_path = b->o.ack_trace};
     if (ledger_producer_start(&R->producer, &po, &R->ledger) != 0 ||
         fb_tail_start(&R->tail, R->bootstrap, FB_TOPIC_ROUNDS, b->o.partitions) != 0)
         return -1;
@@ -1821,6 +1874,7 @@ static int64_t fb_f_ours(const fb_round_t *rd) {
 static int64_t fb_f_unavail_p50(const fb_round_t *rd) { return rd->unavail_p50; }
 static int64_t fb_f_unavail_p99(const fb_round_t *rd) { return rd->unavail_p99; }
 static int64_t fb_f_unavail_max(const fb_round_t *rd) { return rd->unavail_max; }
+static int64_t fb_f_calm_p99(const fb_round_t *rd) { return rd->calm_p99; }
 static int64_t fb_f_gap_max(const fb_round_t *rd) { return rd->gap_max; }
 
 static const struct {
@@ -1835,6 +1889,7 @@ static const struct {
     {"unavailability per partition, p50", fb_f_unavail_p50},
     {"unavailability per partition, p99", fb_f_unavail_p99},
     {"unavailability per partition, max", fb_f_unavail_max},
+    {"calm: a partition's last interval between acks before T0, p99", fb_f_calm_p99},
     {"consumer: longest gap per partition, max", fb_f_gap_max},
 };
 
@@ -1906,15 +1961,16 @@ static int fb_write_csvs(const fb_rounds_t *R, const char *dir) {
     if (!f)
         return -1;
     fprintf(f, "scenario,round,target,t0_ms,detection_ms,election_ms,propagation_ms,recovery_ms,ours_ms,"
-               "unavail_p50_ms,unavail_p99_ms,unavail_max_ms,consumer_gap_p99_ms,consumer_gap_max_ms,"
+               "unavail_p50_ms,unavail_p99_ms,unavail_max_ms,calm_gap_p99_ms,consumer_gap_p99_ms,consumer_gap_max_ms,"
                "leaders_moved,deregistered,failed,errors,lost,done\n");
     for (int32_t i = 0; i < R->n_rounds; i++) {
         const fb_round_t *rd = &R->rounds[i];
         fprintf(f, "%s,%d,\"%s\",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
-                   ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%d,%d,%" PRId64 ",\"%s\",%" PRId64 ",%d\n",
+                   ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%d,%d,%" PRId64 ",\"%s\",%" PRId64
+                   ",%d\n",
                 fb_scenario_names[rd->scenario], rd->number, rd->target, rd->t0_ms, rd->detection_ms, rd->election_ms,
                 rd->propagation_ms, rd->recovery_ms, fb_f_ours(rd), rd->unavail_p50, rd->unavail_p99, rd->unavail_max,
-                rd->gap_p99, rd->gap_max, rd->leaders_moved, rd->deregistered, rd->failed, rd->errors, rd->lost,
+                rd->calm_p99, rd->gap_p99, rd->gap_max, rd->leaders_moved, rd->deregistered, rd->failed, rd->errors, rd->lost,
                 rd->done ? 1 : 0);
     }
     int rc = fclose(f);

@@ -43,6 +43,16 @@ void fetcher_config_from(const config_t *cfg, int32_t broker_id, fetcher_config_
     };
 }
 
+int32_t fetcher_retry_ms(kerr_t error, int32_t backoff_ms, int32_t attempts) {
+    int32_t backoff = backoff_ms > 0 ? backoff_ms : 1;
+    if (error != KERR_UNKNOWN_LEADER_EPOCH && error != KERR_NOT_LEADER_OR_FOLLOWER)
+        return backoff;
+    int64_t ms = FETCHER_LEADER_BEHIND_RETRY_MS;
+    for (int32_t i = 1; i < attempts && ms < backoff; i++)
+        ms *= 2;
+    return ms < backoff ? (int32_t)ms : backoff;
+}
+
 int32_t fetcher_id_for(const char *topic, int32_t partition, int32_t num_fetchers) {
     if (num_fetchers <= 1)
         return 0;
@@ -164,6 +174,7 @@ typedef struct fetcher_part {
     bool removed;            /* dropped when no request is in flight */
     bool truncating;         /* taken over, not yet truncated by leader epochs */
     bool parked;             /* FENCED_LEADER_EPOCH: until the next add */
+    int32_t leader_behind;   /* answers in a row that the leader lacks our LeaderAndIsr (fetcher_retry_ms) */
     fetcher_reset_t reset;
     int64_t delayed_until;   /* mono ms; 0 = ready */
 } fetcher_part_t;
@@ -219,6 +230,13 @@ static void fetcher_pump(void *arg);
 
 static void fetcher_delay(fetcher_t *f, fetcher_part_t *fp, int64_t now) {
     fp->delayed_until = now + (f->m->cfg.backoff_ms > 0 ? f->m->cfg.backoff_ms : 1);
+}
+
+/* The wait after an error answer for the partition (fetcher_retry_ms). */
+static void fetcher_delay_after(fetcher_t *f, fetcher_part_t *fp, kerr_t error, int64_t now) {
+    bool behind = error == KERR_UNKNOWN_LEADER_EPOCH || error == KERR_NOT_LEADER_OR_FOLLOWER;
+    fp->leader_behind = behind ? fp->leader_behind + 1 : 0;
+    fp->delayed_until = now + fetcher_retry_ms(error, f->m->cfg.backoff_ms, fp->leader_behind);
 }
 
 static fetcher_part_t *fetcher_sent_part(fetcher_t *f, const fetcher_sent_t *s) {
@@ -342,6 +360,7 @@ static void fetcher_on_partition_data(fetcher_t *f, fetcher_sent_t *s, const voi
     switch (e) {
     case KERR_NONE: {
         size_t len = r->record_set.len > 0 ? fetcher_whole_batches(r->record_set.data, (size_t)r->record_set.len) : 0;
+        fp->leader_behind = 0;
         kerr_t ae = partition_follower_append(p, s->pos.leader_epoch, s->pos.fetch_offset, r->record_set.data, len,
                                               r->high_watermark, r->log_start_offset, clock_wall_ms(), NULL);
         if (ae == KERR_NONE || ae == KERR_FENCED_LEADER_EPOCH || ae == KERR_NOT_LEADER_OR_FOLLOWER)
@@ -364,7 +383,7 @@ static void fetcher_on_partition_data(fetcher_t *f, fetcher_sent_t *s, const voi
     default:
         log_debug(FETCHER_TAG, "%s-%d: leader %d answered %s: retrying after the backoff", p->topic, p->index,
                   f->leader_id, kerr_name(e));
-        fetcher_delay(f, fp, now);
+        fetcher_delay_after(f, fp, e, now);
         return;
     }
 }
@@ -393,7 +412,7 @@ static fetcher_part_t *fetcher_answered_part(fetcher_t *f, fetcher_sent_t *s, ke
     }
     log_debug(FETCHER_TAG, "%s-%d: leader %d answered %s: retrying after the backoff", fp->p->topic, fp->p->index,
               f->leader_id, kerr_name(e));
-    fetcher_delay(f, fp, now);
+    fetcher_delay_after(f, fp, e, now);
     return NULL;
 }
 

@@ -112,6 +112,19 @@ void fetcher_build_fetch(const fetcher_config_t *cfg, const fetcher_fetch_item_t
 void fetcher_build_offsets_for_leader_epoch(const fetcher_config_t *cfg, const fetcher_fetch_item_t *items,
                                             size_t n, kp_arena_t *arena, kp_offset_for_leader_epoch_req_t *rq);
 
+/* How long a partition waits before it is asked for again after error,
+ * the attempts-th answer in a row saying that the broker we follow has not
+ * caught up with our LeaderAndIsr: UNKNOWN_LEADER_EPOCH (it is at an older
+ * epoch) or NOT_LEADER_OR_FOLLOWER (it does not lead yet). The controller
+ * sent its LeaderAndIsr with ours, so it is milliseconds away:
+ * FETCHER_LEADER_BEHIND_RETRY_MS, doubling per attempt (attempts from 1),
+ * up to backoff_ms. Anything else waits backoff_ms
+ * (replica.fetch.backoff.ms), as Kafka's fetcher does for every error —
+ * which after a failover kept a partition's acks=all waiting up to a
+ * second after its new state had reached both brokers. */
+#define FETCHER_LEADER_BEHIND_RETRY_MS 50
+int32_t fetcher_retry_ms(kerr_t error, int32_t backoff_ms, int32_t attempts);
+
 /* The length of the longest prefix of data made of whole batches (by their
  * length fields): a leader may cut the last batch of a partition short at
  * its size limit, and a follower keeps what came whole (Kafka's

@@ -37,6 +37,21 @@ static void test_fetcher_id_matches_kafka(void) {
         CU_ASSERT_EQUAL(fetcher_id_for("a", p, 7), a7[p]);
 }
 
+/* A leader that lacks our LeaderAndIsr is asked again soon, the wait
+ * doubling up to the backoff; any other error waits the backoff. */
+static void test_retry_after_errors(void) {
+    CU_ASSERT_EQUAL(fetcher_retry_ms(KERR_UNKNOWN_LEADER_EPOCH, 1000, 1), 50);
+    CU_ASSERT_EQUAL(fetcher_retry_ms(KERR_NOT_LEADER_OR_FOLLOWER, 1000, 1), 50);
+    CU_ASSERT_EQUAL(fetcher_retry_ms(KERR_UNKNOWN_LEADER_EPOCH, 1000, 2), 100);
+    CU_ASSERT_EQUAL(fetcher_retry_ms(KERR_UNKNOWN_LEADER_EPOCH, 1000, 5), 800);
+    CU_ASSERT_EQUAL(fetcher_retry_ms(KERR_UNKNOWN_LEADER_EPOCH, 1000, 6), 1000);
+    CU_ASSERT_EQUAL(fetcher_retry_ms(KERR_NOT_LEADER_OR_FOLLOWER, 1000, 40), 1000); /* no overflow */
+    CU_ASSERT_EQUAL(fetcher_retry_ms(KERR_UNKNOWN_LEADER_EPOCH, 30, 1), 30);     /* never above the backoff */
+    CU_ASSERT_EQUAL(fetcher_retry_ms(KERR_UNKNOWN_SERVER_ERROR, 1000, 1), 1000);
+    CU_ASSERT_EQUAL(fetcher_retry_ms(KERR_NOT_ENOUGH_REPLICAS, 1000, 3), 1000);
+    CU_ASSERT_EQUAL(fetcher_retry_ms(KERR_UNKNOWN_SERVER_ERROR, 0, 1), 1);
+}
+
 static void test_build_fetch_groups_by_topic(void) {
     fetcher_config_t cfg = {.broker_id = 3, .num_fetchers = 1, .max_wait_ms = 500, .min_bytes = 1,
                             .max_bytes = 10485760, .partition_max_bytes = 1048576, .backoff_ms = 1000,
@@ -530,6 +545,7 @@ static void test_manager_assignment(void) {
 void unit_register(void) {
     static const unit_test_t pure[] = {
         {"fetcher id matches Kafka's getFetcherId", test_fetcher_id_matches_kafka},
+        {"a leader behind our LeaderAndIsr is asked again soon", test_retry_after_errors},
         {"one Fetch v11, grouped by topic", test_build_fetch_groups_by_topic},
         {"only whole batches are kept", test_whole_batches},
         {"one OffsetsForLeaderEpoch v3, grouped by topic", test_build_offsets_for_leader_epoch},
