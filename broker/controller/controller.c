@@ -49,6 +49,12 @@ struct controller {
     int64_t round_start_us;
     int32_t round_waiting;
     char round_what[96];
+    /* the last failover's phases (clock_mono_us), for its one summary line
+     * once every LeaderAndIsr is answered (pending until then) */
+    struct {
+        int64_t elected_us, read_us, written_us, sent_us;
+        bool pending;
+    } failover;
 };
 
 typedef enum ctrl_elect_kind { ELECT_OFFLINE, ELECT_PREFERRED, ELECT_SHUTDOWN } ctrl_elect_kind_t;
@@ -94,12 +100,32 @@ static void ctrl_round_begin_brokers(controller_t *c, const int32_t *ids, size_t
     ctrl_round_begin(c, what);
 }
 
+/* ms between two clock_mono_us readings */
+static double ctrl_ms(int64_t from_us, int64_t to_us) {
+    return (double)(to_us - from_us) / 1000.0;
+}
+
+/* The failover's one summary line: each phase's ms, then the total. */
+static void ctrl_failover_report(controller_t *c) {
+    int64_t now = clock_mono_us();
+    c->failover.pending = false;
+    log_info(CTRL_TAG,
+             "controller failover phases: elected -> state read %.1f ms -> leaders and ISRs written %.1f ms -> "
+             "requests built and queued %.1f ms -> all answered %.1f ms; %.1f ms from election to the last answer",
+             ctrl_ms(c->failover.elected_us, c->failover.read_us), ctrl_ms(c->failover.read_us, c->failover.written_us),
+             ctrl_ms(c->failover.written_us, c->failover.sent_us), ctrl_ms(c->failover.sent_us, now),
+             ctrl_ms(c->failover.elected_us, now));
+}
+
 static void ctrl_on_lai_done(void *arg, int32_t broker_id, kerr_t err) {
     controller_t *c = arg;
     (void)broker_id, (void)err;
-    if (c->round_waiting > 0 && --c->round_waiting == 0)
+    if (c->round_waiting > 0 && --c->round_waiting == 0) {
         log_info(CTRL_TAG, "%s: all LeaderAndIsr requests answered %.1f ms after the change began", c->round_what,
                  (double)(clock_mono_ns() / 1000 - c->round_start_us) / 1000.0);
+        if (c->failover.pending)
+            ctrl_failover_report(c);
+    }
 }
 
 /* A watch context: which activation set it, and for topic watches which
@@ -613,28 +639,30 @@ static void ctrl_announce(controller_t *c, ctrl_topic_t *t, ctrl_partition_t *p,
     ctrl_batch_um_all_brokers(c->batch, &c->ctx);
 }
 
-/* Kafka's handleStateChanges(partitions, OnlinePartition): elects leaders
- * (kind) for the partitions, writes them and queues the requests. A
- * partition without an eligible leader stays as it was (New or Offline),
- * as in Kafka. Returns -1 when this broker stopped being controller. */
-static int ctrl_partitions_online(controller_t *c, ctrl_tps_t *in, ctrl_elect_kind_t kind) {
-    ctrl_tps_t todo = {0}, fresh = {0};
+/* How one partition's state is to change, decided at each attempt from
+ * what the context holds then (a write that lost a race re-read the
+ * znode): fills out and returns true, or false when the partition stays as
+ * it is. attempt counts from 0. */
+typedef bool (*ctrl_decide_fn)(controller_t *c, ctrl_topic_t *t, ctrl_partition_t *p, void *arg, int attempt,
+                               ctrl_change_t *out);
+
+/* Decides a change for each partition of in and writes them all in one
+ * pass of conditional multis (ctrl_apply_changes: announced once written);
+ * the partitions whose write lost a race are decided and written again, up
+ * to CTRL_STATE_RETRIES passes. Returns -1 when this broker stopped being
+ * controller. */
+static int ctrl_change_states(controller_t *c, const ctrl_tps_t *in, ctrl_decide_fn decide, void *arg) {
+    ctrl_tps_t todo = {0};
     for (size_t i = 0; i < in->n; i++)
         ctrl_tps_add(&todo, in->v[i].topic, in->v[i].part);
-    size_t ineligible = 0;
     for (int attempt = 0; attempt < CTRL_STATE_RETRIES && todo.n; attempt++) {
-        ctrl_tps_t go = {0};
+        ctrl_tps_t go = {0}, fresh = {0};
         ctrl_change_t *ch = mem_calloc(todo.n + 1, sizeof *ch);
         for (size_t i = 0; i < todo.n; i++) {
             ctrl_topic_t *t = todo.v[i].topic;
             ctrl_partition_t *p = todo.v[i].part;
-            if (!ctrl_choose_leader(c, t, p, kind, &ch[go.n])) {
-                if (attempt == 0 && ineligible++ < CTRL_LOG_LIMIT)
-                    log_warn(CTRL_TAG, "%s-%d: no eligible leader (%s); it stays %s", t->name, p->index,
-                             p->has_state ? "no live replica in the ISR" : "no live replica",
-                             ctrl_pstate_name(p->state));
+            if (!decide(c, t, p, arg, attempt, &ch[go.n]))
                 continue;
-            }
             if (!p->has_state)
                 ctrl_tps_add(&fresh, t, p);
             ctrl_tps_add(&go, t, p);
@@ -649,9 +677,43 @@ static int ctrl_partitions_online(controller_t *c, ctrl_tps_t *in, ctrl_elect_ki
         }
     }
     ctrl_tps_free(&todo);
-    if (ineligible > CTRL_LOG_LIMIT)
-        log_warn(CTRL_TAG, "... and %zu more partition(s) without an eligible leader", ineligible - CTRL_LOG_LIMIT);
     return 0;
+}
+
+/* An election's arguments: its kind, and how many partitions had no
+ * eligible leader at the first attempt (warned about up to CTRL_LOG_LIMIT,
+ * then summed up by ctrl_election_done). */
+typedef struct ctrl_election {
+    ctrl_elect_kind_t kind;
+    size_t ineligible;
+} ctrl_election_t;
+
+/* ctrl_decide_fn of an election (arg: ctrl_election_t). */
+static bool ctrl_decide_leader(controller_t *c, ctrl_topic_t *t, ctrl_partition_t *p, void *arg, int attempt,
+                               ctrl_change_t *out) {
+    ctrl_election_t *e = arg;
+    if (ctrl_choose_leader(c, t, p, e->kind, out))
+        return true;
+    if (attempt == 0 && e->ineligible++ < CTRL_LOG_LIMIT)
+        log_warn(CTRL_TAG, "%s-%d: no eligible leader (%s); it stays %s", t->name, p->index,
+                 p->has_state ? "no live replica in the ISR" : "no live replica", ctrl_pstate_name(p->state));
+    return false;
+}
+
+static void ctrl_election_done(const ctrl_election_t *e) {
+    if (e->ineligible > CTRL_LOG_LIMIT)
+        log_warn(CTRL_TAG, "... and %zu more partition(s) without an eligible leader", e->ineligible - CTRL_LOG_LIMIT);
+}
+
+/* Kafka's handleStateChanges(partitions, OnlinePartition): elects leaders
+ * (kind) for the partitions, writes them and queues the requests. A
+ * partition without an eligible leader stays as it was (New or Offline),
+ * as in Kafka. Returns -1 when this broker stopped being controller. */
+static int ctrl_partitions_online(controller_t *c, ctrl_tps_t *in, ctrl_elect_kind_t kind) {
+    ctrl_election_t e = {kind, 0};
+    int rc = ctrl_change_states(c, in, ctrl_decide_leader, &e);
+    ctrl_election_done(&e);
+    return rc;
 }
 
 /* Whether replica r leaves ISRs in ctrl_remove_from_isr: broker id, or
@@ -660,44 +722,43 @@ static bool ctrl_leaving(const controller_t *c, int32_t id, int32_t r) {
     return id >= 0 ? r == id : !ctrl_broker_live(&c->ctx, r);
 }
 
-/* Kafka's removeReplicasFromIsr (replica -> OfflineReplica): drops broker id
- * (-1: every dead broker) from the ISR of the given partitions; an ISR
- * keeps its last member, the record of who was last in sync (the book's
+/* ctrl_decide_fn of Kafka's removeReplicasFromIsr (arg: the int32_t broker
+ * id, -1 for every dead broker): the broker leaves the ISR, which keeps
+ * its last member (the record of who was last in sync: the book's
  * question of who may lead when all brokers died); a leader that leaves
- * becomes -1. Returns -1 when this broker stopped being controller. */
-static int ctrl_remove_from_isr(controller_t *c, int32_t id, ctrl_tps_t *in) {
-    ctrl_tps_t todo = {0};
-    for (size_t i = 0; i < in->n; i++)
-        ctrl_tps_add(&todo, in->v[i].topic, in->v[i].part);
-    for (int attempt = 0; attempt < CTRL_STATE_RETRIES && todo.n; attempt++) {
-        ctrl_tps_t go = {0};
-        ctrl_change_t *ch = mem_calloc(todo.n + 1, sizeof *ch);
-        for (size_t i = 0; i < todo.n; i++) {
-            ctrl_partition_t *p = todo.v[i].part;
-            if (!p->has_state)
-                continue;
-            ctrl_change_t *x = &ch[go.n];
-            x->leader = p->leader >= 0 && ctrl_leaving(c, id, p->leader) ? -1 : p->leader;
-            x->isr.v = mem_calloc((size_t)p->isr.n + 1, sizeof *x->isr.v);
-            for (int32_t k = 0; k < p->isr.n; k++)
-                if (!ctrl_leaving(c, id, p->isr.v[k]))
-                    x->isr.v[x->isr.n++] = p->isr.v[k];
-            if (x->isr.n == 0 && p->isr.n > 0) /* keep the last one standing: the leader if it was in it */
-                x->isr.v[x->isr.n++] = ctrl_ids_has(&p->isr, p->leader) ? p->leader : p->isr.v[0];
-            if (x->leader == p->leader && x->isr.n == p->isr.n) {
-                ctrl_ids_free(&x->isr);
-                continue; /* nothing to change */
-            }
-            ctrl_tps_add(&go, todo.v[i].topic, p);
-        }
-        ctrl_tps_free(&todo);
-        if (ctrl_apply_changes(c, &go, ch, &todo) != 0) {
-            ctrl_tps_free(&todo);
-            return -1;
-        }
+ * becomes -1. */
+static bool ctrl_decide_isr_removal(controller_t *c, ctrl_topic_t *t, ctrl_partition_t *p, void *arg, int attempt,
+                                    ctrl_change_t *out) {
+    int32_t id = *(const int32_t *)arg;
+    (void)t, (void)attempt;
+    if (!p->has_state)
+        return false;
+    out->leader = p->leader >= 0 && ctrl_leaving(c, id, p->leader) ? -1 : p->leader;
+    out->isr.v = mem_calloc((size_t)p->isr.n + 1, sizeof *out->isr.v);
+    out->isr.n = 0;
+    for (int32_t k = 0; k < p->isr.n; k++)
+        if (!ctrl_leaving(c, id, p->isr.v[k]))
+            out->isr.v[out->isr.n++] = p->isr.v[k];
+    if (out->isr.n == 0 && p->isr.n > 0) /* keep the last one standing: the leader if it was in it */
+        out->isr.v[out->isr.n++] = ctrl_ids_has(&p->isr, p->leader) ? p->leader : p->isr.v[0];
+    if (out->leader == p->leader && out->isr.n == p->isr.n) {
+        ctrl_ids_free(&out->isr);
+        return false; /* nothing to change */
     }
-    ctrl_tps_free(&todo);
-    return 0;
+    return true;
+}
+
+/* Kafka's removeReplicasFromIsr (replica -> OfflineReplica): drops broker id
+ * (-1: every dead broker) from the ISR of the given partitions. Returns -1
+ * when this broker stopped being controller. */
+static int ctrl_remove_from_isr(controller_t *c, int32_t id, ctrl_tps_t *in) {
+    return ctrl_change_states(c, in, ctrl_decide_isr_removal, &id);
+}
+
+/* Whether a partition waits for a leader (Kafka's
+ * triggerOnlinePartitionStateChange: New or Offline, not being deleted). */
+static bool ctrl_wants_leader(const ctrl_topic_t *t, const ctrl_partition_t *p) {
+    return !t->queued_for_deletion && (p->state == CTRL_P_NEW || p->state == CTRL_P_OFFLINE);
 }
 
 /* Kafka's triggerOnlinePartitionStateChange: every New or Offline partition
@@ -706,10 +767,8 @@ static int ctrl_trigger_online(controller_t *c) {
     ctrl_tps_t tps = {0};
     for (size_t i = 0; i < c->ctx.ntopics; i++) {
         ctrl_topic_t *t = c->ctx.topics[i];
-        if (t->queued_for_deletion)
-            continue;
         for (int32_t k = 0; k < t->nparts; k++)
-            if (t->parts[k].state == CTRL_P_NEW || t->parts[k].state == CTRL_P_OFFLINE)
+            if (ctrl_wants_leader(t, &t->parts[k]))
                 ctrl_tps_add(&tps, t, &t->parts[k]);
     }
     int rc = tps.n ? ctrl_partitions_online(c, &tps, ELECT_OFFLINE) : 0;
@@ -773,23 +832,49 @@ static void ctrl_on_brokers_started(controller_t *c, const int32_t *ids, size_t 
     }
 }
 
-/* Kafka's OfflineReplica transition for every replica of a dead broker:
- * each partition whose leader or ISR names a broker that is not alive
- * gets it removed (ctrl_remove_from_isr with -1). */
-static int ctrl_dead_replicas_leave_isrs(controller_t *c) {
+/* Whether p's leader or ISR names a broker that is not alive. */
+static bool ctrl_names_dead_broker(const controller_t *c, const ctrl_partition_t *p) {
+    if (!p->has_state)
+        return false;
+    if (p->leader >= 0 && !ctrl_broker_live(&c->ctx, p->leader))
+        return true;
+    for (int32_t k = 0; k < p->isr.n; k++)
+        if (!ctrl_broker_live(&c->ctx, p->isr.v[k]))
+            return true;
+    return false;
+}
+
+/* ctrl_decide_fn of the dead brokers' pass: a partition that waits for a
+ * leader gets one (its new ISR: the old one's live members), else the dead
+ * brokers leave its leadership and ISR. */
+static bool ctrl_decide_after_deaths(controller_t *c, ctrl_topic_t *t, ctrl_partition_t *p, void *arg, int attempt,
+                                     ctrl_change_t *out) {
+    int32_t every_dead_broker = -1;
+    if (ctrl_wants_leader(t, p) && ctrl_decide_leader(c, t, p, arg, attempt, out))
+        return true;
+    return ctrl_decide_isr_removal(c, t, p, &every_dead_broker, attempt, out);
+}
+
+/* What Kafka's onBrokerFailure (and a new controller's start-up) does in
+ * two rounds of ZooKeeper writes — triggerOnlinePartitionStateChange, then
+ * the dead brokers' replicas going OfflineReplica — in one: every
+ * partition changes at most once, so its write can go in the same
+ * pipelined multis as the others'. The outcome per partition is Kafka's:
+ * elected partitions get the live part of their ISR, those without an
+ * eligible leader lose the dead leader (-1) and the dead ISR members
+ * (keeping the last one). Returns -1 when this broker stopped being
+ * controller. */
+static int ctrl_dead_brokers_pass(controller_t *c) {
     ctrl_tps_t tps = {0};
     for (size_t i = 0; i < c->ctx.ntopics; i++) {
         ctrl_topic_t *t = c->ctx.topics[i];
-        for (int32_t p = 0; p < t->nparts; p++) {
-            ctrl_partition_t *pp = &t->parts[p];
-            bool dead = pp->has_state && pp->leader >= 0 && !ctrl_broker_live(&c->ctx, pp->leader);
-            for (int32_t k = 0; k < pp->isr.n && !dead; k++)
-                dead = !ctrl_broker_live(&c->ctx, pp->isr.v[k]);
-            if (dead && pp->has_state)
-                ctrl_tps_add(&tps, t, pp);
-        }
+        for (int32_t k = 0; k < t->nparts; k++)
+            if (ctrl_wants_leader(t, &t->parts[k]) || ctrl_names_dead_broker(c, &t->parts[k]))
+                ctrl_tps_add(&tps, t, &t->parts[k]);
     }
-    int rc = ctrl_remove_from_isr(c, -1, &tps);
+    ctrl_election_t e = {ELECT_OFFLINE, 0};
+    int rc = tps.n ? ctrl_change_states(c, &tps, ctrl_decide_after_deaths, &e) : 0;
+    ctrl_election_done(&e);
     ctrl_tps_free(&tps);
     return rc;
 }
@@ -820,18 +905,14 @@ static void ctrl_on_brokers_failed(controller_t *c, const int32_t *ids, size_t n
             }
         }
     }
-    if (ctrl_trigger_online(c) != 0)
-        return;
-    int64_t t1 = clock_mono_ns() / 1000;
-    if (ctrl_dead_replicas_leave_isrs(c) != 0)
+    if (ctrl_dead_brokers_pass(c) != 0)
         return;
     ctrl_batch_um_all_brokers(c->batch, &c->ctx); /* the broker list changed */
-    int64_t t2 = clock_mono_ns() / 1000;
+    int64_t t1 = clock_mono_ns() / 1000;
     ctrl_send(c);
     log_info(CTRL_TAG,
-             "%s: %zu partition(s) lost their leader; new leaders written to ZooKeeper in %.1f ms, ISRs updated "
-             "in %.1f ms",
-             what, leaderless, (double)(t1 - t0) / 1000.0, (double)(t2 - t0) / 1000.0);
+             "%s: %zu partition(s) lost their leader; new leaders and ISRs written to ZooKeeper in %.1f ms",
+             what, leaderless, (double)(t1 - t0) / 1000.0);
     if (c->round_waiting == 0)
         log_info(CTRL_TAG, "%s: no LeaderAndIsr needed", what);
 }
@@ -1251,7 +1332,7 @@ static void ctrl_rebalance_fire(void *arg) {
  * hears it (UpdateMetadata, LeaderAndIsr for its replicas), and whatever
  * was pending (leaderless partitions, deletions, notifications) resumes. */
 static void ctrl_failover(controller_t *c) {
-    int64_t t0 = clock_mono_ns() / 1000;
+    int64_t t0 = c->failover.elected_us;
     ctrl_register_watch(c, W_BROKERS, NULL);
     ctrl_register_watch(c, W_TOPICS, NULL);
     ctrl_register_watch(c, W_DELETIONS, NULL);
@@ -1277,10 +1358,15 @@ static void ctrl_failover(controller_t *c) {
     ctrl_read_states(c, &all);
     ctrl_tps_free(&all);
     ctrl_init_partition_states(c);
-    int64_t t1 = clock_mono_ns() / 1000;
+    c->failover.read_us = clock_mono_us();
     log_info(CTRL_TAG, "controller %d (epoch %d) read %zu broker(s) and %zu topic(s) from ZooKeeper in %.1f ms", c->id,
-             c->epoch, c->ctx.nbrokers, c->ctx.ntopics, (double)(t1 - t0) / 1000.0);
+             c->epoch, c->ctx.nbrokers, c->ctx.ntopics, (double)(c->failover.read_us - t0) / 1000.0);
     ctrl_round_begin(c, "controller failover");
+    /* Every broker hears the whole state once, after the dead brokers'
+     * leaderships and ISR places are written: one LeaderAndIsr wave (the
+     * entries name partitions; ctrl_batch_send reads their state when it
+     * builds the requests), not a wave of the old state then one of the
+     * changes — at 10,000 partitions each wave costs the brokers seconds. */
     ctrl_batch_um_all_brokers(c->batch, &c->ctx);
     ctrl_batch_um_all(c->batch);
     for (size_t i = 0; i < c->ctx.ntopics; i++) {
@@ -1290,12 +1376,14 @@ static void ctrl_failover(controller_t *c) {
                 if (t->parts[p].has_state && ctrl_broker_live(&c->ctx, t->parts[p].replicas.v[r]))
                     ctrl_batch_lai(c->batch, t->parts[p].replicas.v[r], t, &t->parts[p], false);
     }
-    ctrl_send(c);
-    if (ctrl_trigger_online(c) != 0)
+    if (ctrl_dead_brokers_pass(c) != 0) /* leaderless partitions elect, dead replicas go offline */
         return;
-    if (ctrl_dead_replicas_leave_isrs(c) != 0) /* replicas of dead brokers go offline */
-        return;
+    c->failover.written_us = clock_mono_us();
     ctrl_send(c);
+    c->failover.sent_us = clock_mono_us();
+    c->failover.pending = true;
+    if (c->round_waiting == 0) /* no replica to tell */
+        ctrl_failover_report(c);
     ctrl_on_deletion_change(c);
     ctrl_on_isr_change(c);
     ctrl_on_preferred_election(c);
@@ -1392,6 +1480,8 @@ static void ctrl_elect_controller(controller_t *c) {
     c->epoch_zk_version = new_version;
     c->env.controller_epoch = c->epoch;
     atomic_store(&c->active_id, c->id);
+    c->failover.elected_us = clock_mono_us();
+    c->failover.pending = false;
     log_info(CTRL_TAG, "broker %d is the controller now, epoch %d", c->id, c->epoch);
     ctrl_register_watch(c, W_CONTROLLER, NULL); /* of this activation */
     ctrl_failover(c);
@@ -1412,6 +1502,7 @@ static void ctrl_resign(controller_t *c) {
     ctrl_batch_free(c->batch);
     c->batch = ctrl_batch_new();
     c->round_waiting = 0;
+    c->failover.pending = false;
 }
 
 /* ============================================================================

@@ -99,7 +99,9 @@ static int chan_entry_cmp(const void *a, const void *b) {
     int c = strcmp(x->topic, y->topic);
     if (c)
         return c;
-    return x->partition < y->partition ? -1 : x->partition > y->partition;
+    if (x->partition != y->partition)
+        return x->partition < y->partition ? -1 : 1;
+    return (int)y->flag - (int)x->flag; /* a partition named twice keeps the first: is_new if either says so */
 }
 
 ctrl_batch_t *ctrl_batch_new(void) {

@@ -195,6 +195,20 @@ def test_create_failover_and_controller_takeover(cluster):
     assert new_ctrl in (1, 2, 3) and new_ctrl != ctrl
     assert c.epoch() > epoch
     assert "broker %d is the controller now, epoch %d" % (new_ctrl, c.epoch()) in c.log(new_ctrl)
+    # The new controller's one pass of writes: the dead controller's partitions
+    # have new leaders from their ISR and it left every ISR; then its summary
+    # line says how long each phase took.
+    def ctrl_gone():
+        now = c.describe("orders")
+        return now if all(v[0] not in (ctrl, -1) and ctrl not in v[2] for v in now.values()) else None
+    after = wait_for("orders without broker %d" % ctrl, ctrl_gone, timeout=30)
+    for p, (leader, replicas, isr) in after.items():
+        assert leader in isr and isr and set(isr) <= set(replicas) - {ctrl}, (p, after[p])
+    phases = wait_for("the failover's phases", lambda: re.search(
+        r"controller failover phases: elected -> state read ([\d.]+) ms -> leaders and ISRs written ([\d.]+) ms -> "
+        r"requests built and queued ([\d.]+) ms -> all answered ([\d.]+) ms; ([\d.]+) ms from election to the last "
+        r"answer", c.log(new_ctrl)))
+    assert abs(sum(float(x) for x in phases.groups()[:4]) - float(phases.group(5))) < 0.5, phases.group(0)
 
     # Topic creation and failover keep working under the new controller.
     live = sorted({1, 2, 3} - {ctrl})
