@@ -83,6 +83,9 @@ bench_clock_t bench_clock_start(const bench_cpu_set_t *cpu);
 void bench_clock_stop(const bench_clock_t *c, const bench_cpu_set_t *cpu, int64_t records, int64_t bytes,
                       bench_result_t *r);
 
+/* Fixed-rate pacing: returns at due_ns (monotonic clock), serving rk's
+ * delivery reports meanwhile; sleeps, never spins (see bench_rdk.c). */
+void bench_wait_until(rd_kafka_t *rk, int64_t due_ns);
 /* Exits (status 2) when librdkafka refuses the property. */
 void bench_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value);
 /* bootstrap.servers and a quiet log level. */

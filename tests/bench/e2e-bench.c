@@ -233,13 +233,7 @@ static e2e_result_t e2e_run(bench_target_t *t, const e2e_mode_t *m, const e2e_se
     int64_t t0 = clock_mono_ns();
     for (int64_t i = 0; i < records && !failure; i++) {
         int64_t due = t0 + (int64_t)((double)i * ns_per_record);
-        for (int64_t left; (left = due - clock_mono_ns()) > 0;) {
-            rd_kafka_poll(prod, 0);
-            if (left > 200000) {
-                struct timespec ts = {0, left - 100000};
-                nanosleep(&ts, NULL);
-            }
-        }
+        bench_wait_until(prod, due);
         if (!e2e_send(prod, rkt, value, (size_t)o->size, (uint64_t)i, due))
             failure = "produce refused a record";
         if ((i & 255) == 0)
