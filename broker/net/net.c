@@ -60,11 +60,15 @@
 #define NET_LISTEN_BACKLOG 1024
 /* Most requests of one connection detached and not yet written (net_detach):
  * their responses wait in order, so this bounds what one client can make
- * the broker hold, as Kafka's queued.max.requests (500) bounds its request
- * queue. librdkafka sends one partition per acks=all ProduceRequest, so a
- * client producing to a few hundred partitions led here keeps about that
- * many waiting on their replicas. */
-#define NET_MAX_SLOTS 500
+ * the broker hold (a waiting request keeps its decoded form, ~5 KB), as
+ * Kafka's queued.max.requests (500) bounds its request queue. librdkafka
+ * sends one partition per acks=all ProduceRequest, so a client producing
+ * at R requests a second keeps R x the replication round trip waiting: at
+ * the bound, the connection stops taking requests (its Metadata requests
+ * too) and its latency grows with the backlog. 1,000 covers a client
+ * writing 1,000 partitions led here through a round trip of up to a
+ * second. */
+#define NET_MAX_SLOTS 1000
 
 /* --- types ----------------------------------------------------------------- */
 

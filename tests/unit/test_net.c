@@ -49,7 +49,7 @@
 #define GUARD_MS 5000 /* failure guard of every wait */
 #define FILE_BYTES 200000
 #define BIG_FILE_BYTES (4 << 20)
-#define NET_TEST_SLOTS 512 /* above net.c's NET_MAX_SLOTS (500) */
+#define NET_TEST_SLOTS 1024 /* above net.c's NET_MAX_SLOTS (1000) */
 
 /* --- the test handler ---------------------------------------------------------- */
 
@@ -715,28 +715,28 @@ static void test_detached_close(void) {
     net_free(net);
 }
 
-/* At most NET_MAX_SLOTS (500) detached requests wait per connection: the
- * 501st is delivered only once one of them is answered. A peer that then
+/* At most NET_MAX_SLOTS (1,000) detached requests wait per connection: the
+ * 1,001st is delivered only once one of them is answered. A peer that then
  * leaves does not stop the rest from being answered (into the closed
  * connection, dropped). */
 static void test_detached_bound_and_peer_close(void) {
     net_t *net = server_default();
     int fd = cl_connect(net);
     buf_t b = BUF_INIT;
-    for (int i = 1; i <= 501; i++)
+    for (int i = 1; i <= 1001; i++)
         frame_build(&b, 'P', i, 0, 0);
     CU_ASSERT(cl_write_all(fd, b.data, b.len));
-    CU_ASSERT_FATAL(th_wait(&T.nslots, 500));
-    CU_ASSERT_EQUAL(th_get(&T.nslots), 500);
+    CU_ASSERT_FATAL(th_wait(&T.nslots, 1000));
+    CU_ASSERT_EQUAL(th_get(&T.nslots), 1000);
     CU_ASSERT(slot_answer_from_test(0, false));
-    CU_ASSERT_FATAL(th_wait(&T.nslots, 501));
+    CU_ASSERT_FATAL(th_wait(&T.nslots, 1001));
     buf_t got = BUF_INIT;
     CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 1);
     close(fd);
     CU_ASSERT_FATAL(th_wait(&T.closes, 1));
-    for (int i = 1; i <= 500; i++)
+    for (int i = 1; i <= 1000; i++)
         CU_ASSERT(slot_answer_from_test(i, i % 2 == 0));
-    CU_ASSERT(th_wait(&T.slots_answered, 501));
+    CU_ASSERT(th_wait(&T.slots_answered, 1001));
     CU_ASSERT_EQUAL(th_get(&T.errors), 0);
     int other = cl_connect(net);
     CU_ASSERT(cl_echo(other, 1, 0));
@@ -1365,7 +1365,7 @@ void unit_register(void) {
         {"pipelined requests answered in order", test_pipelined_order},
         {"detached requests: the next ones go on, answers in order", test_detached_order},
         {"a detached request answered with a close", test_detached_close},
-        {"501 detached requests, then the peer leaves", test_detached_bound_and_peer_close},
+        {"1,001 detached requests, then the peer leaves", test_detached_bound_and_peer_close},
         {"oversized and negative frames close", test_oversized_and_negative},
         {"partial frames byte by byte", test_byte_by_byte},
         {"a large frame in few reads", test_large_frame_few_reads},
