@@ -169,14 +169,14 @@ if [ $integration -eq 1 ]; then
         # The broker and controller paths again, on the ASan+UBSan build: a
         # memory error, undefined behaviour or leak makes a broker exit
         # non-zero, which these tests check at every stop.
-        section "integration tests under sanitizers (broker, controller, admin, protocol versions, groups, compaction, log flush, fetch shape)"
+        section "integration tests under sanitizers (broker, controller, admin, protocol versions, groups, compaction, log flush, fetch shape, acks)"
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             run_pytest "$ROOT/build-asan" integration-asan \
             "$ROOT/tests/integration/test_broker_basic.py" "$ROOT/tests/integration/test_controller.py" \
             "$ROOT/tests/integration/test_controller_requests.py" "$ROOT/tests/integration/test_admin_api.py" \
             "$ROOT/tests/integration/test_protocol_versions.py" "$ROOT/tests/integration/test_groups.py" \
             "$ROOT/tests/integration/test_compaction.py" "$ROOT/tests/integration/test_log_flush.py" \
-            "$ROOT/tests/integration/test_fetch_shape.py"
+            "$ROOT/tests/integration/test_fetch_shape.py" "$ROOT/tests/integration/test_acks.py"
     fi
 fi
 

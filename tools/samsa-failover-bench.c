@@ -130,20 +130,27 @@
 #define FB_FIRST_READ_MS 5000
 
 #define FB_BOOK_MS_PER_PARTITION 5.0
+/* Before each failure the producer must have caught up: at most this many
+ * milliseconds' worth of records unacknowledged, for FB_CAUGHT_UP_HOLD_MS
+ * in a row. Otherwise the backlog of start-up or of the round before
+ * counts as this round's unavailability. */
+#define FB_CAUGHT_UP_MS 250
+#define FB_CAUGHT_UP_HOLD_MS 1000
 
 #define FB_DEFAULT_ROUNDS 3
 #define FB_DEFAULT_RATE 2000
 #define FB_DEFAULT_DOWN_MS 2000
-/* The producer's librdkafka settings beyond ledger.c's. In flight: Java's
- * 5. librdkafka puts one partition in a ProduceRequest and a broker (Kafka
- * too) serves a connection's requests one at a time, each acks=all one a
- * replication round trip: a broker leading 333 partitions answers each of
- * them about once every 333 round trips whatever the limit, and a higher
- * one only lengthens the queue (1000000, librdkafka's default, measured
- * worse: --max-in-flight). The reconnect backoff is capped at 1 s rather
- * than 10, so that a broker the client saw die is tried again soon after it
- * is back (a user who cares about failover sets both). */
-#define FB_DEFAULT_MAX_IN_FLIGHT 5
+/* The producer's librdkafka settings beyond ledger.c's. In flight:
+ * librdkafka's default. librdkafka puts one partition in a ProduceRequest;
+ * a broker that served a connection's acks=all requests one at a time
+ * (Kafka does) would answer each of the 333 partitions it leads once every
+ * 333 replication round trips, whatever the limit. samsa starts the next
+ * request while one waits for its replicas (net.h, "Detaching"), so the
+ * requests of all partitions wait together and a limit of 5 would be the
+ * bottleneck. The reconnect backoff is capped at 1 s rather than 10, so
+ * that a broker the client saw die is tried again soon after it is back
+ * (a user who cares about failover sets both). */
+#define FB_DEFAULT_MAX_IN_FLIGHT 1000000
 #define FB_RECONNECT_BACKOFF_MAX_MS 1000
 #define FB_TOPIC_ROUNDS "failover-rounds"
 #define FB_ROUNDS_MIN_ISR "2"
@@ -1714,9 +1721,33 @@ static void fb_round_errors(fb_rounds_t *R, fb_round_t *rd, const ledger_error_c
     }
 }
 
+/* Waits (at most --timeout) until the producer is caught up (above); says
+ * so when it never was. */
+static void fb_await_caught_up(fb_rounds_t *R) {
+    const fb_bench_t *b = R->b;
+    int64_t bound = (int64_t)b->o.rate * FB_CAUGHT_UP_MS / 1000, since = -1, pending = 0;
+    bound = bound > 0 ? bound : 1;
+    int64_t deadline = clock_mono_ms() + (int64_t)b->o.timeout_s * 1000;
+    while (!scluster_interrupted) {
+        pthread_mutex_lock(&R->ledger.mu);
+        pending = R->ledger.n - R->ledger.acked - R->ledger.failed;
+        pthread_mutex_unlock(&R->ledger.mu);
+        int64_t now = clock_mono_ms();
+        since = pending > bound ? -1 : since >= 0 ? since : now;
+        if (since >= 0 && now - since >= FB_CAUGHT_UP_HOLD_MS)
+            return;
+        if (now >= deadline)
+            break;
+        scluster_sleep_ms(FB_ROUND_POLL_MS < 50 ? FB_ROUND_POLL_MS : 50);
+    }
+    printf("  (the producer had %" PRId64 " records unacknowledged, more than %d ms' worth, when the round began)\n",
+           pending, FB_CAUGHT_UP_MS);
+}
+
 static void fb_round_run(fb_rounds_t *R, fb_round_t *rd) {
     fb_bench_t *b = R->b;
     int32_t n = b->o.partitions;
+    fb_await_caught_up(R);
     fb_pstate_t *before = mem_calloc((size_t)n, sizeof *before), *st = mem_calloc((size_t)n, sizeof *st);
     char err[512];
     ledger_error_count_t errors_at_start[LEDGER_MAX_ERROR_CODES];

@@ -5,7 +5,8 @@
  * A request lives in an api_request_t from the frame's arrival to its
  * answer; a handler that answers later (a long-poll fetch) keeps it. The
  * decoded body points into the frame, which net keeps valid until the
- * answer (see net.h), and into the request's arena.
+ * answer (see net.h) or until the handler detaches the request (api_detach),
+ * and into the request's arena.
  *
  * Malformed frames, unknown APIs and unsupported versions close the
  * connection, as Kafka does — except ApiVersions, which answers a too-new
@@ -27,6 +28,7 @@ typedef struct api_request {
     kp_arena_t arena;
     int64_t received_ms;
     int64_t received_us; /* monotonic, for the request metrics (api_metrics.h) */
+    net_slot_t *slot;    /* set by api_detach: the answer goes through it */
 } api_request_t;
 
 /* net's request callback (ctx is the broker). */
@@ -44,6 +46,15 @@ void api_respond(api_request_t *req, const void *resp);
 void api_respond_none(api_request_t *req);
 /* Closes the connection instead of answering; frees req. */
 void api_close(api_request_t *req);
+
+/* Detaches req from its frame (net_detach): the connection's next request
+ * may start while req waits, and req's answer still goes out in request
+ * order. On the connection's loop, from a handler done with the frame: the
+ * body is cleared (it pointed into the frame) and the header's client_id
+ * copied into the arena; whatever else of the frame the answer needs, the
+ * handler copies first. Then answered with api_respond or api_close, not
+ * api_respond_none. */
+void api_detach(api_request_t *req);
 
 /* Runs handler(req) on the broker's admin worker thread (inline when there
  * is none, or when already on it). api_respond and api_close work from

@@ -12,7 +12,11 @@
  * append (Kafka's DelayedProduce, api_delayed.h) until each appended
  * partition's high watermark passed its last offset — every ISR member has
  * it — or timeout_ms runs out (REQUEST_TIMED_OUT for what still waits; the
- * data stays and may yet commit). */
+ * data stays and may yet commit). While it waits the request is detached
+ * from its connection (api_detach): the client's next request is appended
+ * at once, and the answers still go out in request order. Kafka makes it
+ * wait; librdkafka sends one partition per request, so a connection's
+ * partitions would each wait for every other's replication round trip. */
 #include "api/api.h"
 #include "api/api_delayed.h"
 
@@ -120,6 +124,15 @@ static bool produce_acks_ready(api_delayed_t *d) {
     return all;
 }
 
+/* The response's topic names point into the frame, which a detached
+ * request gives up: copy them. */
+static void produce_detach(api_request_t *req, kp_produce_resp_t *resp) {
+    kp_produce_resp_topic_t *rts = resp->responses.items;
+    for (int32_t t = 0; t < resp->responses.count; t++)
+        rts[t].name = kp_str(api_strdup(req, rts[t].name));
+    api_detach(req);
+}
+
 static void produce_acks_answer(api_delayed_t *d, bool timed_out) {
     for (int32_t i = 0; timed_out && i < d->nwatches; i++)
         if (!d->watches[i].settled)
@@ -180,8 +193,11 @@ void api_handle_produce(api_request_t *req) {
             api_respond_none(req);
         return;
     }
-    if (acks)
-        api_delayed_start(acks, rq->timeout_ms > 0 ? rq->timeout_ms : 0);
-    else
+    if (acks) {
+        int32_t timeout_ms = rq->timeout_ms > 0 ? rq->timeout_ms : 0;
+        if (!produce_acks_ready(acks)) /* not at once (RF 1): let the connection go on */
+            produce_detach(req, resp);
+        api_delayed_start(acks, timeout_ms);
+    } else
         api_respond(req, resp);
 }

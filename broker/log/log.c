@@ -655,9 +655,17 @@ static kerr_t log_write(log_t *log, const uint8_t *data, size_t len, int64_t las
     return KERR_NONE;
 }
 
+/* A batch of a new epoch starts an entry. Its file is written at the next
+ * tick, not here, as a new leader's own entry is (partition.c): Kafka writes
+ * it at once, with two fsyncs under the partition's lock, and a follower
+ * taking over hundreds of partitions in a failover then stalls its fetcher
+ * for all of them, and with it every acks=all produce they replicate. The
+ * deferral is safe for the reason recovery's is (log_recover_batch): the
+ * entry is rebuilt from its batch, which lies above the recovery point
+ * until the entry is on disk (log_manager's recovery_point_of). */
 static void log_note_epoch(log_t *log, int32_t epoch, int64_t start_offset) {
     if (epoch >= 0 && epoch > leader_epoch_latest_epoch(log->epochs))
-        leader_epoch_assign(log->epochs, epoch, start_offset, NULL, 0);
+        leader_epoch_assign_deferred(log->epochs, epoch, start_offset, NULL, 0);
 }
 
 kerr_t log_append_as_leader(log_t *log, uint8_t *batch, size_t len, int32_t leader_epoch, int64_t now_ms,

@@ -769,7 +769,15 @@ static void lm_lock(const log_manager_t *lm, const lm_log_t *e, bool lock) {
 
 typedef bool (*offset_fn)(log_t *log, int64_t *out);
 
+/* A recovery point may only reach disk once the leader-epoch entries of
+ * the batches below it did: recovery rebuilds entries only from the batches
+ * above it. flush_leader_epochs wrote them just before, but an append may
+ * have added one since (a follower's first batch of a new epoch), so under
+ * the same lock as the read they are written now if still pending; a log
+ * whose entries cannot be written gets no recovery point (recovered whole). */
 static bool recovery_point_of(log_t *log, int64_t *out) {
+    if (log_flush_leader_epochs(log) != KERR_NONE)
+        return false;
     *out = log_recovery_point(log);
     return true;
 }

@@ -58,6 +58,17 @@
 /* Pause of a listener after accept() ran out of descriptors or memory. */
 #define NET_ACCEPT_BACKOFF_MS 100
 #define NET_LISTEN_BACKLOG 1024
+/* Most requests of one connection detached and not yet written (net_detach):
+ * their responses wait in order, so this bounds what one client can make
+ * the broker hold (a waiting request keeps its decoded form, ~5 KB), as
+ * Kafka's queued.max.requests (500) bounds its request queue. librdkafka
+ * sends one partition per acks=all ProduceRequest, so a client producing
+ * at R requests a second keeps R x the replication round trip waiting: at
+ * the bound, the connection stops taking requests (its Metadata requests
+ * too) and its latency grows with the backlog. 1,000 covers a client
+ * writing 1,000 partitions led here through a round trip of up to a
+ * second. */
+#define NET_MAX_SLOTS 1000
 
 /* --- types ----------------------------------------------------------------- */
 
@@ -97,7 +108,24 @@ struct net_conn {
     bool reading, writing;
     int64_t last_active_ms;
 
+    /* Detached requests in request order (net_detach), answered or not;
+     * the head's response is written first, and a later response waits
+     * behind every unanswered one before it. */
+    net_slot_t *slots_head, *slots_tail;
+    size_t nslots;
+    bool answers_cut; /* a detached request was answered with a close: later answers are dropped */
+
     uint64_t requests, bytes_in, bytes_out, reads;
+};
+
+/* A detached request's place in its connection's response order. owner:
+ * the loop thread. Holds the connection reference its request held. */
+struct net_slot {
+    net_conn_t *conn;
+    net_slot_t *next;
+    bool answered;
+    bool close;       /* answered with net_slot_close */
+    net_response_t r; /* the answer, once answered */
 };
 
 /* A network loop: an evloop (thread, event_base, task queue, timers) with
@@ -623,7 +651,8 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg) {
  * it. false when nothing (more) can be delivered now. */
 static bool conn_deliver_one(net_conn_t *c) {
     net_t *net = c->loop->net;
-    if (c->state != CONN_OPEN || c->in_flight || c->loop->draining || out_len(c) > net->cfg.buffer_bound)
+    if (c->state != CONN_OPEN || c->in_flight || c->loop->draining || out_len(c) > net->cfg.buffer_bound ||
+        c->nslots >= NET_MAX_SLOTS)
         return false;
     size_t avail = c->in_len - c->in_off;
     if (avail < 4)
@@ -719,7 +748,7 @@ static void conn_service(net_conn_t *c) {
         if (c->state == CONN_CLOSED || before <= bound || out_len(c) > bound)
             break;
     }
-    if (c->state != CONN_CLOSED && !c->in_flight && out_len(c) == 0 &&
+    if (c->state != CONN_CLOSED && !c->in_flight && !c->slots_head && out_len(c) == 0 &&
         (c->state == CONN_CLOSING || c->loop->draining))
         conn_close_now(c, c->state == CONN_CLOSING ? "closed by the broker" : "shutting down");
     if (c->state != CONN_CLOSED) {
@@ -777,12 +806,11 @@ static bool conn_end_request(net_conn_t *c, const char *fn) {
     return true;
 }
 
-void net_respond(net_conn_t *c, net_response_t *r) {
-    if (!conn_end_request(c, "net_respond")) {
-        net_response_free(r);
-        return;
-    }
-    if (c->state == CONN_OPEN || c->state == CONN_CLOSING) {
+/* Queues r on the output (an open or closing connection; a closed one, or
+ * one cut by a detached request's close, drops it) and frees what is left
+ * of it. */
+static void conn_queue_answer(net_conn_t *c, net_response_t *r) {
+    if ((c->state == CONN_OPEN || c->state == CONN_CLOSING) && !c->answers_cut) {
         if (!response_valid(r)) {
             log_error(NET_COMPONENT, "conn %" PRIu64 " %s: malformed response (splices out of order or > 2 GiB)",
                       c->id, c->peer);
@@ -796,8 +824,95 @@ void net_respond(net_conn_t *c, net_response_t *r) {
         }
     }
     net_response_free(r);
+}
+
+/* A new slot at the tail of the connection's order, taking over the
+ * reference of the request just ended. */
+static net_slot_t *conn_add_slot(net_conn_t *c) {
+    net_slot_t *s = mem_calloc(1, sizeof *s);
+    s->conn = c;
+    net_response_init(&s->r);
+    if (c->slots_tail)
+        c->slots_tail->next = s;
+    else
+        c->slots_head = s;
+    c->slots_tail = s;
+    c->nslots++;
+    return s;
+}
+
+/* Writes (or, on a closed connection, drops) the answered slots at the head
+ * of the order, up to the first unanswered one. */
+static void conn_release_slots(net_conn_t *c) {
+    conn_ref(c);
+    while (c->slots_head && c->slots_head->answered) {
+        net_slot_t *s = c->slots_head;
+        c->slots_head = s->next;
+        if (!c->slots_head)
+            c->slots_tail = NULL;
+        c->nslots--;
+        if (s->close) {
+            /* What was answered before goes out; nothing after. */
+            c->answers_cut = true;
+            conn_begin_close(c);
+        } else {
+            conn_queue_answer(c, &s->r);
+        }
+        net_response_free(&s->r);
+        free(s);
+        conn_unref(c); /* the slot's (its request's) reference */
+    }
+    conn_schedule(c); /* a slot freed may let a frame be delivered */
     conn_unref(c);
 }
+
+void net_respond(net_conn_t *c, net_response_t *r) {
+    if (!conn_end_request(c, "net_respond")) {
+        net_response_free(r);
+        return;
+    }
+    if (c->slots_head) { /* earlier responses still wait: take a place behind them */
+        net_slot_t *s = conn_add_slot(c);
+        s->answered = true;
+        s->r = *r;
+        net_response_init(r);
+        return;
+    }
+    conn_queue_answer(c, r);
+    conn_unref(c);
+}
+
+net_slot_t *net_detach(net_conn_t *c) {
+    if (!conn_end_request(c, "net_detach"))
+        return NULL;
+    net_slot_t *s = conn_add_slot(c);
+    conn_schedule(c); /* the next frame may be delivered now */
+    return s;
+}
+
+/* Records a slot's answer and writes what can be written. */
+static void slot_answer(net_slot_t *s, net_response_t *r, bool close, const char *fn) {
+    net_conn_t *c = s->conn;
+    loop_assert_thread(c->loop, fn);
+    if (s->answered) {
+        log_error(NET_COMPONENT, "conn %" PRIu64 " %s: %s on a request answered already", c->id, c->peer, fn);
+        if (r)
+            net_response_free(r);
+        return;
+    }
+    s->answered = true;
+    s->close = close;
+    if (r) {
+        s->r = *r;
+        net_response_init(r);
+    }
+    conn_release_slots(c);
+}
+
+void net_slot_respond(net_slot_t *s, net_response_t *r) { slot_answer(s, r, false, "net_slot_respond"); }
+
+void net_slot_close(net_slot_t *s) { slot_answer(s, NULL, true, "net_slot_close"); }
+
 
 void net_respond_bytes(net_conn_t *c, const void *data, size_t len) {
     net_response_t r;
@@ -1293,6 +1408,12 @@ void net_stop(net_t *net) {
 /* Frees a connection at net_free: after the loops ended, so nothing else
  * can hold it any more. */
 static void conn_destroy(net_conn_t *c) {
+    while (c->slots_head) { /* never answered: their owners are gone too */
+        net_slot_t *s = c->slots_head;
+        c->slots_head = s->next;
+        net_response_free(&s->r);
+        free(s);
+    }
     event_free_clear(&c->ev_read);
     event_free_clear(&c->ev_write);
     event_free_clear(&c->ev_service);

@@ -25,13 +25,30 @@
  * net_loop_stats are the thread-safe calls. The handler context is shared
  * by all loops: the caller protects its own state.
  *
- * Ordering (Kafka's guarantee, which clients rely on): a connection has at
- * most one request in flight. After a frame is delivered, no further frame of
- * that connection is delivered until the handler answers it, exactly once,
- * with net_respond, net_respond_none (acks=0) or net_close — inline in the
- * handler or later (a long-poll fetch). Responses are written in request
- * order. Meanwhile the socket is still read ahead (up to
- * net_config_t.buffer_bound bytes) so pipelined requests are ready at once.
+ * Ordering (Kafka's guarantee, which clients rely on): requests are handled
+ * in the order they arrive, and responses are written in request order.
+ * A connection has at most one request in flight: after a frame is
+ * delivered, no further frame of that connection is delivered until the
+ * handler answers it, exactly once, with net_respond, net_respond_none
+ * (acks=0) or net_close — inline in the handler or later (a long-poll
+ * fetch) — or detaches it (below). Meanwhile the socket is still read ahead
+ * (up to net_config_t.buffer_bound bytes) so pipelined requests are ready at
+ * once.
+ *
+ * Detaching (net_detach): a handler whose request has done all its work on
+ * the frame and only waits — an acks=all produce, appended, waiting for its
+ * replicas — detaches it: the frame is released, the next frame is
+ * delivered, and the request is answered later through its slot
+ * (net_slot_respond / net_slot_close), exactly once. Its response keeps its
+ * place: a response to a later request waits until every detached one
+ * before it is answered. Kafka mutes a connection until the response is
+ * sent, so a client's requests there wait for each other's replication; a
+ * broker leading N partitions for a client that sends one partition per
+ * request (librdkafka) then acknowledges each partition once every N
+ * replication round trips. At most NET_MAX_SLOTS (net.c) detached requests
+ * wait per connection; beyond that delivery pauses. A slot answered with a
+ * close closes the connection after the responses before it; later answers
+ * are dropped.
  * A large frame still arriving is waited for with SO_RCVLOWAT (up to a
  * quarter megabyte at a time), so it takes a few large reads and wake-ups
  * instead of one per TCP segment.
@@ -44,7 +61,8 @@
  *
  * Connection lifetime: a net_conn_t is reference counted. The connection
  * holds one reference while open, and every delivered request holds one
- * until it is answered, so a handler may answer a request whose connection
+ * until it is answered (a detached one: until its response is written or
+ * dropped), so a handler may answer a request whose connection
  * died (the response is dropped) without any check. A handler that wants
  * to keep a conn pointer beyond its request takes net_conn_hold/release.
  * The optional close callback tells the handler when a connection closes
@@ -78,7 +96,7 @@
  * not count as activity).
  *
  * Shutdown: net_stop() (or net_shutdown(), async-signal-safe, then
- * net_stop()) stops accepting, gives requests in flight up to
+ * net_stop()) stops accepting, gives requests in flight (detached ones too) up to
  * shutdown_timeout_ms to be answered and their responses written, closes
  * every connection and joins the threads. Queued but undelivered pipelined
  * requests are dropped. After net_stop() no net_* or evloop_* call may be
@@ -103,6 +121,7 @@
 typedef struct net net_t;
 typedef struct net_loop net_loop_t;
 typedef struct net_conn net_conn_t;
+typedef struct net_slot net_slot_t;
 
 /* --- responses ----------------------------------------------------------- */
 
@@ -250,6 +269,18 @@ void net_respond_none(net_conn_t *conn);
  * (bounded by a linger time); answers the request in flight, if any, and
  * drops the requests read ahead. A dead connection: no-op. */
 void net_close(net_conn_t *conn);
+
+/* Detaches the request in flight from its frame (see "Detaching" above):
+ * its frame must not be touched any more, and the connection may deliver
+ * its next frame at once. Returns the slot to answer it with later; NULL
+ * (logged) when no request is in flight, a handler bug. */
+net_slot_t *net_detach(net_conn_t *conn);
+/* Answers a detached request with r (taken, as net_respond takes it) /
+ * closes its connection once the responses before it are written. Exactly
+ * once per slot, on the connection's loop thread; the slot is gone after
+ * its response is written or dropped. */
+void net_slot_respond(net_slot_t *slot, net_response_t *r);
+void net_slot_close(net_slot_t *slot);
 
 /* Any thread: the connection's loop, for evloop_run / evloop_in_loop (and,
  * on it, evloop_after). Valid while the connection is referenced. */

@@ -13,6 +13,7 @@
 #include "util/logger.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BROKER_EXIT_OK 0
@@ -20,8 +21,25 @@
 #define BROKER_EXIT_USAGE 2
 
 static int broker_usage(FILE *out) {
-    fprintf(out, "usage: samsa-broker [--check-config] server.properties [--override key=value]...\n");
+    fprintf(out, "usage: samsa-broker [--check-config] server.properties [--override key=value]...\n"
+                 "  SAMSA_LOG_LEVEL=trace|debug|info|warn|error sets the log level (default info)\n");
     return BROKER_EXIT_USAGE;
+}
+
+/* Kafka sets its levels in log4j.properties; samsa has one level, taken
+ * from the environment so that a cluster script can turn on debug lines
+ * without another config key. -1 (printed) for a name it does not know. */
+static int broker_log_level_from_env(void) {
+    const char *name = getenv("SAMSA_LOG_LEVEL");
+    logger_level_t level;
+    if (!name || !*name)
+        return 0;
+    if (logger_level_parse(name, &level) != 0) {
+        fprintf(stderr, "samsa-broker: SAMSA_LOG_LEVEL=%s: not a level (trace, debug, info, warn, error, off)\n", name);
+        return -1;
+    }
+    logger_set_level(level);
+    return 0;
 }
 
 /* Builds the configuration from argv; returns NULL after printing why. */
@@ -58,6 +76,8 @@ int main(int argc, char **argv) {
     }
     if (first >= argc || argv[first][0] == '-')
         return broker_usage(stderr);
+    if (broker_log_level_from_env() != 0)
+        return BROKER_EXIT_USAGE;
 
     config_t *cfg = broker_load_config(argc, argv, first);
     if (!cfg)

@@ -65,6 +65,9 @@ def every_isr_member_dead(c, topic, unclean):
     c.topics("--create", "--topic", topic, "--replica-assignment", "%d:%d" % (l, f),
              "--config", "min.insync.replicas=1", "--config", "unclean.leader.election.enable=%s" % unclean)
     wait_for("%s led by %d, both in sync" % (topic, l), led_by(c, topic, l, [l, f]), timeout=SETTLE)
+    # ZooKeeper says so before l has its LeaderAndIsr: until then l answers
+    # NOT_LEADER_OR_FOLLOWER (a fetch changes nothing, a produce would).
+    wait_for("%d serving %s" % (l, topic), lambda: fetch_error(c.port(l), topic, -1) == 0)
     ledger = produce_numbered(c, l, topic, range(0, 5), acks=-1)
     assert sorted(ledger) == [0, 1, 2, 3, 4]
     wait_for("f holding 0-4", lambda: last_offset(batches(c, f, topic)) == 4)

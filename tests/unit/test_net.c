@@ -17,6 +17,8 @@
  *   'X' a file range response dropped (net_response_free), then "dropped"
  *   'R' the fetch race: read a range from a partition, delete its log, let
  *       other files take the freed fd numbers, then send the range
+ *   'P' detach (net_detach) and keep the slot with a copy of the frame;
+ *       the test answers it later (slot_answer_from_test)
  * An empty payload is echoed. The client side is plain blocking sockets
  * with poll() timeouts as failure guards only. */
 #include "unit.h"
@@ -47,6 +49,7 @@
 #define GUARD_MS 5000 /* failure guard of every wait */
 #define FILE_BYTES 200000
 #define BIG_FILE_BYTES (4 << 20)
+#define NET_TEST_SLOTS 1024 /* above net.c's NET_MAX_SLOTS (1000) */
 
 /* --- the test handler ---------------------------------------------------------- */
 
@@ -63,6 +66,11 @@ typedef struct th {
     int late_done;
     int timer_fired;
     int errors; /* checks made on loop threads (CUnit asserts only on the main one) */
+    net_slot_t *slots[NET_TEST_SLOTS]; /* 'P' requests in delivery order */
+    buf_t slot_frames[NET_TEST_SLOTS];
+    int nslots;
+    net_conn_t *slot_conn;
+    int slots_answered;
 } th_t;
 
 static th_t T = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -72,6 +80,10 @@ static void th_reset(void) {
     T.calls = T.closes = T.nlog = T.late_done = T.timer_fired = T.errors = 0;
     T.held = NULL;
     T.held_closed = false;
+    for (int i = 0; i < T.nslots; i++)
+        buf_free(&T.slot_frames[i]);
+    T.nslots = T.slots_answered = 0;
+    T.slot_conn = NULL;
     pthread_mutex_unlock(&T.mu);
 }
 
@@ -253,6 +265,74 @@ static void answer_race(net_conn_t *conn) {
 
 static uint8_t pattern_byte(size_t i) { return (uint8_t)(i * 7 + 3); }
 
+/* 'P': the frame is copied first, as a detached request's handler must. */
+static void detach_and_keep(net_conn_t *conn, const uint8_t *frame, size_t len) {
+    pthread_mutex_lock(&T.mu);
+    int i = T.nslots;
+    if (i < NET_TEST_SLOTS) {
+        buf_init(&T.slot_frames[i]);
+        buf_append(&T.slot_frames[i], frame, len);
+        T.slot_conn = conn;
+    }
+    pthread_mutex_unlock(&T.mu);
+    if (i >= NET_TEST_SLOTS) {
+        th_error();
+        net_close(conn);
+        return;
+    }
+    net_slot_t *slot = net_detach(conn);
+    if (!slot)
+        th_error();
+    pthread_mutex_lock(&T.mu);
+    T.slots[i] = slot;
+    T.nslots++;
+    pthread_cond_broadcast(&T.cv);
+    pthread_mutex_unlock(&T.mu);
+}
+
+/* Answers held slot i on its loop: an echo of its frame, or a close. */
+typedef struct slot_answer {
+    int index;
+    bool close;
+} slot_answer_t;
+
+static void slot_answer_on_loop(void *arg) {
+    slot_answer_t *a = arg;
+    pthread_mutex_lock(&T.mu);
+    net_slot_t *slot = T.slots[a->index];
+    buf_t frame = T.slot_frames[a->index];
+    pthread_mutex_unlock(&T.mu);
+    th_log(-frame_seq(frame.data, frame.len));
+    if (a->close) {
+        net_slot_close(slot);
+    } else {
+        net_response_t r;
+        net_response_init(&r);
+        buf_append(&r.bytes, frame.data, frame.len);
+        net_slot_respond(slot, &r);
+        if (r.bytes.data) /* taken */
+            th_error();
+    }
+    pthread_mutex_lock(&T.mu);
+    T.slots_answered++;
+    pthread_cond_broadcast(&T.cv);
+    pthread_mutex_unlock(&T.mu);
+    free(a);
+}
+
+static bool slot_answer_from_test(int index, bool close) {
+    slot_answer_t *a = mem_alloc(sizeof *a);
+    *a = (slot_answer_t){index, close};
+    pthread_mutex_lock(&T.mu);
+    net_conn_t *conn = T.slot_conn;
+    pthread_mutex_unlock(&T.mu);
+    if (!conn || evloop_run(net_conn_evloop(conn), slot_answer_on_loop, a) != 0) {
+        free(a);
+        return false;
+    }
+    return true;
+}
+
 static void on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
     (void)ctx;
     int seq = frame_seq(frame, len);
@@ -303,6 +383,9 @@ static void on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) 
         break;
     case 'R':
         answer_race(conn);
+        break;
+    case 'P':
+        detach_and_keep(conn, frame, len);
         break;
     case 'S': { /* the connection's read() calls so far, a u64 */
         net_conn_stats_t st;
@@ -558,6 +641,108 @@ static void test_pipelined_order(void) {
     buf_free(&got);
     buf_free(&b);
     close(fd);
+    net_free(net);
+}
+
+/* Detached requests: the frames behind one are delivered while it waits,
+ * and the responses still come back in request order, whichever is
+ * answered first. */
+static void test_detached_order(void) {
+    net_t *net = server_default();
+    int fd = cl_connect(net);
+    buf_t b = BUF_INIT;
+    frame_build(&b, 'P', 1, 0, 1000);
+    frame_build(&b, 'E', 2, 0, 10);
+    frame_build(&b, 'P', 3, 0, 100000);
+    frame_build(&b, 'E', 4, 0, 0);
+    frame_build(&b, 'N', 5, 0, 0);
+    frame_build(&b, 'E', 6, 0, 0);
+    CU_ASSERT(cl_write_all(fd, b.data, b.len));
+    /* All six delivered while 1 and 3 wait: the connection went on. */
+    CU_ASSERT_FATAL(th_wait(&T.calls, 6));
+    CU_ASSERT_EQUAL(th_get(&T.nslots), 2);
+    CU_ASSERT(slot_answer_from_test(1, false)); /* 3 first */
+    CU_ASSERT(th_wait(&T.slots_answered, 1));
+    CU_ASSERT(slot_answer_from_test(0, false));
+    buf_t got = BUF_INIT, want = BUF_INIT;
+    static const int want_seq[] = {1, 2, 3, 4, 6}; /* 5 had no response */
+    for (size_t i = 0; i < 5; i++) {
+        CU_ASSERT_FATAL(cl_read_frame(fd, &got));
+        CU_ASSERT_EQUAL(frame_seq(got.data, got.len), want_seq[i]);
+    }
+    frame_build(&want, 'P', 3, 0, 100000); /* the copy made before detaching, intact */
+    pthread_mutex_lock(&T.mu);
+    CU_ASSERT(T.slot_frames[1].len == want.len - 4 && memcmp(T.slot_frames[1].data, want.data + 4, want.len - 4) == 0);
+    static const int want_log[] = {1, 2, -2, 3, 4, -4, 5, -5, 6, -6, -3, -1};
+    CU_ASSERT_EQUAL(T.nlog, 12);
+    for (int i = 0; i < 12 && i < T.nlog; i++)
+        CU_ASSERT_EQUAL(T.log[i], want_log[i]);
+    pthread_mutex_unlock(&T.mu);
+    /* The connection serves on as before. */
+    CU_ASSERT(cl_echo(fd, 7, 0));
+    CU_ASSERT_EQUAL(th_get(&T.errors), 0);
+    buf_free(&want);
+    buf_free(&got);
+    buf_free(&b);
+    close(fd);
+    net_free(net);
+}
+
+/* A detached request answered with a close: the responses before it are
+ * written, the ones after it dropped, and the connection closes. */
+static void test_detached_close(void) {
+    net_t *net = server_default();
+    int fd = cl_connect(net);
+    buf_t b = BUF_INIT;
+    frame_build(&b, 'P', 1, 0, 0);
+    frame_build(&b, 'E', 2, 0, 0);
+    frame_build(&b, 'P', 3, 0, 0);
+    frame_build(&b, 'E', 4, 0, 0);
+    CU_ASSERT(cl_write_all(fd, b.data, b.len));
+    CU_ASSERT_FATAL(th_wait(&T.calls, 4));
+    CU_ASSERT(slot_answer_from_test(1, true));
+    CU_ASSERT(th_wait(&T.slots_answered, 1));
+    CU_ASSERT(slot_answer_from_test(0, false));
+    buf_t got = BUF_INIT;
+    CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 1);
+    CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 2);
+    CU_ASSERT(cl_wait_closed(fd)); /* 4's response never comes */
+    CU_ASSERT(th_wait(&T.closes, 1));
+    CU_ASSERT_EQUAL(th_get(&T.errors), 0);
+    buf_free(&got);
+    buf_free(&b);
+    close(fd);
+    net_free(net);
+}
+
+/* At most NET_MAX_SLOTS (1,000) detached requests wait per connection: the
+ * 1,001st is delivered only once one of them is answered. A peer that then
+ * leaves does not stop the rest from being answered (into the closed
+ * connection, dropped). */
+static void test_detached_bound_and_peer_close(void) {
+    net_t *net = server_default();
+    int fd = cl_connect(net);
+    buf_t b = BUF_INIT;
+    for (int i = 1; i <= 1001; i++)
+        frame_build(&b, 'P', i, 0, 0);
+    CU_ASSERT(cl_write_all(fd, b.data, b.len));
+    CU_ASSERT_FATAL(th_wait(&T.nslots, 1000));
+    CU_ASSERT_EQUAL(th_get(&T.nslots), 1000);
+    CU_ASSERT(slot_answer_from_test(0, false));
+    CU_ASSERT_FATAL(th_wait(&T.nslots, 1001));
+    buf_t got = BUF_INIT;
+    CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 1);
+    close(fd);
+    CU_ASSERT_FATAL(th_wait(&T.closes, 1));
+    for (int i = 1; i <= 1000; i++)
+        CU_ASSERT(slot_answer_from_test(i, i % 2 == 0));
+    CU_ASSERT(th_wait(&T.slots_answered, 1001));
+    CU_ASSERT_EQUAL(th_get(&T.errors), 0);
+    int other = cl_connect(net);
+    CU_ASSERT(cl_echo(other, 1, 0));
+    close(other);
+    buf_free(&got);
+    buf_free(&b);
     net_free(net);
 }
 
@@ -1178,6 +1363,9 @@ void unit_register(void) {
     static const unit_test_t tests[] = {
         {"round trip", test_roundtrip},
         {"pipelined requests answered in order", test_pipelined_order},
+        {"detached requests: the next ones go on, answers in order", test_detached_order},
+        {"a detached request answered with a close", test_detached_close},
+        {"1,001 detached requests, then the peer leaves", test_detached_bound_and_peer_close},
         {"oversized and negative frames close", test_oversized_and_negative},
         {"partial frames byte by byte", test_byte_by_byte},
         {"a large frame in few reads", test_large_frame_few_reads},
