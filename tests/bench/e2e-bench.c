@@ -3,7 +3,7 @@
  * librdkafka application sees it (issue 18, deliverable 2).
  *
  *   e2e-bench [--bootstrap HOST:PORT] [--rate REC_S] [--seconds S] [--rounds R]
- *             [--size B] [--partitions P] [--quick]
+ *             [--size B] [--partitions P] [--only WORD] [--quick]
  *
  * A producer and a consumer in this process (the consumer in a thread of its
  * own) share the monotonic clock: each record carries its sequence number
@@ -11,9 +11,12 @@
  * broker that falls behind shows it as latency rather than slowing the
  * schedule); the consumer takes now minus that time when it gets the
  * record. Runs last --seconds (default 5) at a fixed offered rate: --rate,
- * or by default half the maximum this run first measures — a saturating
- * producer of the mode's acks (100,000 records) against each target, half of
- * the lower of the two, so that both targets get the same rate.
+ * or by default half the maximum this run first measures for the mode and
+ * the settings — a saturating producer of the mode's acks and the settings'
+ * linger.ms (100,000 records) against each target, half of the lower of the
+ * two, so that both targets get the same rate. Per settings, because
+ * linger.ms=0 sends far smaller batches: half of the linger.ms=5 maximum
+ * overloads it, and its p99 then measures a queue that only grows.
  *
  * Modes: RF 1 acks=1, and RF 3 acks=all with min.insync.replicas=2 (when the
  * cluster at --bootstrap has at least 3 brokers; said so otherwise), each on
@@ -28,8 +31,9 @@
  * brokers, new for every run; rounds (default 3) alternate which target goes
  * first. Per mode, settings and target it prints the medians over the rounds
  * of p50, p99, p99.9 and max, then the samsa/mock ratio of the p99 medians.
- * Without --bootstrap only the mock runs. --quick: --seconds 1 --rounds 1
- * --rate 2000.
+ * Without --bootstrap only the mock runs. --only WORD runs the mode and
+ * settings pairs whose "mode settings" label contains WORD (e.g. "RF 1",
+ * "low-latency"). --quick: --seconds 1 --rounds 1 --rate 2000.
  *
  * Every record must arrive exactly once: exit status 1 when one is lost or
  * duplicated (or a run fails), 0 otherwise, 2 on usage.
@@ -61,6 +65,7 @@ typedef struct e2e_opts {
     int rounds;
     int size;
     int partitions;
+    const char *only;      /* NULL: every mode and settings */
 } e2e_opts_t;
 
 typedef struct e2e_mode {
@@ -282,14 +287,16 @@ static e2e_result_t e2e_run(bench_target_t *t, const e2e_mode_t *m, const e2e_se
 
 /* The saturating producer's rate for the mode against the target: what
  * "half the maximum" halves. 0 when the run failed. */
-static double e2e_max_rate(bench_target_t *t, const e2e_mode_t *m, const e2e_opts_t *o, const char *topic) {
+static double e2e_max_rate(bench_target_t *t, const e2e_mode_t *m, const e2e_settings_t *s, const e2e_opts_t *o,
+                           const char *topic) {
     if (e2e_setup(t, topic, m, o->partitions) != 0) {
         bench_target_close(t);
         return 0;
     }
-    char name[96];
-    snprintf(name, sizeof name, "e2e-bench: %s: %s: maximum", t->name, m->label);
-    bench_produce_opts_t po = {.records = 100000, .size = (size_t)o->size, .acks = m->acks};
+    char name[128];
+    snprintf(name, sizeof name, "e2e-bench: %s: %s %s: maximum", t->name, m->label, s->label);
+    const char *const linger[] = {"linger.ms", s->linger_ms, NULL};
+    bench_produce_opts_t po = {.records = 100000, .size = (size_t)o->size, .acks = m->acks, .extra = linger};
     bench_result_t r = bench_produce_run(name, t->bootstrap, topic, &po, NULL);
     bench_target_close(t);
     return r.ok ? r.rec_s : 0;
@@ -339,11 +346,41 @@ static void e2e_print(const e2e_mode_t *m, const e2e_settings_t *s, const char *
                sum->p99_ms, sum->p999_ms, sum->max_ms, records);
 }
 
+/* --rate, or half the lower of the targets' maximum rates for the mode and
+ * the settings (printed); 0 when no maximum could be measured. */
+static double e2e_offered_rate(bench_target_t *targets, int first, const e2e_mode_t *m, const e2e_settings_t *s,
+                               const e2e_opts_t *o, const char *stamp) {
+    if (o->rate > 0) {
+        printf("%s %s: offered %.0f rec/s (--rate)\n", m->label, s->label, o->rate);
+        return o->rate;
+    }
+    double max[2] = {0, 0}, lower = 0;
+    for (int w = first; w < 2; w++) {
+        char topic[160];
+        snprintf(topic, sizeof topic, "e2e-bench-%s-rf%d-%s-max-%s", stamp, m->replication_factor, s->label,
+                 targets[w].name);
+        max[w] = e2e_max_rate(&targets[w], m, s, o, topic);
+        lower = w == first || max[w] < lower ? max[w] : lower;
+    }
+    if (lower <= 0) {
+        printf("%s %s: FAILED (no maximum rate measured)\n", m->label, s->label);
+        return 0;
+    }
+    char a[32], b[32], h[32];
+    bench_fmt_rate(a, sizeof a, max[0]), bench_fmt_rate(b, sizeof b, max[1]), bench_fmt_rate(h, sizeof h, lower / 2);
+    printf("%s %s: maximum (saturating producer, linger.ms=%s, 100000 records) %s%s%smock %s rec/s; offered %s "
+           "rec/s, half the lower\n",
+           m->label, s->label, s->linger_ms, first == 0 ? "samsa " : "", first == 0 ? a : "",
+           first == 0 ? " rec/s, " : "", b, h);
+    fflush(stdout);
+    return lower / 2;
+}
+
 /* --- main --------------------------------------------------------------------- */
 
 static void e2e_usage(void) {
     fprintf(stderr, "usage: e2e-bench [--bootstrap HOST:PORT] [--rate REC_S] [--seconds S] [--rounds R] [--size B] "
-                    "[--partitions P] [--quick]\n");
+                    "[--partitions P] [--only WORD] [--quick]\n");
     exit(2);
 }
 
@@ -371,6 +408,8 @@ static void e2e_parse(int argc, char **argv, e2e_opts_t *o) {
             ok = bench_parse_int(v, 1000000, &o->size) && o->size >= E2E_HEADER;
         else if (strcmp(opt, "--partitions") == 0)
             ok = bench_parse_int(v, 1000, &o->partitions);
+        else if (strcmp(opt, "--only") == 0)
+            o->only = v;
         else
             ok = false;
         if (!ok)
@@ -416,34 +455,18 @@ int main(int argc, char **argv) {
         const e2e_mode_t *m = &e2e_modes[mi];
         bool with_samsa = o.bootstrap && brokers >= m->replication_factor;
         int first = with_samsa ? 0 : 1;
-        double rate = o.rate;
-        if (rate <= 0) {
-            double max[2] = {0, 0}, lower = 0;
-            for (int w = first; w < 2; w++) {
-                char topic[160];
-                snprintf(topic, sizeof topic, "e2e-bench-%s-rf%d-max-%s", stamp, m->replication_factor,
-                         targets[w].name);
-                max[w] = e2e_max_rate(&targets[w], m, &o, topic);
-                if (max[w] <= 0)
-                    all_ok = false;
-                lower = w == first || max[w] < lower ? max[w] : lower;
-            }
-            if (lower <= 0) {
-                printf("%s: FAILED (no maximum rate measured)\n", m->label);
-                continue;
-            }
-            rate = lower / 2;
-            char a[32], b[32], h[32];
-            bench_fmt_rate(a, sizeof a, max[0]), bench_fmt_rate(b, sizeof b, max[1]), bench_fmt_rate(h, sizeof h, rate);
-            printf("%s: maximum (saturating producer, 100000 records) %s%s%smock %s rec/s; offered %s rec/s, half "
-                   "the lower\n",
-                   m->label, with_samsa ? "samsa " : "", with_samsa ? a : "", with_samsa ? " rec/s, " : "", b, h);
-        } else {
-            printf("%s: offered %.0f rec/s (--rate)\n", m->label, rate);
-        }
-        int64_t records = e2e_records(rate, o.seconds);
         for (int si = 0; si < E2E_NSETTINGS; si++) {
             const e2e_settings_t *s = &e2e_settings[si];
+            char label[96];
+            snprintf(label, sizeof label, "%s %s", m->label, s->label);
+            if (o.only && !strstr(label, o.only))
+                continue;
+            double rate = e2e_offered_rate(targets, first, m, s, &o, stamp);
+            if (rate <= 0) {
+                all_ok = false;
+                continue;
+            }
+            int64_t records = e2e_records(rate, o.seconds);
             e2e_result_t res[2][E2E_MAX_ROUNDS];
             memset(res, 0, sizeof res);
             for (int r = 0; r < o.rounds; r++)
