@@ -295,6 +295,7 @@ typedef struct bench_producer {
     int64_t twice;       /* delivery reports for a record already reported */
     rd_kafka_resp_err_t first_err;
     /* from the statistics callback (the polling thread, as the reports) */
+    int64_t stats_seen;       /* statistics emissions so far */
     int64_t produce_requests; /* the latest cumulative count, summed over brokers */
     double rtt_sum_us;        /* over every window: avg x count */
     int64_t rtt_count;
@@ -313,6 +314,7 @@ static int64_t bench_json_int(json_t *obj, const char *key) {
 static int bench_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
     (void)rk;
     bench_producer_t *bp = opaque;
+    bp->stats_seen++;
     json_t *root = json_loadb(json, len, 0, NULL);
     json_t *brokers = root ? json_object_get(root, "brokers") : NULL;
     const char *name;
@@ -429,7 +431,8 @@ bench_result_t bench_produce_run(const char *name, const char *bootstrap, const 
         goto out;
     }
     /* one more statistics window, for the requests of the run's end */
-    for (int64_t until = clock_mono_ms() + 150; clock_mono_ms() < until;)
+    int64_t seen = bp.stats_seen;
+    for (int64_t until = clock_mono_ms() + 5000; bp.stats_seen == seen && clock_mono_ms() < until;)
         rd_kafka_poll(rk, 10);
     r.produce_requests = bp.produce_requests;
     r.rtt_avg_ms = bp.rtt_count ? bp.rtt_sum_us / (double)bp.rtt_count / 1000.0 : 0;
