@@ -30,7 +30,9 @@
  * before the clock starts. The baseline is librdkafka's mock cluster with 3
  * brokers, new for every run; rounds (default 3) alternate which target goes
  * first. Per mode, settings and target it prints the medians over the rounds
- * of p50, p99, p99.9 and max, then the samsa/mock ratio of the p99 medians.
+ * of p50, p99, p99.9 and max, and of the produce half alone — p50 and p99
+ * of due time to delivery report ("acked"): what the consumer's side adds
+ * is the difference — then the samsa/mock ratio of the p99 medians.
  * Without --bootstrap only the mock runs. --only WORD runs the mode and
  * settings pairs whose "mode settings" label contains WORD (e.g. "RF 1",
  * "low-latency"). --quick: --seconds 1 --rounds 1 --rate 2000.
@@ -153,8 +155,24 @@ static void *e2e_consume(void *arg) {
 typedef struct e2e_result {
     bool ok;
     double p50_ms, p99_ms, p999_ms, max_ms;
+    double acked_p50_ms, acked_p99_ms; /* due -> delivery report */
     int64_t records;
 } e2e_result_t;
+
+/* The producer's delivery reports (served by the main thread's polls): a
+ * timed record carries its due time as its opaque, a warm-up record 0. */
+typedef struct e2e_acks {
+    int64_t *latency_ns; /* per acknowledged timed record, in report order */
+    int64_t n, cap;
+} e2e_acks_t;
+
+static void e2e_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    e2e_acks_t *a = opaque;
+    int64_t due = (int64_t)(intptr_t)m->_private;
+    if (!m->err && due && a->n < a->cap)
+        a->latency_ns[a->n++] = clock_mono_ns() - due;
+}
 
 static void e2e_put64(uint8_t *p, uint64_t v) {
     memcpy(p, &v, sizeof v);
@@ -177,8 +195,9 @@ static bool e2e_send(rd_kafka_t *rk, rd_kafka_topic_t *rkt, uint8_t *value, size
                      int64_t due_ns) {
     e2e_put64(value, seq);
     e2e_put64(value + 8, (uint64_t)due_ns);
+    void *due_opaque = seq == E2E_WARMUP_SEQ ? NULL : (void *)(intptr_t)due_ns;
     for (;;) {
-        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, value, size, NULL, 0, NULL) == 0)
+        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, value, size, NULL, 0, due_opaque) == 0)
             return true;
         if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             return false;
@@ -217,6 +236,9 @@ static e2e_result_t e2e_run(bench_target_t *t, const e2e_mode_t *m, const e2e_se
     rd_kafka_conf_t *pc = bench_conf(t->bootstrap);
     bench_conf_set(pc, "acks", m->acks);
     bench_conf_set(pc, "linger.ms", s->linger_ms);
+    e2e_acks_t acks = {.latency_ns = mem_alloc((size_t)records * sizeof *acks.latency_ns), .cap = records};
+    rd_kafka_conf_set_dr_msg_cb(pc, e2e_on_delivery);
+    rd_kafka_conf_set_opaque(pc, &acks);
     rd_kafka_t *prod = bench_new(RD_KAFKA_PRODUCER, pc);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(prod, topic, NULL);
     uint8_t *value = bench_value((size_t)o->size);
@@ -273,6 +295,9 @@ static e2e_result_t e2e_run(bench_target_t *t, const e2e_mode_t *m, const e2e_se
                              .p99_ms = bench_quantile_ms(c.latency_ns, records, 0.99),
                              .p999_ms = bench_quantile_ms(c.latency_ns, records, 0.999),
                              .max_ms = bench_quantile_ms(c.latency_ns, records, 1.0)};
+        bench_sort_ns(acks.latency_ns, acks.n);
+        res.acked_p50_ms = bench_quantile_ms(acks.latency_ns, acks.n, 0.5);
+        res.acked_p99_ms = bench_quantile_ms(acks.latency_ns, acks.n, 0.99);
     }
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(prod);
@@ -281,6 +306,7 @@ static e2e_result_t e2e_run(bench_target_t *t, const e2e_mode_t *m, const e2e_se
     free(value);
     free(c.latency_ns);
     free(c.seen);
+    free(acks.latency_ns);
     bench_target_close(t);
     return res;
 }
@@ -320,20 +346,23 @@ static int e2e_broker_count(const char *bootstrap) {
 /* The medians over the rounds; runs: how many were complete. */
 typedef struct e2e_summary {
     int runs;
-    double p50_ms, p99_ms, p999_ms, max_ms;
+    double p50_ms, p99_ms, p999_ms, max_ms, acked_p50_ms, acked_p99_ms;
 } e2e_summary_t;
 
 static e2e_summary_t e2e_summarize(const e2e_result_t *r, int n) {
-    double v[4][E2E_MAX_ROUNDS];
+    double v[6][E2E_MAX_ROUNDS];
     int k = 0;
     for (int i = 0; i < n; i++)
         if (r[i].ok)
-            v[0][k] = r[i].p50_ms, v[1][k] = r[i].p99_ms, v[2][k] = r[i].p999_ms, v[3][k] = r[i].max_ms, k++;
+            v[0][k] = r[i].p50_ms, v[1][k] = r[i].p99_ms, v[2][k] = r[i].p999_ms, v[3][k] = r[i].max_ms,
+            v[4][k] = r[i].acked_p50_ms, v[5][k] = r[i].acked_p99_ms, k++;
     return (e2e_summary_t){.runs = k,
                            .p50_ms = bench_median(v[0], k),
                            .p99_ms = bench_median(v[1], k),
                            .p999_ms = bench_median(v[2], k),
-                           .max_ms = bench_median(v[3], k)};
+                           .max_ms = bench_median(v[3], k),
+                           .acked_p50_ms = bench_median(v[4], k),
+                           .acked_p99_ms = bench_median(v[5], k)};
 }
 
 static void e2e_print(const e2e_mode_t *m, const e2e_settings_t *s, const char *target, const e2e_summary_t *sum,
@@ -342,8 +371,9 @@ static void e2e_print(const e2e_mode_t *m, const e2e_settings_t *s, const char *
     if (sum->runs < rounds)
         printf("FAILED (%d of %d runs complete)\n", sum->runs, rounds);
     else
-        printf("p50 %.2f ms p99 %.2f ms p99.9 %.2f ms max %.2f ms (%" PRId64 " records a run)\n", sum->p50_ms,
-               sum->p99_ms, sum->p999_ms, sum->max_ms, records);
+        printf("p50 %.2f ms p99 %.2f ms p99.9 %.2f ms max %.2f ms, acked p50 %.2f ms p99 %.2f ms (%" PRId64
+               " records a run)\n",
+               sum->p50_ms, sum->p99_ms, sum->p999_ms, sum->max_ms, sum->acked_p50_ms, sum->acked_p99_ms, records);
 }
 
 /* --rate, or half the lower of the targets' maximum rates for the mode and

@@ -71,7 +71,8 @@ def test_e2e_bench_quick_one_broker(broker):
                            "brokers) in this process" % broker.bootstrap), text
     assert "settings defaults: producer linger.ms=5, consumer fetch.wait.max.ms=500 fetch.min.bytes=1\n" in text
     assert "settings low-latency: producer linger.ms=0, consumer fetch.wait.max.ms=10 fetch.min.bytes=1\n" in text
-    figures = r"p50 {0} ms p99 {0} ms p99.9 {0} ms max {0} ms \(2000 records a run\)".format(NUM)
+    figures = (r"p50 {0} ms p99 {0} ms p99.9 {0} ms max {0} ms, acked p50 {0} ms p99 {0} ms "
+               r"\(2000 records a run\)").format(NUM)
     found = re.findall(r"^(RF \d acks=\w+) (defaults|low-latency) (samsa|mock): %s$" % figures, text, re.M)
     assert found == [("RF 1 acks=1", "defaults", "samsa"), ("RF 1 acks=1", "defaults", "mock"),
                      ("RF 1 acks=1", "low-latency", "samsa"), ("RF 1 acks=1", "low-latency", "mock"),
