@@ -5,6 +5,7 @@
 #include "util/mem.h"
 
 #include <dirent.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,7 +294,50 @@ typedef struct bench_producer {
     int64_t failed;
     int64_t twice;       /* delivery reports for a record already reported */
     rd_kafka_resp_err_t first_err;
+    /* from the statistics callback (the polling thread, as the reports) */
+    int64_t stats_seen;       /* statistics emissions so far */
+    int64_t produce_requests; /* the latest cumulative count, summed over brokers */
+    double rtt_sum_us;        /* over every window: avg x count */
+    int64_t rtt_count;
+    double rtt_p99_max_us;
 } bench_producer_t;
+
+static int64_t bench_json_int(json_t *obj, const char *key) {
+    json_t *v = json_object_get(obj, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+/* librdkafka's statistics: "req" counts are cumulative per broker; "rtt"
+ * is a window since the previous emission (microseconds). Only brokers
+ * that took ProduceRequests count, so the bootstrap connection's metadata
+ * round trips stay out. */
+static int bench_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk;
+    bench_producer_t *bp = opaque;
+    bp->stats_seen++;
+    json_t *root = json_loadb(json, len, 0, NULL);
+    json_t *brokers = root ? json_object_get(root, "brokers") : NULL;
+    const char *name;
+    json_t *b;
+    int64_t requests = 0;
+    json_object_foreach(brokers, name, b) {
+        int64_t produced = bench_json_int(json_object_get(b, "req"), "Produce");
+        json_t *rtt = json_object_get(b, "rtt");
+        int64_t cnt = bench_json_int(rtt, "cnt");
+        if (produced <= 0 || cnt <= 0)
+            continue;
+        requests += produced;
+        bp->rtt_sum_us += (double)bench_json_int(rtt, "avg") * (double)cnt;
+        bp->rtt_count += cnt;
+        double p99 = (double)bench_json_int(rtt, "p99");
+        if (p99 > bp->rtt_p99_max_us)
+            bp->rtt_p99_max_us = p99;
+    }
+    if (requests > bp->produce_requests)
+        bp->produce_requests = requests;
+    json_decref(root);
+    return 0; /* librdkafka frees json */
+}
 
 static void bench_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
@@ -344,7 +388,9 @@ bench_result_t bench_produce_run(const char *name, const char *bootstrap, const 
     bench_conf_set(conf, "linger.ms", "5");
     for (const char *const *kv = o->extra; kv && kv[0]; kv += 2)
         bench_conf_set(conf, kv[0], kv[1]);
+    bench_conf_set(conf, "statistics.interval.ms", "100");
     rd_kafka_conf_set_dr_msg_cb(conf, bench_on_delivery);
+    rd_kafka_conf_set_stats_cb(conf, bench_on_stats);
     rd_kafka_conf_set_opaque(conf, &bp);
     rd_kafka_t *rk = bench_new(RD_KAFKA_PRODUCER, conf);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
@@ -384,6 +430,13 @@ bench_result_t bench_produce_run(const char *name, const char *bootstrap, const 
                 bp.twice);
         goto out;
     }
+    /* one more statistics window, for the requests of the run's end */
+    int64_t seen = bp.stats_seen;
+    for (int64_t until = clock_mono_ms() + 5000; bp.stats_seen == seen && clock_mono_ms() < until;)
+        rd_kafka_poll(rk, 10);
+    r.produce_requests = bp.produce_requests;
+    r.rtt_avg_ms = bp.rtt_count ? bp.rtt_sum_us / (double)bp.rtt_count / 1000.0 : 0;
+    r.rtt_p99_ms = bp.rtt_p99_max_us / 1000.0;
     bench_sort_ns(bp.latency_ns, bp.delivered);
     r.ok = true;
     r.p50_ms = bench_quantile_ms(bp.latency_ns, bp.delivered, 0.5);

@@ -16,7 +16,10 @@
  * falls behind the schedule shows it in the latency instead of hiding it
  * (no coordinated omission). A run fails when a record is not delivered or
  * reported twice. Broker CPU is the sum over the processes (or threads)
- * whose stat files are given, read before and after.
+ * whose stat files are given, read before and after. The client's own
+ * statistics (statistics.interval.ms=100) say how many ProduceRequests the
+ * run took and their round trip: whether the client or the broker sets the
+ * pace.
  */
 #ifndef SAMSA_BENCH_RDK_H
 #define SAMSA_BENCH_RDK_H
@@ -59,6 +62,11 @@ typedef struct bench_result {
     double client_cpu_s;              /* this process's, in-process brokers excluded */
     double client_cores;              /* client_cpu_s over the run's wall time */
     int64_t records;                  /* what the run moved */
+    /* produce, from librdkafka's statistics: ProduceRequests sent, and the
+     * round trip (request written -> response read, as the client sees
+     * it: the broker's time and the network's) over the run; 0 unknown */
+    int64_t produce_requests;
+    double rtt_avg_ms, rtt_p99_ms;    /* p99: the highest of the statistics windows' p99s */
 } bench_result_t;
 
 /* utime + stime of a process or thread, in seconds, or -1. */

@@ -278,10 +278,11 @@ static void db_run_unit(bench_target_t *t, int unit, const db_opts_t *o, const c
 typedef struct db_summary {
     int runs;
     double rec_s, mb_s, p50_ms, p99_ms, max_ms, client_per_m, broker_per_m, join_ms;
+    double requests, rtt_avg_ms, rtt_p99_ms; /* produce: the client's statistics */
 } db_summary_t;
 
 static db_summary_t db_summarize(const db_run_t *runs, int n) {
-    double v[8][DB_MAX_ROUNDS];
+    double v[11][DB_MAX_ROUNDS];
     db_summary_t s = {0};
     int k = 0, kb = 0;
     for (int i = 0; i < n; i++) {
@@ -291,6 +292,7 @@ static db_summary_t db_summarize(const db_run_t *runs, int n) {
         double per_m = 1e6 / (double)r->records;
         v[0][k] = r->rec_s, v[1][k] = r->mb_s, v[2][k] = r->p50_ms, v[3][k] = r->p99_ms, v[4][k] = r->max_ms;
         v[5][k] = r->client_cpu_s * per_m, v[7][k] = runs[i].join_ms;
+        v[8][k] = (double)r->produce_requests, v[9][k] = r->rtt_avg_ms, v[10][k] = r->rtt_p99_ms;
         if (r->cpu_s >= 0)
             v[6][kb++] = r->cpu_s * per_m;
         k++;
@@ -301,6 +303,7 @@ static db_summary_t db_summarize(const db_run_t *runs, int n) {
     s.client_per_m = bench_median(v[5], k);
     s.broker_per_m = kb ? bench_median(v[6], kb) : -1;
     s.join_ms = bench_median(v[7], k);
+    s.requests = bench_median(v[8], k), s.rtt_avg_ms = bench_median(v[9], k), s.rtt_p99_ms = bench_median(v[10], k);
     return s;
 }
 
@@ -322,6 +325,8 @@ static void db_print(const db_job_t *j, const char *target, const db_summary_t *
         printf(" broker n/a");
     if (j->kind == DB_CONSUME_GROUP)
         printf(" (join %.0f ms)", s->join_ms);
+    if ((j->kind == DB_PRODUCE || j->kind == DB_FILL) && s->requests > 0)
+        printf(" requests %.0f rtt avg %.2f ms p99 %.2f ms", s->requests, s->rtt_avg_ms, s->rtt_p99_ms);
     printf("\n");
 }
 

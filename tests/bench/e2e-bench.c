@@ -3,7 +3,7 @@
  * librdkafka application sees it (issue 18, deliverable 2).
  *
  *   e2e-bench [--bootstrap HOST:PORT] [--rate REC_S] [--seconds S] [--rounds R]
- *             [--size B] [--partitions P] [--quick]
+ *             [--size B] [--partitions P] [--only WORD] [--quick]
  *
  * A producer and a consumer in this process (the consumer in a thread of its
  * own) share the monotonic clock: each record carries its sequence number
@@ -11,9 +11,12 @@
  * broker that falls behind shows it as latency rather than slowing the
  * schedule); the consumer takes now minus that time when it gets the
  * record. Runs last --seconds (default 5) at a fixed offered rate: --rate,
- * or by default half the maximum this run first measures — a saturating
- * producer of the mode's acks (100,000 records) against each target, half of
- * the lower of the two, so that both targets get the same rate.
+ * or by default half the maximum this run first measures for the mode and
+ * the settings — a saturating producer of the mode's acks and the settings'
+ * linger.ms (100,000 records) against each target, half of the lower of the
+ * two, so that both targets get the same rate. Per settings, because
+ * linger.ms=0 sends far smaller batches: half of the linger.ms=5 maximum
+ * overloads it, and its p99 then measures a queue that only grows.
  *
  * Modes: RF 1 acks=1, and RF 3 acks=all with min.insync.replicas=2 (when the
  * cluster at --bootstrap has at least 3 brokers; said so otherwise), each on
@@ -27,9 +30,12 @@
  * before the clock starts. The baseline is librdkafka's mock cluster with 3
  * brokers, new for every run; rounds (default 3) alternate which target goes
  * first. Per mode, settings and target it prints the medians over the rounds
- * of p50, p99, p99.9 and max, then the samsa/mock ratio of the p99 medians.
- * Without --bootstrap only the mock runs. --quick: --seconds 1 --rounds 1
- * --rate 2000.
+ * of p50, p99, p99.9 and max, and of the produce half alone — p50 and p99
+ * of due time to delivery report ("acked"): what the consumer's side adds
+ * is the difference — then the samsa/mock ratio of the p99 medians.
+ * Without --bootstrap only the mock runs. --only WORD runs the mode and
+ * settings pairs whose "mode settings" label contains WORD (e.g. "RF 1",
+ * "low-latency"). --quick: --seconds 1 --rounds 1 --rate 2000.
  *
  * Every record must arrive exactly once: exit status 1 when one is lost or
  * duplicated (or a run fails), 0 otherwise, 2 on usage.
@@ -61,6 +67,7 @@ typedef struct e2e_opts {
     int rounds;
     int size;
     int partitions;
+    const char *only;      /* NULL: every mode and settings */
 } e2e_opts_t;
 
 typedef struct e2e_mode {
@@ -148,8 +155,24 @@ static void *e2e_consume(void *arg) {
 typedef struct e2e_result {
     bool ok;
     double p50_ms, p99_ms, p999_ms, max_ms;
+    double acked_p50_ms, acked_p99_ms; /* due -> delivery report */
     int64_t records;
 } e2e_result_t;
+
+/* The producer's delivery reports (served by the main thread's polls): a
+ * timed record carries its due time as its opaque, a warm-up record 0. */
+typedef struct e2e_acks {
+    int64_t *latency_ns; /* per acknowledged timed record, in report order */
+    int64_t n, cap;
+} e2e_acks_t;
+
+static void e2e_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    e2e_acks_t *a = opaque;
+    int64_t due = (int64_t)(intptr_t)m->_private;
+    if (!m->err && due && a->n < a->cap)
+        a->latency_ns[a->n++] = clock_mono_ns() - due;
+}
 
 static void e2e_put64(uint8_t *p, uint64_t v) {
     memcpy(p, &v, sizeof v);
@@ -172,8 +195,9 @@ static bool e2e_send(rd_kafka_t *rk, rd_kafka_topic_t *rkt, uint8_t *value, size
                      int64_t due_ns) {
     e2e_put64(value, seq);
     e2e_put64(value + 8, (uint64_t)due_ns);
+    void *due_opaque = seq == E2E_WARMUP_SEQ ? NULL : (void *)(intptr_t)due_ns;
     for (;;) {
-        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, value, size, NULL, 0, NULL) == 0)
+        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, value, size, NULL, 0, due_opaque) == 0)
             return true;
         if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             return false;
@@ -212,6 +236,9 @@ static e2e_result_t e2e_run(bench_target_t *t, const e2e_mode_t *m, const e2e_se
     rd_kafka_conf_t *pc = bench_conf(t->bootstrap);
     bench_conf_set(pc, "acks", m->acks);
     bench_conf_set(pc, "linger.ms", s->linger_ms);
+    e2e_acks_t acks = {.latency_ns = mem_alloc((size_t)records * sizeof *acks.latency_ns), .cap = records};
+    rd_kafka_conf_set_dr_msg_cb(pc, e2e_on_delivery);
+    rd_kafka_conf_set_opaque(pc, &acks);
     rd_kafka_t *prod = bench_new(RD_KAFKA_PRODUCER, pc);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(prod, topic, NULL);
     uint8_t *value = bench_value((size_t)o->size);
@@ -268,6 +295,9 @@ static e2e_result_t e2e_run(bench_target_t *t, const e2e_mode_t *m, const e2e_se
                              .p99_ms = bench_quantile_ms(c.latency_ns, records, 0.99),
                              .p999_ms = bench_quantile_ms(c.latency_ns, records, 0.999),
                              .max_ms = bench_quantile_ms(c.latency_ns, records, 1.0)};
+        bench_sort_ns(acks.latency_ns, acks.n);
+        res.acked_p50_ms = bench_quantile_ms(acks.latency_ns, acks.n, 0.5);
+        res.acked_p99_ms = bench_quantile_ms(acks.latency_ns, acks.n, 0.99);
     }
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(prod);
@@ -276,20 +306,23 @@ static e2e_result_t e2e_run(bench_target_t *t, const e2e_mode_t *m, const e2e_se
     free(value);
     free(c.latency_ns);
     free(c.seen);
+    free(acks.latency_ns);
     bench_target_close(t);
     return res;
 }
 
 /* The saturating producer's rate for the mode against the target: what
  * "half the maximum" halves. 0 when the run failed. */
-static double e2e_max_rate(bench_target_t *t, const e2e_mode_t *m, const e2e_opts_t *o, const char *topic) {
+static double e2e_max_rate(bench_target_t *t, const e2e_mode_t *m, const e2e_settings_t *s, const e2e_opts_t *o,
+                           const char *topic) {
     if (e2e_setup(t, topic, m, o->partitions) != 0) {
         bench_target_close(t);
         return 0;
     }
-    char name[96];
-    snprintf(name, sizeof name, "e2e-bench: %s: %s: maximum", t->name, m->label);
-    bench_produce_opts_t po = {.records = 100000, .size = (size_t)o->size, .acks = m->acks};
+    char name[128];
+    snprintf(name, sizeof name, "e2e-bench: %s: %s %s: maximum", t->name, m->label, s->label);
+    const char *const linger[] = {"linger.ms", s->linger_ms, NULL};
+    bench_produce_opts_t po = {.records = 100000, .size = (size_t)o->size, .acks = m->acks, .extra = linger};
     bench_result_t r = bench_produce_run(name, t->bootstrap, topic, &po, NULL);
     bench_target_close(t);
     return r.ok ? r.rec_s : 0;
@@ -313,20 +346,23 @@ static int e2e_broker_count(const char *bootstrap) {
 /* The medians over the rounds; runs: how many were complete. */
 typedef struct e2e_summary {
     int runs;
-    double p50_ms, p99_ms, p999_ms, max_ms;
+    double p50_ms, p99_ms, p999_ms, max_ms, acked_p50_ms, acked_p99_ms;
 } e2e_summary_t;
 
 static e2e_summary_t e2e_summarize(const e2e_result_t *r, int n) {
-    double v[4][E2E_MAX_ROUNDS];
+    double v[6][E2E_MAX_ROUNDS];
     int k = 0;
     for (int i = 0; i < n; i++)
         if (r[i].ok)
-            v[0][k] = r[i].p50_ms, v[1][k] = r[i].p99_ms, v[2][k] = r[i].p999_ms, v[3][k] = r[i].max_ms, k++;
+            v[0][k] = r[i].p50_ms, v[1][k] = r[i].p99_ms, v[2][k] = r[i].p999_ms, v[3][k] = r[i].max_ms,
+            v[4][k] = r[i].acked_p50_ms, v[5][k] = r[i].acked_p99_ms, k++;
     return (e2e_summary_t){.runs = k,
                            .p50_ms = bench_median(v[0], k),
                            .p99_ms = bench_median(v[1], k),
                            .p999_ms = bench_median(v[2], k),
-                           .max_ms = bench_median(v[3], k)};
+                           .max_ms = bench_median(v[3], k),
+                           .acked_p50_ms = bench_median(v[4], k),
+                           .acked_p99_ms = bench_median(v[5], k)};
 }
 
 static void e2e_print(const e2e_mode_t *m, const e2e_settings_t *s, const char *target, const e2e_summary_t *sum,
@@ -335,15 +371,46 @@ static void e2e_print(const e2e_mode_t *m, const e2e_settings_t *s, const char *
     if (sum->runs < rounds)
         printf("FAILED (%d of %d runs complete)\n", sum->runs, rounds);
     else
-        printf("p50 %.2f ms p99 %.2f ms p99.9 %.2f ms max %.2f ms (%" PRId64 " records a run)\n", sum->p50_ms,
-               sum->p99_ms, sum->p999_ms, sum->max_ms, records);
+        printf("p50 %.2f ms p99 %.2f ms p99.9 %.2f ms max %.2f ms, acked p50 %.2f ms p99 %.2f ms (%" PRId64
+               " records a run)\n",
+               sum->p50_ms, sum->p99_ms, sum->p999_ms, sum->max_ms, sum->acked_p50_ms, sum->acked_p99_ms, records);
+}
+
+/* --rate, or half the lower of the targets' maximum rates for the mode and
+ * the settings (printed); 0 when no maximum could be measured. */
+static double e2e_offered_rate(bench_target_t *targets, int first, const e2e_mode_t *m, const e2e_settings_t *s,
+                               const e2e_opts_t *o, const char *stamp) {
+    if (o->rate > 0) {
+        printf("%s %s: offered %.0f rec/s (--rate)\n", m->label, s->label, o->rate);
+        return o->rate;
+    }
+    double max[2] = {0, 0}, lower = 0;
+    for (int w = first; w < 2; w++) {
+        char topic[160];
+        snprintf(topic, sizeof topic, "e2e-bench-%s-rf%d-%s-max-%s", stamp, m->replication_factor, s->label,
+                 targets[w].name);
+        max[w] = e2e_max_rate(&targets[w], m, s, o, topic);
+        lower = w == first || max[w] < lower ? max[w] : lower;
+    }
+    if (lower <= 0) {
+        printf("%s %s: FAILED (no maximum rate measured)\n", m->label, s->label);
+        return 0;
+    }
+    char a[32], b[32], h[32];
+    bench_fmt_rate(a, sizeof a, max[0]), bench_fmt_rate(b, sizeof b, max[1]), bench_fmt_rate(h, sizeof h, lower / 2);
+    printf("%s %s: maximum (saturating producer, linger.ms=%s, 100000 records) %s%s%smock %s rec/s; offered %s "
+           "rec/s, half the lower\n",
+           m->label, s->label, s->linger_ms, first == 0 ? "samsa " : "", first == 0 ? a : "",
+           first == 0 ? " rec/s, " : "", b, h);
+    fflush(stdout);
+    return lower / 2;
 }
 
 /* --- main --------------------------------------------------------------------- */
 
 static void e2e_usage(void) {
     fprintf(stderr, "usage: e2e-bench [--bootstrap HOST:PORT] [--rate REC_S] [--seconds S] [--rounds R] [--size B] "
-                    "[--partitions P] [--quick]\n");
+                    "[--partitions P] [--only WORD] [--quick]\n");
     exit(2);
 }
 
@@ -371,6 +438,8 @@ static void e2e_parse(int argc, char **argv, e2e_opts_t *o) {
             ok = bench_parse_int(v, 1000000, &o->size) && o->size >= E2E_HEADER;
         else if (strcmp(opt, "--partitions") == 0)
             ok = bench_parse_int(v, 1000, &o->partitions);
+        else if (strcmp(opt, "--only") == 0)
+            o->only = v;
         else
             ok = false;
         if (!ok)
@@ -416,34 +485,18 @@ int main(int argc, char **argv) {
         const e2e_mode_t *m = &e2e_modes[mi];
         bool with_samsa = o.bootstrap && brokers >= m->replication_factor;
         int first = with_samsa ? 0 : 1;
-        double rate = o.rate;
-        if (rate <= 0) {
-            double max[2] = {0, 0}, lower = 0;
-            for (int w = first; w < 2; w++) {
-                char topic[160];
-                snprintf(topic, sizeof topic, "e2e-bench-%s-rf%d-max-%s", stamp, m->replication_factor,
-                         targets[w].name);
-                max[w] = e2e_max_rate(&targets[w], m, &o, topic);
-                if (max[w] <= 0)
-                    all_ok = false;
-                lower = w == first || max[w] < lower ? max[w] : lower;
-            }
-            if (lower <= 0) {
-                printf("%s: FAILED (no maximum rate measured)\n", m->label);
-                continue;
-            }
-            rate = lower / 2;
-            char a[32], b[32], h[32];
-            bench_fmt_rate(a, sizeof a, max[0]), bench_fmt_rate(b, sizeof b, max[1]), bench_fmt_rate(h, sizeof h, rate);
-            printf("%s: maximum (saturating producer, 100000 records) %s%s%smock %s rec/s; offered %s rec/s, half "
-                   "the lower\n",
-                   m->label, with_samsa ? "samsa " : "", with_samsa ? a : "", with_samsa ? " rec/s, " : "", b, h);
-        } else {
-            printf("%s: offered %.0f rec/s (--rate)\n", m->label, rate);
-        }
-        int64_t records = e2e_records(rate, o.seconds);
         for (int si = 0; si < E2E_NSETTINGS; si++) {
             const e2e_settings_t *s = &e2e_settings[si];
+            char label[96];
+            snprintf(label, sizeof label, "%s %s", m->label, s->label);
+            if (o.only && !strstr(label, o.only))
+                continue;
+            double rate = e2e_offered_rate(targets, first, m, s, &o, stamp);
+            if (rate <= 0) {
+                all_ok = false;
+                continue;
+            }
+            int64_t records = e2e_records(rate, o.seconds);
             e2e_result_t res[2][E2E_MAX_ROUNDS];
             memset(res, 0, sizeof res);
             for (int r = 0; r < o.rounds; r++)

@@ -12,6 +12,7 @@ NUM = r"\d+(?:\.\d+)?"
 RATE = r"\d+(?:\.\d+)?[kM] rec/s %s MB/s" % NUM
 LATENCY = r"p50 {0} ms p99 {0} ms max {0} ms".format(NUM)
 CPU = r"client {0} cpu-s/M broker {0} cpu-s/M".format(NUM)
+REQUESTS = r"requests \d+ rtt avg {0} ms p99 {0} ms".format(NUM)  # the client's statistics
 
 DATA_JOBS = ["produce 100B acks=1", "produce 100B acks=all", "produce 1000B acks=1", "produce 1000B acks=all",
              "fill 64 partitions 100B"]
@@ -30,7 +31,8 @@ def test_data_bench_quick_prints_every_job_for_both_targets(broker):
     assert "1 round(s) interleaved, medians; produce saturating, 3 partition(s), scale 0.01\n" in text, text
     for job in DATA_JOBS:
         for target in ("samsa", "mock"):
-            assert re.search(r"^%s %s: %s %s %s$" % (re.escape(job), target, RATE, LATENCY, CPU), text, re.M), \
+            assert re.search(r"^%s %s: %s %s %s %s$" % (re.escape(job), target, RATE, LATENCY, CPU, REQUESTS), text,
+                             re.M), \
                 (job, target, text)
         assert re.search(r"^%s samsa/mock: rec/s %s \(rounds' median %s\) p99 %s \(rounds' median %s\)$"
                          % (re.escape(job), NUM, NUM, NUM, NUM), text, re.M), (job, text)
@@ -69,12 +71,33 @@ def test_e2e_bench_quick_one_broker(broker):
                            "brokers) in this process" % broker.bootstrap), text
     assert "settings defaults: producer linger.ms=5, consumer fetch.wait.max.ms=500 fetch.min.bytes=1\n" in text
     assert "settings low-latency: producer linger.ms=0, consumer fetch.wait.max.ms=10 fetch.min.bytes=1\n" in text
-    figures = r"p50 {0} ms p99 {0} ms p99.9 {0} ms max {0} ms \(2000 records a run\)".format(NUM)
+    figures = (r"p50 {0} ms p99 {0} ms p99.9 {0} ms max {0} ms, acked p50 {0} ms p99 {0} ms "
+               r"\(2000 records a run\)").format(NUM)
     found = re.findall(r"^(RF \d acks=\w+) (defaults|low-latency) (samsa|mock): %s$" % figures, text, re.M)
     assert found == [("RF 1 acks=1", "defaults", "samsa"), ("RF 1 acks=1", "defaults", "mock"),
                      ("RF 1 acks=1", "low-latency", "samsa"), ("RF 1 acks=1", "low-latency", "mock"),
                      ("RF 3 acks=all", "defaults", "mock"), ("RF 3 acks=all", "low-latency", "mock")], text
     assert len(re.findall(r"^RF 1 acks=1 (?:defaults|low-latency) samsa/mock: p99 %s$" % NUM, text, re.M)) == 2
+    assert text.endswith("all runs complete\n"), text
+
+
+def test_e2e_bench_half_load_is_measured_per_settings(broker):
+    out = run("e2e-bench", "--bootstrap", broker.bootstrap, "--only", "acks=1 low", "--seconds", "0.3",
+              "--rounds", "1")
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout
+    m = re.search(r"^RF 1 acks=1 low-latency: maximum \(saturating producer, linger.ms=0, 100000 records\) "
+                  r"samsa (%s[kM]) rec/s, mock (%s[kM]) rec/s; offered (%s[kM]) rec/s, half the lower$" % (NUM, NUM, NUM),
+                  text, re.M)
+    assert m, text
+    value = lambda s: float(s[:-1]) * (1e3 if s[-1] == "k" else 1e6)
+    unit = lambda s: 1e3 if s[-1] == "k" else 1e4  # "%.0fk" or "%.2fM"
+    lower = min(m.group(1), m.group(2), key=value)
+    # half the lower, within the printed figures' rounding
+    assert abs(value(m.group(3)) - value(lower) / 2) <= unit(m.group(3)) / 2 + unit(lower) / 4, text
+    found = re.findall(r"^(RF \d acks=\w+ [\w-]+ \w+): p50", text, re.M)
+    assert found == ["RF 1 acks=1 low-latency samsa", "RF 1 acks=1 low-latency mock"], text
+    assert "maximum" not in text.replace(m.group(0), ""), text  # no other mode or settings measured
     assert text.endswith("all runs complete\n"), text
 
 
