@@ -177,6 +177,20 @@ kerr_t log_manager_checkpoint_log_start_offsets(log_manager_t *lm, char *err, si
 /* replication-offset-checkpoint: every log's high watermark. */
 kerr_t log_manager_checkpoint_high_watermarks(log_manager_t *lm, char *err, size_t errlen);
 
+/* Takes (lock true) or releases the caller's lock over the manager (in the
+ * broker: replica_manager.logs_lock). */
+typedef void (*log_manager_caller_lock_fn)(void *ctx, bool lock);
+
+/* Writes the leader-epoch checkpoints that deferred changes left dirty,
+ * called WITHOUT the caller's lock: it takes it (lock) only to copy the
+ * caches, to rename the files into place and to mark the caches clean, and
+ * leaves it free while the files and folders are fsynced, so that other
+ * threads' calls (LeaderAndIsr attaching logs) need not wait for thousands
+ * of fsyncs (log_manager.c says why it is safe).
+ * KERR_KAFKA_STORAGE_ERROR when a file could not be written (logged; the
+ * cache stays dirty and the next call tries again). */
+kerr_t log_manager_write_leader_epochs(log_manager_t *lm, log_manager_caller_lock_fn lock, void *ctx);
+
 /* --- background tasks --------------------------------------------------------- */
 
 /* Runs the tasks that are due at now_ms (see the table above), each at most
