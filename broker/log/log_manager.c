@@ -840,7 +840,8 @@ static kerr_t write_checkpoints(log_manager_t *lm, const char *file, offset_fn f
 }
 
 /* Deferred leader-epoch entries (leader_epoch_assign_deferred) reach disk
- * at every tick and always before a recovery point that could skip the
+ * through log_manager_write_leader_epochs before every tick, and here, under
+ * the caller's lock, always before a recovery point that could skip the
  * batches recovery would rebuild them from. */
 static kerr_t flush_leader_epochs(log_manager_t *lm) {
     kerr_t rc = KERR_NONE;
@@ -1362,7 +1363,7 @@ static void run_cleaner(log_manager_t *lm, int64_t now_ms) {
 }
 
 kerr_t log_manager_tick(log_manager_t *lm, int64_t now_ms) {
-    kerr_t rc = flush_leader_epochs(lm);
+    kerr_t rc = KERR_NONE;
     lm_task_t *t = lm->tasks;
     if (task_due(&t[LM_TASK_RETENTION], now_ms))
         run_retention(lm, now_ms);

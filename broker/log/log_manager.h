@@ -33,6 +33,10 @@
  *   cleaner: commit a finished every tick; choose the dirtiest           open
  *     job, hand out the next   compacted log when idle, else wait
  *                              log.cleaner.backoff.ms
+ * Not a task of the tick: the leader-epoch checkpoints that deferred changes
+ * left dirty, which the caller writes before each tick without its lock
+ * (log_manager_write_leader_epochs); a recovery-point checkpoint writes the
+ * ones still dirty first, under it.
  *
  * Times: now_ms everywhere (open, tick, get_or_create) is the wall clock in
  * ms, the clock record timestamps use, as retention compares the two.
