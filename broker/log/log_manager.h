@@ -185,15 +185,17 @@ kerr_t log_manager_checkpoint_high_watermarks(log_manager_t *lm, char *err, size
  * broker: replica_manager.logs_lock). */
 typedef void (*log_manager_caller_lock_fn)(void *ctx, bool lock);
 
-/* Writes the leader-epoch checkpoints that deferred changes left dirty,
- * called WITHOUT the caller's lock: it takes it (lock) only to copy the
+/* Writes the leader-epoch checkpoints that deferred changes left dirty, at
+ * most max_files of them (the others wait for the next call), called
+ * WITHOUT the caller's lock: it takes it (lock) only to copy the
  * caches, to rename the files into place and to mark the caches clean, and
  * leaves it free while the files and folders are fsynced, so that other
  * threads' calls (LeaderAndIsr attaching logs) need not wait for thousands
  * of fsyncs (log_manager.c says why it is safe).
  * KERR_KAFKA_STORAGE_ERROR when a file could not be written (logged; the
  * cache stays dirty and the next call tries again). */
-kerr_t log_manager_write_leader_epochs(log_manager_t *lm, log_manager_caller_lock_fn lock, void *ctx);
+kerr_t log_manager_write_leader_epochs(log_manager_t *lm, size_t max_files, log_manager_caller_lock_fn lock,
+                                       void *ctx);
 
 /* --- background tasks --------------------------------------------------------- */
 

@@ -243,12 +243,16 @@ static void rm_lock_logs(void *ctx, bool lock) {
         pthread_mutex_unlock(&rm->logs_lock);
 }
 
+/* Leader-epoch checkpoints a tick writes at most: 1,000 take the main
+ * thread 1-3 s on a loaded 2-vCPU VM; more would delay the tick's other
+ * work (and a shutdown) that much longer. */
+#define RM_EPOCH_FILES_PER_TICK 1000
+
 /* The dirty leader-epoch checkpoints first, their fsyncs without logs_lock
  * (log_manager_write_leader_epochs): after a restart or failover there are
- * thousands, and LeaderAndIsr needs logs_lock to attach logs. The tick then
- * finds few dirty ones left to write under the lock. */
+ * thousands, and LeaderAndIsr needs logs_lock to attach logs. */
 kerr_t replica_manager_tick_logs(replica_manager_t *rm, int64_t now_ms) {
-    kerr_t epochs = log_manager_write_leader_epochs(rm->logs, rm_lock_logs, rm);
+    kerr_t epochs = log_manager_write_leader_epochs(rm->logs, RM_EPOCH_FILES_PER_TICK, rm_lock_logs, rm);
     pthread_mutex_lock(&rm->logs_lock);
     kerr_t e = log_manager_tick(rm->logs, now_ms);
     pthread_mutex_unlock(&rm->logs_lock);
