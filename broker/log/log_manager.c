@@ -1032,9 +1032,10 @@ kerr_t log_manager_write_leader_epochs(log_manager_t *lm, size_t max_files, log_
         lock(ctx, false);
         if (b.n >= LM_EPOCH_LOG_MIN)
             log_info(LM_COMPONENT,
-                     "Wrote %zu of %zu leader-epoch checkpoints in %" PRId64 " ms (written and fsynced %" PRId64
-                     " ms, renamed %" PRId64 " ms); the others changed meanwhile",
-                     epoch_batch_installed(&b), b.n, clock_mono_ms() - t0, t1 - t0, t2 - t1);
+                     "Wrote %zu leader-epoch checkpoints in %" PRId64 " ms (written and fsynced %" PRId64
+                     " ms, renamed %" PRId64 " ms); %zu more changed meanwhile, left for the next tick",
+                     epoch_batch_installed(&b), clock_mono_ms() - t0, t1 - t0, t2 - t1,
+                     b.n - epoch_batch_installed(&b));
     }
     epoch_batch_free(&b);
     return rc;
