@@ -7,24 +7,96 @@
 #include "util/file.h"
 #include "util/mem.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Longest excerpt of a bad line quoted in a message. */
 #define CHECKPOINT_QUOTE_MAX 64
 
 /* --- writing ---------------------------------------------------------------- */
 
+void checkpoint_format_header(buf_t *out, int version, size_t count) {
+    buf_appendf(out, "%d\n%zu\n", version, count);
+}
+
 int checkpoint_write(const char *path, int version, size_t count, const char *body,
                      size_t body_len, char *err, size_t errlen) {
     buf_t b = BUF_INIT;
-    buf_appendf(&b, "%d\n%zu\n", version, count);
+    checkpoint_format_header(&b, version, count);
     buf_append(&b, body, body_len);
     int rc = file_write_atomic(path, b.data, b.len, err, errlen);
     buf_free(&b);
+    return rc;
+}
+
+/* --- many files at once ------------------------------------------------------ */
+
+static char *staged_name(const char *path) {
+    size_t n = strlen(path);
+    char *tmp = mem_alloc(n + sizeof CHECKPOINT_STAGED_SUFFIX);
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, CHECKPOINT_STAGED_SUFFIX, sizeof CHECKPOINT_STAGED_SUFFIX);
+    return tmp;
+}
+
+int checkpoint_stage(const char *path, const void *text, size_t len, bool sync, char *err, size_t errlen) {
+    char *tmp = staged_name(path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const char *failed = fd < 0 ? "create" : NULL;
+    for (const uint8_t *p = text; !failed && len > 0;) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno != EINTR)
+            failed = "write";
+        else if (n > 0)
+            p += n, len -= (size_t)n;
+    }
+    if (!failed && sync && fsync(fd) != 0)
+        failed = "fsync";
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0 && !failed)
+        failed = "close", saved = errno;
+    if (failed) {
+        errmsg_set(err, errlen, "%s: %s failed: %s", tmp, failed, strerror(saved));
+        if (fd >= 0)
+            unlink(tmp);
+    }
+    free(tmp);
+    return failed ? -1 : 0;
+}
+
+int checkpoint_install(const char *path, char *err, size_t errlen) {
+    char *tmp = staged_name(path);
+    int rc = rename(tmp, path);
+    if (rc != 0)
+        errmsg_set(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
+    free(tmp);
+    return rc;
+}
+
+void checkpoint_discard(const char *path) {
+    char *tmp = staged_name(path);
+    unlink(tmp); /* gone already when its folder was deleted */
+    free(tmp);
+}
+
+/* Filesystems that cannot fsync a directory say EINVAL: nothing more to do
+ * there. */
+int checkpoint_sync_parent_dir(const char *path, char *err, size_t errlen) {
+    const char *slash = strrchr(path, '/');
+    char *dir = !slash ? mem_strdup(".") : mem_strndup(path, slash == path ? 1 : (size_t)(slash - path));
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd >= 0 && (fsync(fd) == 0 || errno == EINVAL) ? 0 : -1;
+    if (rc != 0)
+        errmsg_set(err, errlen, "%s: directory fsync failed: %s", dir, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(dir);
     return rc;
 }
 

@@ -32,6 +32,8 @@
 #ifndef SAMSA_CHECKPOINT_H
 #define SAMSA_CHECKPOINT_H
 
+#include "util/buf.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +53,10 @@
 #define CHECKPOINT_MAX_FILE_SIZE (64u * 1024 * 1024)
 
 /* --- generic layer --------------------------------------------------------- */
+
+/* Appends "<version>\n<count>\n" to out: for a caller that builds the
+ * whole file itself (leader_epoch_serialize). */
+void checkpoint_format_header(buf_t *out, int version, size_t count);
 
 /* Writes "<version>\n<count>\n" followed by body, which holds the count
  * entry lines, each ending in '\n' (the caller formats them). */
@@ -76,6 +82,26 @@ int checkpoint_read(const char *path, int version, size_t nfields, checkpoint_en
  * the message. */
 int checkpoint_parse_number(const char *field, int64_t max, const char *what, int64_t *out,
                             char *err, size_t errlen);
+
+/* --- many files at once ------------------------------------------------------
+ * checkpoint_write costs two fsyncs per file (the file, its directory). A
+ * caller replacing thousands of small files (the tick writing the
+ * leader-epoch checkpoints a restart made dirty) takes the steps apart, so
+ * that only the rename needs its lock:
+ *   1. checkpoint_stage: writes "<path>.staged.tmp" (fsynced with sync);
+ *   2. checkpoint_install: renames the staged file over path; or
+ *      checkpoint_discard removes it;
+ *   3. checkpoint_sync_parent_dir: the rename made durable.
+ * Only install needs the caller's lock serialising writers of path: a
+ * staged file has a name of its own, never file_write_atomic's ".tmp". One
+ * left by a crash ends in ".tmp", which loading a log deletes. */
+#define CHECKPOINT_STAGED_SUFFIX ".staged.tmp"
+
+int checkpoint_stage(const char *path, const void *text, size_t len, bool sync, char *err, size_t errlen);
+int checkpoint_install(const char *path, char *err, size_t errlen);
+void checkpoint_discard(const char *path);
+/* fsync of the folder holding path (a rename in it becomes durable). */
+int checkpoint_sync_parent_dir(const char *path, char *err, size_t errlen);
 
 /* --- offset checkpoints ------------------------------------------------------ */
 

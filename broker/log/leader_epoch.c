@@ -1,12 +1,14 @@
 #include "log/leader_epoch.h"
 
 #include "util/errmsg.h"
+#include "util/file.h"
 #include "util/buf.h"
 #include "log/checkpoint.h"
 #include "util/logger.h"
 #include "util/mem.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,16 @@ struct leader_epoch_cache {
     size_t count;
     size_t cap;
     bool dirty; /* changed in memory by a deferred assign, file not written yet */
+    uint64_t version; /* a new le_next_version() at creation and at every change */
 };
+
+/* Versions are unique in the process, not only per cache: a writer that
+ * copied a cache's entries (leader_epoch_serialize) tells by the version
+ * that the cache is unchanged AND is the same cache, not a new one made for
+ * a log re-created at the same path. */
+static _Atomic uint64_t le_last_version;
+
+static uint64_t le_next_version(void) { return atomic_fetch_add(&le_last_version, 1) + 1; }
 
 static const char *le_name(const leader_epoch_cache_t *cache) {
     return cache->path ? cache->path : "(memory)";
@@ -27,6 +38,7 @@ static const char *le_name(const leader_epoch_cache_t *cache) {
 leader_epoch_cache_t *leader_epoch_new(const char *path) {
     leader_epoch_cache_t *cache = mem_calloc(1, sizeof *cache);
     cache->path = path ? mem_strdup(path) : NULL;
+    cache->version = le_next_version();
     return cache;
 }
 
@@ -81,10 +93,13 @@ static bool assign_entry(leader_epoch_cache_t *cache, int32_t epoch, int64_t sta
     return true;
 }
 
-/* A deferred change: marked, written by the next flush. 1 = changed. */
+/* A change: marked dirty (written by the next flush unless the caller
+ * writes at once) and counted. 1 = changed. */
 static int mark_changed(leader_epoch_cache_t *cache, bool changed) {
-    if (changed)
+    if (changed) {
         cache->dirty = cache->path != NULL;
+        cache->version = le_next_version();
+    }
     return changed;
 }
 
@@ -144,19 +159,29 @@ leader_epoch_cache_t *leader_epoch_load(const char *path, char *err, size_t errl
     return cache;
 }
 
+void leader_epoch_serialize(const leader_epoch_cache_t *cache, buf_t *out) {
+    checkpoint_format_header(out, CHECKPOINT_VERSION, cache->count);
+    for (size_t i = 0; i < cache->count; i++)
+        buf_appendf(out, "%" PRId32 " %" PRId64 "\n", cache->entries[i].epoch, cache->entries[i].start_offset);
+}
+
 int leader_epoch_flush(leader_epoch_cache_t *cache, char *err, size_t errlen) {
     if (!cache->path)
         return 0;
-    buf_t body = BUF_INIT;
-    for (size_t i = 0; i < cache->count; i++)
-        buf_appendf(&body, "%" PRId32 " %" PRId64 "\n", cache->entries[i].epoch,
-                    cache->entries[i].start_offset);
-    int rc = checkpoint_write(cache->path, CHECKPOINT_VERSION, cache->count,
-                              (const char *)body.data, body.len, err, errlen);
-    buf_free(&body);
+    buf_t text = BUF_INIT;
+    leader_epoch_serialize(cache, &text);
+    int rc = file_write_atomic(cache->path, text.data, text.len, err, errlen);
+    buf_free(&text);
     if (rc == 0)
         cache->dirty = false;
     return rc;
+}
+
+uint64_t leader_epoch_version(const leader_epoch_cache_t *cache) { return cache->version; }
+
+void leader_epoch_mark_written(leader_epoch_cache_t *cache, uint64_t version) {
+    if (cache->version == version)
+        cache->dirty = false;
 }
 
 /* --- truncation -------------------------------------------------------------------- */
@@ -173,7 +198,7 @@ static bool truncate_end_entries(leader_epoch_cache_t *cache, int64_t end_offset
 
 int leader_epoch_truncate_from_end(leader_epoch_cache_t *cache, int64_t end_offset, char *err,
                                    size_t errlen) {
-    return truncate_end_entries(cache, end_offset) ? flush_changed(cache, err, errlen) : 0;
+    return mark_changed(cache, truncate_end_entries(cache, end_offset)) ? flush_changed(cache, err, errlen) : 0;
 }
 
 /* The last entry starting at or before start_offset still owns the offsets
@@ -198,7 +223,8 @@ static bool truncate_start_entries(leader_epoch_cache_t *cache, int64_t start_of
 
 int leader_epoch_truncate_from_start(leader_epoch_cache_t *cache, int64_t start_offset,
                                      char *err, size_t errlen) {
-    return truncate_start_entries(cache, start_offset) ? flush_changed(cache, err, errlen) : 0;
+    return mark_changed(cache, truncate_start_entries(cache, start_offset)) ? flush_changed(cache, err, errlen)
+                                                                             : 0;
 }
 
 int leader_epoch_truncate_from_end_deferred(leader_epoch_cache_t *cache, int64_t end_offset) {
@@ -209,7 +235,10 @@ int leader_epoch_truncate_from_start_deferred(leader_epoch_cache_t *cache, int64
     return mark_changed(cache, truncate_start_entries(cache, start_offset));
 }
 
-void leader_epoch_clear(leader_epoch_cache_t *cache) { cache->count = 0; }
+void leader_epoch_clear(leader_epoch_cache_t *cache) {
+    cache->count = 0;
+    cache->version = le_next_version();
+}
 
 int leader_epoch_clear_and_flush(leader_epoch_cache_t *cache, char *err, size_t errlen) {
     leader_epoch_clear(cache);

@@ -28,6 +28,8 @@
 #ifndef SAMSA_LEADER_EPOCH_H
 #define SAMSA_LEADER_EPOCH_H
 
+#include "util/buf.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -133,6 +135,22 @@ bool leader_epoch_dirty(const leader_epoch_cache_t *cache);
 /* Writes the file when a deferred change is pending: 1 written, 0 nothing
  * to do, -1 error. */
 int leader_epoch_flush_if_dirty(leader_epoch_cache_t *cache, char *err, size_t errlen);
+
+/* --- writing outside the owner's lock ---------------------------------------
+ * A caller that writes many caches' files at once (log_manager's tick)
+ * copies the bytes under the owner's lock, writes them without it, and
+ * installs the file only if the cache did not change meanwhile: the version
+ * tells. */
+
+/* Appends the checkpoint file's bytes for the current entries to out. */
+void leader_epoch_serialize(const leader_epoch_cache_t *cache, buf_t *out);
+/* Changes with every change to the entries (deferred or written at once);
+ * unique in the process, so no other cache, not even a later one at the
+ * same path, ever has the same version. */
+uint64_t leader_epoch_version(const leader_epoch_cache_t *cache);
+/* The file durably holds the entries as they were at `version`: the cache
+ * is clean unless it changed since. */
+void leader_epoch_mark_written(leader_epoch_cache_t *cache, uint64_t version);
 
 /* --- queries ---------------------------------------------------------------- */
 

@@ -33,6 +33,10 @@
  *   cleaner: commit a finished every tick; choose the dirtiest           open
  *     job, hand out the next   compacted log when idle, else wait
  *                              log.cleaner.backoff.ms
+ * Not a task of the tick: the leader-epoch checkpoints that deferred changes
+ * left dirty, which the caller writes before each tick without its lock
+ * (log_manager_write_leader_epochs); a recovery-point checkpoint writes the
+ * ones still dirty first, under it.
  *
  * Times: now_ms everywhere (open, tick, get_or_create) is the wall clock in
  * ms, the clock record timestamps use, as retention compares the two.
@@ -176,6 +180,22 @@ kerr_t log_manager_checkpoint_log_start_offsets(log_manager_t *lm, char *err, si
 
 /* replication-offset-checkpoint: every log's high watermark. */
 kerr_t log_manager_checkpoint_high_watermarks(log_manager_t *lm, char *err, size_t errlen);
+
+/* Takes (lock true) or releases the caller's lock over the manager (in the
+ * broker: replica_manager.logs_lock). */
+typedef void (*log_manager_caller_lock_fn)(void *ctx, bool lock);
+
+/* Writes the leader-epoch checkpoints that deferred changes left dirty, at
+ * most max_files of them (the others wait for the next call), called
+ * WITHOUT the caller's lock: it takes it (lock) only to copy the
+ * caches, to rename the files into place and to mark the caches clean, and
+ * leaves it free while the files and folders are fsynced, so that other
+ * threads' calls (LeaderAndIsr attaching logs) need not wait for thousands
+ * of fsyncs (log_manager.c says why it is safe).
+ * KERR_KAFKA_STORAGE_ERROR when a file could not be written (logged; the
+ * cache stays dirty and the next call tries again). */
+kerr_t log_manager_write_leader_epochs(log_manager_t *lm, size_t max_files, log_manager_caller_lock_fn lock,
+                                       void *ctx);
 
 /* --- background tasks --------------------------------------------------------- */
 

@@ -138,9 +138,9 @@ static bool rm_has_log(partition_t *p) {
 
 /* Gives a partition without a log its log (created or reopened). A
  * partition that has one needs nothing of the log manager, so it does not
- * wait for logs_lock: the main thread's tick holds that lock while it
- * fsyncs the leader-epoch checkpoints a failover made dirty (seconds at
- * 10,000 partitions), and LeaderAndIsr must not stall behind it. */
+ * wait for logs_lock, which the main thread's tick holds for its tasks
+ * (the leader-epoch checkpoints' fsyncs it no longer holds it for:
+ * replica_manager_tick_logs). */
 static kerr_t rm_attach_log(replica_manager_t *rm, partition_t *p, const config_topic_t *topic_cfg,
                             int64_t now_ms) {
     if (rm_has_log(p))
@@ -235,11 +235,28 @@ kerr_t replica_manager_stop(replica_manager_t *rm, const char *topic, int32_t pa
     return e;
 }
 
+static void rm_lock_logs(void *ctx, bool lock) {
+    replica_manager_t *rm = ctx;
+    if (lock)
+        pthread_mutex_lock(&rm->logs_lock);
+    else
+        pthread_mutex_unlock(&rm->logs_lock);
+}
+
+/* Leader-epoch checkpoints a tick writes at most: 1,000 take the main
+ * thread 1-3 s on a loaded 2-vCPU VM; more would delay the tick's other
+ * work (and a shutdown) that much longer. */
+#define RM_EPOCH_FILES_PER_TICK 1000
+
+/* The dirty leader-epoch checkpoints first, their fsyncs without logs_lock
+ * (log_manager_write_leader_epochs): after a restart or failover there are
+ * thousands, and LeaderAndIsr needs logs_lock to attach logs. */
 kerr_t replica_manager_tick_logs(replica_manager_t *rm, int64_t now_ms) {
+    kerr_t epochs = log_manager_write_leader_epochs(rm->logs, RM_EPOCH_FILES_PER_TICK, rm_lock_logs, rm);
     pthread_mutex_lock(&rm->logs_lock);
     kerr_t e = log_manager_tick(rm->logs, now_ms);
     pthread_mutex_unlock(&rm->logs_lock);
-    return e;
+    return e != KERR_NONE ? e : epochs;
 }
 
 void replica_manager_lock_log(void *ctx, const char *topic, int32_t partition, bool lock) {

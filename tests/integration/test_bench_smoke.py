@@ -1,8 +1,8 @@
 """The data-path benchmarks (tests/bench: data-bench, e2e-bench) in their
 quickest mode against a real broker and librdkafka's mock cluster: each must
 exit 0, check every record it moved, and print a line of figures for every job
-and target. No figure is asserted (benchmarks print them; tests never assert
-timings)."""
+and target; partition-bench's quickest mode against a cluster of its own. No
+figure is asserted (benchmarks print them; tests never assert timings)."""
 import re
 import subprocess
 
@@ -111,3 +111,29 @@ def test_usage_errors_and_an_unreachable_broker():
     out = run("e2e-bench", "--quick", "--bootstrap", "127.0.0.1:%d" % free_port(), timeout=60)
     assert out.returncode == 1, out.stdout + out.stderr
     assert "e2e-bench: no answer from 127.0.0.1:" in out.stderr, out.stderr
+
+
+def test_partition_bench_quick_prints_every_figure():
+    """partition-bench starts its own ZooKeeper and broker: 200 partitions,
+    one clean and one unclean restart, every figure printed, nothing left
+    running (it stops the cluster and removes its folder)."""
+    out = run("partition-bench", "--quick", timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout
+    assert text.startswith("partition-bench: 200 partitions, RF 1, one broker, 1 round(s), medians; load "), text
+    assert re.search(r"^A: /\S+/broker/samsa-broker$", text, re.M), text
+    assert re.search(r"^created 200 partitions: all led %s s after the topic was written$" % NUM, text, re.M), text
+    assert re.search(r"^idle broker \(A\): no partitions rss %s MiB, \d+ fds; 200 partitions rss %s MiB, \d+ fds: "
+                     r"-?\d+ B and %s fds per partition$" % (NUM, NUM, NUM), text, re.M), text
+    assert re.search(r"^Metadata for all 200 partitions \(A\): p50 %s ms p99 %s ms \(20 requests\)$" % (NUM, NUM),
+                     text, re.M), text
+    for kind in ("clean restart", "unclean restart \\(SIGKILL\\)"):
+        assert re.search(r"^round 1 A %s: started %s s, all led %s s$" % (kind, NUM, NUM), text, re.M), (kind, text)
+    for kind in ("clean", "unclean"):
+        assert re.search(r"^A %s restart: started %s s, all led %s s \(median of 1\)$" % (kind, NUM, NUM), text,
+                         re.M), (kind, text)
+    assert text.endswith("all steps passed\n"), text
+    # one handle per partition, the active segment (its indexes are mapped),
+    # give or take a connection the broker has not closed yet
+    fds = re.search(r"no partitions rss %s MiB, (\d+) fds; 200 partitions rss %s MiB, (\d+) fds" % (NUM, NUM), text)
+    assert 200 <= int(fds.group(2)) - int(fds.group(1)) <= 202, text

@@ -858,6 +858,76 @@ static void test_le_truncate_deferred(void) {
     le_close(&f);
 }
 
+/* Staged writes: nothing visible until installed; a discarded stage
+ * leaves the old file; the staged name is not file_write_atomic's. */
+static void test_staged_write(void) {
+    char *dir;
+    char *path = file_with(&dir, "cp", "0\n0\n");
+    char *staged = join(dir, "cp" CHECKPOINT_STAGED_SUFFIX);
+    char err[256] = "";
+    CU_ASSERT_EQUAL(checkpoint_stage(path, "0\n1\n3 7\n", 8, false, err, sizeof err), 0);
+    assert_file_is(path, "0\n0\n");
+    assert_file_is(staged, "0\n1\n3 7\n");
+    CU_ASSERT_EQUAL(checkpoint_install(path, err, sizeof err), 0);
+    assert_file_is(path, "0\n1\n3 7\n");
+    CU_ASSERT_FALSE(file_exists(staged));
+    CU_ASSERT_EQUAL(checkpoint_sync_parent_dir(path, err, sizeof err), 0);
+    /* fsynced stage, then discarded */
+    CU_ASSERT_EQUAL(checkpoint_stage(path, "0\n0\n", 4, true, err, sizeof err), 0);
+    checkpoint_discard(path);
+    CU_ASSERT_FALSE(file_exists(staged));
+    assert_file_is(path, "0\n1\n3 7\n");
+    /* nothing staged: install fails and says why, the file stays */
+    CU_ASSERT_EQUAL(checkpoint_install(path, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot rename"));
+    assert_file_is(path, "0\n1\n3 7\n");
+    /* a folder that is gone: every step fails with a message */
+    char *gone = join(dir, "gone/cp");
+    CU_ASSERT_EQUAL(checkpoint_stage(gone, "x", 1, false, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "create failed"));
+    CU_ASSERT_EQUAL(checkpoint_sync_parent_dir(gone, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "directory fsync failed"));
+    free(gone);
+    free(staged);
+    cleanup(dir, path);
+}
+
+/* serialize gives the bytes flush writes; the version moves with every
+ * change and differs between caches; mark_written cleans only the version
+ * that was copied. */
+static void test_le_versions(void) {
+    le_fixture_t f = le_open();
+    char err[256] = "";
+    leader_epoch_cache_t *other = leader_epoch_new(f.path);
+    CU_ASSERT_NOT_EQUAL(leader_epoch_version(f.cache), leader_epoch_version(other));
+    uint64_t v0 = leader_epoch_version(f.cache);
+    CU_ASSERT_EQUAL(leader_epoch_assign_deferred(f.cache, 2, 5, err, sizeof err), 1);
+    uint64_t v1 = leader_epoch_version(f.cache);
+    CU_ASSERT_NOT_EQUAL(v1, v0);
+    CU_ASSERT_EQUAL(leader_epoch_assign_deferred(f.cache, 2, 9, err, sizeof err), 0); /* no change */
+    CU_ASSERT_EQUAL(leader_epoch_version(f.cache), v1);
+    buf_t text = BUF_INIT;
+    leader_epoch_serialize(f.cache, &text);
+    CU_ASSERT_EQUAL(text.len, 8);
+    CU_ASSERT_EQUAL(memcmp(text.data, "0\n1\n2 5\n", 8), 0);
+    buf_free(&text);
+    /* changed after the copy: stays dirty */
+    CU_ASSERT_EQUAL(leader_epoch_assign_deferred(f.cache, 3, 6, err, sizeof err), 1);
+    leader_epoch_mark_written(f.cache, v1);
+    CU_ASSERT_TRUE(leader_epoch_dirty(f.cache));
+    leader_epoch_mark_written(f.cache, leader_epoch_version(f.cache));
+    CU_ASSERT_FALSE(leader_epoch_dirty(f.cache));
+    /* truncations and clear move it too */
+    uint64_t v2 = leader_epoch_version(f.cache);
+    CU_ASSERT_EQUAL(leader_epoch_truncate_from_end(f.cache, 6, err, sizeof err), 1);
+    CU_ASSERT_NOT_EQUAL(leader_epoch_version(f.cache), v2);
+    v2 = leader_epoch_version(f.cache);
+    leader_epoch_clear(f.cache);
+    CU_ASSERT_NOT_EQUAL(leader_epoch_version(f.cache), v2);
+    leader_epoch_free(other);
+    le_close(&f);
+}
+
 static void test_le_memory_only(void) {
     leader_epoch_cache_t *c = leader_epoch_new(NULL);
     CU_ASSERT_PTR_NULL(leader_epoch_path(c));
@@ -1152,6 +1222,7 @@ void unit_register(void) {
         {"atomic: crash before rename", test_crash_before_rename},
         {"atomic: failed write leaves target", test_write_error_leaves_target},
         {"atomic: relative path", test_write_relative_path},
+        {"staged: stage, install, discard", test_staged_write},
         {NULL, NULL},
     };
     static const unit_test_t leader_epoch_tests[] = {
@@ -1170,6 +1241,7 @@ void unit_register(void) {
         {"deferred assign: written on flush", test_le_assign_deferred},
         {"deferred truncations: written on flush", test_le_truncate_deferred},
         {"flush error", test_le_flush_error},
+        {"versions, serialize, mark_written", test_le_versions},
         {NULL, NULL},
     };
     static const unit_test_t meta_tests[] = {

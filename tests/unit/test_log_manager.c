@@ -882,6 +882,142 @@ static void test_tick_checkpoints(void) {
     env_free(&e);
 }
 
+/* log_manager_write_leader_epochs: what its lock callback saw, and what a
+ * test does while the lock is free between the copy and the install (what
+ * another thread may do meanwhile). */
+typedef struct epoch_lock_probe {
+    log_manager_t *lm;
+    int takes;   /* lock(true) calls */
+    bool held;
+    bool nested; /* taken while held, or released while free */
+    enum { EPOCH_CALM, EPOCH_CHANGE_T1, EPOCH_DELETE_T2 } meddle; /* at the second take */
+} epoch_lock_probe_t;
+
+static void epoch_probe_lock(void *ctx, bool lock) {
+    epoch_lock_probe_t *p = ctx;
+    p->nested |= p->held == lock;
+    p->held = lock;
+    if (!lock || ++p->takes != 2)
+        return;
+    char err[256] = "";
+    if (p->meddle == EPOCH_CHANGE_T1)
+        CU_ASSERT_EQUAL(leader_epoch_assign_deferred(log_leader_epochs(log_manager_get(p->lm, "t", 1)), 9, 0, err,
+                                                     sizeof err), 1);
+    if (p->meddle == EPOCH_DELETE_T2)
+        CU_ASSERT_EQUAL(log_manager_delete(p->lm, "t", 2, err, sizeof err), KERR_NONE);
+}
+
+static char *epoch_file_of(log_t *log) { return slurp(leader_epoch_path(log_leader_epochs(log))); }
+
+/* n logs of topic t, each cache given a deferred entry (epoch p + 1 at 0);
+ * then written: every file holds its entry, every cache is clean, no
+ * staged file is left. */
+static void epoch_batch_case(int n) {
+    env_t e;
+    env_init(&e, 2);
+    log_manager_t *lm = open_ok(&e, T0);
+    char err[256] = "";
+    for (int p = 0; p < n; p++)
+        CU_ASSERT_EQUAL(leader_epoch_assign_deferred(log_leader_epochs(create(lm, "t", p)), p + 1, 0, err,
+                                                     sizeof err), 1);
+    epoch_lock_probe_t probe = {.lm = lm};
+    CU_ASSERT_EQUAL(log_manager_write_leader_epochs(lm, SIZE_MAX, epoch_probe_lock, &probe), KERR_NONE);
+    CU_ASSERT_EQUAL(probe.takes, 3 + (n - 1) / 64); /* the renames let go of it every 64 */
+    CU_ASSERT_FALSE(probe.held);
+    CU_ASSERT_FALSE(probe.nested);
+    for (int p = 0; p < n; p++) {
+        log_t *log = log_manager_get(lm, "t", p);
+        char want[64];
+        snprintf(want, sizeof want, "0\n1\n%d 0\n", p + 1);
+        char *got = epoch_file_of(log);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+        CU_ASSERT_STRING_EQUAL(got, want);
+        free(got);
+        CU_ASSERT_FALSE(leader_epoch_dirty(log_leader_epochs(log)));
+        CU_ASSERT_EQUAL(count_suffix(log_dir(log), CHECKPOINT_STAGED_SUFFIX), 0);
+    }
+    /* nothing dirty: the lock is taken once, to look */
+    probe = (epoch_lock_probe_t){.lm = lm};
+    CU_ASSERT_EQUAL(log_manager_write_leader_epochs(lm, SIZE_MAX, epoch_probe_lock, &probe), KERR_NONE);
+    CU_ASSERT_EQUAL(probe.takes, 1);
+    log_manager_close(lm, false);
+    env_free(&e);
+}
+
+static void test_leader_epochs_batch(void) {
+    epoch_batch_case(3);
+    epoch_batch_case(150); /* over two dirs */
+}
+
+/* At most max_files a call; the next call takes the rest. */
+static void test_leader_epochs_batch_cap(void) {
+    env_t e;
+    env_init(&e, 1);
+    log_manager_t *lm = open_ok(&e, T0);
+    char err[256] = "";
+    for (int p = 0; p < 3; p++)
+        CU_ASSERT_EQUAL(leader_epoch_assign_deferred(log_leader_epochs(create(lm, "t", p)), 4, 0, err, sizeof err),
+                        1);
+    int dirty = 0;
+    CU_ASSERT_EQUAL(log_manager_write_leader_epochs(lm, 2, epoch_probe_lock, &(epoch_lock_probe_t){.lm = lm}),
+                    KERR_NONE);
+    for (int p = 0; p < 3; p++)
+        dirty += leader_epoch_dirty(log_leader_epochs(log_manager_get(lm, "t", p)));
+    CU_ASSERT_EQUAL(dirty, 1);
+    CU_ASSERT_EQUAL(log_manager_write_leader_epochs(lm, 2, epoch_probe_lock, &(epoch_lock_probe_t){.lm = lm}),
+                    KERR_NONE);
+    for (int p = 0; p < 3; p++) {
+        log_t *log = log_manager_get(lm, "t", p);
+        CU_ASSERT_FALSE(leader_epoch_dirty(log_leader_epochs(log)));
+        char *got = epoch_file_of(log);
+        CU_ASSERT_STRING_EQUAL(got, "0\n1\n4 0\n");
+        free(got);
+    }
+    log_manager_close(lm, false);
+    env_free(&e);
+}
+
+/* A cache that changed while the files were staged keeps its new entries
+ * dirty and its old file; a log deleted meanwhile is no error; the others
+ * are written. */
+static void test_leader_epochs_batch_races(void) {
+    env_t e;
+    env_init(&e, 1);
+    log_manager_t *lm = open_ok(&e, T0);
+    char err[256] = "";
+    for (int p = 0; p < 3; p++) {
+        leader_epoch_cache_t *c = log_leader_epochs(create(lm, "t", p));
+        CU_ASSERT_EQUAL(leader_epoch_assign(c, 1, 0, err, sizeof err), 1);
+        CU_ASSERT_EQUAL(leader_epoch_assign_deferred(c, 2, 0, err, sizeof err), 1);
+    }
+    epoch_lock_probe_t probe = {.lm = lm, .meddle = EPOCH_CHANGE_T1};
+    CU_ASSERT_EQUAL(log_manager_write_leader_epochs(lm, SIZE_MAX, epoch_probe_lock, &probe), KERR_NONE);
+    char *t0 = epoch_file_of(log_manager_get(lm, "t", 0));
+    char *t1 = epoch_file_of(log_manager_get(lm, "t", 1));
+    CU_ASSERT_STRING_EQUAL(t0, "0\n1\n2 0\n");
+    CU_ASSERT_STRING_EQUAL(t1, "0\n1\n1 0\n"); /* the copy (2 0) was not installed over the newer cache */
+    CU_ASSERT_TRUE(leader_epoch_dirty(log_leader_epochs(log_manager_get(lm, "t", 1))));
+    CU_ASSERT_EQUAL(count_suffix(log_dir(log_manager_get(lm, "t", 1)), CHECKPOINT_STAGED_SUFFIX), 0);
+    free(t0);
+    free(t1);
+    /* the next call writes what changed; t-2, deleted meanwhile, is no error */
+    char *t2_dir = strdup(log_dir(log_manager_get(lm, "t", 2)));
+    CU_ASSERT_EQUAL(leader_epoch_assign_deferred(log_leader_epochs(log_manager_get(lm, "t", 2)), 3, 0, err,
+                                                 sizeof err), 1);
+    probe = (epoch_lock_probe_t){.lm = lm, .meddle = EPOCH_DELETE_T2};
+    CU_ASSERT_EQUAL(log_manager_write_leader_epochs(lm, SIZE_MAX, epoch_probe_lock, &probe), KERR_NONE);
+    CU_ASSERT_FALSE(probe.held);
+    t1 = epoch_file_of(log_manager_get(lm, "t", 1));
+    CU_ASSERT_STRING_EQUAL(t1, "0\n1\n9 0\n");
+    CU_ASSERT_FALSE(leader_epoch_dirty(log_leader_epochs(log_manager_get(lm, "t", 1))));
+    CU_ASSERT_PTR_NULL(log_manager_get(lm, "t", 2));
+    CU_ASSERT_FALSE(exists(t2_dir));
+    free(t1);
+    free(t2_dir);
+    log_manager_close(lm, false);
+    env_free(&e);
+}
+
 /* flush.ms: the flush task fsyncs logs whose time has come; the recovery
  * point follows. */
 static void test_tick_flush(void) {
@@ -939,6 +1075,9 @@ void unit_register(void) {
         {"logs: 150 partitions over two dirs", test_many_partitions},
         {"tick: retention and delayed file removal", test_tick_retention},
         {"tick: checkpoint schedules", test_tick_checkpoints},
+        {"leader epochs: written outside the lock", test_leader_epochs_batch},
+        {"leader epochs: changed or deleted meanwhile", test_leader_epochs_batch_races},
+        {"leader epochs: at most max_files a call", test_leader_epochs_batch_cap},
         {"tick: flush.ms", test_tick_flush},
         {"tick: a roll's flush", test_tick_flushes_rolled_segments},
         {NULL, NULL},
