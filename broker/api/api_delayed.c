@@ -78,8 +78,10 @@ api_delayed_watch_t *api_delayed_watch(api_delayed_t *d, partition_t *p, bool wa
     return w;
 }
 
-void api_delayed_start(api_delayed_t *d, int64_t timeout_ms) {
+bool api_delayed_start(api_delayed_t *d, int64_t timeout_ms) {
     d->timer = evloop_after(d->loop, timeout_ms, api_delayed_timeout, d);
-    if (d->ready(d))
-        api_delayed_complete(d, false);
+    bool ready = d->ready(d);
+    if (ready)
+        api_delayed_complete(d, false); /* may free d */
+    return ready;
 }

@@ -65,8 +65,10 @@ api_delayed_watch_t *api_delayed_watch(api_delayed_t *d, partition_t *p, bool wa
                                        void *item);
 
 /* Arms the timeout and answers at once when already ready (a wake may
- * have come between the handler's first look and the watch). d belongs to
- * the loop from here on. */
-void api_delayed_start(api_delayed_t *d, int64_t timeout_ms);
+ * have come between the handler's first look and the watch): true then,
+ * and d and its request are gone. d belongs to the loop from here on; the
+ * answer comes from a later callback on it, so until the handler returns it
+ * may still use an unanswered request (e.g. api_detach it). */
+bool api_delayed_start(api_delayed_t *d, int64_t timeout_ms);
 
 #endif

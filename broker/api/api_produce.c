@@ -194,10 +194,8 @@ void api_handle_produce(api_request_t *req) {
         return;
     }
     if (acks) {
-        int32_t timeout_ms = rq->timeout_ms > 0 ? rq->timeout_ms : 0;
-        if (!produce_acks_ready(acks)) /* not at once (RF 1): let the connection go on */
-            produce_detach(req, resp);
-        api_delayed_start(acks, timeout_ms);
+        if (!api_delayed_start(acks, rq->timeout_ms > 0 ? rq->timeout_ms : 0))
+            produce_detach(req, resp); /* not answered at once (RF 1 is): let the connection go on */
     } else
         api_respond(req, resp);
 }

@@ -126,7 +126,7 @@ int leader_epoch_flush(leader_epoch_cache_t *cache, char *err, size_t errlen);
  * recovery from the epochs the batches themselves carry (every batch after
  * the on-disk recovery point is rescanned), provided the dirty file is
  * written before a recovery point past those batches is — the log manager
- * flushes dirty caches first (log_flush_leader_epochs). A broker becoming
+ * writes a dirty cache first (log_manager's recovery_point_of). A broker becoming
  * leader of 1,000 partitions thus answers LeaderAndIsr without 1,000 fsyncs
  * in its path. 1 = changed, 0 = no change, -1 = invalid entry. */
 int leader_epoch_assign_deferred(leader_epoch_cache_t *cache, int32_t epoch, int64_t start_offset, char *err,

@@ -771,10 +771,11 @@ typedef bool (*offset_fn)(log_t *log, int64_t *out);
 
 /* A recovery point may only reach disk once the leader-epoch entries of
  * the batches below it did: recovery rebuilds entries only from the batches
- * above it. flush_leader_epochs wrote them just before, but an append may
- * have added one since (a follower's first batch of a new epoch), so under
- * the same lock as the read they are written now if still pending; a log
- * whose entries cannot be written gets no recovery point (recovered whole). */
+ * above it. So a cache still dirty (a deferred entry:
+ * leader_epoch_assign_deferred) is written here, under the same lock as the
+ * read, so that no append can add one in between; a log whose entries
+ * cannot be written gets no recovery point (recovered whole). This is the
+ * one place that writes them before a recovery-point checkpoint. */
 static bool recovery_point_of(log_t *log, int64_t *out) {
     if (log_flush_leader_epochs(log) != KERR_NONE)
         return false;
@@ -847,21 +848,6 @@ static kerr_t write_checkpoints(log_manager_t *lm, const char *file, offset_fn f
     return rc;
 }
 
-/* Deferred leader-epoch entries (leader_epoch_assign_deferred) reach disk
- * through log_manager_write_leader_epochs before every tick, and here, under
- * the caller's lock, always before a recovery point that could skip the
- * batches recovery would rebuild them from. */
-static kerr_t flush_leader_epochs(log_manager_t *lm) {
-    kerr_t rc = KERR_NONE;
-    for (size_t i = 0; i < lm->nlogs; i++) {
-        lm_lock(lm, lm->logs[i], true);
-        if (log_flush_leader_epochs(lm->logs[i]->log) != KERR_NONE)
-            rc = KERR_KAFKA_STORAGE_ERROR;
-        lm_lock(lm, lm->logs[i], false);
-    }
-    return rc;
-}
-
 /* ---- leader-epoch checkpoints written outside the caller's lock ----------
  * After an unclean restart every log's cache is dirty (load and recovery
  * defer their truncations), after a failover every cache it led over.
@@ -879,7 +865,7 @@ static kerr_t flush_leader_epochs(log_manager_t *lm) {
  * dir would be fewer, but it would flush every partition's unflushed data
  * with them, at every tick that has a dirty cache.
  * The caches stay dirty until 5, so a recovery-point checkpoint written
- * meanwhile (always after flush_leader_epochs) writes them itself first:
+ * meanwhile writes them itself first (recovery_point_of):
  * epochs still reach disk before a recovery point that skips the batches
  * they would be rebuilt from.
  * A call takes at most max_files caches (the rest wait for the next call)
@@ -1050,7 +1036,6 @@ kerr_t log_manager_write_leader_epochs(log_manager_t *lm, size_t max_files, log_
 }
 
 kerr_t log_manager_checkpoint_recovery_points(log_manager_t *lm, char *err, size_t errlen) {
-    flush_leader_epochs(lm);
     return write_checkpoints(lm, CHECKPOINT_RECOVERY_POINT_FILE, recovery_point_of, SIZE_MAX, err, errlen);
 }
 
@@ -1065,7 +1050,6 @@ kerr_t log_manager_checkpoint_high_watermarks(log_manager_t *lm, char *err, size
 /* After a log left dir di, so that a topic re-created later under the same
  * name does not inherit its offsets. */
 static kerr_t checkpoint_dir(log_manager_t *lm, size_t di, char *err, size_t errlen) {
-    flush_leader_epochs(lm);
     kerr_t a = write_checkpoints(lm, CHECKPOINT_RECOVERY_POINT_FILE, recovery_point_of, di, err, errlen);
     kerr_t b = write_checkpoints(lm, CHECKPOINT_LOG_START_FILE, log_start_of, di, a ? NULL : err, errlen);
     kerr_t c = write_checkpoints(lm, CHECKPOINT_REPLICATION_FILE, high_watermark_of, di, a || b ? NULL : err,

@@ -841,6 +841,8 @@ static net_slot_t *conn_add_slot(net_conn_t *c) {
     return s;
 }
 
+static void slot_answer(net_slot_t *s, net_response_t *r, bool close, const char *fn);
+
 /* Writes (or, on a closed connection, drops) the answered slots at the head
  * of the order, up to the first unanswered one. */
 static void conn_release_slots(net_conn_t *c) {
@@ -872,10 +874,7 @@ void net_respond(net_conn_t *c, net_response_t *r) {
         return;
     }
     if (c->slots_head) { /* earlier responses still wait: take a place behind them */
-        net_slot_t *s = conn_add_slot(c);
-        s->answered = true;
-        s->r = *r;
-        net_response_init(r);
+        slot_answer(conn_add_slot(c), r, false, "net_respond");
         return;
     }
     conn_queue_answer(c, r);
@@ -890,7 +889,9 @@ net_slot_t *net_detach(net_conn_t *c) {
     return s;
 }
 
-/* Records a slot's answer and writes what can be written. */
+/* Records a slot's answer and writes what can be written. The "answered
+ * already" check catches a second answer only while the slot still waits
+ * behind an earlier one: a released slot is freed. */
 static void slot_answer(net_slot_t *s, net_response_t *r, bool close, const char *fn) {
     net_conn_t *c = s->conn;
     loop_assert_thread(c->loop, fn);
