@@ -9,11 +9,10 @@ import os
 import signal
 import socket
 import struct
-import subprocess
 import time
 
 from kafka.protocol.api import RequestHeader
-from kafka.protocol.offset import OffsetRequest, OffsetResponse
+from kafka.protocol.offset import OffsetRequest
 from kafka.protocol.produce import ProduceRequest, ProduceResponse
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
@@ -56,17 +55,23 @@ def produce(port, topic, partition, acks, timeout_ms, value=b"v"):
     return error, base_offset, took
 
 
-def log_end_offset(port, topic, partition):
-    """The leader's log end offset: ListOffsets latest as a follower asks it
-    (replica_id >= 0), which is not capped at the high watermark."""
-    req = OffsetRequest[1](replica_id=1000, topics=[(topic, [(partition, -1)])])
-    header = RequestHeader(req, correlation_id=9, client_id="test-acks")
+def roundtrip(port, req):
+    """One request on a fresh connection; its decoded response."""
+    header = RequestHeader(req, correlation_id=11, client_id="test-acks")
     payload = header.encode() + req.encode()
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
         s.sendall(struct.pack(">i", len(payload)) + payload)
         size = struct.unpack(">i", _recv(s, 4))[0]
         body = _recv(s, size)
-    (_name, parts), = OffsetResponse[1].decode(body[4:]).topics
+    assert struct.unpack(">i", body[:4])[0] == 11
+    return req.RESPONSE_TYPE.decode(body[4:])
+
+
+def log_end_offset(port, topic, partition):
+    """The leader's log end offset: ListOffsets latest as a follower asks it
+    (replica_id >= 0), which is not capped at the high watermark."""
+    resp = roundtrip(port, OffsetRequest[1](replica_id=1000, topics=[(topic, [(partition, -1)])]))
+    (_name, parts), = resp.topics
     (_index, error, _timestamp, offset), = parts
     assert error == NONE
     return offset

@@ -21,15 +21,14 @@ the new leader holds every record it had; only truncating to the HW would
 lose or diverge."""
 import os
 import signal
-import socket
 import struct
 import time
 
-from kafka.protocol.api import Request, RequestHeader, Response
+from kafka.protocol.api import Request, Response
 from kafka.protocol.fetch import FetchRequest
 from kafka.protocol.types import Array, Int8, Int16, Int32, Int64, Schema, String
 
-from test_acks import _recv, produce
+from test_acks import produce, roundtrip
 from test_controller import Cluster, kcat, wait_for
 from test_replication import batches, checkpoint
 
@@ -97,18 +96,6 @@ class ListOffsetsRequest_v4(Request):
                 ("partition", Int32),
                 ("current_leader_epoch", Int32),
                 ("timestamp", Int64))))))
-
-
-def roundtrip(port, req):
-    """One request on a fresh connection; its decoded response."""
-    header = RequestHeader(req, correlation_id=11, client_id="test-leader-epoch")
-    payload = header.encode() + req.encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall(struct.pack(">i", len(payload)) + payload)
-        size = struct.unpack(">i", _recv(s, 4))[0]
-        body = _recv(s, size)
-    assert struct.unpack(">i", body[:4])[0] == 11
-    return req.RESPONSE_TYPE.decode(body[4:])
 
 
 def epoch_end(port, topic, partition, leader_epoch, current_leader_epoch=-1, replica_id=-1):
