@@ -2,6 +2,7 @@
 
 #include "api/api_metrics.h"
 #include "util/clock.h"
+#include "util/endian.h"
 #include "util/logger.h"
 #include "util/mem.h"
 
@@ -105,6 +106,7 @@ void *api_alloc_array(api_request_t *req, kp_array_t *arr, int32_t n, size_t siz
 
 static void api_request_free(api_request_t *req) {
     kp_arena_free(&req->arena);
+    free(req->frame_copy);
     free(req);
 }
 
@@ -301,13 +303,10 @@ void api_handle_api_versions(api_request_t *req) {
 
 /* --- dispatch -------------------------------------------------------------- */
 
-void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
-    api_request_t *req = mem_calloc(1, sizeof *req);
-    req->broker = ctx;
-    req->conn = conn;
-    req->received_ms = clock_wall_ms();
-    req->received_us = clock_mono_us();
-    kp_arena_init(&req->arena);
+/* Decodes and routes req's frame; a deferred request (api_turn_start)
+ * owns a copy of it and answers through its slot. */
+static void api_dispatch(api_request_t *req, uint8_t *frame, size_t len) {
+    net_conn_t *conn = req->conn;
     char err[256];
     kp_status_t st = kp_request_decode(frame, len, &req->arena, &req->hdr, &req->body, err, sizeof err);
     const api_route_t *route = api_route(req->hdr.api_key);
@@ -319,8 +318,7 @@ void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
         net_response_t r;
         api_writer_to_response(&w, &r);
         kp_writer_free(&w);
-        net_respond(conn, &r);
-        api_request_free(req);
+        api_send(req, &r, false);
         return;
     }
     if (st != KP_OK || !route) {
@@ -333,4 +331,47 @@ void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
         api_offload(req, route->handler);
     else
         route->handler(req);
+}
+
+/* A small request decodes into a small arena: a one-record produce that
+ * waits for its replicas (net.h, NET_MAX_SLOTS) then holds ~1 KB, not 4. */
+#define API_SMALL_FRAME 512
+#define API_SMALL_ARENA 1024
+
+static api_request_t *api_request_new(broker_t *broker, net_conn_t *conn, size_t frame_len) {
+    api_request_t *req = mem_calloc(1, sizeof *req);
+    req->broker = broker;
+    req->conn = conn;
+    req->received_ms = clock_wall_ms();
+    req->received_us = clock_mono_us();
+    kp_arena_init_sized(&req->arena, frame_len < API_SMALL_FRAME ? API_SMALL_ARENA : 0);
+    return req;
+}
+
+/* A deferred request's turn (net_turn_fn): req holds its frame's copy. */
+static void api_turn_start(void *arg, net_slot_t *slot) {
+    api_request_t *req = arg;
+    if (!slot) { /* dropped with its connection */
+        api_request_free(req);
+        return;
+    }
+    req->slot = slot;
+    api_dispatch(req, req->frame_copy, req->frame_len);
+}
+
+/* Produce appends at once whatever waits before it: appends keep arrival
+ * order, only answers wait (net.h, "Detaching"). Anything else behind a
+ * waiting answer waits its turn (net.h, "Deferring"), so that it sees what
+ * the requests before it did. */
+void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
+    api_request_t *req = api_request_new(ctx, conn, len);
+    if (len >= 2 && net_conn_awaits_answers(conn) && (int16_t)be16_load(frame) != KP_API_PRODUCE) {
+        req->frame_copy = mem_alloc(len);
+        memcpy(req->frame_copy, frame, len);
+        req->frame_len = len;
+        if (!net_defer(conn, api_turn_start, req))
+            api_request_free(req);
+        return;
+    }
+    api_dispatch(req, frame, len);
 }

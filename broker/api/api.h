@@ -28,7 +28,9 @@ typedef struct api_request {
     kp_arena_t arena;
     int64_t received_ms;
     int64_t received_us; /* monotonic, for the request metrics (api_metrics.h) */
-    net_slot_t *slot;    /* set by api_detach: the answer goes through it */
+    net_slot_t *slot;    /* set by api_detach or for a deferred request: the answer goes through it */
+    uint8_t *frame_copy; /* a deferred request's frame (net_defer), owned */
+    size_t frame_len;
 } api_request_t;
 
 /* net's request callback (ctx is the broker). */

@@ -118,6 +118,36 @@ static void api_lai_group_errors(api_request_t *req, kp_leader_and_isr_resp_t *r
     }
 }
 
+/* A partition state as the metadata cache holds it (no offline replicas);
+ * the arrays are borrowed. */
+static mc_partition_t api_mc_partition(int32_t index, int32_t leader, int32_t leader_epoch, kp_array_t replicas,
+                                       kp_array_t isr) {
+    return (mc_partition_t){
+        .index = index,
+        .leader = leader,
+        .leader_epoch = leader_epoch,
+        .replicas = replicas.items,
+        .nreplicas = replicas.count > 0 ? replicas.count : 0,
+        .isr = isr.items,
+        .nisr = isr.count > 0 ? isr.count : 0,
+    };
+}
+
+/* The request's states for metadata_cache_advance_partitions. */
+typedef struct api_lai_states {
+    const char **topics;
+    mc_partition_t *parts;
+    size_t n;
+} api_lai_states_t;
+
+static void api_lai_state(api_request_t *req, const char *topic, kp_str_t topic_str,
+                          const kp_leader_and_isr_partition_state_t *s, void *arg) {
+    (void)req, (void)topic_str;
+    api_lai_states_t *b = arg;
+    b->topics[b->n] = topic;
+    b->parts[b->n++] = api_mc_partition(s->partition_index, s->leader, s->leader_epoch, s->replicas, s->isr);
+}
+
 void api_handle_leader_and_isr(api_request_t *req) {
     const kp_leader_and_isr_req_t *rq = req->body;
     kp_leader_and_isr_resp_t resp;
@@ -127,6 +157,12 @@ void api_handle_leader_and_isr(api_request_t *req) {
     int32_t n = e == KERR_NONE ? api_lai_for_each(req, NULL, NULL) : 0;
     api_lai_ctx_t c = {api_alloc_array(req, &resp.partition_errors, n, sizeof *c.errors), 0, false, {NULL, NULL}};
     if (e == KERR_NONE) {
+        /* What clients are told first: the produces these states answer
+         * release Metadata requests queued behind them (metadata_cache.h). */
+        api_lai_states_t states = {kp_arena_alloc(&req->arena, ((size_t)n + 1) * sizeof *states.topics),
+                                   kp_arena_alloc(&req->arena, ((size_t)n + 1) * sizeof *states.parts), 0};
+        api_lai_for_each(req, api_lai_state, &states);
+        metadata_cache_advance_partitions(req->broker->metadata, states.topics, states.parts, states.n);
         api_lai_for_each(req, api_lai_one, &c);
         fetcher_manager_shutdown_idle(req->broker->fetchers);
     }
@@ -195,18 +231,11 @@ static void api_um_partition(api_um_batch_t *b, const char *topic, const kp_upda
         b->deleted[b->ndeleted++] = topic;
         return;
     }
+    mc_partition_t p = api_mc_partition(s->partition_index, s->leader, s->leader_epoch, s->replicas, s->isr);
+    p.offline = s->offline_replicas.items;
+    p.noffline = s->offline_replicas.count > 0 ? s->offline_replicas.count : 0;
     b->topics[b->n] = topic;
-    b->parts[b->n++] = (mc_partition_t){
-        .index = s->partition_index,
-        .leader = s->leader,
-        .leader_epoch = s->leader_epoch,
-        .replicas = s->replicas.items,
-        .nreplicas = s->replicas.count > 0 ? s->replicas.count : 0,
-        .isr = s->isr.items,
-        .nisr = s->isr.count > 0 ? s->isr.count : 0,
-        .offline = s->offline_replicas.items,
-        .noffline = s->offline_replicas.count > 0 ? s->offline_replicas.count : 0,
-    };
+    b->parts[b->n++] = p;
 }
 
 static void api_um_partitions(api_request_t *req) {

@@ -58,17 +58,6 @@
 /* Pause of a listener after accept() ran out of descriptors or memory. */
 #define NET_ACCEPT_BACKOFF_MS 100
 #define NET_LISTEN_BACKLOG 1024
-/* Most requests of one connection detached and not yet written (net_detach):
- * their responses wait in order, so this bounds what one client can make
- * the broker hold (a waiting request keeps its decoded form, ~5 KB), as
- * Kafka's queued.max.requests (500) bounds its request queue. librdkafka
- * sends one partition per acks=all ProduceRequest, so a client producing
- * at R requests a second keeps R x the replication round trip waiting: at
- * the bound, the connection stops taking requests (its Metadata requests
- * too) and its latency grows with the backlog. 1,000 covers a client
- * writing 1,000 partitions led here through a round trip of up to a
- * second. */
-#define NET_MAX_SLOTS 1000
 
 /* --- types ----------------------------------------------------------------- */
 
@@ -126,6 +115,9 @@ struct net_slot {
     bool answered;
     bool close;       /* answered with net_slot_close */
     net_response_t r; /* the answer, once answered */
+    net_turn_fn start; /* a deferred request (net_defer), started at the head */
+    void *start_arg;
+    bool started;
 };
 
 /* A network loop: an evloop (thread, event_base, task queue, timers) with
@@ -184,6 +176,8 @@ typedef struct net_accepted {
 static void conn_service(net_conn_t *c);
 static void conn_schedule(net_conn_t *c);
 static void conn_close_now(net_conn_t *c, const char *why);
+static void conn_release_slots(net_conn_t *c);
+static bool conn_start_turn(net_conn_t *c);
 static void loop_check_drained(net_loop_t *loop);
 
 /* --- small helpers ----------------------------------------------------------- */
@@ -489,6 +483,7 @@ static void conn_close_now(net_conn_t *c, const char *why) {
     loop->nopen--;
     if (loop->net->cfg.on_close)
         loop->net->cfg.on_close(loop->net->cfg.ctx, c);
+    conn_release_slots(c); /* a deferred request at the head is dropped */
     conn_unref(c); /* the open connection's reference */
     conn_unref(c);
     loop_check_drained(loop);
@@ -503,7 +498,7 @@ static void conn_begin_close(net_conn_t *c) {
     c->state = CONN_CLOSING;
     struct timeval tv = ms_to_tv(NET_CLOSE_LINGER_MS);
     event_add(c->ev_idle, &tv);
-    conn_schedule(c);
+    conn_release_slots(c); /* a deferred request at the head is dropped; schedules */
 }
 
 /* --- input ------------------------------------------------------------------- */
@@ -736,7 +731,7 @@ static void conn_service(net_conn_t *c) {
     size_t bound = c->loop->net->cfg.buffer_bound;
     for (;;) {
         c->in_service = true;
-        while (conn_deliver_one(c))
+        while (conn_start_turn(c) || conn_deliver_one(c))
             ;
         c->in_service = false;
         if (c->state == CONN_CLOSED)
@@ -847,8 +842,16 @@ static void slot_answer(net_slot_t *s, net_response_t *r, bool close, const char
  * of the order, up to the first unanswered one. */
 static void conn_release_slots(net_conn_t *c) {
     conn_ref(c);
-    while (c->slots_head && c->slots_head->answered) {
+    while (c->slots_head) {
         net_slot_t *s = c->slots_head;
+        if (!s->answered && s->start && !s->started && c->state != CONN_OPEN) {
+            /* A deferred request of a closing connection is dropped, as
+             * Kafka drops what it read ahead: its owner frees it. */
+            s->started = s->answered = true;
+            s->start(s->start_arg, NULL);
+        }
+        if (!s->answered)
+            break;
         c->slots_head = s->next;
         if (!c->slots_head)
             c->slots_tail = NULL;
@@ -887,6 +890,29 @@ net_slot_t *net_detach(net_conn_t *c) {
     net_slot_t *s = conn_add_slot(c);
     conn_schedule(c); /* the next frame may be delivered now */
     return s;
+}
+
+bool net_defer(net_conn_t *c, net_turn_fn start, void *arg) {
+    if (!conn_end_request(c, "net_defer"))
+        return false;
+    net_slot_t *s = conn_add_slot(c);
+    s->start = start;
+    s->start_arg = arg;
+    conn_release_slots(c); /* at the head already (a closing connection: dropped), or later */
+    return true;
+}
+
+bool net_conn_awaits_answers(const net_conn_t *c) { return c->slots_head != NULL; }
+
+/* Starts the deferred request at the head of the order: every request
+ * before it is answered. It may answer before this returns. */
+static bool conn_start_turn(net_conn_t *c) {
+    net_slot_t *s = c->slots_head;
+    if (!s || !s->start || s->started || c->state != CONN_OPEN)
+        return false;
+    s->started = true;
+    s->start(s->start_arg, s);
+    return true;
 }
 
 /* Records a slot's answer and writes what can be written. The "answered
@@ -1412,6 +1438,8 @@ static void conn_destroy(net_conn_t *c) {
     while (c->slots_head) { /* never answered: their owners are gone too */
         net_slot_t *s = c->slots_head;
         c->slots_head = s->next;
+        if (s->start && !s->started)
+            s->start(s->start_arg, NULL); /* never started: its owner's state is freed */
         net_response_free(&s->r);
         free(s);
     }

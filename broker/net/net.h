@@ -45,10 +45,18 @@
  * sent, so a client's requests there wait for each other's replication; a
  * broker leading N partitions for a client that sends one partition per
  * request (librdkafka) then acknowledges each partition once every N
- * replication round trips. At most NET_MAX_SLOTS (net.c) detached requests
+ * replication round trips. At most NET_MAX_SLOTS (below) detached requests
  * wait per connection; beyond that delivery pauses. A slot answered with a
  * close closes the connection after the responses before it; later answers
  * are dropped.
+ * Deferring (net_defer): a request that arrives while detached ones wait
+ * and that should see what they did (a Metadata request behind waiting
+ * produces) is handled when its turn comes, as Kafka's muted connection
+ * would: its handler copies the frame and defers it; net starts it once
+ * every request before it is answered, and it answers through its slot.
+ * Handled at once instead, it would describe the cluster as it was when it
+ * arrived and reach the client seconds later — a client that believes such
+ * an answer moves partitions back to a dead leader.
  * A large frame still arriving is waited for with SO_RCVLOWAT (up to a
  * quarter megabyte at a time), so it takes a few large reads and wake-ups
  * instead of one per TCP segment.
@@ -279,8 +287,35 @@ net_slot_t *net_detach(net_conn_t *conn);
  * closes its connection once the responses before it are written. Exactly
  * once per slot, on the connection's loop thread; the slot is gone after
  * its response is written or dropped. */
+/* Most requests of one connection detached or deferred and not yet
+ * written: their responses wait in order, so this bounds what one client
+ * can make the broker hold (a waiting produce keeps its response and its
+ * watch, ~1.5 KB), as Kafka's queued.max.requests (500) bounds its request
+ * queue. librdkafka sends one partition per acks=all ProduceRequest and,
+ * by default, never stops sending: while a dead follower is still in the
+ * ISR (until the controller notices, zookeeper.session.timeout.ms) a client
+ * at R requests a second keeps R x that time waiting on each connection.
+ * Reading them all — appended, only their answers wait — lets the backlog
+ * clear in one step when the ISR shrinks; at the bound the connection stops
+ * taking requests and the backlog is worked through one request at a time
+ * after it. 10,000 covers 2,000 one-partition requests a second per
+ * connection through a 5 s detection, at most ~15 MB per connection. */
+#define NET_MAX_SLOTS 10000
+
 void net_slot_respond(net_slot_t *slot, net_response_t *r);
 void net_slot_close(net_slot_t *slot);
+
+/* Starts a deferred request (net_defer) on the connection's loop once every
+ * request before it is answered; it is answered through slot. slot NULL:
+ * it never starts (the connection closed or is being freed): free arg. */
+typedef void (*net_turn_fn)(void *arg, net_slot_t *slot);
+/* Defers the request in flight (see "Deferring" above): its frame must not
+ * be touched any more (copy it first) and the next frame may be delivered
+ * at once. start(arg, ...) is called exactly once. false (logged) when no
+ * request is in flight, a handler bug; start is not called then. */
+bool net_defer(net_conn_t *conn, net_turn_fn start, void *arg);
+/* Whether a request answered now would wait behind detached ones. */
+bool net_conn_awaits_answers(const net_conn_t *conn);
 
 /* Any thread: the connection's loop, for evloop_run / evloop_in_loop (and,
  * on it, evloop_after). Valid while the connection is referenced. */

@@ -226,6 +226,26 @@ void metadata_cache_set_partitions(metadata_cache_t *mc, const char *const *topi
     mc_publish(mc, next);
 }
 
+void metadata_cache_advance_partitions(metadata_cache_t *mc, const char *const *topics, const mc_partition_t *ps,
+                                       size_t n) {
+    mc_snapshot_t *next = mc_begin(mc);
+    for (size_t i = 0; i < n; i++) {
+        mc_topic_t *t = (mc_topic_t *)mc_snapshot_topic(next, topics[i], strlen(topics[i]));
+        if (!t || ps[i].index < 0 || ps[i].index >= t->npartitions)
+            continue;
+        mc_partition_t *cur = &t->partitions[ps[i].index];
+        if (ps[i].leader_epoch <= cur->leader_epoch)
+            continue;
+        mc_partition_t with_offline = ps[i], advanced;
+        with_offline.offline = cur->offline;
+        with_offline.noffline = cur->noffline;
+        mc_partition_copy(&advanced, &with_offline);
+        mc_partition_free(cur);
+        *cur = advanced;
+    }
+    mc_publish(mc, next);
+}
+
 void metadata_cache_remove_topic(metadata_cache_t *mc, const char *topic) {
     mc_snapshot_t *next = mc_begin(mc);
     mc_topic_t *t = (mc_topic_t *)mc_snapshot_topic(next, topic, strlen(topic));

@@ -86,6 +86,17 @@ void metadata_cache_set_partition(metadata_cache_t *mc, const char *topic, const
 void metadata_cache_set_partitions(metadata_cache_t *mc, const char *const *topics, const mc_partition_t *ps,
                                    size_t n);
 
+/* A LeaderAndIsr's leader, epoch, replicas and ISR, for the partitions the
+ * cache knows at an older leader epoch (the offline replicas stay): the
+ * controller sends UpdateMetadata after it, and a client asking meanwhile
+ * — librdkafka asks every 250 ms while a leader is down, and its Metadata
+ * waits here behind produces that the same LeaderAndIsr answers (net.h,
+ * "Deferring") — would otherwise be told of the dead leader again and stop
+ * asking. Topics and partitions the cache does not know are left to
+ * UpdateMetadata. */
+void metadata_cache_advance_partitions(metadata_cache_t *mc, const char *const *topics, const mc_partition_t *ps,
+                                       size_t n);
+
 void metadata_cache_remove_topic(metadata_cache_t *mc, const char *topic);
 
 #endif

@@ -44,7 +44,12 @@ struct kp_arena_chunk {
     max_align_t data[];
 };
 
-void kp_arena_init(kp_arena_t *a) { a->head = NULL; }
+void kp_arena_init(kp_arena_t *a) { kp_arena_init_sized(a, 0); }
+
+void kp_arena_init_sized(kp_arena_t *a, size_t first_chunk) {
+    a->head = NULL;
+    a->first_chunk = first_chunk;
+}
 
 static void arena_free_list(kp_arena_chunk_t *c) {
     while (c) {
@@ -84,7 +89,7 @@ void *kp_arena_alloc(kp_arena_t *a, size_t n) {
     n = n ? (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1) : ARENA_ALIGN;
     kp_arena_chunk_t *c = a->head;
     if (!c || c->size - c->used < n) {
-        size_t size = c ? c->size * 2 : ARENA_FIRST_CHUNK;
+        size_t size = c ? c->size * 2 : a->first_chunk ? a->first_chunk : ARENA_FIRST_CHUNK;
         if (size > ARENA_MAX_CHUNK)
             size = ARENA_MAX_CHUNK;
         if (size < n)

@@ -154,11 +154,15 @@ static inline bool kp_api_flexible(const kp_api_t *api, int16_t version) {
 typedef struct kp_arena_chunk kp_arena_chunk_t;
 typedef struct kp_arena {
     kp_arena_chunk_t *head;
+    size_t first_chunk; /* bytes of the first chunk; 0: 4 KiB */
 } kp_arena_t;
 
-#define KP_ARENA_INIT {NULL}
+#define KP_ARENA_INIT {NULL, 0}
 
 void kp_arena_init(kp_arena_t *a);
+/* An arena whose first chunk is first_chunk bytes: small messages that may
+ * be kept long (a request waiting for its replicas) hold less. */
+void kp_arena_init_sized(kp_arena_t *a, size_t first_chunk);
 void kp_arena_reset(kp_arena_t *a);
 void kp_arena_free(kp_arena_t *a);
 /* n bytes, zeroed, aligned for any type; never NULL (mem.h). */

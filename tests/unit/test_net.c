@@ -19,6 +19,8 @@
  *       other files take the freed fd numbers, then send the range
  *   'P' detach (net_detach) and keep the slot with a copy of the frame;
  *       the test answers it later (slot_answer_from_test)
+ *   'W' wait for its turn (net_defer) while detached requests wait, then
+ *       echo; at once otherwise. Logs 100 + seq when its turn starts
  * An empty payload is echoed. The client side is plain blocking sockets
  * with poll() timeouts as failure guards only. */
 #include "unit.h"
@@ -49,7 +51,7 @@
 #define GUARD_MS 5000 /* failure guard of every wait */
 #define FILE_BYTES 200000
 #define BIG_FILE_BYTES (4 << 20)
-#define NET_TEST_SLOTS 1024 /* above net.c's NET_MAX_SLOTS (1000) */
+#define NET_TEST_SLOTS (NET_MAX_SLOTS + 24)
 
 /* --- the test handler ---------------------------------------------------------- */
 
@@ -71,6 +73,7 @@ typedef struct th {
     int nslots;
     net_conn_t *slot_conn;
     int slots_answered;
+    int turns_dropped; /* 'W' requests never started (net_turn_fn with no slot) */
 } th_t;
 
 static th_t T = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -82,7 +85,7 @@ static void th_reset(void) {
     T.held_closed = false;
     for (int i = 0; i < T.nslots; i++)
         buf_free(&T.slot_frames[i]);
-    T.nslots = T.slots_answered = 0;
+    T.nslots = T.slots_answered = T.turns_dropped = 0;
     T.slot_conn = NULL;
     pthread_mutex_unlock(&T.mu);
 }
@@ -333,6 +336,43 @@ static bool slot_answer_from_test(int index, bool close) {
     return true;
 }
 
+/* 'W': its turn came (slot) or never will (NULL). */
+static void turn_start(void *arg, net_slot_t *slot) {
+    buf_t *frame = arg;
+    if (!slot) {
+        pthread_mutex_lock(&T.mu);
+        T.turns_dropped++;
+        pthread_cond_broadcast(&T.cv);
+        pthread_mutex_unlock(&T.mu);
+    } else {
+        int seq = frame_seq(frame->data, frame->len);
+        th_log(100 + seq);
+        th_log(-seq);
+        net_response_t r;
+        net_response_init(&r);
+        buf_append(&r.bytes, frame->data, frame->len);
+        net_slot_respond(slot, &r);
+    }
+    buf_free(frame);
+    free(frame);
+}
+
+static void defer_or_echo(net_conn_t *conn, const uint8_t *frame, size_t len) {
+    if (!net_conn_awaits_answers(conn)) {
+        th_log(-frame_seq(frame, len));
+        net_respond_bytes(conn, frame, len);
+        return;
+    }
+    buf_t *copy = mem_alloc(sizeof *copy);
+    buf_init(copy);
+    buf_append(copy, frame, len);
+    if (!net_defer(conn, turn_start, copy)) {
+        th_error();
+        buf_free(copy);
+        free(copy);
+    }
+}
+
 static void on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
     (void)ctx;
     int seq = frame_seq(frame, len);
@@ -386,6 +426,9 @@ static void on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) 
         break;
     case 'P':
         detach_and_keep(conn, frame, len);
+        break;
+    case 'W':
+        defer_or_echo(conn, frame, len);
         break;
     case 'S': { /* the connection's read() calls so far, a u64 */
         net_conn_stats_t st;
@@ -715,28 +758,28 @@ static void test_detached_close(void) {
     net_free(net);
 }
 
-/* At most NET_MAX_SLOTS (1,000) detached requests wait per connection: the
- * 1,001st is delivered only once one of them is answered. A peer that then
- * leaves does not stop the rest from being answered (into the closed
+/* At most NET_MAX_SLOTS detached requests wait per connection: the one
+ * after them is delivered only once one of them is answered. A peer that
+ * then leaves does not stop the rest from being answered (into the closed
  * connection, dropped). */
 static void test_detached_bound_and_peer_close(void) {
     net_t *net = server_default();
     int fd = cl_connect(net);
     buf_t b = BUF_INIT;
-    for (int i = 1; i <= 1001; i++)
+    for (int i = 1; i <= NET_MAX_SLOTS + 1; i++)
         frame_build(&b, 'P', i, 0, 0);
     CU_ASSERT(cl_write_all(fd, b.data, b.len));
-    CU_ASSERT_FATAL(th_wait(&T.nslots, 1000));
-    CU_ASSERT_EQUAL(th_get(&T.nslots), 1000);
+    CU_ASSERT_FATAL(th_wait(&T.nslots, NET_MAX_SLOTS));
+    CU_ASSERT_EQUAL(th_get(&T.nslots), NET_MAX_SLOTS);
     CU_ASSERT(slot_answer_from_test(0, false));
-    CU_ASSERT_FATAL(th_wait(&T.nslots, 1001));
+    CU_ASSERT_FATAL(th_wait(&T.nslots, NET_MAX_SLOTS + 1));
     buf_t got = BUF_INIT;
     CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 1);
     close(fd);
     CU_ASSERT_FATAL(th_wait(&T.closes, 1));
-    for (int i = 1; i <= 1000; i++)
+    for (int i = 1; i <= NET_MAX_SLOTS; i++)
         CU_ASSERT(slot_answer_from_test(i, i % 2 == 0));
-    CU_ASSERT(th_wait(&T.slots_answered, 1001));
+    CU_ASSERT(th_wait(&T.slots_answered, NET_MAX_SLOTS + 1));
     CU_ASSERT_EQUAL(th_get(&T.errors), 0);
     int other = cl_connect(net);
     CU_ASSERT(cl_echo(other, 1, 0));
@@ -744,6 +787,102 @@ static void test_detached_bound_and_peer_close(void) {
     buf_free(&got);
     buf_free(&b);
     net_free(net);
+}
+
+/* A request deferred behind a waiting one (net_defer) starts only when
+ * every request before it is answered — those delivered after it go on
+ * meanwhile — and the answers keep request order. */
+static void test_deferred_turn(void) {
+    net_t *net = server_default();
+    int fd = cl_connect(net);
+    buf_t b = BUF_INIT;
+    frame_build(&b, 'P', 1, 0, 0);
+    frame_build(&b, 'W', 2, 0, 0);
+    frame_build(&b, 'E', 3, 0, 0);
+    frame_build(&b, 'W', 4, 0, 0);
+    frame_build(&b, 'P', 5, 0, 0);
+    CU_ASSERT(cl_write_all(fd, b.data, b.len));
+    CU_ASSERT_FATAL(th_wait(&T.nslots, 2)); /* 5 delivered: so were 2, 3, 4 */
+    pthread_mutex_lock(&T.mu);
+    static const int before[] = {1, 2, 3, -3, 4, 5};
+    CU_ASSERT_EQUAL(T.nlog, 6); /* neither 2 nor 4 started */
+    for (int i = 0; i < 6 && i < T.nlog; i++)
+        CU_ASSERT_EQUAL(T.log[i], before[i]);
+    pthread_mutex_unlock(&T.mu);
+    CU_ASSERT(slot_answer_from_test(0, false));
+    buf_t got = BUF_INIT;
+    for (int seq = 1; seq <= 4; seq++) {
+        CU_ASSERT_FATAL(cl_read_frame(fd, &got));
+        CU_ASSERT_EQUAL(frame_seq(got.data, got.len), seq);
+    }
+    pthread_mutex_lock(&T.mu);
+    static const int after[] = {-1, 102, -2, 104, -4};
+    CU_ASSERT_EQUAL(T.nlog, 11);
+    for (int i = 0; i < 5 && 6 + i < T.nlog; i++)
+        CU_ASSERT_EQUAL(T.log[6 + i], after[i]);
+    pthread_mutex_unlock(&T.mu);
+    /* 5 still waits; a request with nothing before it waiting runs at once. */
+    CU_ASSERT(slot_answer_from_test(1, false));
+    CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 5);
+    b.len = 0;
+    frame_build(&b, 'W', 6, 0, 0);
+    CU_ASSERT(cl_write_all(fd, b.data, b.len));
+    CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 6);
+    CU_ASSERT_EQUAL(th_get(&T.turns_dropped), 0);
+    CU_ASSERT_EQUAL(th_get(&T.errors), 0);
+    buf_free(&got);
+    buf_free(&b);
+    close(fd);
+    net_free(net);
+}
+
+/* A deferred request never starts on a connection that closed before its
+ * turn (the peer left; the broker closed it), nor on one freed while the
+ * request before it still waits: its owner is told, exactly once. */
+static void test_deferred_dropped(void) {
+    net_t *net = server_default();
+    int fd = cl_connect(net);
+    buf_t b = BUF_INIT;
+    frame_build(&b, 'P', 1, 0, 0);
+    frame_build(&b, 'W', 2, 0, 0);
+    CU_ASSERT(cl_write_all(fd, b.data, b.len));
+    CU_ASSERT_FATAL(th_wait(&T.calls, 2));
+    close(fd);
+    CU_ASSERT_FATAL(th_wait(&T.closes, 1));
+    CU_ASSERT_EQUAL(th_get(&T.turns_dropped), 0); /* 1 still waits */
+    CU_ASSERT(slot_answer_from_test(0, false));
+    CU_ASSERT(th_wait(&T.turns_dropped, 1));
+
+    fd = cl_connect(net);
+    b.len = 0;
+    frame_build(&b, 'P', 3, 0, 0);
+    frame_build(&b, 'W', 4, 0, 0);
+    frame_build(&b, 'C', 5, 0, 0);
+    CU_ASSERT(cl_write_all(fd, b.data, b.len));
+    CU_ASSERT_FATAL(th_wait(&T.calls, 5));
+    CU_ASSERT(slot_answer_from_test(1, false));
+    CU_ASSERT(th_wait(&T.turns_dropped, 2)); /* the broker closed it */
+    buf_t got = BUF_INIT;
+    CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 3);
+    CU_ASSERT(cl_wait_closed(fd));
+    close(fd);
+
+    fd = cl_connect(net);
+    b.len = 0;
+    frame_build(&b, 'P', 6, 0, 0);
+    frame_build(&b, 'W', 7, 0, 0);
+    CU_ASSERT(cl_write_all(fd, b.data, b.len));
+    CU_ASSERT_FATAL(th_wait(&T.calls, 7));
+    net_free(net); /* 6 never answered */
+    CU_ASSERT_EQUAL(th_get(&T.turns_dropped), 3);
+    pthread_mutex_lock(&T.mu);
+    for (int i = 0; i < T.nlog; i++)
+        CU_ASSERT(T.log[i] < 100); /* no turn ever started */
+    pthread_mutex_unlock(&T.mu);
+    CU_ASSERT_EQUAL(th_get(&T.errors), 0);
+    buf_free(&got);
+    buf_free(&b);
+    close(fd);
 }
 
 static void test_oversized_and_negative(void) {
@@ -1365,7 +1504,9 @@ void unit_register(void) {
         {"pipelined requests answered in order", test_pipelined_order},
         {"detached requests: the next ones go on, answers in order", test_detached_order},
         {"a detached request answered with a close", test_detached_close},
-        {"1,001 detached requests, then the peer leaves", test_detached_bound_and_peer_close},
+        {"NET_MAX_SLOTS + 1 detached requests, then the peer leaves", test_detached_bound_and_peer_close},
+        {"a deferred request starts at its turn", test_deferred_turn},
+        {"a deferred request dropped with its connection", test_deferred_dropped},
         {"oversized and negative frames close", test_oversized_and_negative},
         {"partial frames byte by byte", test_byte_by_byte},
         {"a large frame in few reads", test_large_frame_few_reads},
