@@ -133,10 +133,19 @@ static void produce_detach(api_request_t *req, kp_produce_resp_t *resp) {
     api_detach(req);
 }
 
+/* A timed-out acks=all produce says why (its client only sees
+ * REQUEST_TIMED_OUT and retries). */
 static void produce_acks_answer(api_delayed_t *d, bool timed_out) {
-    for (int32_t i = 0; timed_out && i < d->nwatches; i++)
-        if (!d->watches[i].settled)
-            ((kp_produce_resp_partition_t *)d->watches[i].item)->error_code = KERR_REQUEST_TIMED_OUT;
+    for (int32_t i = 0; timed_out && i < d->nwatches; i++) {
+        api_delayed_watch_t *w = &d->watches[i];
+        if (w->settled)
+            continue;
+        ((kp_produce_resp_partition_t *)w->item)->error_code = KERR_REQUEST_TIMED_OUT;
+        char why[1024];
+        partition_describe_acks_wait(w->partition, w->offset, why, sizeof why);
+        log_info("produce", "%s-%d from %s: acks=all timed out: %s", w->partition->topic, w->partition->index,
+                 net_conn_peer(d->req->conn), why);
+    }
     api_respond(d->req, d->ctx);
 }
 

@@ -103,6 +103,7 @@ struct net_conn {
     net_slot_t *slots_head, *slots_tail;
     size_t nslots;
     bool answers_cut; /* a detached request was answered with a close: later answers are dropped */
+    bool slots_full;  /* at NET_MAX_SLOTS (logged once until it is not) */
 
     uint64_t requests, bytes_in, bytes_out, reads;
 };
@@ -646,6 +647,14 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg) {
  * it. false when nothing (more) can be delivered now. */
 static bool conn_deliver_one(net_conn_t *c) {
     net_t *net = c->loop->net;
+    if (c->nslots >= NET_MAX_SLOTS && !c->slots_full) {
+        c->slots_full = true;
+        log_warn(NET_COMPONENT, "conn %" PRIu64 " %s: %zu requests wait for their answers: taking no more until one "
+                 "is answered", c->id, c->peer, c->nslots);
+    } else if (c->nslots < NET_MAX_SLOTS && c->slots_full) {
+        c->slots_full = false;
+        log_info(NET_COMPONENT, "conn %" PRIu64 " %s: taking requests again", c->id, c->peer);
+    }
     if (c->state != CONN_OPEN || c->in_flight || c->loop->draining || out_len(c) > net->cfg.buffer_bound ||
         c->nslots >= NET_MAX_SLOTS)
         return false;

@@ -204,6 +204,7 @@ typedef struct fetcher {
     bool in_flight;
     bool closing;
     int16_t in_flight_api;
+    int64_t sent_ms; /* mono ms the request in flight went out */
     fetcher_sent_t *sent;
     size_t nsent, sent_cap;
     kp_arena_t arena;
@@ -482,6 +483,9 @@ static void fetcher_on_epoch_ends(fetcher_t *f, const kp_offset_for_leader_epoch
 
 static void fetcher_on_response(void *ctx, kerr_t err, const uint8_t *payload, size_t len) {
     fetcher_t *f = ctx;
+    log_debug(FETCHER_TAG, "fetcher %d->broker %d: api %d answered (%zu partitions, %zu bytes) after %" PRId64 " ms: %s",
+              f->fetcher_id, f->leader_id, f->in_flight_api, f->nsent, len, clock_mono_ms() - f->sent_ms,
+              kerr_name(err));
     if (err == KERR_NONE && !f->closing) {
         kp_arena_t arena;
         kp_arena_init(&arena);
@@ -509,6 +513,7 @@ static bool fetcher_send(fetcher_t *f, int16_t api, int16_t version, const void 
     kclient_t *c = fetcher_client(f);
     f->in_flight = true;
     f->in_flight_api = api;
+    f->sent_ms = clock_mono_ms();
     if (!c || kclient_send(c, api, version, body, fetcher_on_response, f) != 0) {
         fetcher_fail_sent(f, KERR_UNKNOWN_SERVER_ERROR);
         fetcher_finish_request(f);

@@ -6,6 +6,7 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,6 +309,30 @@ bool partition_check_acks(partition_t *p, int64_t required_offset, int32_t broke
     }
     pthread_mutex_unlock(&p->lock);
     return done;
+}
+
+void partition_describe_acks_wait(partition_t *p, int64_t required_offset, char *buf, size_t size) {
+    pthread_mutex_lock(&p->lock);
+    char isr[256], ends[512] = "";
+    size_t used = 0;
+    for (int32_t i = 0; i < p->nreplicas && used < sizeof ends; i++) {
+        const partition_follower_t *f = &p->followers[i];
+        if (f->broker_id == p->leader_id)
+            continue;
+        int w = snprintf(ends + used, sizeof ends - used, "%s%d@%" PRId64, used ? " " : "", f->broker_id,
+                         f->log_end_offset);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (!p->is_leader || !p->log)
+        snprintf(buf, size, "not the leader any more (leader %d, epoch %d)", p->leader_id, p->leader_epoch);
+    else
+        snprintf(buf, size,
+                 "high watermark %" PRId64 " of %" PRId64 ", log end %" PRId64 ", leader epoch %d, ISR [%s]%s, "
+                 "follower log ends [%s]",
+                 log_high_watermark(p->log), required_offset, log_end_offset(p->log), p->leader_epoch,
+                 partition_ids_str(p->isr, p->nisr, isr, sizeof isr), p->pending_isr ? " (a change pending)" : "",
+                 ends);
+    pthread_mutex_unlock(&p->lock);
 }
 
 /* --- state ------------------------------------------------------------------- */

@@ -265,6 +265,10 @@ void partition_isr_rejected(partition_t *p, int32_t leader_epoch, kerr_t error);
  * NOT_ENOUGH_REPLICAS_AFTER_APPEND (reached, but the ISR is smaller) or
  * NOT_LEADER_OR_FOLLOWER (leadership moved); false while still waiting. */
 bool partition_check_acks(partition_t *p, int64_t required_offset, int32_t broker_min_isr, kerr_t *error);
+/* Why an acks=all wait for required_offset has not ended, for the log:
+ * "high watermark H, log end L, leader epoch E, ISR [..], follower log
+ * ends [id@offset ..]" into buf. */
+void partition_describe_acks_wait(partition_t *p, int64_t required_offset, char *buf, size_t size);
 
 /* One replica's progress as the leader sees it. */
 typedef struct partition_replica_progress {
