@@ -362,14 +362,18 @@ static void api_turn_start(void *arg, net_slot_t *slot) {
 /* Produce appends at once whatever waits before it: appends keep arrival
  * order, only answers wait (net.h, "Detaching"). Anything else behind a
  * waiting answer waits its turn (net.h, "Deferring"), so that it sees what
- * the requests before it did. */
+ * the requests before it did, and holds the requests after it — except
+ * Metadata, which changes nothing: a producer's Metadata requests, every
+ * 250 ms while a leader is down, must not stop its produces from being
+ * appended until the failover is over. */
 void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
     api_request_t *req = api_request_new(ctx, conn, len);
-    if (len >= 2 && net_conn_awaits_answers(conn) && (int16_t)be16_load(frame) != KP_API_PRODUCE) {
+    int16_t api_key = len >= 2 ? (int16_t)be16_load(frame) : -1;
+    if (len >= 2 && net_conn_awaits_answers(conn) && api_key != KP_API_PRODUCE) {
         req->frame_copy = mem_alloc(len);
         memcpy(req->frame_copy, frame, len);
         req->frame_len = len;
-        if (!net_defer(conn, api_turn_start, req))
+        if (!net_defer(conn, api_turn_start, req, api_key != KP_API_METADATA))
             api_request_free(req);
         return;
     }

@@ -157,7 +157,7 @@ static int64_t fetch_response_cap(const kp_fetch_req_t *rq) {
  * that the first partition with data returns at least one whole batch
  * (KIP-74); a consumer's total is capped lower still (fetch_response_cap).
  * Returns the bytes found; *any_error tells whether a partition
- * failed (then the fetch is answered at once); *read_from (in req's arena)
+ * failed or diverged (then the fetch is answered at once); *read_from (in req's arena)
  * holds the partition each response entry was read from, in response order
  * (NULL where none), for the BytesOut count once the response is sent. */
 static uint64_t fetch_read_all(api_request_t *req, kp_fetch_resp_t *resp, bool *any_error,
@@ -190,8 +190,8 @@ static uint64_t fetch_read_all(api_request_t *req, kp_fetch_resp_t *resp, bool *
             o->high_watermark = o->last_stable_offset = o->log_start_offset = -1;
             o->preferred_read_replica = -1;
             /* v12's tagged fields: left at their defaults, they are not sent
-             * (samsa's followers fetch below v12, consumers send no
-             * last_fetched_epoch, and there is no Raft snapshot). */
+             * (diverging_epoch only when the fetch's last_fetched_epoch
+             * shows a diverged log; there is no Raft snapshot). */
             o->diverging_epoch = (kp_fetch_resp_epoch_end_offset_t){-1, -1};
             o->current_leader = (kp_fetch_resp_leader_id_and_epoch_t){-1, -1};
             o->snapshot_id = (kp_fetch_resp_snapshot_id_t){-1, -1};
@@ -206,7 +206,8 @@ static uint64_t fetch_read_all(api_request_t *req, kp_fetch_resp_t *resp, bool *
             }
             int64_t limit = ps[i].partition_max_bytes < remaining ? ps[i].partition_max_bytes : remaining;
             partition_read_result_t r;
-            partition_reader_t reader = {rq->replica_id, ps[i].current_leader_epoch, ps[i].log_start_offset, now_ms};
+            partition_reader_t reader = {rq->replica_id, ps[i].current_leader_epoch, ps[i].log_start_offset, now_ms,
+                                         ps[i].last_fetched_epoch >= 0, ps[i].last_fetched_epoch};
             /* Fetch v0-2 treat the limits as hard (KIP-74 came with v3). */
             bool read_min_one = min_one && req->hdr.api_version >= 3;
             kerr_t e =
@@ -216,6 +217,12 @@ static uint64_t fetch_read_all(api_request_t *req, kp_fetch_resp_t *resp, bool *
             o->last_stable_offset = r.high_watermark;
             o->log_start_offset = r.log_start_offset;
             if (e != KERR_NONE) {
+                *any_error = true;
+                continue;
+            }
+            if (r.diverged) { /* answered at once, as an error is (Kafka) */
+                o->diverging_epoch = (kp_fetch_resp_epoch_end_offset_t){r.diverging_epoch.epoch,
+                                                                        r.diverging_epoch.end_offset};
                 *any_error = true;
                 continue;
             }

@@ -104,6 +104,7 @@ struct net_conn {
     size_t nslots;
     bool answers_cut; /* a detached request was answered with a close: later answers are dropped */
     bool slots_full;  /* at NET_MAX_SLOTS (logged once until it is not) */
+    size_t deferred;  /* deferred requests holding later ones, not yet answered: no frame is delivered meanwhile */
 
     uint64_t requests, bytes_in, bytes_out, reads;
 };
@@ -119,6 +120,7 @@ struct net_slot {
     net_turn_fn start; /* a deferred request (net_defer), started at the head */
     void *start_arg;
     bool started;
+    bool holds_later;  /* a deferred request no later frame may overtake */
 };
 
 /* A network loop: an evloop (thread, event_base, task queue, timers) with
@@ -655,8 +657,8 @@ static bool conn_deliver_one(net_conn_t *c) {
         c->slots_full = false;
         log_info(NET_COMPONENT, "conn %" PRIu64 " %s: taking requests again", c->id, c->peer);
     }
-    if (c->state != CONN_OPEN || c->in_flight || c->loop->draining || out_len(c) > net->cfg.buffer_bound ||
-        c->nslots >= NET_MAX_SLOTS)
+    if (c->state != CONN_OPEN || c->in_flight || c->deferred > 0 || c->loop->draining ||
+        out_len(c) > net->cfg.buffer_bound || c->nslots >= NET_MAX_SLOTS)
         return false;
     size_t avail = c->in_len - c->in_off;
     if (avail < 4)
@@ -857,6 +859,7 @@ static void conn_release_slots(net_conn_t *c) {
             /* A deferred request of a closing connection is dropped, as
              * Kafka drops what it read ahead: its owner frees it. */
             s->started = s->answered = true;
+            c->deferred -= s->holds_later;
             s->start(s->start_arg, NULL);
         }
         if (!s->answered)
@@ -901,12 +904,14 @@ net_slot_t *net_detach(net_conn_t *c) {
     return s;
 }
 
-bool net_defer(net_conn_t *c, net_turn_fn start, void *arg) {
+bool net_defer(net_conn_t *c, net_turn_fn start, void *arg, bool holds_later) {
     if (!conn_end_request(c, "net_defer"))
         return false;
     net_slot_t *s = conn_add_slot(c);
     s->start = start;
     s->start_arg = arg;
+    s->holds_later = holds_later;
+    c->deferred += holds_later;
     conn_release_slots(c); /* at the head already (a closing connection: dropped), or later */
     return true;
 }
@@ -938,6 +943,7 @@ static void slot_answer(net_slot_t *s, net_response_t *r, bool close, const char
     }
     s->answered = true;
     s->close = close;
+    c->deferred -= s->holds_later; /* frames may be delivered again */
     if (r) {
         s->r = *r;
         net_response_init(r);

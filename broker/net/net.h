@@ -54,6 +54,10 @@
  * produces) is handled when its turn comes, as Kafka's muted connection
  * would: its handler copies the frame and defers it; net starts it once
  * every request before it is answered, and it answers through its slot.
+ * Until then no later frame is delivered (a produce behind a CreateTopics
+ * must not overtake it) — unless the request changes nothing and only
+ * reads (Metadata): then the produces after it go on being appended while
+ * it waits, as they would with no Metadata between them.
  * Handled at once instead, it would describe the cluster as it was when it
  * arrived and reach the client seconds later — a client that believes such
  * an answer moves partitions back to a dead leader.
@@ -289,8 +293,9 @@ net_slot_t *net_detach(net_conn_t *conn);
  * its response is written or dropped. */
 /* Most requests of one connection detached or deferred and not yet
  * written: their responses wait in order, so this bounds what one client
- * can make the broker hold (a waiting produce keeps its response and its
- * watch, ~1.5 KB), as Kafka's queued.max.requests (500) bounds its request
+ * can make the broker hold (a waiting produce keeps its decoded request,
+ * response and watch: ~2 KB for a one-record frame, ~5 KB for a larger
+ * one, never the frame itself), as Kafka's queued.max.requests (500) bounds its request
  * queue. librdkafka sends one partition per acks=all ProduceRequest and,
  * by default, never stops sending: while a dead follower is still in the
  * ISR (until the controller notices, zookeeper.session.timeout.ms) a client
@@ -299,7 +304,7 @@ net_slot_t *net_detach(net_conn_t *conn);
  * clear in one step when the ISR shrinks; at the bound the connection stops
  * taking requests and the backlog is worked through one request at a time
  * after it. 10,000 covers 2,000 one-partition requests a second per
- * connection through a 5 s detection, at most ~15 MB per connection. */
+ * connection through a 5 s detection, at most 20-50 MB per connection. */
 #define NET_MAX_SLOTS 10000
 
 void net_slot_respond(net_slot_t *slot, net_response_t *r);
@@ -310,10 +315,11 @@ void net_slot_close(net_slot_t *slot);
  * it never starts (the connection closed or is being freed): free arg. */
 typedef void (*net_turn_fn)(void *arg, net_slot_t *slot);
 /* Defers the request in flight (see "Deferring" above): its frame must not
- * be touched any more (copy it first) and the next frame may be delivered
- * at once. start(arg, ...) is called exactly once. false (logged) when no
- * request is in flight, a handler bug; start is not called then. */
-bool net_defer(net_conn_t *conn, net_turn_fn start, void *arg);
+ * be touched any more (copy it first); with holds_later the next frame is
+ * delivered once it is answered, without it at once. start(arg, ...) is
+ * called exactly once. false (logged) when no request is in flight, a
+ * handler bug; start is not called then. */
+bool net_defer(net_conn_t *conn, net_turn_fn start, void *arg, bool holds_later);
 /* Whether a request answered now would wait behind detached ones. */
 bool net_conn_awaits_answers(const net_conn_t *conn);
 

@@ -40,7 +40,13 @@ void fetcher_config_from(const config_t *cfg, int32_t broker_id, fetcher_config_
         .partition_max_bytes = config_get_int(cfg, "replica.fetch.max.bytes"),
         .backoff_ms = config_get_int(cfg, "replica.fetch.backoff.ms"),
         .request_timeout_ms = config_get_int(cfg, "replica.socket.timeout.ms"),
+        .truncate_on_fetch = config_api_version_rank(config_get_string(cfg, "inter.broker.protocol.version")) >=
+                             config_api_version_rank("2.7-IV1"),
     };
+}
+
+int16_t fetcher_fetch_version(const fetcher_config_t *cfg) {
+    return cfg->truncate_on_fetch ? FETCHER_FETCH_VERSION : FETCHER_FETCH_VERSION_BEFORE_2_7;
 }
 
 int32_t fetcher_retry_ms(kerr_t error, int32_t backoff_ms, int32_t attempts) {
@@ -129,6 +135,7 @@ void fetcher_build_fetch(const fetcher_config_t *cfg, const fetcher_fetch_item_t
             .fetch_offset = items[i].pos.fetch_offset,
             .log_start_offset = items[i].pos.log_start_offset,
             .partition_max_bytes = cfg->partition_max_bytes,
+            .last_fetched_epoch = cfg->truncate_on_fetch ? items[i].pos.latest_epoch : -1,
         };
     rq->forgotten_topics_data = (kp_array_t){0, NULL};
 }
@@ -173,6 +180,7 @@ typedef struct fetcher_part {
     uint32_t generation;     /* bumped by every add */
     bool removed;            /* dropped when no request is in flight */
     bool truncating;         /* taken over, not yet truncated by leader epochs */
+    bool fresh;              /* taken over, not yet looked at by a pump (truncation on fetch) */
     bool parked;             /* FENCED_LEADER_EPOCH: until the next add */
     int32_t leader_behind;   /* answers in a row that the leader lacks our LeaderAndIsr (fetcher_retry_ms) */
     fetcher_reset_t reset;
@@ -350,6 +358,8 @@ static void fetcher_each_answer(fetcher_t *f, kp_array_t topics, size_t answer_s
     }
 }
 
+static bool fetcher_truncate(fetcher_t *f, fetcher_part_t *fp, int32_t leader_epoch, leader_epoch_end_offset_t answer);
+
 /* One partition's part of a Fetch answer. */
 static void fetcher_on_partition_data(fetcher_t *f, fetcher_sent_t *s, const void *answer, int64_t now) {
     const kp_fetch_resp_partition_t *r = answer;
@@ -360,6 +370,13 @@ static void fetcher_on_partition_data(fetcher_t *f, fetcher_sent_t *s, const voi
     kerr_t e = (kerr_t)r->error_code;
     switch (e) {
     case KERR_NONE: {
+        if (r->diverging_epoch.epoch >= 0 || r->diverging_epoch.end_offset >= 0) { /* no data: truncate first */
+            fp->leader_behind = 0;
+            leader_epoch_end_offset_t where = {r->diverging_epoch.epoch, r->diverging_epoch.end_offset};
+            if (!fetcher_truncate(f, fp, s->pos.leader_epoch, where))
+                fetcher_delay(f, fp, now);
+            return;
+        }
         size_t len = r->record_set.len > 0 ? fetcher_whole_batches(r->record_set.data, (size_t)r->record_set.len) : 0;
         fp->leader_behind = 0;
         kerr_t ae = partition_follower_append(p, s->pos.leader_epoch, s->pos.fetch_offset, r->record_set.data, len,
@@ -557,7 +574,7 @@ static fetcher_fetch_item_t *fetcher_sent_items(fetcher_t *f) {
 static void fetcher_send_fetch(fetcher_t *f) {
     kp_fetch_req_t rq;
     fetcher_build_fetch(&f->m->cfg, fetcher_sent_items(f), f->nsent, &f->arena, &rq);
-    fetcher_send(f, KP_API_FETCH, FETCHER_FETCH_VERSION, &rq);
+    fetcher_send(f, KP_API_FETCH, fetcher_fetch_version(&f->m->cfg), &rq);
 }
 
 static void fetcher_send_offsets_for_leader_epoch(fetcher_t *f) {
@@ -602,6 +619,11 @@ static void fetcher_pump(void *arg) {
         fp->delayed_until = 0;
         partition_follower_position_t pos;
         kerr_t e = partition_follower_position(fp->p, &pos);
+        if (e == KERR_NONE && fp->fresh) {
+            fp->fresh = false; /* with epochs, the first fetch tells whether we diverged */
+            if (f->m->cfg.truncate_on_fetch && pos.latest_epoch != LEADER_EPOCH_UNDEFINED_EPOCH)
+                fp->truncating = false;
+        }
         if (e == KERR_NONE && fp->truncating && pos.latest_epoch == LEADER_EPOCH_UNDEFINED_EPOCH) {
             leader_epoch_end_offset_t unknown = {LEADER_EPOCH_UNDEFINED_EPOCH, LEADER_EPOCH_UNDEFINED_EPOCH_OFFSET};
             if (!fetcher_truncate(f, fp, pos.leader_epoch, unknown) || fp->truncating)
@@ -682,7 +704,7 @@ static void fetcher_task_add(void *arg) {
             fp = &f->parts[f->nparts++];
             *fp = (fetcher_part_t){.p = t->p};
         }
-        *fp = (fetcher_part_t){.p = t->p, .generation = fp->generation + 1, .truncating = true};
+        *fp = (fetcher_part_t){.p = t->p, .generation = fp->generation + 1, .truncating = true, .fresh = true};
         log_info(FETCHER_TAG, "%s-%d: fetching from broker %d (%s:%d) with fetcher %d", t->p->topic, t->p->index,
                  f->leader_id, f->host, f->port, f->fetcher_id);
         fetcher_pump(f);

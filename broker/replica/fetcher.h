@@ -7,7 +7,7 @@
  * of its leader (fetcher_id_for, Kafka's getFetcherId). Each fetcher is an
  * evloop of its own ("fetch-<leader>-<n>") with one kclient to the leader
  * (resend off: a lost request is rebuilt from the logs, not replayed), and
- * sends ONE Fetch (v11, replica_id = this broker, no fetch session) for all
+ * sends ONE Fetch (v12, replica_id = this broker, no fetch session) for all
  * the partitions it follows, from each partition's log end offset, then the
  * next as soon as the answer is appended. The leader's long poll
  * (replica.fetch.wait.max.ms, replica.fetch.min.bytes) paces the rounds.
@@ -16,9 +16,16 @@
  * batch's CRC and writes it to the page cache — time the network loops owe
  * to clients, and a slow disk would stall them for everyone.
  *
- * What a fetcher does per partition, as ReplicaFetcherThread does (with
- * IBP 2.3 to 2.6: no truncation on fetch, see README):
- *   taken over       (once per fetcher_manager_add) OffsetsForLeaderEpoch
+ * What a fetcher does per partition, as ReplicaFetcherThread does:
+ *   taken over, with inter.broker.protocol.version 2.7-IV1 or later and a
+ *                    log with epochs (Kafka 2.7's truncation on fetch)
+ *                    fetches at once, sending its latest epoch as
+ *                    last_fetched_epoch; a leader whose log parts from ours
+ *                    answers a diverging epoch instead of data, and
+ *                    partition_follower_truncate takes it as it takes an
+ *                    OffsetsForLeaderEpoch answer (an incomplete truncation
+ *                    goes on below)
+ *   taken over       (otherwise: once per fetcher_manager_add) OffsetsForLeaderEpoch
  *                    (v3) about our latest epoch, and partition_follower_
  *                    truncate to where our history and the leader's part;
  *                    again while the leader answers an epoch we lack (the
@@ -66,7 +73,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FETCHER_FETCH_VERSION 11
+#define FETCHER_FETCH_VERSION 12          /* truncation on fetch (IBP 2.7-IV1+) */
+#define FETCHER_FETCH_VERSION_BEFORE_2_7 11 /* no last_fetched_epoch */
 #define FETCHER_LIST_OFFSETS_VERSION 5
 #define FETCHER_OFFSETS_FOR_LEADER_EPOCH_VERSION 3
 
@@ -79,6 +87,7 @@ typedef struct fetcher_config {
     int32_t partition_max_bytes; /* replica.fetch.max.bytes */
     int32_t backoff_ms;          /* replica.fetch.backoff.ms */
     int32_t request_timeout_ms;  /* replica.socket.timeout.ms */
+    bool truncate_on_fetch;      /* inter.broker.protocol.version >= 2.7-IV1 */
 } fetcher_config_t;
 
 /* The broker's settings for the fetchers of broker broker_id. */
@@ -97,8 +106,12 @@ typedef struct fetcher_fetch_item {
     partition_follower_position_t pos;
 } fetcher_fetch_item_t;
 
-/* Fills rq with the Fetch (v11) a fetcher sends for items: cfg's limits,
- * each partition's fetch offset, log start and leader epoch, grouped by
+/* The Fetch version cfg's fetchers send. */
+int16_t fetcher_fetch_version(const fetcher_config_t *cfg);
+
+/* Fills rq with the Fetch a fetcher sends for items: cfg's limits, each
+ * partition's fetch offset, log start, leader epoch and (truncation on
+ * fetch) latest epoch as last_fetched_epoch, grouped by
  * topic (topics in order of first appearance, partitions in item order).
  * Arrays and strings come from arena; rq borrows the topic names. */
 void fetcher_build_fetch(const fetcher_config_t *cfg, const fetcher_fetch_item_t *items, size_t n,

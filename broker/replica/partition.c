@@ -311,6 +311,18 @@ bool partition_check_acks(partition_t *p, int64_t required_offset, int32_t broke
     return done;
 }
 
+bool partition_resign_leadership(partition_t *p) {
+    pthread_mutex_lock(&p->lock);
+    bool was = p->is_leader;
+    if (was) {
+        p->is_leader = false;
+        p->leader_id = -1; /* the new one comes with the next LeaderAndIsr, if any */
+        partition_wake_all(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return was;
+}
+
 void partition_describe_acks_wait(partition_t *p, int64_t required_offset, char *buf, size_t size) {
     pthread_mutex_lock(&p->lock);
     char isr[256], ends[512] = "";
@@ -512,6 +524,22 @@ kerr_t partition_read(partition_t *p, int64_t offset, uint32_t max_bytes, bool m
         return KERR_NOT_LEADER_OR_FOLLOWER;
     }
     e = partition_check_epoch(p, reader->current_leader_epoch);
+    if (e == KERR_NONE && reader->has_last_fetched_epoch) {
+        /* An epoch our cache cannot place (none above it, an empty cache)
+         * is no evidence of divergence: the read goes on. */
+        leader_epoch_end_offset_t end =
+            leader_epoch_end_offset_for(log_leader_epochs(p->log), reader->last_fetched_epoch, log_end_offset(p->log));
+        if (end.epoch != LEADER_EPOCH_UNDEFINED_EPOCH &&
+            (end.epoch < reader->last_fetched_epoch || end.end_offset < offset)) {
+            out->diverged = true;
+            out->diverging_epoch = end;
+            out->high_watermark = log_high_watermark(p->log);
+            out->log_start_offset = log_start_offset(p->log);
+            out->log_end_offset = log_end_offset(p->log);
+            pthread_mutex_unlock(&p->lock);
+            return KERR_NONE;
+        }
+    }
     if (e == KERR_NONE && reader->replica_id < 0) {
         e = log_read(p->log, offset, max_bytes, log_high_watermark(p->log), min_one_message, &out->data);
     } else if (e == KERR_NONE) {

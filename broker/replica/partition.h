@@ -197,6 +197,10 @@ typedef struct partition_read_result {
     int64_t high_watermark;
     int64_t log_start_offset;
     int64_t log_end_offset;
+    /* Fetch v12: the reader's log diverged from ours (nothing read): where
+     * our log has its last fetched epoch end (Kafka's divergingEpoch). */
+    bool diverged;
+    leader_epoch_end_offset_t diverging_epoch;
 } partition_read_result_t;
 
 /* Who reads (one partition of a Fetch). */
@@ -205,6 +209,8 @@ typedef struct partition_reader {
     int32_t current_leader_epoch; /* -1: not given */
     int64_t log_start_offset;     /* a follower's, as its fetch reports it; -1: not given */
     int64_t now_ms;               /* wall clock: when a follower fetched (catch-up times) */
+    bool has_last_fetched_epoch;  /* Fetch v12 gave one (>= 0) */
+    int32_t last_fetched_epoch;   /* the epoch of the reader's last batch */
 } partition_reader_t;
 
 /* Reads from offset: consumers up to the high watermark, followers up to
@@ -212,7 +218,11 @@ typedef struct partition_reader {
  * (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH). Only the leader serves reads
  * (NOT_LEADER_OR_FOLLOWER). A follower's fetch records its position
  * (§7.1), may move the high watermark and may propose adding it to the
- * ISR; a replica not assigned to the partition gets no data (Kafka). */
+ * ISR; a replica not assigned to the partition gets no data (Kafka).
+ * With a last fetched epoch (Fetch v12, Kafka 2.7's truncation on fetch):
+ * if our log ends that epoch before offset, or has only older epochs,
+ * nothing is read or recorded and out->diverging_epoch says where the
+ * reader truncates to (as OffsetsForLeaderEpoch would have). */
 kerr_t partition_read(partition_t *p, int64_t offset, uint32_t max_bytes, bool min_one_message,
                       const partition_reader_t *reader, partition_read_result_t *out);
 
@@ -265,6 +275,14 @@ void partition_isr_rejected(partition_t *p, int32_t leader_epoch, kerr_t error);
  * NOT_ENOUGH_REPLICAS_AFTER_APPEND (reached, but the ISR is smaller) or
  * NOT_LEADER_OR_FOLLOWER (leadership moved); false while still waiting. */
 bool partition_check_acks(partition_t *p, int64_t required_offset, int32_t broker_min_isr, kerr_t *error);
+/* After a controlled shutdown the controller has moved every leadership
+ * away from this broker, but a shutting-down broker gets no LeaderAndIsr
+ * (Kafka sends it none): it stops leading here, so that the acks=all
+ * produces waiting on it are answered NOT_LEADER_OR_FOLLOWER now (the
+ * client retries on the new leader) instead of holding their connections
+ * until the network's drain gives up. true if it was leading. */
+bool partition_resign_leadership(partition_t *p);
+
 /* Why an acks=all wait for required_offset has not ended, for the log:
  * "high watermark H, log end L, leader epoch E, ISR [..], follower log
  * ends [id@offset ..]" into buf. */

@@ -388,8 +388,8 @@ int broker_run(const config_t *cfg) {
     broker_wait_for_signal(&b, &stop);
     atomic_store(&b.serving, false);
     broker_notify_systemd("STOPPING=1");
-    if (config_get_bool(cfg, "controlled.shutdown.enable"))
-        broker_controlled_shutdown(&b);
+    if (config_get_bool(cfg, "controlled.shutdown.enable") && broker_controlled_shutdown(&b))
+        broker_resign_leaderships(&b);
     gc_stop(b.groups); /* its parked requests answered while the network still runs */
     broker_metrics_stop(&b);
     net_stop(b.net);

@@ -257,6 +257,10 @@ int broker_run(const config_t *cfg);
  * apart while partitions remain. Blocks; returns true when nothing
  * remained. */
 bool broker_controlled_shutdown(broker_t *b);
+/* After a controlled shutdown that moved everything: stops leading the
+ * partitions still marked led here (partition_resign_leadership), which
+ * answers the acks=all produces waiting on them. */
+void broker_resign_leaderships(broker_t *b);
 
 /* broker_metrics.c, main thread: hooks the broker's scrape-time gauges into
  * metrics_global() and serves them on metrics.listener (nothing when

@@ -156,3 +156,15 @@ bool broker_controlled_shutdown(broker_t *b) {
     log_warn(CS_TAG, "proceeding with an uncontrolled shutdown after %d attempt(s)", retries);
     return false;
 }
+
+static void cs_resign(void *ctx, partition_t *p) {
+    if (partition_resign_leadership(p))
+        (*(int *)ctx)++;
+}
+
+void broker_resign_leaderships(broker_t *b) {
+    int n = 0;
+    replica_manager_for_each(b->replicas, cs_resign, &n);
+    if (n > 0)
+        log_info(CS_TAG, "stopped leading %d partition(s) the controller moved away", n);
+}

@@ -55,11 +55,11 @@ static void test_retry_after_errors(void) {
 static void test_build_fetch_groups_by_topic(void) {
     fetcher_config_t cfg = {.broker_id = 3, .num_fetchers = 1, .max_wait_ms = 500, .min_bytes = 1,
                             .max_bytes = 10485760, .partition_max_bytes = 1048576, .backoff_ms = 1000,
-                            .request_timeout_ms = 30000};
+                            .request_timeout_ms = 30000, .truncate_on_fetch = true};
     fetcher_fetch_item_t items[] = {
-        {"orders", 0, {.fetch_offset = 10, .log_start_offset = 0, .leader_id = 2, .leader_epoch = 4}},
-        {"clicks", 2, {.fetch_offset = 7, .log_start_offset = 5, .leader_id = 2, .leader_epoch = 1}},
-        {"orders", 3, {.fetch_offset = 0, .log_start_offset = 0, .leader_id = 2, .leader_epoch = 4}},
+        {"orders", 0, {.fetch_offset = 10, .log_start_offset = 0, .leader_id = 2, .leader_epoch = 4, .latest_epoch = 3}},
+        {"clicks", 2, {.fetch_offset = 7, .log_start_offset = 5, .leader_id = 2, .leader_epoch = 1, .latest_epoch = 1}},
+        {"orders", 3, {.fetch_offset = 0, .log_start_offset = 0, .leader_id = 2, .leader_epoch = 4, .latest_epoch = -1}},
     };
     kp_arena_t arena;
     kp_arena_init(&arena);
@@ -89,10 +89,21 @@ static void test_build_fetch_groups_by_topic(void) {
     CU_ASSERT_EQUAL(c[0].fetch_offset, 7);
     CU_ASSERT_EQUAL(c[0].log_start_offset, 5);
     CU_ASSERT_EQUAL(c[0].current_leader_epoch, 1);
-    /* and it encodes as Fetch v11 */
+    CU_ASSERT_EQUAL(o[0].last_fetched_epoch, 3); /* truncation on fetch: the latest epoch */
+    CU_ASSERT_EQUAL(o[1].last_fetched_epoch, -1);
+    CU_ASSERT_EQUAL(c[0].last_fetched_epoch, 1);
+    CU_ASSERT_EQUAL(fetcher_fetch_version(&cfg), 12);
+    /* and it encodes as Fetch v12 */
     kp_writer_t w;
     kp_writer_init(&w);
-    CU_ASSERT_EQUAL(kp_request_encode(KP_API_FETCH, FETCHER_FETCH_VERSION, 1, kp_str("t"), &rq, &w, NULL, 0), KP_OK);
+    CU_ASSERT_EQUAL(kp_request_encode(KP_API_FETCH, fetcher_fetch_version(&cfg), 1, kp_str("t"), &rq, &w, NULL, 0),
+                    KP_OK);
+    /* Before IBP 2.7-IV1: Fetch v11, no last fetched epoch. */
+    cfg.truncate_on_fetch = false;
+    fetcher_build_fetch(&cfg, items, 3, &arena, &rq);
+    CU_ASSERT_EQUAL(((const kp_fetch_req_partition_t *)((const kp_fetch_req_topic_t *)rq.topics.items)[0]
+                         .partitions.items)[0].last_fetched_epoch, -1);
+    CU_ASSERT_EQUAL(fetcher_fetch_version(&cfg), 11);
     kp_writer_free(&w);
     kp_arena_free(&arena);
 }

@@ -19,8 +19,9 @@
  *       other files take the freed fd numbers, then send the range
  *   'P' detach (net_detach) and keep the slot with a copy of the frame;
  *       the test answers it later (slot_answer_from_test)
- *   'W' wait for its turn (net_defer) while detached requests wait, then
- *       echo; at once otherwise. Logs 100 + seq when its turn starts
+ *   'W' wait for its turn (net_defer, holding later frames) while detached
+ *       requests wait, then echo; at once otherwise. Logs 100 + seq when
+ *       its turn starts. 'M' the same without holding later frames
  * An empty payload is echoed. The client side is plain blocking sockets
  * with poll() timeouts as failure guards only. */
 #include "unit.h"
@@ -233,7 +234,7 @@ static void answer_race(net_conn_t *conn) {
     log_read_info_t seg; /* the segment's own fd number (this test is alone with the log) */
     partition_read_result_t r;
     if (log_read(p->log, 0, 1 << 20, -1, true, &seg) != KERR_NONE ||
-        partition_read(p, 0, 1 << 20, true, &(partition_reader_t){-1, -1, -1, 0}, &r) != KERR_NONE ||
+        partition_read(p, 0, 1 << 20, true, &(partition_reader_t){-1, -1, -1, 0, false, -1}, &r) != KERR_NONE ||
         r.data.length == 0 || r.data.length > sizeof R.expected || r.data.fd == seg.fd ||
         pread(r.data.fd, R.expected, r.data.length, r.data.position) != (ssize_t)r.data.length) {
         th_error();
@@ -357,7 +358,7 @@ static void turn_start(void *arg, net_slot_t *slot) {
     free(frame);
 }
 
-static void defer_or_echo(net_conn_t *conn, const uint8_t *frame, size_t len) {
+static void defer_or_echo(net_conn_t *conn, const uint8_t *frame, size_t len, bool holds_later) {
     if (!net_conn_awaits_answers(conn)) {
         th_log(-frame_seq(frame, len));
         net_respond_bytes(conn, frame, len);
@@ -366,7 +367,7 @@ static void defer_or_echo(net_conn_t *conn, const uint8_t *frame, size_t len) {
     buf_t *copy = mem_alloc(sizeof *copy);
     buf_init(copy);
     buf_append(copy, frame, len);
-    if (!net_defer(conn, turn_start, copy)) {
+    if (!net_defer(conn, turn_start, copy, holds_later)) {
         th_error();
         buf_free(copy);
         free(copy);
@@ -428,7 +429,8 @@ static void on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) 
         detach_and_keep(conn, frame, len);
         break;
     case 'W':
-        defer_or_echo(conn, frame, len);
+    case 'M':
+        defer_or_echo(conn, frame, len, frame[0] == 'W');
         break;
     case 'S': { /* the connection's read() calls so far, a u64 */
         net_conn_stats_t st;
@@ -789,9 +791,22 @@ static void test_detached_bound_and_peer_close(void) {
     net_free(net);
 }
 
+static void loop_noop(void *arg) { (void)arg; }
+
+/* Returns once the loop of the 'P' requests' connection has finished what
+ * it was doing (a task queued behind it has run). */
+static void loop_barrier(void) {
+    pthread_mutex_lock(&T.mu);
+    net_conn_t *conn = T.slot_conn;
+    pthread_mutex_unlock(&T.mu);
+    CU_ASSERT_FATAL(conn != NULL);
+    CU_ASSERT_EQUAL(evloop_run_sync(net_conn_evloop(conn), loop_noop, NULL), 0);
+}
+
 /* A request deferred behind a waiting one (net_defer) starts only when
- * every request before it is answered — those delivered after it go on
- * meanwhile — and the answers keep request order. */
+ * every request before it is answered, and no frame after it is delivered
+ * before it is answered (a produce must not overtake a CreateTopics); the
+ * answers keep request order. */
 static void test_deferred_turn(void) {
     net_t *net = server_default();
     int fd = cl_connect(net);
@@ -799,36 +814,70 @@ static void test_deferred_turn(void) {
     frame_build(&b, 'P', 1, 0, 0);
     frame_build(&b, 'W', 2, 0, 0);
     frame_build(&b, 'E', 3, 0, 0);
-    frame_build(&b, 'W', 4, 0, 0);
-    frame_build(&b, 'P', 5, 0, 0);
+    frame_build(&b, 'P', 4, 0, 0);
     CU_ASSERT(cl_write_all(fd, b.data, b.len));
-    CU_ASSERT_FATAL(th_wait(&T.nslots, 2)); /* 5 delivered: so were 2, 3, 4 */
+    CU_ASSERT_FATAL(th_wait(&T.calls, 2));
+    loop_barrier(); /* the loop is done with the read that brought all four */
     pthread_mutex_lock(&T.mu);
-    static const int before[] = {1, 2, 3, -3, 4, 5};
-    CU_ASSERT_EQUAL(T.nlog, 6); /* neither 2 nor 4 started */
-    for (int i = 0; i < 6 && i < T.nlog; i++)
-        CU_ASSERT_EQUAL(T.log[i], before[i]);
+    CU_ASSERT_EQUAL(T.calls, 2); /* 3 waits for 2's answer */
+    CU_ASSERT(T.nlog == 2 && T.log[0] == 1 && T.log[1] == 2); /* 2 not started */
     pthread_mutex_unlock(&T.mu);
     CU_ASSERT(slot_answer_from_test(0, false));
     buf_t got = BUF_INIT;
-    for (int seq = 1; seq <= 4; seq++) {
+    for (int seq = 1; seq <= 3; seq++) {
+        CU_ASSERT_FATAL(cl_read_frame(fd, &got));
+        CU_ASSERT_EQUAL(frame_seq(got.data, got.len), seq);
+    }
+    CU_ASSERT_FATAL(th_wait(&T.nslots, 2)); /* 4 delivered, waiting */
+    pthread_mutex_lock(&T.mu);
+    static const int want[] = {1, 2, -1, 102, -2, 3, -3, 4};
+    CU_ASSERT_EQUAL(T.nlog, 8);
+    for (int i = 0; i < 8 && i < T.nlog; i++)
+        CU_ASSERT_EQUAL(T.log[i], want[i]);
+    pthread_mutex_unlock(&T.mu);
+    /* 4 answered; a request with nothing before it waiting runs at once. */
+    CU_ASSERT(slot_answer_from_test(1, false));
+    CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 4);
+    b.len = 0;
+    frame_build(&b, 'W', 5, 0, 0);
+    CU_ASSERT(cl_write_all(fd, b.data, b.len));
+    CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 5);
+    CU_ASSERT_EQUAL(th_get(&T.turns_dropped), 0);
+    CU_ASSERT_EQUAL(th_get(&T.errors), 0);
+    buf_free(&got);
+    buf_free(&b);
+    close(fd);
+    net_free(net);
+}
+
+/* A deferred request that holds nothing (Metadata): the frames after it
+ * are delivered while it waits its turn, and it still starts only when
+ * everything before it is answered. */
+static void test_deferred_holding_nothing(void) {
+    net_t *net = server_default();
+    int fd = cl_connect(net);
+    buf_t b = BUF_INIT;
+    frame_build(&b, 'P', 1, 0, 0);
+    frame_build(&b, 'M', 2, 0, 0);
+    frame_build(&b, 'P', 3, 0, 0);
+    CU_ASSERT(cl_write_all(fd, b.data, b.len));
+    CU_ASSERT_FATAL(th_wait(&T.nslots, 2)); /* 3 delivered while 2 waits */
+    pthread_mutex_lock(&T.mu);
+    CU_ASSERT(T.nlog == 3 && T.log[0] == 1 && T.log[1] == 2 && T.log[2] == 3);
+    pthread_mutex_unlock(&T.mu);
+    CU_ASSERT(slot_answer_from_test(1, false)); /* 3 first: nothing goes out yet */
+    CU_ASSERT(slot_answer_from_test(0, false));
+    buf_t got = BUF_INIT;
+    for (int seq = 1; seq <= 3; seq++) {
         CU_ASSERT_FATAL(cl_read_frame(fd, &got));
         CU_ASSERT_EQUAL(frame_seq(got.data, got.len), seq);
     }
     pthread_mutex_lock(&T.mu);
-    static const int after[] = {-1, 102, -2, 104, -4};
-    CU_ASSERT_EQUAL(T.nlog, 11);
-    for (int i = 0; i < 5 && 6 + i < T.nlog; i++)
-        CU_ASSERT_EQUAL(T.log[6 + i], after[i]);
+    static const int want[] = {1, 2, 3, -3, -1, 102, -2};
+    CU_ASSERT_EQUAL(T.nlog, 7);
+    for (int i = 0; i < 7 && i < T.nlog; i++)
+        CU_ASSERT_EQUAL(T.log[i], want[i]);
     pthread_mutex_unlock(&T.mu);
-    /* 5 still waits; a request with nothing before it waiting runs at once. */
-    CU_ASSERT(slot_answer_from_test(1, false));
-    CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 5);
-    b.len = 0;
-    frame_build(&b, 'W', 6, 0, 0);
-    CU_ASSERT(cl_write_all(fd, b.data, b.len));
-    CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 6);
-    CU_ASSERT_EQUAL(th_get(&T.turns_dropped), 0);
     CU_ASSERT_EQUAL(th_get(&T.errors), 0);
     buf_free(&got);
     buf_free(&b);
@@ -853,18 +902,18 @@ static void test_deferred_dropped(void) {
     CU_ASSERT(slot_answer_from_test(0, false));
     CU_ASSERT(th_wait(&T.turns_dropped, 1));
 
-    fd = cl_connect(net);
+    fd = cl_connect(net); /* the broker closes it (a 'C' answered with net_close) */
     b.len = 0;
     frame_build(&b, 'P', 3, 0, 0);
-    frame_build(&b, 'W', 4, 0, 0);
-    frame_build(&b, 'C', 5, 0, 0);
+    frame_build(&b, 'C', 4, 0, 0);
+    frame_build(&b, 'W', 5, 0, 0);
     CU_ASSERT(cl_write_all(fd, b.data, b.len));
-    CU_ASSERT_FATAL(th_wait(&T.calls, 5));
+    CU_ASSERT_FATAL(th_wait(&T.calls, 4));
     CU_ASSERT(slot_answer_from_test(1, false));
-    CU_ASSERT(th_wait(&T.turns_dropped, 2)); /* the broker closed it */
     buf_t got = BUF_INIT;
     CU_ASSERT(cl_read_frame(fd, &got) && frame_seq(got.data, got.len) == 3);
     CU_ASSERT(cl_wait_closed(fd));
+    CU_ASSERT_EQUAL(th_get(&T.calls), 4); /* 5 read ahead, dropped with the connection */
     close(fd);
 
     fd = cl_connect(net);
@@ -872,9 +921,9 @@ static void test_deferred_dropped(void) {
     frame_build(&b, 'P', 6, 0, 0);
     frame_build(&b, 'W', 7, 0, 0);
     CU_ASSERT(cl_write_all(fd, b.data, b.len));
-    CU_ASSERT_FATAL(th_wait(&T.calls, 7));
+    CU_ASSERT_FATAL(th_wait(&T.calls, 6));
     net_free(net); /* 6 never answered */
-    CU_ASSERT_EQUAL(th_get(&T.turns_dropped), 3);
+    CU_ASSERT_EQUAL(th_get(&T.turns_dropped), 2);
     pthread_mutex_lock(&T.mu);
     for (int i = 0; i < T.nlog; i++)
         CU_ASSERT(T.log[i] < 100); /* no turn ever started */
@@ -1506,6 +1555,7 @@ void unit_register(void) {
         {"a detached request answered with a close", test_detached_close},
         {"NET_MAX_SLOTS + 1 detached requests, then the peer leaves", test_detached_bound_and_peer_close},
         {"a deferred request starts at its turn", test_deferred_turn},
+        {"a deferred request holding nothing", test_deferred_holding_nothing},
         {"a deferred request dropped with its connection", test_deferred_dropped},
         {"oversized and negative frames close", test_oversized_and_negative},
         {"partial frames byte by byte", test_byte_by_byte},

@@ -95,7 +95,7 @@ static void test_leader_alone_hw_follows_leo(void) {
     CU_ASSERT_EQUAL(produce(p, 2, &base), KERR_NONE);
     CU_ASSERT_EQUAL(base, 3);
     partition_read_result_t r;
-    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){-1, -1, -1, T0, false, -1}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 5);
     CU_ASSERT_EQUAL(r.log_end_offset, 5);
     CU_ASSERT(r.data.length > 0);
@@ -122,21 +122,21 @@ static void test_hw_from_follower_fetches(void) {
     CU_ASSERT_EQUAL(log_end_offset(p->log), 4);
     buf_free(&nb);
     partition_read_result_t r;
-    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){-1, -1, -1, T0, false, -1}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 0);
     CU_ASSERT_EQUAL(r.data.length, 0); /* nothing committed yet */
     /* Follower 2 fetches at 0 (has nothing), then at 4 (has it all). */
-    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){2, 5, -1, T0}, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){2, 5, -1, T0, false, -1}, &r), KERR_NONE);
     CU_ASSERT(r.data.length > 0); /* followers read up to the LEO */
     CU_ASSERT_EQUAL(r.high_watermark, 0);
-    CU_ASSERT_EQUAL(read_closing(p, 4, 1 << 20, &(partition_reader_t){2, 5, -1, T0}, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(read_closing(p, 4, 1 << 20, &(partition_reader_t){2, 5, -1, T0, false, -1}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 4);
     /* Replica 3 is not in the ISR: its lag does not hold the HW back. */
-    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NONE);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){-1, -1, -1, T0, false, -1}, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.high_watermark, 4);
     /* Stale and future leader epochs are refused. */
-    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){2, 4, -1, T0}, &r), KERR_FENCED_LEADER_EPOCH);
-    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){2, 6, -1, T0}, &r), KERR_UNKNOWN_LEADER_EPOCH);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){2, 4, -1, T0, false, -1}, &r), KERR_FENCED_LEADER_EPOCH);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 1 << 20, &(partition_reader_t){2, 6, -1, T0, false, -1}, &r), KERR_UNKNOWN_LEADER_EPOCH);
     fx_done(&fx);
 }
 
@@ -159,7 +159,7 @@ static void test_epoch_fencing_and_roles(void) {
     CU_ASSERT(!p->is_leader);
     CU_ASSERT_EQUAL(produce(p, 1, NULL), KERR_NOT_LEADER_OR_FOLLOWER);
     partition_read_result_t r;
-    CU_ASSERT_EQUAL(read_closing(p, 0, 100, &(partition_reader_t){-1, -1, -1, T0}, &r), KERR_NOT_LEADER_OR_FOLLOWER);
+    CU_ASSERT_EQUAL(read_closing(p, 0, 100, &(partition_reader_t){-1, -1, -1, T0, false, -1}, &r), KERR_NOT_LEADER_OR_FOLLOWER);
     CU_ASSERT_PTR_NULL(replica_manager_get(fx.rm, "t", 1));
     fx_done(&fx);
 }
@@ -186,6 +186,31 @@ static void test_waiters_woken_on_append(void) {
     partition_unwatch(p, &cw.w);
     produce(p, 1, NULL);
     CU_ASSERT_EQUAL(cw.woken, 1);
+    fx_done(&fx);
+}
+
+/* After a controlled shutdown: a resigned leader wakes its waiters, and an
+ * acks=all wait ends NOT_LEADER_OR_FOLLOWER; a follower has nothing to
+ * resign. */
+static void test_resign_leadership(void) {
+    rm_fixture_t fx;
+    fx_init(&fx);
+    static const int32_t isr[] = {1, 2};
+    lead(&fx, "r", 0, 3, isr, 2);
+    partition_t *p = replica_manager_get(fx.rm, "r", 0);
+    CU_ASSERT_EQUAL(produce(p, 2, NULL), KERR_NONE);
+    kerr_t e = KERR_UNKNOWN_SERVER_ERROR;
+    CU_ASSERT(!partition_check_acks(p, 2, 1, &e)); /* follower 2 has not fetched */
+    counting_waiter_t cw = {.w = {.wake = count_wake}};
+    partition_watch(p, &cw.w);
+    CU_ASSERT(partition_resign_leadership(p));
+    CU_ASSERT_EQUAL(cw.woken, 1);
+    CU_ASSERT(partition_check_acks(p, 2, 1, &e));
+    CU_ASSERT_EQUAL(e, KERR_NOT_LEADER_OR_FOLLOWER);
+    CU_ASSERT_EQUAL(produce(p, 1, NULL), KERR_NOT_LEADER_OR_FOLLOWER);
+    CU_ASSERT(!partition_resign_leadership(p)); /* nothing left to resign */
+    CU_ASSERT_EQUAL(cw.woken, 1);
+    partition_unwatch(p, &cw.w);
     fx_done(&fx);
 }
 
@@ -299,6 +324,49 @@ static void test_hw_counts_caught_up_followers_outside_isr(void) {
     CU_ASSERT_EQUAL(follower_fetch(p, 9, 0, T0 + LAG + 4, &r), KERR_NONE);
     CU_ASSERT_EQUAL(r.data.length, 0);
     CU_ASSERT_EQUAL(r.high_watermark, 6);
+    fx_done(&fx);
+}
+
+/* Fetch v12's truncation on fetch: a follower whose last fetched epoch ends
+ * earlier in the leader's log than its fetch offset, or that the leader
+ * never had, gets the diverging epoch, no data, and its position is not
+ * taken as its log end; one in step reads; an epoch the leader cannot
+ * place is no divergence. */
+static kerr_t fetch_with_epoch(partition_t *p, int32_t id, int64_t offset, int32_t last_fetched_epoch,
+                               partition_read_result_t *r) {
+    partition_reader_t who = {.replica_id = id, .current_leader_epoch = 3, .log_start_offset = 0, .now_ms = T0,
+                              .has_last_fetched_epoch = true, .last_fetched_epoch = last_fetched_epoch};
+    return read_closing(p, offset, 1 << 20, &who, r);
+}
+
+static void test_diverging_epoch_on_fetch(void) {
+    rm_fixture_t fx;
+    fx_init(&fx);
+    static const int32_t isr[] = {1, 2};
+    CU_ASSERT_EQUAL(lead_at(&fx, "div", 0, 1, isr, 2, T0), KERR_NONE);
+    partition_t *p = replica_manager_get(fx.rm, "div", 0);
+    CU_ASSERT_EQUAL(produce_at(p, 4, T0, NULL), KERR_NONE); /* epoch 1: 0-3 */
+    CU_ASSERT_EQUAL(lead_at(&fx, "div", 0, 3, isr, 2, T0), KERR_NONE);
+    CU_ASSERT_EQUAL(produce_at(p, 2, T0, NULL), KERR_NONE); /* epoch 3: 4-5 */
+    partition_read_result_t r;
+    CU_ASSERT_EQUAL(fetch_with_epoch(p, 2, 6, 2, &r), KERR_NONE); /* an epoch 2 we never had */
+    CU_ASSERT(r.diverged);
+    CU_ASSERT(r.diverging_epoch.epoch == 1 && r.diverging_epoch.end_offset == 4);
+    CU_ASSERT_EQUAL(r.data.length, 0);
+    CU_ASSERT_EQUAL(hw(p), 0); /* 6 was not taken as 2's log end */
+    CU_ASSERT_EQUAL(fetch_with_epoch(p, 2, 5, 1, &r), KERR_NONE); /* epoch 1 ends at 4, not 5 */
+    CU_ASSERT(r.diverged);
+    CU_ASSERT(r.diverging_epoch.epoch == 1 && r.diverging_epoch.end_offset == 4);
+    CU_ASSERT_EQUAL(hw(p), 0);
+    CU_ASSERT_EQUAL(fetch_with_epoch(p, 2, 4, 1, &r), KERR_NONE); /* in step: reads */
+    CU_ASSERT(!r.diverged);
+    CU_ASSERT(r.data.length > 0);
+    CU_ASSERT_EQUAL(hw(p), 4);
+    CU_ASSERT_EQUAL(fetch_with_epoch(p, 2, 6, 3, &r), KERR_NONE);
+    CU_ASSERT(!r.diverged);
+    CU_ASSERT_EQUAL(hw(p), 6);
+    CU_ASSERT_EQUAL(fetch_with_epoch(p, 2, 6, 7, &r), KERR_NONE); /* newer than ours: not placed */
+    CU_ASSERT(!r.diverged);
     fx_done(&fx);
 }
 
@@ -493,6 +561,8 @@ void unit_register(void) {
         {"ISR shrink after the lag; commit", test_isr_shrink_after_lag},
         {"ISR expand at the epoch start offset", test_isr_expand_at_epoch_start},
         {"ISR change rejected", test_isr_change_rejected},
+        {"diverging epoch on fetch (truncation on fetch)", test_diverging_epoch_on_fetch},
+        {"leadership resigned after a controlled shutdown", test_resign_leadership},
         {"acks=all check", test_acks_all_check},
         {"two kinds of waiters", test_two_kinds_of_waiters},
         {NULL, NULL},
