@@ -368,8 +368,8 @@ static void api_turn_start(void *arg, net_slot_t *slot) {
  * appended until the failover is over. */
 void api_on_request(void *ctx, net_conn_t *conn, uint8_t *frame, size_t len) {
     api_request_t *req = api_request_new(ctx, conn, len);
-    int16_t api_key = len >= 2 ? (int16_t)be16_load(frame) : -1;
-    if (len >= 2 && net_conn_awaits_answers(conn) && api_key != KP_API_PRODUCE) {
+    int16_t api_key = len >= 2 ? (int16_t)be16_load(frame) : -1; /* -1: undecodable, closed in api_dispatch */
+    if (api_key >= 0 && net_conn_awaits_answers(conn) && api_key != KP_API_PRODUCE) {
         req->frame_copy = mem_alloc(len);
         memcpy(req->frame_copy, frame, len);
         req->frame_len = len;

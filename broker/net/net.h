@@ -287,16 +287,14 @@ void net_close(net_conn_t *conn);
  * its next frame at once. Returns the slot to answer it with later; NULL
  * (logged) when no request is in flight, a handler bug. */
 net_slot_t *net_detach(net_conn_t *conn);
-/* Answers a detached request with r (taken, as net_respond takes it) /
- * closes its connection once the responses before it are written. Exactly
- * once per slot, on the connection's loop thread; the slot is gone after
- * its response is written or dropped. */
+
 /* Most requests of one connection detached or deferred and not yet
  * written: their responses wait in order, so this bounds what one client
  * can make the broker hold (a waiting produce keeps its decoded request,
- * response and watch: ~2 KB for a one-record frame, ~5 KB for a larger
- * one, never the frame itself), as Kafka's queued.max.requests (500) bounds its request
- * queue. librdkafka sends one partition per acks=all ProduceRequest and,
+ * response and watch, never the frame: by the structures' sizes about
+ * 2 KB for a one-record frame's 1 KB arena, 5 KB for a larger one's 4 KB,
+ * an estimate, not a measurement), as Kafka's queued.max.requests (500)
+ * bounds its request queue. librdkafka sends one partition per acks=all ProduceRequest and,
  * by default, never stops sending: while a dead follower is still in the
  * ISR (until the controller notices, zookeeper.session.timeout.ms) a client
  * at R requests a second keeps R x that time waiting on each connection.
@@ -307,6 +305,10 @@ net_slot_t *net_detach(net_conn_t *conn);
  * connection through a 5 s detection, at most 20-50 MB per connection. */
 #define NET_MAX_SLOTS 10000
 
+/* Answers a detached request with r (taken, as net_respond takes it) /
+ * closes its connection once the responses before it are written. Exactly
+ * once per slot, on the connection's loop thread; the slot is gone after
+ * its response is written or dropped. */
 void net_slot_respond(net_slot_t *slot, net_response_t *r);
 void net_slot_close(net_slot_t *slot);
 

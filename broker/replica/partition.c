@@ -529,20 +529,15 @@ kerr_t partition_read(partition_t *p, int64_t offset, uint32_t max_bytes, bool m
          * is no evidence of divergence: the read goes on. */
         leader_epoch_end_offset_t end =
             leader_epoch_end_offset_for(log_leader_epochs(p->log), reader->last_fetched_epoch, log_end_offset(p->log));
-        if (end.epoch != LEADER_EPOCH_UNDEFINED_EPOCH &&
-            (end.epoch < reader->last_fetched_epoch || end.end_offset < offset)) {
-            out->diverged = true;
-            out->diverging_epoch = end;
-            out->high_watermark = log_high_watermark(p->log);
-            out->log_start_offset = log_start_offset(p->log);
-            out->log_end_offset = log_end_offset(p->log);
-            pthread_mutex_unlock(&p->lock);
-            return KERR_NONE;
-        }
+        out->diverged = end.epoch != LEADER_EPOCH_UNDEFINED_EPOCH &&
+                        (end.epoch < reader->last_fetched_epoch || end.end_offset < offset);
+        if (out->diverged)
+            out->diverging_epoch = end; /* nothing read, the offset not taken as the follower's end */
     }
-    if (e == KERR_NONE && reader->replica_id < 0) {
+    bool reads = e == KERR_NONE && !out->diverged;
+    if (reads && reader->replica_id < 0) {
         e = log_read(p->log, offset, max_bytes, log_high_watermark(p->log), min_one_message, &out->data);
-    } else if (e == KERR_NONE) {
+    } else if (reads) {
         /* The fetch offset is how the leader learns the follower's LEO.
          * An unassigned replica is answered with nothing (Kafka). */
         partition_follower_t *f = partition_remote_replica(p, reader->replica_id);
